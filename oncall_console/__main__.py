@@ -1,0 +1,5 @@
+import sys
+
+from oncall_console.cli import main
+
+sys.exit(main())

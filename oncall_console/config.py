@@ -1,0 +1,463 @@
+"""The TOML configuration: one typed model per section, errors that name file, key and line.
+
+Secrets are never written inline: a backend option ``password_env = "PGPASSWORD"``
+or ``token_file = "/run/secrets/token"`` references them, and only the backend
+resolves them, at connect time.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from oncall_console.durations import parse_duration
+from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
+
+ENV_PREFIX = "ONCALL_"
+CONFIG_ENV = "ONCALL_CONSOLE_CONFIG"
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+_INLINE_SECRET = re.compile(r"(^|_)(password|passwd|token|secret|api_key|apikey)$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ConsoleConfig(Section):
+    environment: str = "production"
+    """Name of the environment, shown in the header (e.g. production, staging)."""
+    operator: str = ""
+    """Who is at the keyboard; empty means the login name."""
+    read_only: bool = False
+    """Refuse every action (the runner enforces it, not only the UI)."""
+    theme: str = "oncall-dark"
+    """Theme name: oncall-dark, oncall-light, oncall-high-contrast, or one of yours."""
+    themes_dir: Path | None = None
+    """Extra folder of theme files (*.toml); default: $XDG_CONFIG_HOME/oncall-console/themes."""
+    refresh: Duration = 1.0
+    """How often the screen redraws what changed, seconds."""
+    utc: bool = False
+    """Show times in UTC instead of the local zone."""
+
+
+class PollerConfig(Section):
+    concurrency: int = Field(default=64, ge=1, le=10_000)
+    """At most this many probes in flight at once."""
+    threads: int = Field(default=8, ge=1, le=256)
+    """Size of the thread pool for libraries that block (kubernetes, prometheus)."""
+    history: int = Field(default=120, ge=2, le=100_000)
+    """Results kept per check and SLI, for sparklines and detail views."""
+    interval: Duration = 15.0
+    """Default interval between probes of one check, seconds."""
+    timeout: Duration = 5.0
+    """Default timeout of one probe, seconds."""
+
+
+class BackendConfig(BaseModel):
+    """``[backends.NAME]``: ``type`` picks the plugin; the other keys are its options."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    """The backend type, e.g. http, postgres, redis, prometheus, alertmanager, kubernetes."""
+
+
+class CheckConfig(BaseModel):
+    """``[checks.NAME]``: the keys below, plus the backend's own check parameters."""
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+    backend: str
+    """Name of the ``[backends.NAME]`` that probes this check."""
+    interval: Duration | None = None
+    """Seconds between probes; default from [poller]."""
+    timeout: Duration | None = None
+    """Seconds before a probe counts as failed; default from [poller]."""
+    title: str = ""
+    """Shown instead of the name."""
+    group: str = ""
+    """Groups rows in the health panel (e.g. services, data)."""
+    runbook: str = ""
+    """Runbook id to open from this check."""
+
+
+class SloConfig(Section):
+    objective: float = Field(gt=0, lt=1)
+    """Fraction of good events, e.g. 0.999 for 99.9 %."""
+    window: Duration = 30 * 86400.0
+    """The SLO window, e.g. "30d"."""
+
+
+class SliConfig(BaseModel):
+    """``[slis.NAME]``: thresholds plus the backend's own query parameters."""
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+    backend: str
+    """Name of the ``[backends.NAME]`` that measures this SLI."""
+    unit: str = ""
+    """Unit shown after the value: ms, %, req/s."""
+    good: Literal["lower", "higher"] = "lower"
+    """Which way is good: "lower" for latency and errors, "higher" for availability."""
+    target: float | None = None
+    warning: float | None = None
+    critical: float | None = None
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    title: str = ""
+    slo: SloConfig | None = None
+
+
+class Config(Section):
+    console: ConsoleConfig = ConsoleConfig()
+    poller: PollerConfig = PollerConfig()
+    backends: dict[Name, BackendConfig] = {}
+    checks: dict[Name, CheckConfig] = {}
+    slis: dict[Name, SliConfig] = {}
+    keys: dict[str, str] = {}
+    """Key remaps: binding id = "keys", e.g. ``quit = "ctrl+q"``."""
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, located as precisely as we can."""
+
+    file: str
+    key: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --- the loaded result ------------------------------------------------------------------
+
+
+@dataclass
+class LoadedConfig:
+    """Config plus what the engine needs, already resolved and validated."""
+
+    config: Config
+    path: Path | None
+    backend_options: dict[str, tuple[str, BaseModel]] = field(default_factory=dict)
+    """Backend name -> (type, its validated options)."""
+    checks: list[CheckSpec] = field(default_factory=list)
+    slis: list[SliSpec] = field(default_factory=list)
+
+    @property
+    def operator(self) -> str:
+        return self.config.console.operator or _login_name()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+# --- discovery ---------------------------------------------------------------------------
+
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "oncall-console" / "config.toml"
+
+
+def discover(explicit: str | os.PathLike[str] | None) -> Path:
+    """``--config``, then ``$ONCALL_CONSOLE_CONFIG``, then the XDG config dir."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return default_path()
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str], env: dict[str, str] | None = None) -> LoadedConfig:
+    """Read, override from the environment, validate. Raises ConfigError."""
+    p = Path(path)
+    try:
+        raw_bytes = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(str(p), "", "no such file (run 'oncall-console init' to write one)")]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(p), "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw_bytes[: exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(str(p), "", "not valid UTF-8", line)]) from None
+    return loads(text, filename=str(p), env=env, path=p)
+
+
+def loads(
+    text: str,
+    filename: str = "<config>",
+    env: dict[str, str] | None = None,
+    path: Path | None = None,
+) -> LoadedConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = int(m.group(1)) if m else None
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError([Problem(filename, "", f"TOML syntax: {msg}", line)]) from None
+    return from_dict(data, filename=filename, text=text, env=env, path=path)
+
+
+def from_dict(
+    data: dict[str, Any],
+    filename: str = "<config>",
+    text: str = "",
+    env: dict[str, str] | None = None,
+    path: Path | None = None,
+) -> LoadedConfig:
+    locator = _Locator(text)
+    overridden = _apply_env(data, os.environ if env is None else env)
+
+    def problem(loc: tuple[Any, ...], message: str) -> Problem:
+        key = _dotted(loc)
+        if key in overridden:
+            return Problem(f"${overridden[key]}", key, message)
+        return Problem(filename, key, message, locator.line_of(loc))
+
+    problems: list[Problem] = []
+    for loc in _inline_secrets(data):
+        problems.append(
+            problem(
+                loc,
+                f"secrets are not accepted inline; use {loc[-1]}_env = \"VAR\" "
+                f"or {loc[-1]}_file = \"/path\"",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([problem(e["loc"], _message(e)) for e in exc.errors()]) from None
+
+    loaded = LoadedConfig(config=config, path=path)
+    _resolve(loaded, problem, problems)
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> None:
+    """Validate each backend's own options and parameters; build the specs."""
+    from oncall_console import backends as registry
+
+    config = loaded.config
+    classes: dict[str, Any] = {}
+    for name, bc in config.backends.items():
+        try:
+            cls = registry.load(bc.type)
+        except registry.UnknownBackendType as exc:
+            problems.append(problem(("backends", name, "type"), str(exc)))
+            continue
+        except registry.BrokenBackend as exc:
+            problems.append(problem(("backends", name, "type"), str(exc)))
+            continue
+        classes[name] = cls  # its checks are still validated if its options are wrong
+        try:
+            opts = cls.Options.model_validate(bc.model_extra or {})
+        except ValidationError as exc:
+            problems.extend(problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors())
+            continue
+        loaded.backend_options[name] = (bc.type, opts)
+
+    poller = config.poller
+    for name, cc in config.checks.items():
+        cls = _backend_for(config, classes, cc.backend, ("checks", name), "health", problem, problems)
+        if cls is None:
+            continue
+        try:
+            params = cls.CheckParams.model_validate(cc.model_extra or {})
+        except ValidationError as exc:
+            problems.extend(problem(("checks", name, *e["loc"]), _message(e)) for e in exc.errors())
+            continue
+        loaded.checks.append(
+            CheckSpec(
+                name=name,
+                backend=cc.backend,
+                interval=cc.interval or poller.interval,
+                timeout=cc.timeout or poller.timeout,
+                title=cc.title,
+                group=cc.group,
+                runbook=cc.runbook,
+                params=params,
+            )
+        )
+    for name, sc in config.slis.items():
+        cls = _backend_for(config, classes, sc.backend, ("slis", name), "sli", problem, problems)
+        if cls is None:
+            continue
+        try:
+            params = cls.SliParams.model_validate(sc.model_extra or {})
+        except ValidationError as exc:
+            problems.extend(problem(("slis", name, *e["loc"]), _message(e)) for e in exc.errors())
+            continue
+        direction = Direction.LOWER_IS_BETTER if sc.good == "lower" else Direction.HIGHER_IS_BETTER
+        loaded.slis.append(
+            SliSpec(
+                name=name,
+                backend=sc.backend,
+                unit=sc.unit,
+                thresholds=Thresholds(sc.target, sc.warning, sc.critical, direction),
+                interval=sc.interval or poller.interval,
+                timeout=sc.timeout or poller.timeout,
+                title=sc.title,
+                params=params,
+                slo=SloSpec(sc.slo.objective, sc.slo.window) if sc.slo else None,
+            )
+        )
+
+
+def _backend_for(
+    config: Config,
+    classes: dict[str, Any],
+    backend: str,
+    loc: tuple[str, str],
+    capability: str,
+    problem: Any,
+    problems: list[Problem],
+) -> Any:
+    from oncall_console.backends.base import Capability
+
+    if backend not in config.backends:
+        names = ", ".join(sorted(config.backends)) or "none configured"
+        problems.append(problem((*loc, "backend"), f"no backend named {backend!r} ({names})"))
+        return None
+    cls = classes.get(backend)
+    if cls is None:
+        return None  # its own error is reported already
+    if Capability(capability) not in cls.CAPABILITIES:
+        problems.append(
+            problem((*loc, "backend"), f"backend {backend!r} ({cls.TYPE}) cannot do {capability}")
+        )
+        return None
+    return cls
+
+
+def _message(error: Any) -> str:
+    kind, msg = error.get("type", ""), error.get("msg", "invalid")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    got = error.get("input")
+    if kind not in ("value_error",) and not isinstance(got, dict | list) and got is not None:
+        return f"{msg} (got {got!r})"
+    return msg.removeprefix("Value error, ")
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _inline_secrets(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if isinstance(v, dict):
+                found.extend(_inline_secrets(v, (*loc, k)))
+            elif isinstance(k, str) and _INLINE_SECRET.search(k) and isinstance(v, str) and v:
+                found.append((*loc, k))
+    return found
+
+
+def _apply_env(data: dict[str, Any], env: Any) -> dict[str, str]:
+    """``ONCALL_CONSOLE__READ_ONLY=true`` sets ``console.read_only``. Returns key -> var."""
+    applied: dict[str, str] = {}
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        if not all(parts):
+            continue
+        node = data
+        for part in parts[:-1]:
+            existing = _find_key(node, part)
+            nxt = node.get(existing) if existing else None
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[existing or part] = nxt
+            node = nxt
+        leaf = _find_key(node, parts[-1]) or parts[-1]
+        node[leaf] = _env_value(env[var])
+        applied[".".join(parts[:-1] + [leaf])] = var
+    return applied
+
+
+def _find_key(node: dict[str, Any], lowered: str) -> str | None:
+    """Env var names cannot hold '-'; match 'API_GATEWAY' to 'api-gateway' too."""
+    for k in node:
+        if k.lower() == lowered or k.lower().replace("-", "_") == lowered:
+            return k
+    return None
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+class _Locator:
+    """Finds the line of a key path in TOML text, for error messages."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=""")
+
+    def __init__(self, text: str) -> None:
+        self.entries: list[tuple[tuple[str, ...], int]] = []
+        table: tuple[str, ...] = ()
+        for n, line in enumerate(text.splitlines(), start=1):
+            if m := self._HEADER.match(line):
+                table = self._split(m.group(1))
+                self.entries.append((table, n))
+            elif m := self._KEY.match(line):
+                self.entries.append((table + self._split(m.group(1)), n))
+
+    @staticmethod
+    def _split(dotted: str) -> tuple[str, ...]:
+        parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)', dotted)
+        return tuple(a or b or c for a, b, c in parts)
+
+    def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        want = tuple(str(p) for p in loc)
+        # The longest prefix of the path that appears in the file wins.
+        for size in range(len(want), 0, -1):
+            prefix = want[:size]
+            for path, n in self.entries:
+                if path == prefix:
+                    return n
+        return None

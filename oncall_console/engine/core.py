@@ -1,0 +1,231 @@
+"""The engine: builds backends from config, polls them, runs actions. No Textual here.
+
+The TUI and the non-interactive commands (``status``, ``check``) use this same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from oncall_console import backends as registry
+from oncall_console.backends.base import Backend, BackendContext, Capability
+from oncall_console.config import LoadedConfig
+from oncall_console.engine.actions import ActionRunner
+from oncall_console.engine.audit import AuditLog, MemoryAuditLog
+from oncall_console.engine.poller import Poller, describe
+from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
+from oncall_console.model import Alert, AlertState, CheckResult, Incident, IncidentStatus, Status
+
+
+class Engine:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        audit: AuditLog | None = None,
+    ) -> None:
+        cfg = loaded.config
+        self.loaded = loaded
+        self.clock = clock
+        self.console_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.executor = ThreadPoolExecutor(cfg.poller.threads, thread_name_prefix="oncall-io")
+        self.context = BackendContext(
+            executor=self.executor,
+            clock=clock,
+            environment=cfg.console.environment,
+            read_only=cfg.console.read_only,
+        )
+        self.backends: dict[str, Backend] = {}
+        for name, (type_name, options) in loaded.backend_options.items():
+            self.backends[name] = registry.load(type_name)(name, options, self.context)
+        self.checks: dict[str, CheckState] = {
+            c.name: new_check_state(c, cfg.poller.history) for c in loaded.checks
+        }
+        self.slis: dict[str, SliState] = {
+            s.name: SliState(spec=s, history_size=cfg.poller.history) for s in loaded.slis
+        }
+        self.feeds: dict[str, FeedState] = {
+            name: FeedState(source=name, interval=cfg.poller.interval)
+            for name, b in self.backends.items()
+            if b.can(Capability.ALERTS) or b.can(Capability.INCIDENTS)
+        }
+        self.version = 0
+        self.start_errors: dict[str, str] = {}
+        self.poller = Poller(
+            self.backends,
+            self.checks,
+            self.slis,
+            self.feeds,
+            concurrency=cfg.poller.concurrency,
+            clock=clock,
+            on_change=self._changed,
+        )
+        self.audit: AuditLog = audit or MemoryAuditLog(console=self.console_id)
+        self.runner = ActionRunner(
+            self.backends,
+            self.audit,
+            operator=loaded.operator,
+            read_only=cfg.console.read_only,
+            clock=clock,
+            verify=self.reprobe,
+        )
+        self._started = False
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    @property
+    def read_only(self) -> bool:
+        return self.runner.read_only
+
+    @property
+    def is_demo(self) -> bool:
+        return any(b.TYPE == "demo" for b in self.backends.values())
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self, *, poll: bool = True) -> None:
+        """Open backends (a failing one is recorded, not fatal) and start polling."""
+        if not self._started:
+            self._started = True
+            results = await asyncio.gather(
+                *(self._start_backend(n, b) for n, b in self.backends.items())
+            )
+            self.start_errors = {n: e for n, e in results if e}
+        if poll and not self.poller.running:
+            self.poller.start()
+
+    async def _start_backend(self, name: str, backend: Backend) -> tuple[str, str]:
+        try:
+            await asyncio.wait_for(backend.start(), self.loaded.config.poller.timeout)
+        except Exception as exc:
+            return name, describe(exc, self.loaded.config.poller.timeout)
+        return name, ""
+
+    async def poll_once(self) -> None:
+        await self.start(poll=False)
+        await self.poller.poll_once()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+        for b in self.backends.values():
+            try:
+                await asyncio.wait_for(b.close(), 5)
+            except Exception:
+                pass  # closing is best effort; nothing the user can act on
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def reprobe(self, check: str) -> CheckResult | None:
+        state = self.checks.get(check)
+        if state is None:
+            return None
+        return await self.poller.probe_check(state)
+
+    def refresh(self) -> None:
+        self.poller.wake_all()
+
+    # --- what the views read -----------------------------------------------------------
+
+    def alerts(self) -> list[Alert]:
+        """Active alerts from every source, de-duplicated by fingerprint, worst first."""
+        seen: dict[str, Alert] = {}
+        for feed in self.feeds.values():
+            for a in feed.alerts:
+                if a.state is not AlertState.RESOLVED:
+                    seen.setdefault(a.fingerprint, a)
+        return sorted(seen.values(), key=lambda a: (a.severity, a.state.value != "active", -a.starts_at))
+
+    def incidents(self) -> list[Incident]:
+        found = [i for f in self.feeds.values() for i in f.incidents]
+        return sorted(found, key=lambda i: (i.status is IncidentStatus.RESOLVED, i.severity, -i.opened_at))
+
+    def feed_errors(self) -> dict[str, str]:
+        return {f.source: f.error for f in self.feeds.values() if f.error}
+
+    def overall(self, now: float | None = None) -> Status:
+        now = self.clock() if now is None else now
+        statuses = [c.status(now) for c in self.checks.values()]
+        statuses += [s.status(now) for s in self.slis.values()]
+        statuses += [Status.DOWN for f in self.feeds.values() if f.error]
+        return Status.worst(statuses) if statuses else Status.UNKNOWN
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """Everything as plain data, for ``status --format json`` and the handoff."""
+        now = self.clock() if now is None else now
+        return {
+            "environment": self.loaded.config.console.environment,
+            "at": now,
+            "overall": self.overall(now).value,
+            "checks": [
+                {
+                    "name": c.spec.name,
+                    "backend": c.spec.backend,
+                    "group": c.spec.group,
+                    "status": c.status(now).value,
+                    "summary": c.last.summary if c.last else "",
+                    "latency_ms": round(c.last.latency_ms, 2) if c.last and c.last.latency_ms is not None else None,
+                    "age_s": round(c.age(now), 1) if c.last else None,
+                    "details": dict(c.last.details) if c.last else {},
+                    "substatuses": [
+                        {"name": s.name, "status": s.status.value, "detail": s.detail}
+                        for s in (c.last.substatuses if c.last else ())
+                    ],
+                }
+                for c in self.checks.values()
+            ],
+            "slis": [
+                {
+                    "name": s.spec.name,
+                    "title": s.spec.label,
+                    "status": s.status(now).value,
+                    "error": s.error,
+                    "unit": s.spec.unit,
+                    "target": s.spec.thresholds.target,
+                    "warning": s.spec.thresholds.warning,
+                    "critical": s.spec.thresholds.critical,
+                    "good": "lower" if s.spec.thresholds.direction.value == "down" else "higher",
+                    "readings": [
+                        {
+                            "series": r.series,
+                            "value": r.value,
+                            "status": r.status.value,
+                            "budget_remaining": r.budget_remaining,
+                            "burn_rate": r.burn_rate,
+                        }
+                        for r in s.readings.values()
+                    ],
+                }
+                for s in self.slis.values()
+            ],
+            "alerts": [
+                {
+                    "fingerprint": a.fingerprint,
+                    "name": a.name,
+                    "severity": a.severity.label,
+                    "state": a.state.value,
+                    "summary": a.summary,
+                    "source": a.source,
+                    "age_s": round(max(0.0, now - a.starts_at), 1),
+                    "labels": dict(a.labels),
+                }
+                for a in self.alerts()
+            ],
+            "incidents": [
+                {
+                    "id": i.id,
+                    "title": i.title,
+                    "severity": i.severity.label,
+                    "status": i.status.value,
+                    "age_s": round(max(0.0, now - i.opened_at), 1),
+                }
+                for i in self.incidents()
+            ],
+            "errors": {**self.start_errors, **self.feed_errors()},
+        }

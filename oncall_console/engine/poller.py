@@ -1,0 +1,166 @@
+"""The asyncio poller: every check on its own interval, never overlapping itself.
+
+Each check, SLI and feed gets one task that probes, records, then sleeps for the
+rest of its interval, so a slow probe delays only its own next poll. A semaphore
+bounds how many probes are in flight across everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from oncall_console.backends.base import Backend, Capability
+from oncall_console.engine.state import CheckState, FeedState, SliState
+from oncall_console.model import CheckResult, Status
+from oncall_console.text import clean
+
+T = TypeVar("T")
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    """One clean line for a failed probe; never a traceback."""
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    text = clean(str(exc), limit=300) or type(exc).__name__
+    return text
+
+
+class Poller:
+    def __init__(
+        self,
+        backends: dict[str, Backend],
+        checks: dict[str, CheckState],
+        slis: dict[str, SliState],
+        feeds: dict[str, FeedState],
+        *,
+        concurrency: int,
+        clock: Callable[[], float],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.backends = backends
+        self.checks = checks
+        self.slis = slis
+        self.feeds = feeds
+        self.clock = clock
+        self.on_change = on_change
+        self._sem = asyncio.Semaphore(concurrency)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake: dict[str, asyncio.Event] = {}
+        self.cycles = 0
+
+    # --- one probe of each kind -----------------------------------------------------
+
+    async def _guarded(self, call: Callable[[], Awaitable[T]], timeout: float) -> T:
+        async with self._sem:
+            return await asyncio.wait_for(call(), timeout)
+
+    async def probe_check(self, state: CheckState) -> CheckResult:
+        spec = state.spec
+        backend = self.backends[spec.backend]
+        state.in_flight = True
+        started = time.perf_counter()
+        try:
+            result = await self._guarded(lambda: backend.probe(spec), spec.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            result = CheckResult(
+                check=spec.name,
+                status=Status.DOWN,
+                summary=describe(exc, spec.timeout),
+                latency_ms=(time.perf_counter() - started) * 1000,
+                at=self.clock(),
+                error=describe(exc, spec.timeout),
+            )
+        finally:
+            state.in_flight = False
+        state.record(result)
+        self.on_change()
+        return result
+
+    async def poll_sli(self, state: SliState) -> None:
+        spec = state.spec
+        backend = self.backends[spec.backend]
+        try:
+            readings = await self._guarded(lambda: backend.query_sli(spec), spec.timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            state.fail(describe(exc, spec.timeout), self.clock())
+        else:
+            state.record(readings, self.clock())
+        self.on_change()
+
+    async def poll_feed(self, feed: FeedState) -> None:
+        backend = self.backends[feed.source]
+        timeout = max(1.0, feed.interval)
+        try:
+            if backend.can(Capability.ALERTS):
+                feed.alerts = await self._guarded(backend.alerts, timeout)
+            if backend.can(Capability.INCIDENTS):
+                feed.incidents = await self._guarded(backend.incidents, timeout)
+            feed.error = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            feed.error = describe(exc, timeout)
+        feed.at = self.clock()
+        feed.version += 1
+        self.on_change()
+
+    async def poll_once(self) -> None:
+        """Everything once, concurrently; for `status` and for a manual refresh."""
+        await asyncio.gather(
+            *(self.probe_check(s) for s in self.checks.values()),
+            *(self.poll_sli(s) for s in self.slis.values()),
+            *(self.poll_feed(f) for f in self.feeds.values()),
+        )
+        self.cycles += 1
+
+    # --- the loops -------------------------------------------------------------------
+
+    def start(self) -> None:
+        for key, s in self.checks.items():
+            self._spawn(f"check:{key}", lambda s=s: self.probe_check(s), s.spec.interval)
+        for key, sl in self.slis.items():
+            self._spawn(f"sli:{key}", lambda sl=sl: self.poll_sli(sl), sl.spec.interval)
+        for key, f in self.feeds.items():
+            self._spawn(f"feed:{key}", lambda f=f: self.poll_feed(f), f.interval)
+
+    def _spawn(self, key: str, once: Callable[[], Awaitable[object]], interval: float) -> None:
+        wake = self._wake[key] = asyncio.Event()
+
+        async def loop() -> None:
+            while True:
+                started = time.monotonic()
+                await once()
+                rest = interval - (time.monotonic() - started)
+                wake.clear()
+                if rest > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), rest)
+
+        self._tasks.append(asyncio.create_task(loop(), name=f"poll {key}"))
+
+    def wake_all(self) -> None:
+        """Poll everything now (each loop still never overlaps itself)."""
+        for ev in self._wake.values():
+            ev.set()
+
+    def wake_check(self, name: str) -> None:
+        if ev := self._wake.get(f"check:{name}"):
+            ev.set()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)

@@ -1,0 +1,100 @@
+"""What the engine knows right now: bounded histories and the status they imply."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from oncall_console.model import Alert, CheckResult, CheckSpec, Incident, SliReading, SliSpec, Status
+
+
+@dataclass
+class CheckState:
+    """One check: its recent results (a ring buffer) and when it was last good."""
+
+    spec: CheckSpec
+    history: deque[CheckResult]
+    last: CheckResult | None = None
+    last_ok_at: float | None = None
+    in_flight: bool = False
+    version: int = 0
+
+    def record(self, result: CheckResult) -> None:
+        self.history.append(result)
+        self.last = result
+        if result.status in (Status.OK, Status.DEGRADED):
+            self.last_ok_at = result.at
+        self.version += 1
+
+    def status(self, now: float) -> Status:
+        """The last result's status, or STALE when it is older than two intervals."""
+        if self.last is None:
+            return Status.UNKNOWN
+        if now - self.last.at > 2 * self.spec.interval:
+            return Status.STALE
+        return self.last.status
+
+    def age(self, now: float) -> float | None:
+        return None if self.last is None else max(0.0, now - self.last.at)
+
+
+@dataclass
+class SliState:
+    """One SLI: the latest reading per series and a history of values per series."""
+
+    spec: SliSpec
+    history_size: int
+    readings: dict[str, SliReading] = field(default_factory=dict)
+    history: dict[str, deque[float]] = field(default_factory=dict)
+    error: str | None = None
+    at: float | None = None
+    version: int = 0
+
+    def record(self, readings: list[SliReading], at: float) -> None:
+        self.error = None
+        self.at = at
+        seen = set()
+        for r in readings:
+            seen.add(r.series)
+            self.readings[r.series] = r
+            h = self.history.setdefault(r.series, deque(maxlen=self.history_size))
+            if r.history:
+                h.clear()
+                h.extend(r.history[-self.history_size :])
+            elif r.value is not None:
+                h.append(r.value)
+        for gone in set(self.readings) - seen:
+            del self.readings[gone]
+            self.history.pop(gone, None)
+        self.version += 1
+
+    def fail(self, error: str, at: float) -> None:
+        self.error = error
+        self.at = at
+        self.version += 1
+
+    def status(self, now: float) -> Status:
+        if self.error is not None:
+            return Status.DOWN
+        if self.at is None:
+            return Status.UNKNOWN
+        if now - self.at > 2 * self.spec.interval:
+            return Status.STALE
+        return Status.worst([r.status for r in self.readings.values()]) if self.readings else Status.UNKNOWN
+
+
+@dataclass
+class FeedState:
+    """Alerts or incidents from one source backend."""
+
+    source: str
+    interval: float
+    alerts: list[Alert] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    error: str | None = None
+    at: float | None = None
+    version: int = 0
+
+
+def new_check_state(spec: CheckSpec, history: int) -> CheckState:
+    return CheckState(spec=spec, history=deque(maxlen=history))

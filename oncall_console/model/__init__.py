@@ -1,0 +1,45 @@
+"""Plain data: no IO, no Textual. Everything above this layer speaks these types."""
+
+from oncall_console.model.actions import (
+    ActionRequest,
+    ActionResult,
+    ActionSpec,
+    Confirm,
+    Outcome,
+    ParamSpec,
+)
+from oncall_console.model.alerts import (
+    Alert,
+    AlertState,
+    Incident,
+    IncidentStatus,
+    Severity,
+    TimelineEntry,
+)
+from oncall_console.model.health import CheckResult, Status, SubStatus
+from oncall_console.model.sli import Direction, SliReading, Thresholds
+from oncall_console.model.specs import CheckSpec, SliSpec, SloSpec
+
+__all__ = [
+    "ActionRequest",
+    "ActionResult",
+    "ActionSpec",
+    "Alert",
+    "AlertState",
+    "CheckResult",
+    "CheckSpec",
+    "Confirm",
+    "Direction",
+    "Incident",
+    "IncidentStatus",
+    "Outcome",
+    "ParamSpec",
+    "Severity",
+    "SliReading",
+    "SliSpec",
+    "SloSpec",
+    "Status",
+    "SubStatus",
+    "Thresholds",
+    "TimelineEntry",
+]

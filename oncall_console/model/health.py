@@ -1,0 +1,81 @@
+"""Health of one check: the status vocabulary and one probe's result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(enum.Enum):
+    """How a thing is, worst last so that ``max`` picks the worst."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+    DOWN = "down"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def glyph(self) -> str:
+        """A glyph that still tells the status apart with no colour at all."""
+        return _GLYPH[self]
+
+    @property
+    def label(self) -> str:
+        return _LABEL[self]
+
+    @classmethod
+    def worst(cls, statuses: list[Status] | tuple[Status, ...]) -> Status:
+        return max(statuses, key=lambda s: s.rank, default=cls.UNKNOWN)
+
+
+_RANK = {
+    Status.OK: 0,
+    Status.DEGRADED: 1,
+    Status.STALE: 2,
+    Status.UNKNOWN: 3,
+    Status.DOWN: 4,
+}
+_GLYPH = {
+    Status.OK: "✓",
+    Status.DEGRADED: "▲",
+    Status.STALE: "◷",
+    Status.UNKNOWN: "?",
+    Status.DOWN: "✗",
+}
+_LABEL = {
+    Status.OK: "OK",
+    Status.DEGRADED: "WARN",
+    Status.STALE: "STALE",
+    Status.UNKNOWN: "UNKN",
+    Status.DOWN: "DOWN",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubStatus:
+    """One dependency inside a health body, e.g. ``database: healthy``."""
+
+    name: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one probe of one check found."""
+
+    check: str
+    status: Status
+    summary: str
+    latency_ms: float | None = None
+    at: float = 0.0
+    """Wall-clock time (epoch seconds) the probe finished."""
+    details: dict[str, str] = field(default_factory=dict)
+    """Extra facts shown in the detail view (plain text, already sanitised)."""
+    substatuses: tuple[SubStatus, ...] = ()
+    error: str | None = None

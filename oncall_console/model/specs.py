@@ -1,0 +1,60 @@
+"""What config asks the engine to watch: checks and SLIs, already validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncall_console.model.sli import Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """One health check: which backend probes it, how often, with what parameters."""
+
+    name: str
+    backend: str
+    interval: float
+    timeout: float
+    title: str = ""
+    group: str = ""
+    runbook: str = ""
+    params: Any = None
+    """The backend's own validated parameter model (e.g. the URL for http)."""
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class SloSpec:
+    """An objective over a window, with the burn-rate windows that page."""
+
+    objective: float
+    """Fraction of good events, e.g. 0.999."""
+    window: float = 30 * 86400.0
+    burn_windows: tuple[tuple[float, float, float], ...] = (
+        (3600.0, 300.0, 14.4),
+        (21600.0, 1800.0, 6.0),
+        (259200.0, 21600.0, 1.0),
+    )
+    """(long window, short window, burn-rate factor) triples, seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class SliSpec:
+    name: str
+    backend: str
+    unit: str
+    thresholds: Thresholds
+    interval: float
+    timeout: float
+    title: str = ""
+    params: Any = None
+    slo: SloSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name

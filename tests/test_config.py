@@ -1,0 +1,111 @@
+"""Config: every problem names the file, the key and the line; secrets stay references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oncall_console.config import ConfigError, discover, load, loads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def problems_of(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        loads(text, filename="oncall.toml", env=env or {})
+    return [str(p) for p in info.value.problems]
+
+
+def test_the_example_config_loads_and_documents_every_section():
+    loaded = load(ROOT / "config.example.toml", env={})
+    text = (ROOT / "config.example.toml").read_text()
+    for section in ("[console]", "[poller]", "[backends.", "[checks.", "[keys]"):
+        assert section in text
+    assert {c.name for c in loaded.checks} >= {"api-gateway", "auth-service"}
+
+
+def test_wrong_type_and_unknown_key_are_both_named_with_their_lines():
+    text = '[console]\nenvironment = "prod"\nread_only = "sometimes"\ncolour = "blue"\n'
+    found = problems_of(text)
+    assert any(p.startswith("oncall.toml:3: console.read_only:") for p in found), found
+    assert any(p.startswith("oncall.toml:4: console.colour: unknown key") for p in found), found
+
+
+def test_backend_specific_keys_are_validated_by_the_backend():
+    text = """
+[backends.web]
+type = "http"
+verify_tls = "maybe"
+
+[checks.api]
+backend = "web"
+url = "http://127.0.0.1/health"
+warning_ms = "fast"
+"""
+    found = problems_of(text)
+    assert any(p.startswith("oncall.toml:4: backends.web.verify_tls:") for p in found), found
+    assert any(p.startswith("oncall.toml:9: checks.api.warning_ms:") for p in found), found
+
+
+def test_unknown_backend_type_lists_the_installed_ones():
+    found = problems_of('[backends.x]\ntype = "carrier-pigeon"\n')
+    assert len(found) == 1
+    assert "oncall.toml:2: backends.x.type: unknown backend type 'carrier-pigeon'" in found[0]
+    assert "http" in found[0] and "demo" in found[0]
+
+
+def test_a_check_naming_a_missing_backend_is_an_error():
+    found = problems_of('[checks.api]\nbackend = "nope"\nurl = "http://x"\n')
+    assert found == ["oncall.toml:2: checks.api.backend: no backend named 'nope' (none configured)"]
+
+
+def test_toml_syntax_error_names_the_line():
+    found = problems_of('[console]\nenvironment = "prod\n')
+    assert found[0].startswith("oncall.toml:2: TOML syntax:")
+
+
+def test_inline_secrets_are_refused_and_never_echoed():
+    found = problems_of('[backends.web]\ntype = "http"\ntoken = "hunter2"\n')
+    assert found[0].startswith("oncall.toml:3: backends.web.token: secrets are not accepted inline")
+    assert "hunter2" not in "".join(found)
+
+
+def test_environment_overrides_win_and_are_named_when_wrong():
+    loaded = loads('[console]\nread_only = false\n', env={"ONCALL_CONSOLE__READ_ONLY": "true"})
+    assert loaded.config.console.read_only is True
+    found = problems_of("", env={"ONCALL_POLLER__THREADS": "many"})
+    assert found[0].startswith("$ONCALL_POLLER__THREADS: poller.threads:")
+
+
+def test_env_override_reaches_a_dashed_check_name():
+    text = '[backends.web]\ntype = "http"\n[checks.api-gateway]\nbackend = "web"\nurl = "http://x/h"\n'
+    loaded = loads(text, env={"ONCALL_CHECKS__API_GATEWAY__TIMEOUT": "2"})
+    assert loaded.checks[0].timeout == 2.0
+
+
+def test_durations_accept_people_units():
+    text = '[poller]\ninterval = "1m30s"\ntimeout = "500ms"\n'
+    loaded = loads(text, env={})
+    assert loaded.config.poller.interval == 90.0
+    assert loaded.config.poller.timeout == 0.5
+
+
+def test_discovery_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("ONCALL_CONSOLE_CONFIG", raising=False)
+    assert discover(None) == tmp_path / "xdg" / "oncall-console" / "config.toml"
+    monkeypatch.setenv("ONCALL_CONSOLE_CONFIG", str(tmp_path / "env.toml"))
+    assert discover(None) == tmp_path / "env.toml"
+    assert discover(tmp_path / "flag.toml") == tmp_path / "flag.toml"
+
+
+def test_missing_and_undecodable_files_are_one_clear_problem(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "nope.toml")
+    assert "no such file" in str(info.value)
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'[console]\nenvironment = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as info:
+        load(bad)
+    assert str(info.value) == f"{bad}:2: not valid UTF-8"
