@@ -252,8 +252,8 @@ def from_dict(
         problems.append(
             problem(
                 loc,
-                f"secrets are not accepted inline; use {loc[-1]}_env = \"VAR\" "
-                f"or {loc[-1]}_file = \"/path\"",
+                f'secrets are not accepted inline; use {loc[-1]}_env = "VAR" '
+                f'or {loc[-1]}_file = "/path"',
             )
         )
     if problems:
@@ -289,13 +289,17 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
         try:
             opts = cls.Options.model_validate(bc.model_extra or {})
         except ValidationError as exc:
-            problems.extend(problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors())
+            problems.extend(
+                problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors()
+            )
             continue
         loaded.backend_options[name] = (bc.type, opts)
 
     poller = config.poller
     for name, cc in config.checks.items():
-        cls = _backend_for(config, classes, cc.backend, ("checks", name), "health", problem, problems)
+        cls = _backend_for(
+            config, classes, cc.backend, ("checks", name), "health", problem, problems
+        )
         if cls is None:
             continue
         try:
@@ -412,7 +416,7 @@ def _apply_env(data: dict[str, Any], env: Any) -> dict[str, str]:
             node = nxt
         leaf = _find_key(node, parts[-1]) or parts[-1]
         node[leaf] = _env_value(env[var])
-        applied[".".join(parts[:-1] + [leaf])] = var
+        applied[".".join([*parts[:-1], leaf])] = var
     return applied
 
 
@@ -435,7 +439,9 @@ class _Locator:
     """Finds the line of a key path in TOML text, for error messages."""
 
     _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=""")
+    _KEY = re.compile(
+        r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
+    )
 
     def __init__(self, text: str) -> None:
         self.entries: list[tuple[tuple[str, ...], int]] = []

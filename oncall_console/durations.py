@@ -36,11 +36,17 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-def format_age(seconds: float | None) -> str:
-    """A short age for a table cell: 4s, 3m, 2h, 5d."""
+def format_age(seconds: float | None, *, coarse: bool = False) -> str:
+    """A short age for a table cell: 4s, 3m, 2h, 5d.
+
+    ``coarse`` steps seconds by five ("<5s", "5s", "10s"…) so a table of fresh
+    results does not repaint every second over a slow link.
+    """
     if seconds is None:
         return "—"
     s = max(0, int(seconds))
+    if coarse and s < 60:
+        return "<5s" if s < 5 else f"{s - s % 5}s"
     if s < 60:
         return f"{s}s"
     if s < 3600:

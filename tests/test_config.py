@@ -72,14 +72,16 @@ def test_inline_secrets_are_refused_and_never_echoed():
 
 
 def test_environment_overrides_win_and_are_named_when_wrong():
-    loaded = loads('[console]\nread_only = false\n', env={"ONCALL_CONSOLE__READ_ONLY": "true"})
+    loaded = loads("[console]\nread_only = false\n", env={"ONCALL_CONSOLE__READ_ONLY": "true"})
     assert loaded.config.console.read_only is True
     found = problems_of("", env={"ONCALL_POLLER__THREADS": "many"})
     assert found[0].startswith("$ONCALL_POLLER__THREADS: poller.threads:")
 
 
 def test_env_override_reaches_a_dashed_check_name():
-    text = '[backends.web]\ntype = "http"\n[checks.api-gateway]\nbackend = "web"\nurl = "http://x/h"\n'
+    text = (
+        '[backends.web]\ntype = "http"\n[checks.api-gateway]\nbackend = "web"\nurl = "http://x/h"\n'
+    )
     loaded = loads(text, env={"ONCALL_CHECKS__API_GATEWAY__TIMEOUT": "2"})
     assert loaded.checks[0].timeout == 2.0
 

@@ -76,7 +76,9 @@ async def test_a_hanging_probe_is_down_with_a_timeout_and_others_keep_polling():
     poller = make(b, "stuck", "fine", timeout=0.1)
     poller.start()
     try:
-        await wait_for(lambda: b.calls.get("fine", 0) >= 5 and poller.checks["stuck"].last is not None)
+        await wait_for(
+            lambda: b.calls.get("fine", 0) >= 5 and poller.checks["stuck"].last is not None
+        )
         stuck = poller.checks["stuck"].last
         assert stuck.status is Status.DOWN
         assert stuck.summary == "timed out after 0.1 s"

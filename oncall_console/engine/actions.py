@@ -64,7 +64,9 @@ def validate_param(spec: ParamSpec, value: Any) -> Any:
         try:
             n = int(str(value).strip())
         except ValueError:
-            raise ActionRefused(f"{name}: expected a whole number, got {clean(value, limit=40)!r}") from None
+            raise ActionRefused(
+                f"{name}: expected a whole number, got {clean(value, limit=40)!r}"
+            ) from None
         if spec.minimum is not None and n < spec.minimum:
             raise ActionRefused(f"{name}: must be at least {spec.minimum}")
         if spec.maximum is not None and n > spec.maximum:
@@ -128,7 +130,7 @@ class ActionRunner:
         """Actions a person may run now; none at all in read-only mode."""
         if self.read_only:
             return []
-        found = []
+        found: list[tuple[str, ActionSpec]] = []
         for name, b in self.backends.items():
             if (backend is None or backend == name) and b.can(Capability.ACTIONS):
                 found.extend((name, spec) for spec in b.actions())
@@ -156,13 +158,19 @@ class ActionRunner:
         params = {p.name: validate_param(p, request.params.get(p.name)) for p in spec.params}
         if self.read_only:
             raise ActionRefused("read-only console: actions are refused")
-        typed = ActionRequest(request.backend, request.action, params, self.operator, request.dry_run)
+        typed = ActionRequest(
+            request.backend, request.action, params, self.operator, request.dry_run
+        )
         target = str(params.get(spec.target_param) or request.backend)
         try:
-            preview = await asyncio.wait_for(self.backends[request.backend].preview(typed), self.timeout)
+            preview = await asyncio.wait_for(
+                self.backends[request.backend].preview(typed), self.timeout
+            )
         except TimeoutError:
             raise ActionRefused(f"preview timed out after {self.timeout:g} s") from None
-        return PreparedAction(typed, spec, params, target, clean(preview, limit=20_000, single_line=False))
+        return PreparedAction(
+            typed, spec, params, target, clean(preview, limit=20_000, single_line=False)
+        )
 
     def confirmed(self, prepared: PreparedAction, answer: str) -> bool:
         answer = answer.strip()
@@ -175,16 +183,24 @@ class ActionRunner:
         req = prepared.request
         now = self.clock()
         if self.read_only:
-            return ActionResult(req, Outcome.REFUSED, "read-only console: actions are refused", at=now)
+            return ActionResult(
+                req, Outcome.REFUSED, "read-only console: actions are refused", at=now
+            )
         if req.dry_run:
-            return ActionResult(req, Outcome.DRY_RUN, "dry run: nothing was done", prepared.preview, at=now)
+            return ActionResult(
+                req, Outcome.DRY_RUN, "dry run: nothing was done", prepared.preview, at=now
+            )
         if not self.confirmed(prepared, answer):
-            return ActionResult(req, Outcome.REFUSED, "not confirmed: nothing was done", prepared.preview, at=now)
+            return ActionResult(
+                req, Outcome.REFUSED, "not confirmed: nothing was done", prepared.preview, at=now
+            )
         lock_key = f"{req.backend}/{prepared.target}"
         lock = self._locks.setdefault(lock_key, asyncio.Lock())
         if lock.locked():
             holder = self._holders.get(lock_key, "someone")
-            return ActionResult(req, Outcome.REFUSED, f"{prepared.target} is locked by {holder}", at=now)
+            return ActionResult(
+                req, Outcome.REFUSED, f"{prepared.target} is locked by {holder}", at=now
+            )
         async with lock:
             self._holders[lock_key] = f"{self.operator} ({req.key})"
             try:
@@ -194,13 +210,19 @@ class ActionRunner:
 
     async def _run_locked(self, prepared: PreparedAction) -> ActionResult:
         req = prepared.request
-        check = str(prepared.params.get(prepared.spec.verify_check, "")) if prepared.spec.verify_check else ""
+        check = (
+            str(prepared.params.get(prepared.spec.verify_check, ""))
+            if prepared.spec.verify_check
+            else ""
+        )
         before = await self._verify(check)
         entry = self.audit.intent(req, prepared.target, prepared.preview, self.clock())
         try:
             result = await asyncio.wait_for(self.backends[req.backend].run(req), self.timeout)
         except TimeoutError:
-            result = ActionResult(req, Outcome.TIMED_OUT, f"no answer after {self.timeout:g} s", at=self.clock())
+            result = ActionResult(
+                req, Outcome.TIMED_OUT, f"no answer after {self.timeout:g} s", at=self.clock()
+            )
         except Exception as exc:
             result = ActionResult(req, Outcome.FAILED, clean(str(exc), limit=300), at=self.clock())
         self.audit.result(entry, result.outcome, result.message, self.clock())

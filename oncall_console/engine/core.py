@@ -140,11 +140,15 @@ class Engine:
             for a in feed.alerts:
                 if a.state is not AlertState.RESOLVED:
                     seen.setdefault(a.fingerprint, a)
-        return sorted(seen.values(), key=lambda a: (a.severity, a.state.value != "active", -a.starts_at))
+        return sorted(
+            seen.values(), key=lambda a: (a.severity, a.state.value != "active", -a.starts_at)
+        )
 
     def incidents(self) -> list[Incident]:
         found = [i for f in self.feeds.values() for i in f.incidents]
-        return sorted(found, key=lambda i: (i.status is IncidentStatus.RESOLVED, i.severity, -i.opened_at))
+        return sorted(
+            found, key=lambda i: (i.status is IncidentStatus.RESOLVED, i.severity, -i.opened_at)
+        )
 
     def feed_errors(self) -> dict[str, str]:
         return {f.source: f.error for f in self.feeds.values() if f.error}
@@ -170,8 +174,10 @@ class Engine:
                     "group": c.spec.group,
                     "status": c.status(now).value,
                     "summary": c.last.summary if c.last else "",
-                    "latency_ms": round(c.last.latency_ms, 2) if c.last and c.last.latency_ms is not None else None,
-                    "age_s": round(c.age(now), 1) if c.last else None,
+                    "latency_ms": round(c.last.latency_ms, 2)
+                    if c.last and c.last.latency_ms is not None
+                    else None,
+                    "age_s": round(c.age(now) or 0.0, 1) if c.last else None,
                     "details": dict(c.last.details) if c.last else {},
                     "substatuses": [
                         {"name": s.name, "status": s.status.value, "detail": s.detail}

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 from oncall_console.backends.base import Backend, Capability
@@ -125,11 +126,11 @@ class Poller:
 
     def start(self) -> None:
         for key, s in self.checks.items():
-            self._spawn(f"check:{key}", lambda s=s: self.probe_check(s), s.spec.interval)
+            self._spawn(f"check:{key}", partial(self.probe_check, s), s.spec.interval)
         for key, sl in self.slis.items():
-            self._spawn(f"sli:{key}", lambda sl=sl: self.poll_sli(sl), sl.spec.interval)
+            self._spawn(f"sli:{key}", partial(self.poll_sli, sl), sl.spec.interval)
         for key, f in self.feeds.items():
-            self._spawn(f"feed:{key}", lambda f=f: self.poll_feed(f), f.interval)
+            self._spawn(f"feed:{key}", partial(self.poll_feed, f), f.interval)
 
     def _spawn(self, key: str, once: Callable[[], Awaitable[object]], interval: float) -> None:
         wake = self._wake[key] = asyncio.Event()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from oncall_console.model import Alert, CheckResult, CheckSpec, Incident, SliReading, SliSpec, Status
+from oncall_console.model import (
+    Alert,
+    CheckResult,
+    CheckSpec,
+    Incident,
+    SliReading,
+    SliSpec,
+    Status,
+)
 
 
 @dataclass
@@ -80,7 +88,11 @@ class SliState:
             return Status.UNKNOWN
         if now - self.at > 2 * self.spec.interval:
             return Status.STALE
-        return Status.worst([r.status for r in self.readings.values()]) if self.readings else Status.UNKNOWN
+        return (
+            Status.worst([r.status for r in self.readings.values()])
+            if self.readings
+            else Status.UNKNOWN
+        )
 
 
 @dataclass

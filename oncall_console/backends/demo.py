@@ -1,0 +1,302 @@
+"""The ``demo`` backend: an embedded, deterministic simulated platform.
+
+It plays a scripted incident on the platform of the Fantasy Basketball Analyzer
+runbook (a bad prediction-service release, then slower troubles in postgres, redis
+and notification-service) and lets the remediation actions really change it. Nothing
+leaves the process; all values come from :mod:`oncall_console.backends._simulation`
+at the injected clock's time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from oncall_console.backends._simulation import SERVICES, TARGETS, Simulation, SimulationError
+from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
+from oncall_console.model import (
+    ActionRequest,
+    ActionResult,
+    ActionSpec,
+    Alert,
+    CheckResult,
+    CheckSpec,
+    Confirm,
+    Incident,
+    Outcome,
+    ParamSpec,
+    SliReading,
+    SliSpec,
+    Status,
+)
+
+HISTORY_POINTS = 60
+"""Values in a reading's history: enough for a full sparkline from the first poll."""
+_BUDGETED = ("availability", "error_rate")
+"""SLIs whose error budget the simulated 5xx ratio gives (latency has none here)."""
+
+
+class DemoOptions(Strict):
+    """``[backends.NAME]`` options of type ``demo``."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+    seed: int = 7
+    """Seed of the simulation's noise: equal seeds show equal values at equal times."""
+    speed: float = Field(default=1.0, gt=0)
+    """How fast the scenario runs: 2 plays the scripted incident twice as fast."""
+    start: float | None = None
+    """Epoch seconds the scenario starts; empty means the moment it is first used."""
+
+
+class DemoCheckParams(Strict):
+    """``[checks.NAME]`` keys for a demo check."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+    target: str
+    """A simulated service (e.g. api-gateway) or data store (postgres, redis)."""
+
+    @field_validator("target")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in TARGETS:
+            raise ValueError(f"unknown demo target {value!r}; known: {', '.join(TARGETS)}")
+        return value
+
+
+class DemoSliParams(Strict):
+    """``[slis.NAME]`` keys for a demo SLI."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+    metric: Literal["latency_p99", "error_rate", "availability", "cache_hit_rate"]
+    """Which simulated platform metric to read."""
+
+
+def _service_param(help_text: str) -> ParamSpec:
+    return ParamSpec("service", "name", help=help_text)
+
+
+# None of these is dangerous: a yes/no confirmation is enough. terminate-idle names its
+# target with a one-choice 'database' parameter, so that locks, confirmations and the
+# re-probe after the run all point at the postgres check.
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec(
+        id="rollback",
+        title="Roll back a deployment to its previous version",
+        params=(_service_param("Deployment to roll back"),),
+        target_param="service",
+        verify_check="service",
+        confirm=Confirm.YES_NO,
+    ),
+    ActionSpec(
+        id="restart",
+        title="Restart a deployment's pods one at a time",
+        params=(_service_param("Deployment to restart"),),
+        target_param="service",
+        verify_check="service",
+        confirm=Confirm.YES_NO,
+    ),
+    ActionSpec(
+        id="scale",
+        title="Scale a deployment",
+        params=(
+            _service_param("Deployment to scale"),
+            ParamSpec("replicas", "int", help="Desired replicas", minimum=1, maximum=10),
+        ),
+        target_param="service",
+        verify_check="service",
+        confirm=Confirm.YES_NO,
+    ),
+    ActionSpec(
+        id="terminate-idle",
+        title="Terminate idle database connections",
+        params=(
+            ParamSpec(
+                "database",
+                "choice",
+                help="Database server",
+                required=False,
+                default="postgres",
+                choices=("postgres",),
+            ),
+            ParamSpec(
+                "older_than_minutes",
+                "int",
+                help="Only connections idle longer than this",
+                required=False,
+                default=5,
+                minimum=1,
+                maximum=1440,
+            ),
+        ),
+        target_param="database",
+        verify_check="database",
+        confirm=Confirm.YES_NO,
+    ),
+)
+
+
+class DemoBackend(Backend):
+    """A simulated platform with a scripted incident, for trying the console safely."""
+
+    TYPE = "demo"
+    DESCRIPTION = "Simulated platform with a scripted incident (no network, deterministic)"
+    CAPABILITIES = frozenset(
+        {
+            Capability.HEALTH,
+            Capability.SLI,
+            Capability.ALERTS,
+            Capability.INCIDENTS,
+            Capability.ACTIONS,
+        }
+    )
+    Options = DemoOptions
+    CheckParams = DemoCheckParams
+    SliParams = DemoSliParams
+
+    def __init__(self, name: str, options: Any, context: BackendContext) -> None:
+        super().__init__(name, options, context)
+        self._simulation: Simulation | None = None
+
+    @property
+    def simulation(self) -> Simulation:
+        """The simulation, started at ``options.start`` or at the first use."""
+        if self._simulation is None:
+            opts = self.options
+            assert isinstance(opts, DemoOptions)
+            start = opts.start if opts.start is not None else self.context.clock()
+            self._simulation = Simulation(seed=opts.seed, start=start, speed=opts.speed)
+        return self._simulation
+
+    async def probe(self, check: CheckSpec) -> CheckResult:
+        now = self.context.clock()
+        target = getattr(check.params, "target", None) or check.name
+        try:
+            status, summary, ms, details, subs = self.simulation.check(target, now)
+        except SimulationError as exc:
+            return CheckResult(check.name, Status.UNKNOWN, str(exc), at=now, error=str(exc))
+        return CheckResult(
+            check=check.name,
+            status=status,
+            summary=summary,
+            latency_ms=ms,
+            at=now,
+            details=details,
+            substatuses=subs,
+        )
+
+    async def query_sli(self, sli: SliSpec) -> list[SliReading]:
+        now, sim = self.context.clock(), self.simulation
+        metric = getattr(sli.params, "metric", None) or sli.name.replace("-", "_")
+        try:
+            value = sim.sli(metric, now)
+            history = sim.sli_history(metric, now, HISTORY_POINTS, sli.interval or 2.0)
+        except SimulationError as exc:
+            return [SliReading(sli.name, None, sli.unit, sli.thresholds, at=now, error=str(exc))]
+        budget = burn = None
+        if sli.slo is not None and metric in _BUDGETED:
+            budget, burn = sim.error_budget(now, sli.slo.objective, sli.slo.window)
+        reading = SliReading(
+            sli=sli.name,
+            value=value,
+            unit=sli.unit,
+            thresholds=sli.thresholds,
+            at=now,
+            history=history,
+            budget_remaining=budget,
+            burn_rate=burn,
+        )
+        return [reading]
+
+    async def alerts(self) -> list[Alert]:
+        return self.simulation.alerts(self.context.clock())
+
+    async def incidents(self) -> list[Incident]:
+        return self.simulation.incidents(self.context.clock())
+
+    def actions(self) -> list[ActionSpec]:
+        return list(ACTIONS)
+
+    async def preview(self, request: ActionRequest) -> str:
+        try:
+            return self.simulation.preview(request.action, request.params, self.context.clock())
+        except SimulationError as exc:
+            return f"would fail: {exc}"
+
+    async def run(self, request: ActionRequest) -> ActionResult:
+        now, sim = self.context.clock(), self.simulation
+        if self.context.read_only:
+            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now)
+        target = _target_of(request)
+        try:
+            preview = sim.preview(request.action, request.params, now)
+            before = sim.check(target, now)[1] if target in TARGETS else ""
+            if request.dry_run:
+                message = f"dry run, nothing changed: {preview}"
+                return ActionResult(
+                    request, Outcome.DRY_RUN, message, preview=preview, before=before, at=now
+                )
+            message = sim.apply(request.action, request.params, now, operator=request.operator)
+        except (SimulationError, TypeError) as exc:
+            return ActionResult(request, Outcome.FAILED, str(exc), at=now)
+        after = sim.check(target, now)[1] if target in TARGETS else ""
+        return ActionResult(
+            request,
+            Outcome.SUCCEEDED,
+            message,
+            preview=preview,
+            before=before,
+            after=after,
+            at=now,
+        )
+
+
+def _target_of(request: ActionRequest) -> str:
+    spec = next((a for a in ACTIONS if a.id == request.action), None)
+    if spec is None:
+        return ""
+    value = request.params.get(spec.target_param)
+    return str(value) if value is not None else "postgres" if spec.id == "terminate-idle" else ""
+
+
+def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
+    """The config of ``oncall-console demo``, as the dict a TOML file would load to."""
+    checks: dict[str, Any] = {
+        name: {"backend": "demo", "target": name, "group": "services"}
+        for name in (s.name for s in SERVICES)
+    }
+    checks["postgres"] = {
+        "backend": "demo",
+        "target": "postgres",
+        "group": "data",
+        "title": "PostgreSQL",
+    }
+    checks["redis"] = {"backend": "demo", "target": "redis", "group": "data", "title": "Redis"}
+
+    def sli(metric: str, unit: str, good: str, levels: tuple[float, ...], title: str) -> dict:
+        target, warning, critical = levels
+        return {
+            "backend": "demo",
+            "metric": metric,
+            "unit": unit,
+            "good": good,
+            "target": target,
+            "warning": warning,
+            "critical": critical,
+            "title": title,
+        }
+
+    slis = {
+        "latency-p99": sli("latency_p99", "ms", "lower", (500, 750, 1000), "API latency p99"),
+        "error-rate": sli("error_rate", "%", "lower", (0.1, 0.5, 1.0), "API error rate"),
+        "availability": sli("availability", "%", "higher", (99.9, 99.5, 99.0), "API availability"),
+        "cache-hit-rate": sli("cache_hit_rate", "%", "higher", (90, 80, 70), "Cache hit rate"),
+    }
+    slis["availability"]["slo"] = {"objective": 0.999, "window": "30d"}
+    return {
+        "console": {"environment": "demo"},
+        "poller": {"interval": 2, "timeout": 1},
+        "backends": {"demo": {"type": "demo", "seed": seed, "speed": speed}},
+        "checks": checks,
+        "slis": slis,
+    }

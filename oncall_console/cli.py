@@ -1,0 +1,278 @@
+"""The ``oncall-console`` command. Heavy imports wait until a subcommand needs them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oncall_console import __version__
+
+if TYPE_CHECKING:
+    from oncall_console.config import LoadedConfig
+
+EXIT_OK, EXIT_DEGRADED, EXIT_DOWN, EXIT_USAGE = 0, 1, 2, 2
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: $ONCALL_CONSOLE_CONFIG, then ~/.config/oncall-console/config.toml)",
+    )
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=7, help="seed of the simulated platform (default 7)")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="how fast the scripted incident unfolds"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oncall-console",
+        description="The terminal console for the engineer on call.",
+    )
+    parser.add_argument("--version", action="version", version=f"oncall-console {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="open the console on your config (the default)")
+    _add_config(p)
+    p.add_argument("--read-only", action="store_true", help="refuse every action")
+    p.add_argument("--theme", help="theme name (overrides config)")
+
+    p = sub.add_parser("demo", help="open the console on a simulated platform; no servers needed")
+    _add_demo(p)
+    p.add_argument("--read-only", action="store_true", help="refuse every action")
+    p.add_argument("--theme", help="theme name")
+
+    p = sub.add_parser(
+        "status", help="poll everything once and print it; exit 0 ok, 1 degraded, 2 down"
+    )
+    _add_config(p)
+    p.add_argument("--demo", action="store_true", help="use the simulated platform")
+    _add_demo(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument(
+        "--at", type=float, default=None, help=argparse.SUPPRESS
+    )  # demo only: seconds into the scenario
+
+    p = sub.add_parser("check", help="validate the config; exit 2 with file:line: key: message")
+    _add_config(p)
+
+    p = sub.add_parser("init", help="write a commented starter config")
+    p.add_argument("--path", help="where to write it (default: the config path 'run' reads)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    sub.add_parser("backends", help="list the installed backend types")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run", "demo", "status", "check", "init", "backends"}
+    if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+        argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
+    args = parser.parse_args(argv)
+    command = args.command
+    handler = {
+        "run": cmd_run,
+        "demo": cmd_demo,
+        "status": cmd_status,
+        "check": cmd_check,
+        "init": cmd_init,
+        "backends": cmd_backends,
+    }[command]
+    from oncall_console.config import ConfigError
+
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if os.environ.get("ONCALL_DEBUG"):
+            raise
+        print(
+            f"oncall-console: {type(exc).__name__}: {exc} (set ONCALL_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 70
+
+
+# --- config helpers --------------------------------------------------------------------------
+
+
+def load_config(path: str | None) -> LoadedConfig:
+    from oncall_console.config import discover, load
+
+    return load(discover(path))
+
+
+def demo_config(
+    seed: int, speed: float, read_only: bool = False, start: float | None = None
+) -> LoadedConfig:
+    from oncall_console.backends.demo import demo_config_dict
+    from oncall_console.config import from_dict
+
+    data = demo_config_dict(seed=seed, speed=speed)
+    if start is not None:
+        data["backends"]["demo"]["start"] = start
+    if read_only:
+        data["console"]["read_only"] = True
+    return from_dict(data, filename="<demo>", env={})
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def _run_app(loaded: LoadedConfig, theme: str | None) -> int:
+    if theme:
+        loaded.config.console.theme = theme
+    from oncall_console.engine import Engine
+    from oncall_console.ui.app import OncallApp
+
+    app = OncallApp(Engine(loaded))
+    app.run()
+    return app.return_code or 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    loaded = load_config(args.config)
+    if args.read_only:
+        loaded.config.console.read_only = True
+    return _run_app(loaded, args.theme)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _run_app(demo_config(args.seed, args.speed, args.read_only), args.theme)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from oncall_console.engine import Engine
+    from oncall_console.model import Status
+
+    if args.demo:
+        import time
+
+        now = time.time()
+        start = now - args.at if args.at is not None else None
+        loaded = demo_config(args.seed, args.speed, start=start)
+    else:
+        loaded = load_config(args.config)
+    engine = Engine(loaded)
+
+    async def once() -> dict[str, Any]:
+        try:
+            await engine.poll_once()
+            return engine.snapshot()
+        finally:
+            await engine.stop()
+
+    snap = asyncio.run(once())
+    if args.format == "json":
+        print(json.dumps(snap, indent=2, ensure_ascii=False))
+    else:
+        print(render_status_table(snap))
+    overall = Status(snap["overall"])
+    if overall is Status.OK:
+        return EXIT_OK
+    return EXIT_DEGRADED if overall is Status.DEGRADED else EXIT_DOWN
+
+
+def render_status_table(snap: dict[str, Any]) -> str:
+    from oncall_console.fmt import latency, number
+    from oncall_console.model import Status
+    from oncall_console.text import clean
+
+    def st(value: str) -> str:
+        s = Status(value)
+        return f"{s.glyph} {s.label:<5}"
+
+    out = [f"{snap['environment']}: {st(snap['overall']).rstrip()}", ""]
+    width = max((len(c["name"]) for c in snap["checks"]), default=5)
+    out.append(f"{'STATUS':<7}  {'CHECK':<{width}}  {'LATENCY':>8}  SUMMARY")
+    for c in snap["checks"]:
+        lat = latency(c["latency_ms"])
+        out.append(
+            f"{st(c['status'])}  {clean(c['name']):<{width}}  {lat:>8}  {clean(c['summary'], limit=100)}"
+        )
+    if snap["slis"]:
+        out += ["", f"{'STATUS':<7}  SLI"]
+        for s in snap["slis"]:
+            for r in s["readings"] or [{"series": "", "value": None}]:
+                value = number(r["value"], s["unit"])
+                series = f" {{{clean(r['series'])}}}" if r.get("series") else ""
+                extra = ""
+                if r.get("budget_remaining") is not None:
+                    extra += f"  budget {r['budget_remaining'] * 100:.0f}%"
+                if r.get("burn_rate") is not None:
+                    extra += f"  burn {r['burn_rate']:.1f}x"
+                out.append(f"{st(s['status'])}  {clean(s['title'])}{series}: {value}{extra}")
+            if s.get("error"):
+                out.append(f"         error: {clean(s['error'])}")
+    if snap["incidents"] or snap["alerts"]:
+        out += ["", "SEV   ACTIVE"]
+        for i in snap["incidents"]:
+            out.append(
+                f"{i['severity']:<5} {clean(i['id'])} {clean(i['title'], limit=90)} [{i['status']}]"
+            )
+        for a in snap["alerts"]:
+            out.append(
+                f"{a['severity']:<5} {clean(a['name'])}: {clean(a['summary'], limit=90)} [{a['state']}]"
+            )
+    for source, error in snap.get("errors", {}).items():
+        out.append(f"error: {clean(source)}: {clean(error)}")
+    return "\n".join(out)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from oncall_console.config import discover
+
+    path = discover(args.config)
+    loaded = load_config(args.config)
+    print(
+        f"{path}: ok — {len(loaded.backend_options)} backends, "
+        f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs"
+    )
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from oncall_console.config import default_path
+    from oncall_console.starter import starter_config
+
+    path = (
+        Path(args.path)
+        if args.path
+        else Path(os.environ.get("ONCALL_CONSOLE_CONFIG") or default_path())
+    )
+    if path.exists() and not args.force:
+        print(f"error: {path} exists; use --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter_config(), encoding="utf-8")
+    print(f"wrote {path}; edit it, then run: oncall-console check --config {path}")
+    return EXIT_OK
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from oncall_console import backends
+
+    for name, ep in sorted(backends.available().items()):
+        print(f"{name:<14} {ep.value}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The Textual UI: renders engine state and sends engine commands. No IO here."""

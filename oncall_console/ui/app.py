@@ -1,0 +1,112 @@
+"""The Textual application: owns the engine's lifecycle and the refresh tick."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from oncall_console.config import default_path
+from oncall_console.engine import Engine
+from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
+
+
+class OncallApp(App[None]):
+    CSS_PATH = "console.tcss"
+    TITLE = "oncall-console"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console (polling stops)"),
+        Binding("t", "cycle_theme", "Theme", id="theme", tooltip="Next theme"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll: bool = True,
+        themes_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock
+        self.poll = poll
+        cfg = engine.loaded.config
+        user_dir = themes_dir or cfg.console.themes_dir or default_path().parent / "themes"
+        loaded = load_themes(builtin_dir(), user_dir)
+        self.theme_problems = loaded.problems
+        self.theme_order: list[str] = []
+        for theme in loaded.themes.values():
+            self.register_theme(theme)
+            self.theme_order.append(theme.name)
+        wanted = cfg.console.theme
+        if wanted not in self.available_themes:
+            self.theme_problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.dashboard = Dashboard(engine)
+        self.theme = wanted
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.dashboard
+
+    async def on_mount(self) -> None:
+        if self.engine.loaded.config.keys:
+            self.set_keymap(self.engine.loaded.config.keys)
+        for problem in self.theme_problems:
+            self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
+        if self.poll:
+            await self.engine.start(poll=True)
+            self.set_interval(self.engine.loaded.config.console.refresh, self.tick)
+        else:
+            await self.engine.poll_once()
+        self.dashboard.sync(force=True)
+
+    async def on_unmount(self) -> None:
+        await self.engine.stop()
+
+    def tick(self) -> None:
+        # Dolphie's rule: no refresh work while a modal is on top.
+        if self.screen is self.dashboard:
+            self.dashboard.sync()
+
+    def watch_theme(self, theme: str) -> None:
+        if self.dashboard.is_mounted:
+            self.dashboard.restyle()
+
+    def action_cycle_theme(self) -> None:
+        order = self.theme_order or [self.theme]
+        nxt = order[(order.index(self.theme) + 1) % len(order)] if self.theme in order else order[0]
+        self.theme = nxt
+        self.notify(f"Theme: {nxt}", timeout=2, markup=False)
+
+    def action_help(self) -> None:
+        self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if screen is self.dashboard:
+            yield SystemCommand(
+                "Refresh now",
+                "Poll every check, SLI and alert source",
+                self.dashboard.action_refresh,
+            )
+            yield SystemCommand(
+                "Detail", "Everything known about the selected row", self.dashboard.action_detail
+            )
+            if not self.engine.read_only:
+                yield SystemCommand(
+                    "Run an action", "Remediate the selected check", self.dashboard.action_actions
+                )
+            for name in self.theme_order:
+                yield SystemCommand(
+                    f"Theme: {name}",
+                    "Switch the colour theme",
+                    lambda n=name: setattr(self, "theme", n),
+                )

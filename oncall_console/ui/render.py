@@ -1,0 +1,69 @@
+"""Small pure helpers that turn engine data into Rich ``Text`` (never markup strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rich.style import Style
+from rich.text import Text
+
+from oncall_console.fmt import latency, number
+from oncall_console.model import Severity, Status
+from oncall_console.text import clean
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def colour(variables: Mapping[str, str], name: str) -> Style:
+    value = variables.get(name)
+    return Style(color=value) if value else Style()
+
+
+def status_style(variables: Mapping[str, str], status: Status) -> Style:
+    return colour(variables, f"status-{status.value}")
+
+
+def status_glyph(status: Status, variables: Mapping[str, str]) -> Text:
+    return Text(status.glyph, style=status_style(variables, status))
+
+
+def status_word(status: Status, variables: Mapping[str, str]) -> Text:
+    return Text(
+        f"{status.glyph} {status.label}", style=status_style(variables, status) + Style(bold=True)
+    )
+
+
+def severity_text(severity: Severity, variables: Mapping[str, str]) -> Text:
+    style = colour(variables, f"sev{int(severity)}")
+    if severity <= Severity.SEV2:
+        style += Style(bold=True)
+    return Text(severity.label, style=style)
+
+
+def plain(text: object, limit: int = 200) -> Text:
+    """Remote text as a literal: escapes stripped, markup never parsed."""
+    return Text(clean(text, limit=limit), no_wrap=True, overflow="ellipsis")
+
+
+__all__ = ["latency", "number"]
+
+
+def sparkline(values: Iterable[float], width: int, include: Iterable[float | None] = ()) -> str:
+    """A fixed-width sparkline of the last ``width`` values (left-padded).
+
+    ``include`` widens the scale (e.g. to the warning threshold) so that noise
+    around a healthy value stays flat instead of filling the whole height.
+    """
+    data = [v for v in values if v is not None][-width:] if width > 0 else []
+    if not data:
+        return " " * max(0, width)
+    marks = [m for m in include if m is not None]
+    lo, hi = min(data + marks), max(data + marks)
+    span = hi - lo
+    if span <= 1e-12:
+        bars = BARS[0] * len(data)
+    else:
+        bars = "".join(
+            BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))] for v in data
+        )
+    return bars.rjust(width)

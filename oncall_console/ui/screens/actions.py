@@ -1,0 +1,136 @@
+"""Choosing an action, filling its parameters, and confirming it after the preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from oncall_console.engine import PreparedAction
+from oncall_console.model import ActionResult, ActionSpec, Outcome
+from oncall_console.text import clean
+
+
+class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
+    """A list of what can be done to the selected thing."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="actions.cancel")]
+
+    def __init__(self, subject: str, choices: list[tuple[str, ActionSpec]]) -> None:
+        super().__init__()
+        self.subject = subject
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box") as box:
+            box.border_title = f"Actions · {clean(self.subject, limit=40)}"
+            box.border_subtitle = "enter choose · esc cancel"
+            yield OptionList(
+                *(
+                    Option(
+                        Text(f"{spec.title}{'  (dangerous)' if spec.dangerous else ''}"), id=str(n)
+                    )
+                    for n, (_, spec) in enumerate(self.choices)
+                ),
+                id="picker",
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[int(event.option.id or 0)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ParamsForm(ModalScreen[dict[str, Any] | None]):
+    """One input per parameter, prefilled; enter on the last one submits."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="params.cancel")]
+
+    def __init__(self, spec: ActionSpec, values: dict[str, Any]) -> None:
+        super().__init__()
+        self.spec = spec
+        self.values = values
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="params-box") as box:
+            box.border_title = clean(self.spec.title, limit=60)
+            box.border_subtitle = "enter next/submit · esc cancel"
+            for p in self.spec.params:
+                hint = p.help or p.kind
+                if p.minimum is not None or p.maximum is not None:
+                    hint += f" ({p.minimum}..{p.maximum})"
+                yield Label(Text(f"{p.name} — {hint}"))
+                value = self.values.get(p.name, p.default)
+                yield Input(value="" if value is None else str(value), id=f"param-{p.name}")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+            return
+        self.dismiss({i.id.removeprefix("param-"): i.value for i in inputs if i.id})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmAction(ModalScreen[str | None]):
+    """Shows exactly what will be done; y/n, or type the target's name if dangerous."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="confirm.cancel"),
+        Binding("y", "answer('y')", "Yes, run it", id="confirm.yes", show=False),
+        Binding("n", "decline", "No", id="confirm.no", show=False),
+    ]
+
+    def __init__(self, prepared: PreparedAction) -> None:
+        super().__init__()
+        self.prepared = prepared
+        self.typed = prepared.spec.dangerous or prepared.confirm_prompt.startswith("Type")
+
+    def compose(self) -> ComposeResult:
+        p = self.prepared
+        with Vertical(id="confirm-box") as box:
+            box.border_title = f"Confirm · {clean(p.spec.title, limit=50)}"
+            box.border_subtitle = "esc cancel"
+            with VerticalScroll(id="confirm-preview"):
+                yield Static(Text(p.preview))
+            if self.typed:
+                yield Label(Text(f"Dangerous. Type {p.target} to run it:", style="bold"))
+                yield Input(placeholder=p.target, id="confirm-input")
+            else:
+                yield Label(Text("Run it?  y = yes   n / esc = no", style="bold"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the target's name is being typed, y and n are letters, not answers.
+        return not (self.typed and action in ("answer", "decline"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+    def action_decline(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def result_text(result: ActionResult) -> Text:
+    ok = result.outcome is Outcome.SUCCEEDED
+    text = Text(f"{'✓' if ok else '✗'} {result.outcome.value}: ", style="bold")
+    text.append(clean(result.message, limit=300))
+    if result.before or result.after:
+        text.append(f"\nbefore: {clean(result.before, limit=200)}")
+        text.append(f"\nafter:  {clean(result.after, limit=200)}")
+    return text

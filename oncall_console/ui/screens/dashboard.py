@@ -1,0 +1,216 @@
+"""The one screen: health, SLIs, incidents and alerts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from oncall_console.engine import ActionRefused, Engine
+from oncall_console.model import ActionRequest, Outcome
+from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction, ParamsForm, result_text
+from oncall_console.ui.screens.detail import (
+    DetailScreen,
+    alert_detail,
+    check_detail,
+    incident_detail,
+    sli_detail,
+)
+from oncall_console.ui.widgets.alerts import AlertsTable
+from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
+from oncall_console.ui.widgets.health import HealthTable
+from oncall_console.ui.widgets.sli import SliCard
+
+if TYPE_CHECKING:
+    from oncall_console.ui.app import OncallApp
+
+
+class Dashboard(Screen[None]):
+    BINDINGS = [
+        Binding(
+            "a",
+            "actions",
+            "Actions",
+            id="actions",
+            tooltip="Run a remediation action on the selected check",
+        ),
+        Binding(
+            "d", "detail", "Detail", id="detail", tooltip="Everything known about the selected row"
+        ),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now"),
+        Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
+        Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
+        Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
+    ]
+
+    app: OncallApp
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._seen_version = -1
+        self._seen_second = -1
+        self._seen_slis: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(id="header")
+        with Horizontal(id="top"):
+            with Vertical(id="health-panel", classes="panel") as health:
+                health.border_title = "Health"
+                yield HealthTable(id="health")
+            with VerticalScroll(id="slis", classes="panel", can_focus=True) as slis:
+                slis.border_title = "SLIs"
+                for state in self.engine.slis.values():
+                    yield SliCard(state, id=f"sli-{state.spec.name}")
+        with Vertical(id="alerts-panel", classes="panel") as alerts:
+            alerts.border_title = "Incidents & alerts"
+            yield AlertsTable(id="alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        header = self.query_one(ConsoleHeader)
+        header.environment = self.engine.loaded.config.console.environment
+        header.operator = self.engine.loaded.operator
+        header.demo = self.engine.is_demo
+        header.read_only = self.engine.read_only
+        self.query_one(HealthTable).focus()
+        self.sync(force=True)
+
+    # --- keeping the picture current ------------------------------------------------------
+
+    def sync(self, force: bool = False) -> None:
+        """Update what changed since last time; cheap when nothing did."""
+        now = self.app.clock()
+        second = int(now)
+        if not force and self.engine.version == self._seen_version and second == self._seen_second:
+            return
+        self._seen_version, self._seen_second = self.engine.version, second
+        variables = self.app.theme_variables
+        header = self.query_one(ConsoleHeader)
+        header.clock_text = format_clock(now, self.engine.loaded.config.console.utc)
+        header.overall = self.engine.overall(now)
+        with self.app.batch_update():
+            self.query_one(HealthTable).sync(self.engine.checks.values(), now, variables)
+            for card in self.query(SliCard):
+                card.sync(now)
+            self.query_one(AlertsTable).sync(
+                self.engine.incidents(),
+                self.engine.alerts(),
+                self.engine.feed_errors(),
+                now,
+                variables,
+            )
+
+    def restyle(self) -> None:
+        variables = self.app.theme_variables
+        self.query_one(HealthTable).restyle(variables)
+        self.query_one(AlertsTable).restyle(variables)
+        for card in self.query(SliCard):
+            card.refresh()
+        self.query_one(ConsoleHeader).refresh()
+        self.sync(force=True)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_focus_panel(self, which: str) -> None:
+        self.query_one(f"#{which}").focus()
+
+    def action_refresh(self) -> None:
+        self.engine.refresh()
+        self.notify("Polling everything now", timeout=2)
+
+    def action_detail(self) -> None:
+        now = self.app.clock()
+        focused = self.focused
+        if isinstance(focused, AlertsTable):
+            key = focused.selected_key
+            if key is None:
+                return
+            kind, _, ident = key.partition(":")
+            if kind == "incident":
+                for i in self.engine.incidents():
+                    if i.id == ident:
+                        self.app.push_screen(
+                            DetailScreen(f"Incident {i.id}", incident_detail(i, now))
+                        )
+            elif kind == "alert":
+                for a in self.engine.alerts():
+                    if a.fingerprint == ident:
+                        self.app.push_screen(DetailScreen(f"Alert {a.name}", alert_detail(a, now)))
+            return
+        if focused is not None and focused.id == "slis":
+            cards = list(self.query(SliCard))
+            body = sli_detail(cards[0].state, now) if cards else None
+            for card in cards[1:]:
+                body.append("\n")  # type: ignore[union-attr]
+                body.append_text(sli_detail(card.state, now))  # type: ignore[union-attr]
+            if body is not None:
+                self.app.push_screen(DetailScreen("SLIs", body))
+            return
+        name = self.query_one(HealthTable).selected_key
+        if name and name in self.engine.checks:
+            self.app.push_screen(
+                DetailScreen(f"Check {name}", check_detail(self.engine.checks[name], now))
+            )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()
+
+    def action_actions(self) -> None:
+        if self.engine.read_only:
+            self.notify("Read-only console: actions are refused.", severity="warning")
+            return
+        name = self.query_one(HealthTable).selected_key
+        state = self.engine.checks.get(name or "")
+        if state is None:
+            return
+        choices = self.engine.runner.available(state.spec.backend)
+        if not choices:
+            self.notify(f"No actions for {name}.", severity="warning", markup=False)
+            return
+        self.run_action_flow(state.spec.label, choices, _target_of(state.spec))
+
+    @work(exclusive=True, group="action")
+    async def run_action_flow(self, subject: str, choices: list[Any], target: str) -> None:
+        picked = await self.app.push_screen_wait(ActionPicker(subject, choices))
+        if picked is None:
+            return
+        backend, spec = picked
+        values: dict[str, Any] = {spec.target_param: target} if spec.target_param else {}
+        others = [p for p in spec.params if p.name != spec.target_param]
+        if others:
+            filled = await self.app.push_screen_wait(ParamsForm(spec, values))
+            if filled is None:
+                return
+            values = filled
+        request = ActionRequest(backend, spec.id, values, self.engine.loaded.operator)
+        try:
+            prepared = await self.engine.runner.prepare(request)
+        except ActionRefused as exc:
+            self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
+            return
+        answer = await self.app.push_screen_wait(ConfirmAction(prepared))
+        if answer is None:
+            self.notify("Cancelled: nothing was done.", timeout=3)
+            return
+        result = await self.engine.runner.execute(prepared, answer)
+        ok = result.outcome is Outcome.SUCCEEDED
+        self.notify(
+            result_text(result).plain,
+            title=spec.title,
+            severity="information" if ok else "error",
+            timeout=10,
+            markup=False,
+        )
+        self.sync(force=True)
+
+
+def _target_of(spec: Any) -> str:
+    """The name an action's target parameter is prefilled with: the check's own target."""
+    params = spec.params
+    return str(getattr(params, "target", None) or spec.name)

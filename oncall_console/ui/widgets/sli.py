@@ -1,0 +1,96 @@
+"""SLI cards: value against target / warning / critical, a sparkline, the bad direction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from oncall_console.durations import format_age
+from oncall_console.engine.state import SliState
+from oncall_console.model import Direction, SliReading, Status
+from oncall_console.ui.render import colour, number, plain, sparkline, status_style, status_word
+
+
+class SliCard(Widget, can_focus=False):
+    """Three lines for one SLI; repainted only when its facts change."""
+
+    DEFAULT_CSS = """
+    SliCard { height: 3; width: 1fr; }
+    """
+
+    def __init__(self, state: SliState, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state = state
+        self._facts: tuple[object, ...] = ()
+        self.now = 0.0
+
+    def sync(self, now: float) -> None:
+        self.now = now
+        s = self.state
+        facts = (s.version, s.status(now), self.size.width)
+        if facts != self._facts:
+            self._facts = facts
+            self.refresh()
+
+    def worst(self) -> SliReading | None:
+        readings = list(self.state.readings.values())
+        if not readings:
+            return None
+        return max(readings, key=lambda r: (r.status.rank, r.value or 0.0))
+
+    def render(self) -> Text:
+        v = self.app.theme_variables
+        s, spec = self.state, self.state.spec
+        width = max(10, self.size.width)
+        status = s.status(self.now)
+        reading = self.worst()
+        value = number(reading.value if reading else None, spec.unit)
+        series = f" [{len(s.readings)}]" if len(s.readings) > 1 else ""
+
+        head = Text(no_wrap=True, overflow="ellipsis")
+        word = status_word(status, v)
+        title = plain(spec.label + series, 60)
+        value_text = Text(value, style=status_style(v, status) + Style(bold=True))
+        if width - title.cell_len - value_text.cell_len - word.cell_len - 3 < 0:
+            word = Text(status.glyph, style=word.style)  # narrow: the glyph alone still tells
+        pad = width - title.cell_len - value_text.cell_len - word.cell_len - 2
+        head.append_text(title)
+        head.append(" " * max(1, pad))
+        head.append_text(value_text)
+        head.append("  ")
+        head.append_text(word)
+
+        history = s.history.get(reading.series, ()) if reading else ()
+        spark = Text(
+            sparkline(history, width, (spec.thresholds.warning,)), style=status_style(v, status)
+        )
+        if s.error:
+            spark = Text(f"error: {s.error}"[:width], style=status_style(v, Status.DOWN))
+
+        t = spec.thresholds
+        bad = t.direction.bad_arrow
+        op = "≤" if t.direction is Direction.LOWER_IS_BETTER else "≥"
+        parts = []
+        # What decides a page comes first: the budget and how fast it burns.
+        if status is Status.STALE and s.at is not None:
+            parts.append(f"stale {format_age(self.now - s.at)}")
+        if reading and reading.budget_remaining is not None:
+            parts.append(f"budget {reading.budget_remaining * 100:.0f}%")
+        if reading and reading.burn_rate is not None:
+            parts.append(f"burn {reading.burn_rate:.1f}×")
+        if t.target is not None:
+            parts.append(f"target {op}{number(t.target)}")
+        if t.warning is not None:
+            parts.append(f"warn {number(t.warning)}")
+        if t.critical is not None:
+            parts.append(f"crit {number(t.critical)}")
+        parts.append(f"{bad} bad")
+        foot = Text(" · ".join(parts), style=colour(v, "muted"), no_wrap=True, overflow="ellipsis")
+        return Text("\n").join([head, spark, foot])
+
+
+def card_order(states: Mapping[str, SliState]) -> list[SliState]:
+    return list(states.values())

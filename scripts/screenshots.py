@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Regenerate screenshots/*.svg from the demo on a fixed clock (same picture every run).
+
+Run after a UI change:  .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.demoapp import demo_app  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+
+async def shoot(
+    name: str, size: tuple[int, int], *, keys: tuple[str, ...] = (), row: str = "", **kw
+) -> None:
+    app = demo_app(at=90, **kw)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        if row:
+            table = app.screen.query_one("#health")
+            table.move_cursor(row=table.get_row_index(row))
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        app.save_screenshot(str(OUT / f"{name}.svg"))
+    print(f"wrote screenshots/{name}.svg")
+
+
+async def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for theme in ("oncall-dark", "oncall-light", "oncall-high-contrast"):
+        await shoot(f"dashboard-{theme.removeprefix('oncall-')}", (120, 40), theme=theme)
+    await shoot("dashboard-80x24", (80, 24))
+    await shoot("detail-check", (100, 30), keys=("enter",), row="prediction-service")
+    await shoot("confirm-rollback", (100, 30), keys=("a", "enter"), row="prediction-service")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,44 @@
+"""A demo console on a fixed clock: the same picture every run (snapshots, Pilot tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oncall_console.cli import demo_config
+from oncall_console.engine import Engine
+from oncall_console.ui.app import OncallApp
+
+EPOCH = 1_800_000_000.0  # a fixed wall clock: 2027-01-15 08:00:00 UTC
+
+
+class FixedClock:
+    def __init__(self, at: float) -> None:
+        self.now = EPOCH + at
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def demo_app(
+    at: float = 90.0,
+    *,
+    read_only: bool = False,
+    theme: str = "oncall-dark",
+    themes_dir: Path | None = None,
+    keys: dict[str, str] | None = None,
+) -> OncallApp:
+    """The demo platform ``at`` seconds into its scripted incident, not polling by itself."""
+    clock = FixedClock(at)
+    loaded = demo_config(seed=7, speed=1.0, read_only=read_only, start=EPOCH)
+    loaded.config.console.utc = True
+    loaded.config.console.theme = theme
+    loaded.config.console.operator = "alex"
+    if keys:
+        loaded.config.keys = keys
+    engine = Engine(loaded, clock=clock)
+    app = OncallApp(engine, clock=clock, poll=False, themes_dir=themes_dir or Path("/nonexistent"))
+    app.fixed_clock = clock  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,126 @@
+"""The dashboard as an engineer uses it: keyboard only, on the demo platform."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from oncall_console.model import CheckResult, Status
+from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction
+from oncall_console.ui.screens.detail import DetailScreen
+from oncall_console.ui.widgets.alerts import AlertsTable
+from oncall_console.ui.widgets.health import HealthTable
+from oncall_console.ui.widgets.sli import SliCard
+from tests.support.demoapp import demo_app
+
+
+def select_row(table: HealthTable, name: str) -> None:
+    table.move_cursor(row=table.get_row_index(name))
+
+
+async def test_the_demo_shows_nine_services_data_stores_four_slis_and_the_incident():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        health = app.screen.query_one(HealthTable)
+        assert health.row_count == 11
+        assert len(app.screen.query(SliCard)) == 4
+        alerts = app.screen.query_one(AlertsTable)
+        keys = [k.value for k in alerts.rows]
+        assert any(k.startswith("incident:") for k in keys)
+        assert any(k.startswith("alert:") for k in keys)
+        glyph = health.get_cell("prediction-service", "st")
+        assert glyph.plain == Status.DOWN.glyph
+
+
+async def test_rolling_back_the_bad_deploy_goes_through_preview_and_confirm():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        health = app.screen.query_one(HealthTable)
+        select_row(health, "prediction-service")
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionPicker)
+        titles = [spec.id for _, spec in app.screen.choices]
+        await pilot.press(*["down"] * titles.index("rollback"), "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmAction)
+        assert "prediction-service" in app.screen.prepared.preview
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        entries = app.engine.audit.entries()
+        assert [(e.action, e.target, e.outcome.value) for e in entries] == [
+            ("rollback", "prediction-service", "succeeded")
+        ]
+        app.fixed_clock.advance(40)
+        await app.engine.poll_once()
+        app.dashboard.sync(force=True)
+        assert app.engine.checks["prediction-service"].status(app.clock()) is Status.OK
+
+
+async def test_declining_runs_nothing():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        select_row(app.screen.query_one(HealthTable), "notification-service")
+        await pilot.press("a", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmAction)
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        assert app.engine.audit.entries() == []
+
+
+async def test_read_only_console_offers_no_action_and_the_runner_refuses():
+    app = demo_app(at=90, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, ActionPicker)
+        assert app.engine.runner.available() == []
+
+
+async def test_enter_opens_the_detail_view_and_escape_closes_it():
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        select_row(app.screen.query_one(HealthTable), "postgres")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert "postgres" in app.screen.body.plain
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+async def test_remote_markup_and_escapes_render_as_literal_text():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        state = app.engine.checks["redis"]
+        evil = "[bold red]pwned[/] \x1b[2J\x1b]52;c;SGk=\x07done"
+        state.record(CheckResult("redis", Status.DOWN, evil, 1.0, at=app.clock()))
+        app.dashboard.sync(force=True)
+        await pilot.pause()
+        cell = app.screen.query_one(HealthTable).get_cell("redis", "summary")
+        assert isinstance(cell, Text)
+        assert cell.plain == "[bold red]pwned[/] done"
+
+
+async def test_keys_can_be_remapped_from_config():
+    app = demo_app(at=10, keys={"theme": "f6"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        before = app.theme
+        await pilot.press("t")
+        assert app.theme == before
+        await pilot.press("f6")
+        assert app.theme != before
+
+
+async def test_a_broken_user_theme_is_reported_once_and_start_up_goes_on(tmp_path):
+    (tmp_path / "broken.toml").write_text('name = "mine"\nprimary = "not-a-colour"\n')
+    app = demo_app(at=10, themes_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert sum("broken.toml" in m for m in messages) == 1
+        assert "primary" in next(m for m in messages if "broken.toml" in m)
+        assert app.screen is app.dashboard
