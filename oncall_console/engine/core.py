@@ -57,6 +57,7 @@ class Engine:
             if b.can(Capability.ALERTS) or b.can(Capability.INCIDENTS)
         }
         self.version = 0
+        self._listeners: list[Callable[[], None]] = []
         self.start_errors: dict[str, str] = {}
         self.poller = Poller(
             self.backends,
@@ -80,6 +81,12 @@ class Engine:
 
     def _changed(self) -> None:
         self.version += 1
+        for listener in self._listeners:
+            listener()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the event loop) after every change of state."""
+        self._listeners.append(listener)
 
     @property
     def read_only(self) -> bool:

@@ -51,6 +51,7 @@ class OncallApp(App[None]):
             self.theme_problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.dashboard = Dashboard(engine)
+        self._sync_pending = False
         self.theme = wanted
 
     def get_default_screen(self) -> Screen[None]:
@@ -62,6 +63,7 @@ class OncallApp(App[None]):
         for problem in self.theme_problems:
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
+            self.engine.subscribe(self._engine_changed)
             await self.engine.start(poll=True)
             self.set_interval(self.engine.loaded.config.console.refresh, self.tick)
         else:
@@ -70,6 +72,16 @@ class OncallApp(App[None]):
 
     async def on_unmount(self) -> None:
         await self.engine.stop()
+
+    def _engine_changed(self) -> None:
+        # Coalesce a burst of results into one repaint shortly after the first of them.
+        if not self._sync_pending:
+            self._sync_pending = True
+            self.set_timer(0.05, self._flush)
+
+    def _flush(self) -> None:
+        self._sync_pending = False
+        self.tick()
 
     def tick(self) -> None:
         # Dolphie's rule: no refresh work while a modal is on top.
