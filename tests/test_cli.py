@@ -1,0 +1,103 @@
+"""The command line as scripts and newcomers use it: exit codes, JSON, located errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.httpserver import LocalServer, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oncall_console", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with serve() as s:
+        yield s
+
+
+def test_every_subcommand_has_help_and_there_is_a_version():
+    for sub in ("run", "demo", "status", "check", "init", "backends"):
+        out = run(sub, "--help")
+        assert out.returncode == 0 and "usage: oncall-console" in out.stdout, sub
+    assert run("--version").stdout.startswith("oncall-console ")
+
+
+def test_status_of_the_demo_is_json_and_the_exit_code_is_the_worst_status():
+    calm = run("status", "--demo", "--at", "5", "--format", "json")
+    snap = json.loads(calm.stdout)
+    assert snap["overall"] == "ok" and calm.returncode == 0
+    assert len(snap["checks"]) == 11 and len(snap["slis"]) == 4
+    burning = run("status", "--demo", "--at", "90", "--format", "json")
+    snap = json.loads(burning.stdout)
+    assert snap["overall"] == "down" and burning.returncode == 2
+    assert {a["name"] for a in snap["alerts"]} >= {"HighErrorRate", "PredictionServiceDown"}
+    assert snap["incidents"][0]["severity"] == "SEV2"
+
+
+def config_for(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "oncall.toml"
+    path.write_text(f'[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "{url}"\n')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("route", "code", "status"),
+    [("/healthy", 0, "ok"), ("/degraded", 2, "down"), ("/429", 2, "down")],
+)
+def test_status_against_a_real_endpoint(server, tmp_path, route, code, status):
+    out = run("status", "--config", str(config_for(tmp_path, server.url(route))), "--format", "json")
+    assert out.returncode == code, out.stderr
+    assert json.loads(out.stdout)["checks"][0]["status"] == status
+
+
+def test_status_exit_1_when_only_degraded(server, tmp_path):
+    path = tmp_path / "oncall.toml"
+    path.write_text(
+        '[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\n'
+        f'url = "{server.url("/429")}"\ndegraded_status = [429]\n'
+    )
+    out = run("status", "--config", str(path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "▲ WARN" in out.stdout
+
+
+def test_check_accepts_the_example_and_names_every_bad_key_with_its_line(tmp_path):
+    ok = run("check", "--config", str(ROOT / "config.example.toml"))
+    assert ok.returncode == 0, ok.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[console]\nrefresh = "often"\n\n[poller]\nthreads = 4\ncolour = "blue"\n')
+    out = run("check", "--config", str(bad))
+    assert out.returncode == 2
+    assert f"{bad}:2: console.refresh:" in out.stderr
+    assert f"{bad}:6: poller.colour: unknown key" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_init_writes_a_starter_that_checks_clean_and_never_overwrites(tmp_path):
+    path = tmp_path / "conf" / "config.toml"
+    assert run("init", "--path", str(path)).returncode == 0
+    assert run("check", "--config", str(path)).returncode == 0
+    again = run("init", "--path", str(path))
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_a_missing_config_is_one_line_not_a_traceback(tmp_path):
+    out = run("status", "--config", str(tmp_path / "nope.toml"))
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "init" in out.stderr
