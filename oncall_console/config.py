@@ -89,11 +89,28 @@ class CheckConfig(BaseModel):
     """Runbook id to open from this check."""
 
 
+class BurnWindow(Section):
+    long: Duration
+    """The long window, e.g. "1h"."""
+    short: Duration
+    """The short window that must agree, e.g. "5m"."""
+    factor: float = Field(gt=0)
+    """Burn rate that fires, e.g. 14.4 (2 % of a 30-day budget in one hour)."""
+    page: bool = True
+    """True: firing means DOWN (page); false: DEGRADED (ticket)."""
+
+
 class SloConfig(Section):
     objective: float = Field(gt=0, lt=1)
     """Fraction of good events, e.g. 0.999 for 99.9 %."""
     window: Duration = 30 * 86400.0
     """The SLO window, e.g. "30d"."""
+    burn_windows: list[BurnWindow] = [
+        BurnWindow(long=3600, short=300, factor=14.4, page=True),
+        BurnWindow(long=21600, short=1800, factor=6.0, page=True),
+        BurnWindow(long=259200, short=21600, factor=1.0, page=False),
+    ]
+    """Multi-window burn-rate alerts (the SRE workbook's defaults for a 30-day SLO)."""
 
 
 class SliConfig(BaseModel):
@@ -339,9 +356,17 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
                 timeout=sc.timeout or poller.timeout,
                 title=sc.title,
                 params=params,
-                slo=SloSpec(sc.slo.objective, sc.slo.window) if sc.slo else None,
+                slo=_slo(sc.slo) if sc.slo else None,
             )
         )
+
+
+def _slo(slo: SloConfig) -> SloSpec:
+    return SloSpec(
+        slo.objective,
+        slo.window,
+        tuple((w.long, w.short, w.factor, w.page) for w in slo.burn_windows),
+    )
 
 
 def _backend_for(

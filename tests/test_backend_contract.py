@@ -18,6 +18,7 @@ METHODS = {
     Capability.SLI: ("query_sli",),
     Capability.ALERTS: ("alerts",),
     Capability.INCIDENTS: ("incidents",),
+    Capability.SILENCES: ("silences",),
     Capability.ACTIONS: ("preview", "run"),
 }
 PARAM_KINDS = {"name", "identifier", "int", "str", "choice", "bool"}

@@ -26,6 +26,7 @@ from oncall_console.model import (
     CheckResult,
     CheckSpec,
     Incident,
+    Silence,
     SliReading,
     SliSpec,
 )
@@ -38,6 +39,7 @@ class Capability(enum.Enum):
     SLI = "sli"
     ALERTS = "alerts"
     INCIDENTS = "incidents"
+    SILENCES = "silences"
     ACTIONS = "actions"
 
 
@@ -104,6 +106,9 @@ class Backend:
         raise NotImplementedError
 
     async def incidents(self) -> list[Incident]:
+        raise NotImplementedError
+
+    async def silences(self) -> list[Silence]:
         raise NotImplementedError
 
     def actions(self) -> list[ActionSpec]:

@@ -20,7 +20,15 @@ from oncall_console.engine.actions import ActionRunner
 from oncall_console.engine.audit import AuditLog, MemoryAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
-from oncall_console.model import Alert, AlertState, CheckResult, Incident, IncidentStatus, Status
+from oncall_console.model import (
+    Alert,
+    AlertState,
+    CheckResult,
+    Incident,
+    IncidentStatus,
+    Silence,
+    Status,
+)
 
 
 class Engine:
@@ -54,7 +62,7 @@ class Engine:
         self.feeds: dict[str, FeedState] = {
             name: FeedState(source=name, interval=cfg.poller.interval)
             for name, b in self.backends.items()
-            if b.can(Capability.ALERTS) or b.can(Capability.INCIDENTS)
+            if b.can(Capability.ALERTS) or b.can(Capability.INCIDENTS) or b.can(Capability.SILENCES)
         }
         self.version = 0
         self._listeners: list[Callable[[], None]] = []
@@ -156,6 +164,14 @@ class Engine:
         return sorted(
             found, key=lambda i: (i.status is IncidentStatus.RESOLVED, i.severity, -i.opened_at)
         )
+
+    def silences(self) -> list[Silence]:
+        """Silences from every source, de-duplicated by id, ending soonest first."""
+        seen: dict[str, Silence] = {}
+        for feed in self.feeds.values():
+            for s in feed.silences:
+                seen.setdefault(s.id, s)
+        return sorted(seen.values(), key=lambda s: s.ends_at)
 
     def feed_errors(self) -> dict[str, str]:
         return {f.source: f.error for f in self.feeds.values() if f.error}

@@ -104,6 +104,8 @@ class Poller:
                 feed.alerts = await self._guarded(backend.alerts, timeout)
             if backend.can(Capability.INCIDENTS):
                 feed.incidents = await self._guarded(backend.incidents, timeout)
+            if backend.can(Capability.SILENCES):
+                feed.silences = await self._guarded(backend.silences, timeout)
             feed.error = None
         except asyncio.CancelledError:
             raise

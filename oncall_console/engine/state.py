@@ -10,6 +10,7 @@ from oncall_console.model import (
     CheckResult,
     CheckSpec,
     Incident,
+    Silence,
     SliReading,
     SliSpec,
     Status,
@@ -103,6 +104,7 @@ class FeedState:
     interval: float
     alerts: list[Alert] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    silences: list[Silence] = field(default_factory=list)
     error: str | None = None
     at: float | None = None
     version: int = 0

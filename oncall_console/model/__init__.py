@@ -14,9 +14,10 @@ from oncall_console.model.alerts import (
     Incident,
     IncidentStatus,
     Severity,
+    Silence,
     TimelineEntry,
 )
-from oncall_console.model.health import CheckResult, Status, SubStatus
+from oncall_console.model.health import CheckResult, DetailTable, Status, SubStatus
 from oncall_console.model.sli import Direction, SliReading, Thresholds
 from oncall_console.model.specs import CheckSpec, SliSpec, SloSpec
 
@@ -29,6 +30,7 @@ __all__ = [
     "CheckResult",
     "CheckSpec",
     "Confirm",
+    "DetailTable",
     "Direction",
     "Incident",
     "IncidentStatus",
@@ -37,6 +39,7 @@ __all__ = [
     "Severity",
     "SliReading",
     "SliSpec",
+    "Silence",
     "SloSpec",
     "Status",
     "SubStatus",

@@ -48,6 +48,23 @@ class Alert:
     annotations: dict[str, str] = field(default_factory=dict)
     source: str = ""
     runbook_url: str = ""
+    group: str = ""
+    """The values of the configured grouping labels, e.g. ``alertname=HighErrorRate``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """An Alertmanager silence: who muted what, until when, and why."""
+
+    id: str
+    matchers: tuple[str, ...]
+    """Each as written by people: ``alertname="HighErrorRate"``, ``service=~"api|web"``."""
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    state: str = "active"
+    source: str = ""
 
 
 class IncidentStatus(enum.Enum):

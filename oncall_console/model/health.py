@@ -66,6 +66,18 @@ class SubStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class DetailTable:
+    """Rows for a detail view, e.g. the long-running queries or the pods of a deployment.
+
+    Every cell is remote text: already sanitised, shown as plain text.
+    """
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """What one probe of one check found."""
 
@@ -79,3 +91,5 @@ class CheckResult:
     """Extra facts shown in the detail view (plain text, already sanitised)."""
     substatuses: tuple[SubStatus, ...] = ()
     error: str | None = None
+    tables: tuple[DetailTable, ...] = ()
+    """Structured detail (long queries, pods, queues) for the detail view."""

@@ -66,6 +66,9 @@ class SliReading:
     budget_remaining: float | None = None
     """Error budget left over the SLO window, as a fraction (1.0 = untouched)."""
     burn_rate: float | None = None
+    """Error-budget burn rate over the shortest configured window (1.0 = exactly on budget)."""
+    burn_status: Status | None = None
+    """DOWN when a page-level burn-rate window pair fires, DEGRADED for a ticket-level one."""
     history: tuple[float, ...] = field(default=())
     """Recent values, oldest first, when the source can give them."""
 
@@ -73,4 +76,7 @@ class SliReading:
     def status(self) -> Status:
         if self.error is not None:
             return Status.DOWN
-        return self.thresholds.status_of(self.value)
+        found = self.thresholds.status_of(self.value)
+        if self.burn_status is not None:
+            return Status.worst([found, self.burn_status])
+        return found

@@ -34,12 +34,12 @@ class SloSpec:
     objective: float
     """Fraction of good events, e.g. 0.999."""
     window: float = 30 * 86400.0
-    burn_windows: tuple[tuple[float, float, float], ...] = (
-        (3600.0, 300.0, 14.4),
-        (21600.0, 1800.0, 6.0),
-        (259200.0, 21600.0, 1.0),
+    burn_windows: tuple[tuple[float, float, float, bool], ...] = (
+        (3600.0, 300.0, 14.4, True),
+        (21600.0, 1800.0, 6.0, True),
+        (259200.0, 21600.0, 1.0, False),
     )
-    """(long window, short window, burn-rate factor) triples, seconds."""
+    """(long window s, short window s, burn-rate factor, pages) for multi-window alerts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,9 +77,9 @@ class OncallApp(App[None]):
         # Coalesce a burst of results into one repaint shortly after the first of them.
         if not self._sync_pending:
             self._sync_pending = True
-            self.set_timer(0.05, self._flush)
+            self.set_timer(0.05, self._flush_sync)
 
-    def _flush(self) -> None:
+    def _flush_sync(self) -> None:
         self._sync_pending = False
         self.tick()
 
