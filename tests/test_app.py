@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
 from rich.text import Text
 
 from oncall_console.model import CheckResult, Status
@@ -11,6 +14,12 @@ from oncall_console.ui.widgets.alerts import AlertsTable
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
 from tests.support.demoapp import demo_app
+
+
+def plain_text(renderable: object) -> str:
+    console = Console(width=120, record=True, color_system=None, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
 
 
 def select_row(table: HealthTable, name: str) -> None:
@@ -86,7 +95,7 @@ async def test_enter_opens_the_detail_view_and_escape_closes_it():
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
-        assert "postgres" in app.screen.body.plain
+        assert "postgres" in plain_text(app.screen.body)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard
@@ -124,3 +133,23 @@ async def test_a_broken_user_theme_is_reported_once_and_start_up_goes_on(tmp_pat
         assert sum("broken.toml" in m for m in messages) == 1
         assert "primary" in next(m for m in messages if "broken.toml" in m)
         assert app.screen is app.dashboard
+
+
+async def test_the_detail_view_shows_a_backends_table_as_plain_text():
+    from oncall_console.model import DetailTable
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = DetailTable(
+            "Long-running queries",
+            ("pid", "running", "query"),
+            (("4242", "93 s", "SELECT [bold]pg_sleep[/](90) \x1b[31m"),),
+        )
+        result = CheckResult("postgres", Status.DEGRADED, "1 long query", 2.0, at=app.clock(), tables=(table,))
+        app.engine.checks["postgres"].record(result)
+        select_row(app.screen.query_one(HealthTable), "postgres")
+        await pilot.press("d")
+        await pilot.pause()
+        text = plain_text(app.screen.body)
+        assert "Long-running queries" in text
+        assert "SELECT [bold]pg_sleep[/](90)" in text and "\x1b" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -144,13 +145,9 @@ class Dashboard(Screen[None]):
                         self.app.push_screen(DetailScreen(f"Alert {a.name}", alert_detail(a, now)))
             return
         if focused is not None and focused.id == "slis":
-            cards = list(self.query(SliCard))
-            body = sli_detail(cards[0].state, now) if cards else None
-            for card in cards[1:]:
-                body.append("\n")  # type: ignore[union-attr]
-                body.append_text(sli_detail(card.state, now))  # type: ignore[union-attr]
-            if body is not None:
-                self.app.push_screen(DetailScreen("SLIs", body))
+            bodies = [sli_detail(card.state, now) for card in self.query(SliCard)]
+            if bodies:
+                self.app.push_screen(DetailScreen("SLIs", Group(*bodies)))
             return
         name = self.query_one(HealthTable).selected_key
         if name and name in self.engine.checks:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +16,7 @@ from textual.widgets import Static
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import latency, number
-from oncall_console.model import Alert, Incident
+from oncall_console.model import Alert, DetailTable, Incident
 from oncall_console.text import clean
 
 
@@ -32,7 +34,19 @@ def _clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
-def check_detail(state: CheckState, now: float) -> Text:
+def detail_table(table: DetailTable) -> Table:
+    """A backend's structured detail as a table of plain-text cells."""
+    out = Table(title=clean(table.title, limit=80), title_justify="left", expand=False, box=None)
+    for column in table.columns:
+        out.add_column(Text(clean(column, limit=40), style="bold"), overflow="fold")
+    for row in table.rows[:200]:
+        out.add_row(*(Text(clean(cell, limit=400)) for cell in row))
+    if not table.rows:
+        out.add_row(*(Text("—") for _ in table.columns))
+    return out
+
+
+def check_detail(state: CheckState, now: float) -> RenderableType:
     last = state.last
     lines = [
         ("check", state.spec.name),
@@ -129,7 +143,7 @@ class DetailScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="detail.close")]
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
