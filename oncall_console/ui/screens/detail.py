@@ -66,14 +66,14 @@ def check_detail(state: CheckState, now: float) -> RenderableType:
         lines += [(f"· {s.name}", f"{s.status.label} {s.detail}".strip()) for s in last.substatuses]
         lines += [(k, v) for k, v in last.details.items()]
     text = _kv(lines)
-    text.append("\nrecent results\n", style="bold")
+    recent = Text("\nrecent results\n", style="bold")
     for r in list(state.history)[-12:][::-1]:
-        text.append(
-            f"{_clock(r.at)}  {r.status.glyph} {r.status.label:<5} {latency(r.latency_ms):>7}  "
-        )
-        text.append(clean(r.summary, limit=200))
-        text.append("\n")
-    return text
+        recent.append(f"{_clock(r.at)}  {r.status.glyph} {r.status.label:<5} ")
+        recent.append(f"{latency(r.latency_ms):>7}  ")
+        recent.append(clean(r.summary, limit=200))
+        recent.append("\n")
+    tables = [Group(Text(""), detail_table(t)) for t in (last.tables if last else ())]
+    return Group(text, *tables, recent)
 
 
 def sli_detail(state: SliState, now: float) -> Text:
