@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
