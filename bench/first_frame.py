@@ -58,8 +58,10 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, times in results.items():
         med = statistics.median(times)
-        print(f"| {name} | {med * 1000:.0f} ms | {min(times) * 1000:.0f} ms | "
-              f"{max(times) * 1000:.0f} ms | {med / base:.2f}× |")
+        print(
+            f"| {name} | {med * 1000:.0f} ms | {min(times) * 1000:.0f} ms | "
+            f"{max(times) * 1000:.0f} ms | {med / base:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

@@ -71,13 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     sub.add_parser("backends", help="list the installed backend types")
+
+    p = sub.add_parser(
+        "audit", help="the audit trail of actions: list it, or verify its hash chain"
+    )
+    _add_config(p)
+    p.add_argument("what", choices=("list", "verify"), help="list entries, or verify the chain")
+    p.add_argument("--since", help="only entries newer than this, e.g. 12h (list)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "demo", "status", "check", "init", "backends"}
+    commands = {"run", "demo", "status", "check", "init", "backends", "audit"}
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
     args = parser.parse_args(argv)
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "check": cmd_check,
         "init": cmd_init,
         "backends": cmd_backends,
+        "audit": cmd_audit,
     }[command]
     from oncall_console.config import ConfigError
 
@@ -126,6 +134,7 @@ def demo_config(
     from oncall_console.config import from_dict
 
     data = demo_config_dict(seed=seed, speed=speed)
+    data["store"] = {"url": ":memory:"}  # the demo leaves nothing behind
     if start is not None:
         data["backends"]["demo"]["start"] = start
     if read_only:
@@ -272,6 +281,47 @@ def cmd_backends(args: argparse.Namespace) -> int:
     for name, ep in sorted(backends.available().items()):
         print(f"{name:<14} {ep.value}")
     return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import time
+
+    from oncall_console.durations import parse_duration
+    from oncall_console.engine.core import store_from_config
+    from oncall_console.text import clean
+
+    store = store_from_config(load_config(args.config))
+    since = time.time() - parse_duration(args.since) if args.since else None
+
+    async def go() -> int:
+        await store.open()
+        try:
+            if args.what == "verify":
+                report = await store.verify_audit()
+                if report.ok:
+                    print(f"audit chain ok: {report.entries} entries")
+                    return EXIT_OK
+                print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
+                return EXIT_DOWN
+            records = await store.audit(since)
+            finished = {r.intent_id: r for r in records if r.kind == "result"}
+            for r in records:
+                if r.kind != "intent":
+                    continue
+                done = finished.get(r.id)
+                outcome = done.outcome if done else "outcome unknown"
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.at))
+                who = clean(r.operator) + (f"@{clean(r.ssh_client)}" if r.ssh_client else "")
+                print(
+                    f"#{r.id} {when} {who} {clean(r.backend)}.{clean(r.action)} {clean(r.target)}: {outcome}"
+                )
+                if done and done.message:
+                    print(f"    {clean(done.message, limit=200)}")
+            return EXIT_OK
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
 
 
 if __name__ == "__main__":

@@ -63,6 +63,16 @@ class PollerConfig(Section):
     """Default timeout of one probe, seconds."""
 
 
+class StoreConfig(Section):
+    url: str = ""
+    """Where the audit trail and runbook progress live: empty for the embedded SQLite file
+    ($XDG_STATE_HOME/oncall-console/oncall.sqlite3), a path, or postgresql://user@host/db."""
+    password_env: str | None = None
+    """Environment variable with the PostgreSQL password."""
+    password_file: str | None = None
+    """File with the PostgreSQL password."""
+
+
 class BackendConfig(BaseModel):
     """``[backends.NAME]``: ``type`` picks the plugin; the other keys are its options."""
 
@@ -135,6 +145,7 @@ class SliConfig(BaseModel):
 class Config(Section):
     console: ConsoleConfig = ConsoleConfig()
     poller: PollerConfig = PollerConfig()
+    store: StoreConfig = StoreConfig()
     backends: dict[Name, BackendConfig] = {}
     checks: dict[Name, CheckConfig] = {}
     slis: dict[Name, SliConfig] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.demoapp import demo_app  # noqa: E402
+from tests.support.demoapp import demo_app, settle  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
@@ -23,7 +23,7 @@ async def shoot(
 ) -> None:
     app = demo_app(at=90, **kw)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         if row:
             table = app.screen.query_one("#health")
             table.move_cursor(row=table.get_row_index(row))

@@ -16,3 +16,8 @@ def need(condition: bool, why: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true and {why}", pytrace=False)
     pytest.skip(why)
+
+
+# The real-server stack (PostgreSQL, Redis, Prometheus, Alertmanager, exporters), one per
+# session; tests that use it are grouped onto one xdist worker (--dist loadgroup).
+from tests.support.stack_fixture import healthy_stack, stack  # noqa: E402, F401

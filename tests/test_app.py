@@ -57,10 +57,12 @@ async def test_rolling_back_the_bad_deploy_goes_through_preview_and_confirm():
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        entries = app.engine.audit.entries()
-        assert [(e.action, e.target, e.outcome.value) for e in entries] == [
-            ("rollback", "prediction-service", "succeeded")
+        trail = await app.engine.store.audit()
+        assert [(r.kind, r.action, r.target, r.outcome) for r in trail] == [
+            ("intent", "rollback", "prediction-service", "outcome unknown"),
+            ("result", "rollback", "prediction-service", "succeeded"),
         ]
+        assert (await app.engine.store.verify_audit()).ok
         app.fixed_clock.advance(40)
         await app.engine.poll_once()
         app.dashboard.sync(force=True)
@@ -76,7 +78,7 @@ async def test_declining_runs_nothing():
         assert isinstance(app.screen, ConfirmAction)
         await pilot.press("n")
         await app.workers.wait_for_complete()
-        assert app.engine.audit.entries() == []
+        assert await app.engine.store.audit() == []
 
 
 async def test_read_only_console_offers_no_action_and_the_runner_refuses():
@@ -145,7 +147,9 @@ async def test_the_detail_view_shows_a_backends_table_as_plain_text():
             ("pid", "running", "query"),
             (("4242", "93 s", "SELECT [bold]pg_sleep[/](90) \x1b[31m"),),
         )
-        result = CheckResult("postgres", Status.DEGRADED, "1 long query", 2.0, at=app.clock(), tables=(table,))
+        result = CheckResult(
+            "postgres", Status.DEGRADED, "1 long query", 2.0, at=app.clock(), tables=(table,)
+        )
         app.engine.checks["postgres"].record(result)
         select_row(app.screen.query_one(HealthTable), "postgres")
         await pilot.press("d")

@@ -41,7 +41,7 @@ def test_an_unknown_type_is_one_error_listing_the_installed():
 def test_class_declares_what_it_can_do(type_name):
     cls = backends.load(type_name)
     assert issubclass(cls, Backend)
-    assert cls.TYPE == type_name
+    assert type_name == cls.TYPE
     assert cls.CAPABILITIES, "a backend that can do nothing is a mistake"
     for capability in cls.CAPABILITIES:
         for method in METHODS[capability]:

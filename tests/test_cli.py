@@ -52,7 +52,9 @@ def test_status_of_the_demo_is_json_and_the_exit_code_is_the_worst_status():
 
 def config_for(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "oncall.toml"
-    path.write_text(f'[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "{url}"\n')
+    path.write_text(
+        f'[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "{url}"\n'
+    )
     return path
 
 
@@ -61,7 +63,9 @@ def config_for(tmp_path: Path, url: str) -> Path:
     [("/healthy", 0, "ok"), ("/degraded", 2, "down"), ("/429", 2, "down")],
 )
 def test_status_against_a_real_endpoint(server, tmp_path, route, code, status):
-    out = run("status", "--config", str(config_for(tmp_path, server.url(route))), "--format", "json")
+    out = run(
+        "status", "--config", str(config_for(tmp_path, server.url(route))), "--format", "json"
+    )
     assert out.returncode == code, out.stderr
     assert json.loads(out.stdout)["checks"][0]["status"] == status
 
@@ -101,3 +105,32 @@ def test_a_missing_config_is_one_line_not_a_traceback(tmp_path):
     out = run("status", "--config", str(tmp_path / "nope.toml"))
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "init" in out.stderr
+
+
+def test_audit_verify_passes_on_a_new_trail_and_fails_when_tampered(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "oncall.sqlite3"
+    conf = tmp_path / "oncall.toml"
+    conf.write_text(f'[store]\nurl = "{db}"\n')
+    ok = run("audit", "verify", "--config", str(conf))
+    assert ok.returncode == 0 and "audit chain ok: 0 entries" in ok.stdout
+    code = (
+        "import asyncio,sys;from oncall_console.store import open_store\n"
+        "async def m():\n s=open_store(sys.argv[1]);await s.open()\n"
+        " for n in range(3):\n"
+        "  await s.append_audit(dict(at=float(n),kind='intent',intent_id=None,operator='alex',"
+        "ssh_client='',console='c',backend='pg',action='terminate-idle',target='app',params='{}',"
+        "preview='p',outcome='outcome unknown',message=''))\n"
+        " await s.close()\nasyncio.run(m())"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)
+    listed = run("audit", "list", "--config", str(conf))
+    assert listed.stdout.count("pg.terminate-idle app: outcome unknown") == 3
+    con = sqlite3.connect(db)
+    con.execute("DROP TRIGGER audit_no_delete")
+    con.execute("DELETE FROM audit WHERE id = 2")
+    con.commit()
+    con.close()
+    broken = run("audit", "verify", "--config", str(conf))
+    assert broken.returncode == 2 and "entry 2 is missing" in broken.stderr

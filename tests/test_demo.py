@@ -111,7 +111,13 @@ def test_an_unknown_target_is_refused_and_the_known_ones_are_listed():
 
 
 def test_the_backend_declares_all_five_capabilities_and_four_actions(backend: DemoBackend):
-    five = (Capability.HEALTH, Capability.SLI, Capability.ALERTS, Capability.INCIDENTS, Capability.ACTIONS)
+    five = (
+        Capability.HEALTH,
+        Capability.SLI,
+        Capability.ALERTS,
+        Capability.INCIDENTS,
+        Capability.ACTIONS,
+    )
     assert all(backend.can(c) for c in five)
     specs = {a.id: a for a in backend.actions()}
     assert set(specs) == {"rollback", "restart", "scale", "terminate-idle"}

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.demoapp import demo_app
+from tests.support.demoapp import demo_app, settle
 
 
 @pytest.mark.parametrize("theme", ["oncall-dark", "oncall-light", "oncall-high-contrast"])
 def test_dashboard_in_each_theme(snap_compare, theme):
-    assert snap_compare(demo_app(at=90, theme=theme), terminal_size=(120, 40))
+    assert snap_compare(demo_app(at=90, theme=theme), terminal_size=(120, 40), run_before=settle)
 
 
 def test_dashboard_at_80x24(snap_compare):
-    assert snap_compare(demo_app(at=90), terminal_size=(80, 24))
+    assert snap_compare(demo_app(at=90), terminal_size=(80, 24), run_before=settle)
 
 
 def test_read_only_war_room_badge(snap_compare):
-    assert snap_compare(demo_app(at=90, read_only=True), terminal_size=(100, 30))
+    assert snap_compare(demo_app(at=90, read_only=True), terminal_size=(100, 30), run_before=settle)
 
 
 def test_confirm_dialog_shows_the_preview(snap_compare):
     async def open_rollback(pilot):
+        await settle(pilot)
         table = pilot.app.screen.query_one("#health")
         table.move_cursor(row=table.get_row_index("prediction-service"))
         await pilot.press("a")

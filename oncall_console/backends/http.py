@@ -224,7 +224,9 @@ class HttpBackend(Backend):
         except _SetupError as exc:
             return self._result(check, _Fetch(error=str(exc)))
         except Exception as exc:  # probe never raises: everything is a result
-            return self._result(check, _Fetch(error=f"unexpected error: {_describe(exc)}"))
+            return self._result(
+                check, _Fetch(error=f"unexpected error: {describe_http_error(exc)}")
+            )
 
     def _result(self, check: CheckSpec, f: _Fetch) -> CheckResult:
         if f.error is not None:
@@ -275,7 +277,7 @@ class HttpBackend(Backend):
         except (TimeoutError, httpx.TimeoutException):
             f.error = f"timed out after {check.timeout:.1f} s"
         except httpx.HTTPError as exc:
-            f.error = _describe(exc)
+            f.error = describe_http_error(exc)
         f.status = Status.worst([f.status, *(s.status for s in f.subs)])
         return f
 
@@ -409,7 +411,7 @@ def _cert_not_after(resp: httpx.Response) -> float | None:
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() if der else None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_http_error(exc: BaseException) -> str:
     """One clean line for a failed request, from the most telling cause in the chain."""
     seen: BaseException | None = exc
     os_error = None

@@ -16,6 +16,7 @@ from typing import Any
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.audit import AuditLog
 from oncall_console.model import (
+    ActionInvalid,
     ActionRequest,
     ActionResult,
     ActionSpec,
@@ -168,6 +169,8 @@ class ActionRunner:
             )
         except TimeoutError:
             raise ActionRefused(f"preview timed out after {self.timeout:g} s") from None
+        except ActionInvalid as exc:
+            raise ActionRefused(clean(str(exc), limit=300)) from None
         return PreparedAction(
             typed, spec, params, target, clean(preview, limit=20_000, single_line=False)
         )
@@ -216,7 +219,16 @@ class ActionRunner:
             else ""
         )
         before = await self._verify(check)
-        entry = self.audit.intent(req, prepared.target, prepared.preview, self.clock())
+        try:
+            entry = await self.audit.intent(req, prepared.target, prepared.preview, self.clock())
+        except Exception as exc:  # no durable intent, no action
+            why = clean(str(exc), limit=200)
+            return ActionResult(
+                req,
+                Outcome.REFUSED,
+                f"audit store unavailable, nothing was done: {why}",
+                at=self.clock(),
+            )
         try:
             result = await asyncio.wait_for(self.backends[req.backend].run(req), self.timeout)
         except TimeoutError:
@@ -225,7 +237,13 @@ class ActionRunner:
             )
         except Exception as exc:
             result = ActionResult(req, Outcome.FAILED, clean(str(exc), limit=300), at=self.clock())
-        self.audit.result(entry, result.outcome, result.message, self.clock())
+        try:
+            await self.audit.result(
+                entry, result.outcome, clean(result.message, limit=500), self.clock()
+            )
+        except Exception as exc:  # it ran: say so, and that the trail will show it unknown
+            note = f" (audit result not written: {clean(str(exc), limit=200)})"
+            result = ActionResult(req, result.outcome, result.message + note, at=self.clock())
         after = await self._verify(check) if result.outcome is Outcome.SUCCEEDED else None
         return ActionResult(
             req,

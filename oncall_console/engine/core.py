@@ -6,6 +6,7 @@ The TUI and the non-interactive commands (``status``, ``check``) use this same o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -17,7 +18,7 @@ from oncall_console import backends as registry
 from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.config import LoadedConfig
 from oncall_console.engine.actions import ActionRunner
-from oncall_console.engine.audit import AuditLog, MemoryAuditLog
+from oncall_console.engine.audit import AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.model import (
@@ -29,6 +30,7 @@ from oncall_console.model import (
     Silence,
     Status,
 )
+from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
 
 
 class Engine:
@@ -37,7 +39,7 @@ class Engine:
         loaded: LoadedConfig,
         *,
         clock: Callable[[], float] = time.time,
-        audit: AuditLog | None = None,
+        store: Store | None = None,
     ) -> None:
         cfg = loaded.config
         self.loaded = loaded
@@ -76,7 +78,10 @@ class Engine:
             clock=clock,
             on_change=self._changed,
         )
-        self.audit: AuditLog = audit or MemoryAuditLog(console=self.console_id)
+        self.store = store or store_from_config(loaded)
+        self.audit: AuditLog = StoreAuditLog(self.store, console=self.console_id)
+        self.unfinished: list[AuditRecord] = []
+        """Actions whose outcome is unknown: an intent with no result (found at start)."""
         self.runner = ActionRunner(
             self.backends,
             self.audit,
@@ -86,6 +91,8 @@ class Engine:
             verify=self.reprobe,
         )
         self._started = False
+        self._store_open = False
+        self.store_error = ""
 
     def _changed(self) -> None:
         self.version += 1
@@ -107,15 +114,25 @@ class Engine:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self, *, poll: bool = True) -> None:
-        """Open backends (a failing one is recorded, not fatal) and start polling."""
+        """Open the store and the backends (a failing backend is recorded, not fatal), then poll."""
+        if not self._store_open:
+            try:
+                await asyncio.wait_for(self.store.open(), self.loaded.config.poller.timeout * 2)
+                self.unfinished = await self.store.unfinished()
+                self._store_open, self.store_error = True, ""
+            except Exception as exc:  # the console still shows health; actions are refused
+                self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
+        await self._start_backends()
+        if poll and not self.poller.running:
+            self.poller.start()
+
+    async def _start_backends(self) -> None:
         if not self._started:
             self._started = True
             results = await asyncio.gather(
                 *(self._start_backend(n, b) for n, b in self.backends.items())
             )
             self.start_errors = {n: e for n, e in results if e}
-        if poll and not self.poller.running:
-            self.poller.start()
 
     async def _start_backend(self, name: str, backend: Backend) -> tuple[str, str]:
         try:
@@ -125,11 +142,15 @@ class Engine:
         return name, ""
 
     async def poll_once(self) -> None:
-        await self.start(poll=False)
+        """Everything once; needs no store (``status`` writes nothing)."""
+        await self._start_backends()
         await self.poller.poll_once()
 
     async def stop(self) -> None:
         await self.poller.stop()
+        if self._store_open:
+            with contextlib.suppress(Exception):
+                await self.store.close()
         for b in self.backends.values():
             try:
                 await asyncio.wait_for(b.close(), 5)
@@ -258,3 +279,12 @@ class Engine:
             ],
             "errors": {**self.start_errors, **self.feed_errors()},
         }
+
+
+def store_from_config(loaded: LoadedConfig) -> Store:
+    """The configured store; the embedded SQLite file when none is configured."""
+    from oncall_console.backends.secrets import resolve
+
+    cfg = loaded.config.store
+    password = resolve("password", cfg.password_env, cfg.password_file)
+    return open_store(cfg.url or str(default_sqlite_path()), password)

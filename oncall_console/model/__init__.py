@@ -1,6 +1,7 @@
 """Plain data: no IO, no Textual. Everything above this layer speaks these types."""
 
 from oncall_console.model.actions import (
+    ActionInvalid,
     ActionRequest,
     ActionResult,
     ActionSpec,
@@ -22,6 +23,7 @@ from oncall_console.model.sli import Direction, SliReading, Thresholds
 from oncall_console.model.specs import CheckSpec, SliSpec, SloSpec
 
 __all__ = [
+    "ActionInvalid",
     "ActionRequest",
     "ActionResult",
     "ActionSpec",
@@ -37,9 +39,9 @@ __all__ = [
     "Outcome",
     "ParamSpec",
     "Severity",
+    "Silence",
     "SliReading",
     "SliSpec",
-    "Silence",
     "SloSpec",
     "Status",
     "SubStatus",

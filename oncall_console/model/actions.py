@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class ActionInvalid(ValueError):
+    """Raised by a backend's preview when a request cannot go ahead (one line, says why).
+
+    The runner turns it into a refusal before anything is confirmed or audited.
+    """
+
+
 class Confirm(enum.Enum):
     """How a person confirms an action before it runs."""
 

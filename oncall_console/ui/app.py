@@ -64,7 +64,25 @@ class OncallApp(App[None]):
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
             self.engine.subscribe(self._engine_changed)
-            await self.engine.start(poll=True)
+        await self.engine.start(poll=self.poll)
+        if self.engine.store_error:
+            self.notify(
+                f"{self.engine.store_error}. Health keeps updating; actions are refused until it is back.",
+                title="Store unavailable",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        for record in self.engine.unfinished:
+            self.notify(
+                f"{record.action} on {record.target} by {record.operator or 'someone'}: the console "
+                "stopped before its result was recorded. Check the target by hand.",
+                title="Outcome unknown",
+                severity="warning",
+                timeout=60,
+                markup=False,
+            )
+        if self.poll:
             self.set_interval(self.engine.loaded.config.console.refresh, self.tick)
         else:
             await self.engine.poll_once()

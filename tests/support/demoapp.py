@@ -42,3 +42,23 @@ def demo_app(
     app = OncallApp(engine, clock=clock, poll=False, themes_dir=themes_dir or Path("/nonexistent"))
     app.fixed_clock = clock  # type: ignore[attr-defined]
     return app
+
+
+async def settle(pilot: object) -> None:
+    """Wait until the first poll has landed and the screen shows it (not a fixed sleep)."""
+    app = pilot.app  # type: ignore[attr-defined]
+    for _ in range(500):
+        if (
+            all(c.last is not None for c in app.engine.checks.values())
+            and app.dashboard._seen_version == app.engine.version
+        ):
+            break
+        await pilot.pause(0.01)  # type: ignore[attr-defined]
+    else:
+        raise TimeoutError("the demo never finished its first poll")
+    app.dashboard.sync(force=True)
+    await pilot.pause()  # type: ignore[attr-defined]
+    # A full repaint, so the picture does not depend on which partial updates came first
+    # (they split the same text into different segments).
+    app.screen.refresh(layout=True)
+    await pilot.pause()  # type: ignore[attr-defined]

@@ -102,10 +102,25 @@ class Dashboard(Screen[None]):
             self.query_one(AlertsTable).sync(
                 self.engine.incidents(),
                 self.engine.alerts(),
-                self.engine.feed_errors(),
+                self.notices(),
                 now,
                 variables,
             )
+
+    def notices(self) -> dict[str, tuple[str, str]]:
+        """Rows that are not alerts but need eyes: sources down, actions of unknown outcome."""
+        found = {
+            f"{src}:feed": ("source down", f"{src}: {err}")
+            for src, err in self.engine.feed_errors().items()
+        }
+        if self.engine.store_error:
+            found["store:error"] = ("store down", f"store: {self.engine.store_error}")
+        for r in self.engine.unfinished:
+            found[f"audit:{r.id}"] = (
+                "outcome unknown",
+                f"{r.action} {r.target} by {r.operator or 'someone'} (audit #{r.id}): check it by hand",
+            )
+        return found
 
     def restyle(self) -> None:
         variables = self.app.theme_variables
@@ -178,13 +193,17 @@ class Dashboard(Screen[None]):
         if picked is None:
             return
         backend, spec = picked
-        values: dict[str, Any] = {spec.target_param: target} if spec.target_param else {}
-        others = [p for p in spec.params if p.name != spec.target_param]
-        if others:
+        # The check's own name fills the target only when the target is a name (a service,
+        # a deployment); every parameter is shown, so patterns or db numbers can be typed.
+        target_spec = next((p for p in spec.params if p.name == spec.target_param), None)
+        values: dict[str, Any] = {}
+        if target_spec is not None and target_spec.kind == "name":
+            values[spec.target_param] = target
+        if any(p.name not in values for p in spec.params):
             filled = await self.app.push_screen_wait(ParamsForm(spec, values))
             if filled is None:
                 return
-            values = filled
+            values = {k: v for k, v in filled.items() if v != ""}
         request = ActionRequest(backend, spec.id, values, self.engine.loaded.operator)
         try:
             prepared = await self.engine.runner.prepare(request)

@@ -35,7 +35,7 @@ class AlertsTable(KeyedTable):
         self,
         incidents: list[Incident],
         alerts: list[Alert],
-        errors: Mapping[str, str],
+        notices: Mapping[str, tuple[str, str]],
         now: float,
         variables: Mapping[str, str],
     ) -> None:
@@ -56,17 +56,17 @@ class AlertsTable(KeyedTable):
                 f"{a.name}: {a.summary}" if a.summary else a.name,
                 a.source,
             )
-        for source, error in errors.items():
-            rows[f"error:{source}"] = (None, "", "source down", f"{source}: {error}", source)
+        for key, (state, text) in notices.items():
+            rows[f"notice:{key}"] = (None, "", state, text, key.partition(":")[0])
         order = list(rows)
         if order != self._order:
             # Rows came or went: rebuild, keeping the cursor on the same key when possible.
-            keep = self.selected_key
+            # Someone reading the list keeps their row; otherwise the top (worst) row is selected.
+            keep = self.selected_key if self.has_focus else None
             self.clear()
             for key, facts in rows.items():
                 self.add_row(*self._make_cells(facts, variables), key=key)
-            if keep in rows:
-                self.move_cursor(row=order.index(keep))
+            self.move_cursor(row=order.index(keep) if keep in rows else 0)
         else:
             for key, facts in rows.items():
                 old = self._rows.get(key)

@@ -1,0 +1,145 @@
+"""The store contract: an append-only, hash-chained audit trail and runbook progress.
+
+Two implementations keep it: SQLite (embedded default) and PostgreSQL (shared by a
+team). One contract test suite runs against both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One line of the audit trail. An intent is written before an action runs and its
+    result after; an intent with no result is an action whose outcome is unknown."""
+
+    id: int
+    at: float
+    kind: str  # "intent" | "result"
+    intent_id: int | None
+    operator: str
+    ssh_client: str
+    console: str
+    backend: str
+    action: str
+    target: str
+    params: str
+    """Canonical JSON of the validated parameters."""
+    preview: str
+    outcome: str
+    message: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepProgress:
+    runbook: str
+    scope: str
+    """An incident id, or "" for work outside an incident (e.g. a shift checklist)."""
+    step: str
+    done: bool
+    operator: str
+    at: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    problem: str = ""
+    """What is wrong and where, e.g. 'entry 7: hash does not match its content'."""
+
+
+def canonical_params(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+
+
+FIELDS = (
+    "id",
+    "at",
+    "kind",
+    "intent_id",
+    "operator",
+    "ssh_client",
+    "console",
+    "backend",
+    "action",
+    "target",
+    "params",
+    "preview",
+    "outcome",
+    "message",
+)
+
+
+def entry_hash(prev_hash: str, values: dict[str, Any]) -> str:
+    body = json.dumps([values[f] for f in FIELDS], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def verify(records: list[AuditRecord]) -> ChainReport:
+    """Check the chain: each hash matches its content and its predecessor, ids have no gaps."""
+    prev = GENESIS
+    intents: set[int] = set()
+    for n, r in enumerate(records, start=1):
+        if r.id != n:
+            return ChainReport(False, len(records), f"entry {n} is missing (found id {r.id})")
+        if r.prev_hash != prev:
+            return ChainReport(
+                False, len(records), f"entry {r.id}: does not follow entry {r.id - 1}"
+            )
+        values = {f: getattr(r, f) for f in FIELDS}
+        if entry_hash(prev, values) != r.hash:
+            return ChainReport(
+                False, len(records), f"entry {r.id}: hash does not match its content"
+            )
+        if r.kind == "intent":
+            intents.add(r.id)
+        elif r.kind != "result" or r.intent_id not in intents:
+            return ChainReport(False, len(records), f"entry {r.id}: result of an unknown intent")
+        prev = r.hash
+    return ChainReport(True, len(records))
+
+
+class Store:
+    """What every store implements. All methods are coroutines; none blocks the loop."""
+
+    async def open(self) -> None:
+        """Connect and apply migrations."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def schema_version(self) -> int:
+        raise NotImplementedError
+
+    async def append_audit(self, values: dict[str, Any]) -> AuditRecord:
+        """Append one entry; ``id``, ``prev_hash`` and ``hash`` are assigned here, atomically."""
+        raise NotImplementedError
+
+    async def audit(self, since: float | None = None) -> list[AuditRecord]:
+        raise NotImplementedError
+
+    async def save_step(self, progress: StepProgress) -> None:
+        raise NotImplementedError
+
+    async def steps(self, runbook: str, scope: str) -> dict[str, StepProgress]:
+        raise NotImplementedError
+
+    async def verify_audit(self) -> ChainReport:
+        return verify(await self.audit())
+
+    async def unfinished(self) -> list[AuditRecord]:
+        """Intents with no result: the console died (or was killed) while they ran."""
+        records = await self.audit()
+        done = {r.intent_id for r in records if r.kind == "result"}
+        return [r for r in records if r.kind == "intent" and r.id not in done]

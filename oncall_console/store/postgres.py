@@ -1,0 +1,119 @@
+"""The shared store: PostgreSQL, so a team's consoles see one audit trail and one
+set of runbook progress. Appends serialise on a transaction-level advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+
+from oncall_console.store.base import FIELDS, GENESIS, AuditRecord, StepProgress, Store, entry_hash
+from oncall_console.store.schema import MIGRATIONS
+
+COLUMNS = (*FIELDS, "prev_hash", "hash")
+INSERT_AUDIT = (
+    "INSERT INTO audit ("
+    + ", ".join(COLUMNS)
+    + ") VALUES ("
+    + ", ".join(["%s"] * len(COLUMNS))
+    + ")"
+)
+SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= %s ORDER BY id"
+LOCK_KEY = 0x0C0A11  # one advisory lock for the audit chain and for migrations
+
+
+class PostgresStore(Store):
+    def __init__(self, dsn: str, password: str | None = None, connect_timeout: float = 5) -> None:
+        self.dsn = dsn
+        self.password = password
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._lock = asyncio.Lock()  # one connection: one statement at a time
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None or self._conn.closed:
+            kwargs: dict[str, Any] = {"connect_timeout": int(max(1, self.connect_timeout))}
+            if self.password:
+                kwargs["password"] = self.password
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, application_name="oncall-console store", **kwargs
+            )
+        return self._conn
+
+    async def open(self) -> None:
+        async with self._lock:
+            conn = await self._connection()
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+                )
+                cur = await conn.execute("SELECT max(version) FROM schema_version")
+                row = await cur.fetchone()
+                current = (row[0] if row else None) or 0
+                for version, _, statements in MIGRATIONS:
+                    if version > current:
+                        for statement in statements:
+                            await conn.execute(statement)
+                        await conn.execute(
+                            "INSERT INTO schema_version (version) VALUES (%s)", (version,)
+                        )
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def schema_version(self) -> int:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute("SELECT max(version) FROM schema_version")
+            row = await cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+    async def append_audit(self, values: dict[str, Any]) -> AuditRecord:
+        async with self._lock:
+            conn = await self._connection()
+            async with conn.transaction():
+                # Consoles on other machines append too: the lock makes id + chain atomic.
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                cur = await conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+                last = await cur.fetchone()
+                row = {**values, "id": (last[0] + 1) if last else 1}
+                prev = last[1] if last else GENESIS
+                row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
+                await conn.execute(INSERT_AUDIT, tuple(row[c] for c in COLUMNS))
+            return AuditRecord(**{c: row[c] for c in COLUMNS})
+
+    async def audit(self, since: float | None = None) -> list[AuditRecord]:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute(SELECT_AUDIT, (since if since is not None else float("-inf"),))
+            return [AuditRecord(*r) for r in await cur.fetchall()]
+
+    async def save_step(self, progress: StepProgress) -> None:
+        p = progress
+        async with self._lock:
+            conn = await self._connection()
+            await conn.execute(
+                "INSERT INTO runbook_progress (runbook, scope, step, done, operator, at, note)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (runbook, scope, step) DO UPDATE"
+                " SET done = excluded.done, operator = excluded.operator, at = excluded.at,"
+                " note = excluded.note",
+                (p.runbook, p.scope, p.step, p.done, p.operator, p.at, p.note),
+            )
+
+    async def steps(self, runbook: str, scope: str) -> dict[str, StepProgress]:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute(
+                "SELECT runbook, scope, step, done, operator, at, note FROM runbook_progress"
+                " WHERE runbook = %s AND scope = %s",
+                (runbook, scope),
+            )
+            rows = await cur.fetchall()
+            return {
+                r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows
+            }

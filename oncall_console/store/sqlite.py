@@ -1,0 +1,144 @@
+"""The embedded store: one SQLite file in WAL mode, used from one dedicated thread.
+
+sqlite3 blocks, so every call runs on a single worker thread: writes are
+serialised there and the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from oncall_console.store.base import (
+    FIELDS,
+    GENESIS,
+    AuditRecord,
+    StepProgress,
+    Store,
+    entry_hash,
+)
+from oncall_console.store.schema import MIGRATIONS
+
+T = TypeVar("T")
+COLUMNS = (*FIELDS, "prev_hash", "hash")
+# Built once from constant column names; values are always bound parameters.
+INSERT_AUDIT = (
+    "INSERT INTO audit (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
+)
+SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= ? ORDER BY id"
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="oncall-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            if self._db is None:
+                raise RuntimeError("store is not open")
+            return fn(self._db)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    async def open(self) -> None:
+        def connect() -> None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")  # an intent is on disk before the action runs
+            db.execute("PRAGMA foreign_keys=ON")
+            self._db = db
+            self._migrate(db)
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for version, statements, _ in MIGRATIONS:
+                if version > current:
+                    for statement in statements:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
+        self._pool.shutdown(wait=True)
+
+    async def schema_version(self) -> int:
+        return await self._call(
+            lambda db: db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        )
+
+    async def append_audit(self, values: dict[str, Any]) -> AuditRecord:
+        def append(db: sqlite3.Connection) -> AuditRecord:
+            db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes too
+            try:
+                last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+                row = {**values, "id": (last[0] + 1) if last else 1}
+                prev = last[1] if last else GENESIS
+                row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
+                db.execute(INSERT_AUDIT, tuple(row[c] for c in COLUMNS))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return AuditRecord(**{c: row[c] for c in COLUMNS})
+
+        return await self._call(append)
+
+    async def audit(self, since: float | None = None) -> list[AuditRecord]:
+        def read(db: sqlite3.Connection) -> list[AuditRecord]:
+            rows = db.execute(
+                SELECT_AUDIT, (since if since is not None else float("-inf"),)
+            ).fetchall()
+            return [AuditRecord(*r) for r in rows]
+
+        return await self._call(read)
+
+    async def save_step(self, progress: StepProgress) -> None:
+        p = progress
+
+        def save(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO runbook_progress (runbook, scope, step, done, operator, at, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (runbook, scope, step) DO UPDATE SET"
+                " done = excluded.done, operator = excluded.operator, at = excluded.at,"
+                " note = excluded.note",
+                (p.runbook, p.scope, p.step, int(p.done), p.operator, p.at, p.note),
+            )
+
+        await self._call(save)
+
+    async def steps(self, runbook: str, scope: str) -> dict[str, StepProgress]:
+        def read(db: sqlite3.Connection) -> dict[str, StepProgress]:
+            rows = db.execute(
+                "SELECT runbook, scope, step, done, operator, at, note FROM runbook_progress"
+                " WHERE runbook = ? AND scope = ?",
+                (runbook, scope),
+            ).fetchall()
+            return {
+                r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows
+            }
+
+        return await self._call(read)
