@@ -21,7 +21,7 @@ METHODS = {
     Capability.SILENCES: ("silences",),
     Capability.ACTIONS: ("preview", "run"),
 }
-PARAM_KINDS = {"name", "identifier", "int", "str", "choice", "bool"}
+PARAM_KINDS = {"name", "subdomain", "identifier", "int", "str", "choice", "bool"}
 
 TYPES = sorted(backends.available())
 

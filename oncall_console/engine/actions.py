@@ -28,6 +28,7 @@ from oncall_console.model import (
 from oncall_console.text import clean
 
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
@@ -88,6 +89,13 @@ def validate_param(spec: ParamSpec, value: Any) -> Any:
             raise ActionRefused(
                 f"{name}: {clean(text, limit=60)!r} is not a valid name "
                 "(lowercase letters, digits and '-', at most 63)"
+            )
+        return text
+    if spec.kind == "subdomain":
+        if not DNS_SUBDOMAIN.match(text):
+            raise ActionRefused(
+                f"{name}: {clean(text, limit=60)!r} is not a valid name "
+                "(lowercase letters, digits, '-' and '.', at most 253)"
             )
         return text
     if spec.kind == "identifier":

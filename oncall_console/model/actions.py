@@ -27,7 +27,9 @@ class ParamSpec:
     """One typed parameter of an action."""
 
     name: str
-    kind: str  # "name" (DNS-1123), "int", "str", "choice", "bool"
+    kind: str
+    """name (DNS-1123 label), subdomain (DNS-1123, dots allowed), identifier (SQL),
+    int, str, choice or bool."""
     help: str = ""
     required: bool = True
     default: Any = None
