@@ -69,6 +69,8 @@ class SliReading:
     """Error-budget burn rate over the shortest configured window (1.0 = exactly on budget)."""
     burn_status: Status | None = None
     """DOWN when a page-level burn-rate window pair fires, DEGRADED for a ticket-level one."""
+    note: str | None = None
+    """Why there is no value although nothing failed: "no data", "NaN (0/0: no traffic?)"."""
     history: tuple[float, ...] = field(default=())
     """Recent values, oldest first, when the source can give them."""
 

@@ -69,6 +69,8 @@ class SliCard(Widget, can_focus=False):
         )
         if s.error:
             spark = Text(f"error: {s.error}"[:width], style=status_style(v, Status.DOWN))
+        elif reading is not None and reading.value is None and reading.note:
+            spark = Text(plain(reading.note, width).plain, style=status_style(v, Status.UNKNOWN))
 
         t = spec.thresholds
         bad = t.direction.bad_arrow
