@@ -227,6 +227,8 @@ def render_status_table(snap: dict[str, Any]) -> str:
                     extra += f"  budget {r['budget_remaining'] * 100:.0f}%"
                 if r.get("burn_rate") is not None:
                     extra += f"  burn {r['burn_rate']:.1f}x"
+                if r.get("note"):
+                    extra += f"  ({clean(r['note'])})"
                 out.append(f"{st(s['status'])}  {clean(s['title'])}{series}: {value}{extra}")
             if s.get("error"):
                 out.append(f"         error: {clean(s['error'])}")

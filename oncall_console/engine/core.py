@@ -248,6 +248,8 @@ class Engine:
                             "status": r.status.value,
                             "budget_remaining": r.budget_remaining,
                             "burn_rate": r.burn_rate,
+                            "burn_status": r.burn_status.value if r.burn_status else None,
+                            "note": r.note,
                         }
                         for r in s.readings.values()
                     ],

@@ -242,11 +242,11 @@ class Stack:
         return "\n".join(rows)
 
 
-def write_dev_config(stack: Stack, path: Path) -> Path:
-    """Write a console config TOML that points at ``stack``."""
+def write_dev_config(stack: Stack, path: Path, interval: float = 2.0) -> Path:
+    """Write a console config TOML that points at ``stack`` (its store beside it)."""
     checks = {
-        "prometheus": f"{stack.prometheus.url}/-/ready",
-        "alertmanager": f"{stack.alertmanager.url}/-/ready",
+        "prometheus-ready": f"{stack.prometheus.url}/-/ready",
+        "alertmanager-ready": f"{stack.alertmanager.url}/-/ready",
         "postgres-exporter": f"{stack.postgres_exporter.url}/metrics",
         "redis-exporter": f"{stack.redis_exporter.url}/metrics",
         "node-exporter": f"{stack.node_exporter.url}/metrics",
@@ -258,6 +258,8 @@ def write_dev_config(stack: Stack, path: Path) -> Path:
             prometheus_url=stack.prometheus.url,
             alertmanager_url=stack.alertmanager.url,
             http_checks=checks,
+            store_path=str(path.parent / f"{path.stem}.sqlite3"),
+            interval=interval,
         ),
         encoding="utf-8",
     )
