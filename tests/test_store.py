@@ -150,3 +150,19 @@ async def test_two_consoles_appending_at_once_keep_one_valid_chain(store):
         await other.close()
     report = await s.verify_audit()
     assert report.ok and report.entries == 80
+
+
+async def test_a_lock_is_held_until_released_or_expired(store):
+    _, s, where = store
+    other = open_store(str(where))
+    await other.open()
+    try:
+        assert await s.acquire_lock("pg/app", "alex on a", ttl=60, now=100.0) is None
+        assert await other.acquire_lock("pg/app", "sam on b", ttl=60, now=110.0) == "alex on a"
+        assert await s.acquire_lock("pg/app", "alex on a", ttl=60, now=120.0) is None  # re-entrant
+        await s.release_lock("pg/app", "alex on a")
+        assert await other.acquire_lock("pg/app", "sam on b", ttl=60, now=130.0) is None
+        # an expired lock (its console died) is taken over
+        assert await s.acquire_lock("pg/app", "alex on a", ttl=60, now=200.0) is None
+    finally:
+        await other.close()

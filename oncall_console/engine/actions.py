@@ -8,10 +8,11 @@ The UI and the CLI call :meth:`ActionRunner.prepare` and then
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.audit import AuditLog
@@ -36,6 +37,14 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 class ActionRefused(Exception):
     """The request cannot go ahead; the message says why, in one line."""
+
+
+class Locks(Protocol):
+    """Per-target locks shared by every console of a team (the store, or Redis)."""
+
+    async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None: ...
+
+    async def release_lock(self, key: str, holder: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,8 @@ class ActionRunner:
         clock: Callable[[], float],
         verify: Callable[[str], Awaitable[CheckResult | None]] | None = None,
         timeout: float = 60.0,
+        locks: Locks | None = None,
+        console: str = "",
     ) -> None:
         self.backends = backends
         self.audit = audit
@@ -134,6 +145,8 @@ class ActionRunner:
         self.clock = clock
         self.verify = verify
         self.timeout = timeout
+        self.locks = locks
+        self.console = console
         self._locks: dict[str, asyncio.Lock] = {}
         self._holders: dict[str, str] = {}
 
@@ -215,9 +228,32 @@ class ActionRunner:
                 req, Outcome.REFUSED, f"{prepared.target} is locked by {holder}", at=now
             )
         async with lock:
-            self._holders[lock_key] = f"{self.operator} ({req.key})"
+            holder = f"{self.operator or 'someone'} on {self.console or 'this console'} ({req.key})"
+            self._holders[lock_key] = holder
             try:
-                return await self._run_locked(prepared)
+                if self.locks is not None:
+                    try:
+                        other = await self.locks.acquire_lock(
+                            lock_key, holder, self.timeout + 30, now
+                        )
+                    except Exception as exc:
+                        why = clean(str(exc), limit=200)
+                        return ActionResult(
+                            req,
+                            Outcome.REFUSED,
+                            f"cannot take the lock, nothing was done: {why}",
+                            at=now,
+                        )
+                    if other is not None:
+                        return ActionResult(
+                            req, Outcome.REFUSED, f"{prepared.target} is locked by {other}", at=now
+                        )
+                try:
+                    return await self._run_locked(prepared)
+                finally:
+                    if self.locks is not None:
+                        with contextlib.suppress(Exception):
+                            await self.locks.release_lock(lock_key, holder)
             finally:
                 self._holders.pop(lock_key, None)
 

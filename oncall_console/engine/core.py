@@ -89,6 +89,8 @@ class Engine:
             read_only=cfg.console.read_only,
             clock=clock,
             verify=self.reprobe,
+            locks=self.store,
+            console=self.console_id,
         )
         self._started = False
         self._store_open = False

@@ -135,6 +135,13 @@ class Store:
     async def steps(self, runbook: str, scope: str) -> dict[str, StepProgress]:
         raise NotImplementedError
 
+    async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
+        """Take ``key`` for ``holder`` until now + ttl. None if taken; else who holds it."""
+        raise NotImplementedError
+
+    async def release_lock(self, key: str, holder: str) -> None:
+        raise NotImplementedError
+
     async def verify_audit(self) -> ChainReport:
         return verify(await self.audit())
 

@@ -93,6 +93,26 @@ class PostgresStore(Store):
             cur = await conn.execute(SELECT_AUDIT, (since if since is not None else float("-inf"),))
             return [AuditRecord(*r) for r in await cur.fetchall()]
 
+    async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute(
+                "INSERT INTO locks (key, holder, expires_at) VALUES (%s, %s, %s) ON CONFLICT (key)"
+                " DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
+                " WHERE locks.expires_at <= %s OR locks.holder = excluded.holder RETURNING holder",
+                (key, holder, now + ttl, now),
+            )
+            if await cur.fetchone():
+                return None
+            cur = await conn.execute("SELECT holder FROM locks WHERE key = %s", (key,))
+            row = await cur.fetchone()
+            return str(row[0]) if row else "someone"
+
+    async def release_lock(self, key: str, holder: str) -> None:
+        async with self._lock:
+            conn = await self._connection()
+            await conn.execute("DELETE FROM locks WHERE key = %s AND holder = %s", (key, holder))
+
     async def save_step(self, progress: StepProgress) -> None:
         p = progress
         async with self._lock:

@@ -43,6 +43,16 @@ MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
                 note TEXT NOT NULL DEFAULT '', PRIMARY KEY (runbook, scope, step))""",
         ],
     ),
+    (
+        2,
+        [
+            "CREATE TABLE locks (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)"
+        ],
+        [
+            "CREATE TABLE locks (key TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+            " expires_at DOUBLE PRECISION NOT NULL)"
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -37,6 +37,7 @@ class SqliteStore(Store):
         self.path = str(path)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="oncall-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._closed = False
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -77,6 +78,11 @@ class SqliteStore(Store):
             raise
 
     async def close(self) -> None:
+        """Close the file; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+
         def shut() -> None:
             if self._db is not None:
                 self._db.close()
@@ -115,6 +121,34 @@ class SqliteStore(Store):
             return [AuditRecord(*r) for r in rows]
 
         return await self._call(read)
+
+    async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
+        def take(db: sqlite3.Connection) -> str | None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT holder, expires_at FROM locks WHERE key = ?", (key,)
+                ).fetchone()
+                if row and row[1] > now and row[0] != holder:
+                    db.execute("ROLLBACK")
+                    return str(row[0])
+                db.execute(
+                    "INSERT INTO locks (key, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                    " DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                    (key, holder, now + ttl),
+                )
+                db.execute("COMMIT")
+                return None
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        return await self._call(take)
+
+    async def release_lock(self, key: str, holder: str) -> None:
+        await self._call(
+            lambda db: db.execute("DELETE FROM locks WHERE key = ? AND holder = ?", (key, holder))
+        )
 
     async def save_step(self, progress: StepProgress) -> None:
         p = progress
