@@ -72,6 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("backends", help="list the installed backend types")
 
+    p = sub.add_parser("runbook", help="work with runbooks")
+    rsub = p.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
+    q = rsub.add_parser(
+        "lint",
+        help="check runbooks against the config's backends; exit 2 on errors (file:line: message)",
+    )
+    _add_config(q)
+    q.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders (default: [runbooks] dirs)"
+    )
+    q.add_argument("--demo", action="store_true", help="lint against the demo platform")
+    _add_demo(q)
+    q.add_argument(
+        "--no-config", action="store_true", help="check the format and SQL only, no backends"
+    )
+    q.add_argument("--strict", action="store_true", help="warnings fail too")
+
     p = sub.add_parser(
         "audit", help="the audit trail of actions: list it, or verify its hash chain"
     )
@@ -84,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "demo", "status", "check", "init", "backends", "audit"}
+    commands = {"run", "demo", "status", "check", "init", "backends", "audit", "runbook"}
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
     args = parser.parse_args(argv)
@@ -97,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "init": cmd_init,
         "backends": cmd_backends,
         "audit": cmd_audit,
+        "runbook": cmd_runbook,
     }[command]
     from oncall_console.config import ConfigError
 
@@ -252,11 +270,48 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     path = discover(args.config)
     loaded = load_config(args.config)
+    runbooks, failed = "", False
+    if loaded.runbook_paths:
+        count, failed = lint_runbooks(loaded, loaded.runbook_paths)
+        runbooks = f", {count} runbooks"
     print(
-        f"{path}: ok — {len(loaded.backend_options)} backends, "
-        f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs"
+        f"{path}: {'errors' if failed else 'ok'} — {len(loaded.backend_options)} backends, "
+        f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs{runbooks}"
     )
-    return EXIT_OK
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def lint_runbooks(
+    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False
+) -> tuple[int, bool]:
+    """Print every runbook problem (file:line: severity: message); (runbooks, failed)."""
+    from oncall_console.runbooks import RunbookLibrary
+    from oncall_console.runbooks.lint import instantiate_backends, lint_library
+    from oncall_console.text import clean
+
+    library = RunbookLibrary.load(paths)
+    backends = instantiate_backends(loaded) if loaded is not None else None
+    problems = lint_library(library, backends)
+    for problem in problems:
+        print(clean(str(problem), limit=500), file=sys.stderr)
+    return len(library), any(p.is_error or strict for p in problems)
+
+
+def cmd_runbook(args: argparse.Namespace) -> int:
+    loaded = (
+        None
+        if args.no_config
+        else demo_config(args.seed, args.speed)
+        if args.demo
+        else load_config(args.config)
+    )
+    paths = [Path(p) for p in args.paths] or (loaded.runbook_paths if loaded else [])
+    if not paths:
+        print("error: name runbook files or folders, or set [runbooks] dirs", file=sys.stderr)
+        return EXIT_USAGE
+    count, failed = lint_runbooks(loaded, paths, strict=args.strict)
+    print(f"{count} runbooks: {'problems found' if failed else 'ok'}")
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -142,10 +142,18 @@ class SliConfig(BaseModel):
     slo: SloConfig | None = None
 
 
+class RunbooksConfig(Section):
+    dirs: list[Path] = []
+    """Folders (or single files) of Markdown runbooks, read in this order; a folder gives
+    its own *.md, *.markdown and *.txt files, not its sub-folders'. Relative paths are
+    relative to this config file."""
+
+
 class Config(Section):
     console: ConsoleConfig = ConsoleConfig()
     poller: PollerConfig = PollerConfig()
     store: StoreConfig = StoreConfig()
+    runbooks: RunbooksConfig = RunbooksConfig()
     backends: dict[Name, BackendConfig] = {}
     checks: dict[Name, CheckConfig] = {}
     slis: dict[Name, SliConfig] = {}
@@ -190,6 +198,12 @@ class LoadedConfig:
     """Backend name -> (type, its validated options)."""
     checks: list[CheckSpec] = field(default_factory=list)
     slis: list[SliSpec] = field(default_factory=list)
+
+    @property
+    def runbook_paths(self) -> list[Path]:
+        """``[runbooks] dirs``, relative ones resolved against the config file's folder."""
+        base = self.path.parent if self.path else Path.cwd()
+        return [base / d.expanduser() for d in self.config.runbooks.dirs]
 
     @property
     def operator(self) -> str:

@@ -41,6 +41,7 @@ async def main() -> None:
     await shoot("dashboard-80x24", (80, 24))
     await shoot("detail-check", (100, 30), keys=("enter",), row="prediction-service")
     await shoot("confirm-rollback", (100, 30), keys=("a", "enter"), row="prediction-service")
+    await shoot("runbook", (120, 40), keys=("b", "down", "down", "down"), row="prediction-service")
 
 
 if __name__ == "__main__":

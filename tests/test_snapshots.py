@@ -32,3 +32,16 @@ def test_confirm_dialog_shows_the_preview(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(at=90), terminal_size=(100, 30), run_before=open_rollback)
+
+
+def test_runbook_screen(snap_compare):
+    async def open_runbook(pilot):
+        await settle(pilot)
+        table = pilot.app.screen.query_one("#health")
+        table.move_cursor(row=table.get_row_index("prediction-service"))
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(at=90), terminal_size=(120, 40), run_before=open_runbook)

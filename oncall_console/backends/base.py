@@ -25,6 +25,7 @@ from oncall_console.model import (
     Alert,
     CheckResult,
     CheckSpec,
+    DetailTable,
     Incident,
     Silence,
     SliReading,
@@ -113,6 +114,14 @@ class Backend:
 
     def actions(self) -> list[ActionSpec]:
         return []
+
+    async def diagnose(self, language: str, text: str) -> DetailTable:
+        """Run a read-only diagnostic from a runbook (``promql``, ``sql``) and return rows.
+
+        Only backends that understand the language implement it; the engine checks the
+        text is read-only first, and the backend must enforce it again on its side.
+        """
+        raise NotImplementedError(f"{self.TYPE} backends cannot run {language} diagnostics")
 
     async def preview(self, request: ActionRequest) -> str:
         raise NotImplementedError

@@ -293,10 +293,21 @@ def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
         "cache-hit-rate": sli("cache_hit_rate", "%", "higher", (90, 80, 70), "Cache hit rate"),
     }
     slis["availability"]["slo"] = {"objective": 0.999, "window": "30d"}
+    from oncall_console.runbooks.library import builtin_dir
+
+    # The demo's own runbooks: their alert names would clash with the team runbooks'.
+    for check, runbook in (
+        ("prediction-service", "demo-bad-deploy"),
+        ("postgres", "demo-connection-leak"),
+        ("notification-service", "demo-memory-leak"),
+        ("websocket-service", "demo-websocket-capacity"),
+    ):
+        checks[check]["runbook"] = runbook
     return {
         "console": {"environment": "demo"},
         "poller": {"interval": 2, "timeout": 1},
         "backends": {"demo": {"type": "demo", "seed": seed, "speed": speed}},
         "checks": checks,
         "slis": slis,
+        "runbooks": {"dirs": [str(builtin_dir() / "demo")]},
     }

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -395,6 +396,27 @@ class PostgresBackend(Backend):
                 self._action_pids.discard(pid)
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+    async def diagnose(self, language: str, text: str) -> DetailTable:
+        """A runbook's SQL diagnostic, in a READ ONLY transaction with the statement timeout."""
+        if language != "sql":
+            return await super().diagnose(language, text)
+        async with self.action_connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION READ ONLY")
+            await conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(self.options.statement_timeout_ms),),
+            )
+            # The statement comes from a runbook file, checked read-only by the engine;
+            # the server refuses any write inside this READ ONLY transaction anyway.
+            cur = await conn.execute(sql.SQL(text))
+            columns = tuple(clean(d.name, limit=60) for d in (cur.description or ()))
+            rows = await cur.fetchmany(50)
+        return DetailTable(
+            "Result",
+            columns or ("result",),
+            tuple(tuple(clean(v, limit=200) if v is not None else "NULL" for v in r) for r in rows),
+        )
 
     # --- health -----------------------------------------------------------------------------
 

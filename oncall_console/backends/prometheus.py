@@ -55,6 +55,7 @@ from oncall_console.model import (
     SliReading,
     SliSpec,
     Status,
+    Thresholds,
 )
 from oncall_console.text import clean
 
@@ -327,6 +328,26 @@ class PrometheusBackend(Backend):
         return PrometheusError(clean(redact(message, self._token), limit=300))
 
     # --- SLIs ------------------------------------------------------------------------------
+
+    async def diagnose(self, language: str, text: str) -> DetailTable:
+        """A runbook's PromQL, evaluated now: one row per series."""
+        if language != "promql":
+            return await super().diagnose(language, text)
+        spec = SliSpec(
+            name=f"diagnostic:{hash(text)}",
+            backend=self.name,
+            unit="",
+            thresholds=Thresholds(None, None, None),
+            interval=60.0,
+            timeout=self.options.timeout,
+            params=PrometheusSliParams(query=text, history="0"),
+        )
+        readings = await self.query_sli(spec)
+        rows = tuple(
+            (clean(r.series or "value", limit=200), "—" if r.value is None else f"{r.value:.6g}")
+            for r in readings
+        )
+        return DetailTable("Result", ("series", "value"), rows)
 
     async def query_sli(self, sli: SliSpec) -> list[SliReading]:
         params = sli.params

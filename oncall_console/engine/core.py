@@ -92,6 +92,9 @@ class Engine:
             locks=self.store,
             console=self.console_id,
         )
+        from oncall_console.engine.runbooks import RunbookService
+
+        self.runbooks = RunbookService(self)
         self._started = False
         self._store_open = False
         self.store_error = ""
@@ -125,6 +128,8 @@ class Engine:
             except Exception as exc:  # the console still shows health; actions are refused
                 self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
         await self._start_backends()
+        if not self.runbooks.library.runbooks:
+            await self.runbooks.load()
         if poll and not self.poller.running:
             self.poller.start()
 

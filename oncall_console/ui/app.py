@@ -13,6 +13,7 @@ from textual.screen import Screen
 from oncall_console.config import default_path
 from oncall_console.engine import Engine
 from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 
@@ -133,6 +134,12 @@ class OncallApp(App[None]):
             if not self.engine.read_only:
                 yield SystemCommand(
                     "Run an action", "Remediate the selected check", self.dashboard.action_actions
+                )
+            for rb in self.engine.runbooks.library.all():
+                yield SystemCommand(
+                    f"Runbook: {rb.title}",
+                    f"Walk {rb.id} (progress saved for this shift)",
+                    lambda rb=rb: self.push_screen(RunbookScreen(rb, "shift")),
                 )
             for name in self.theme_order:
                 yield SystemCommand(

@@ -13,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from oncall_console.engine import ActionRefused, Engine
-from oncall_console.model import ActionRequest, Outcome
+from oncall_console.model import ActionRequest, ActionSpec, Outcome
+from oncall_console.runbooks import ActionBlock
 from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction, ParamsForm, result_text
 from oncall_console.ui.screens.detail import (
     DetailScreen,
@@ -22,6 +23,7 @@ from oncall_console.ui.screens.detail import (
     incident_detail,
     sli_detail,
 )
+from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alerts import AlertsTable
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 from oncall_console.ui.widgets.health import HealthTable
@@ -42,6 +44,9 @@ class Dashboard(Screen[None]):
         ),
         Binding(
             "d", "detail", "Detail", id="detail", tooltip="Everything known about the selected row"
+        ),
+        Binding(
+            "b", "runbook", "Runbook", id="runbook", tooltip="Open the runbook for the selected row"
         ),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now"),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
@@ -170,6 +175,36 @@ class Dashboard(Screen[None]):
                 DetailScreen(f"Check {name}", check_detail(self.engine.checks[name], now))
             )
 
+    def action_runbook(self) -> None:
+        """The runbook for the selected alert, incident or check, walked in its own scope."""
+        service = self.engine.runbooks
+        focused = self.focused
+        runbook, scope, started = None, "", None
+        if isinstance(focused, AlertsTable) and focused.selected_key:
+            kind, _, ident = focused.selected_key.partition(":")
+            if kind == "alert":
+                alert = next((a for a in self.engine.alerts() if a.fingerprint == ident), None)
+                if alert is not None:
+                    runbook, scope, started = (
+                        service.for_alert(alert),
+                        f"alert {alert.name}",
+                        alert.starts_at,
+                    )
+            elif kind == "incident":
+                incident = next((i for i in self.engine.incidents() if i.id == ident), None)
+                if incident is not None:
+                    names = list(incident.alerts) + [a.name for a in self.engine.alerts()]
+                    runbook = next((r for n in names if (r := service.library.for_alert(n))), None)
+                    scope, started = incident.id, incident.opened_at
+        else:
+            name = self.query_one(HealthTable).selected_key
+            if name:
+                runbook, scope = service.for_check(name), f"check {name}"
+        if runbook is None:
+            self.notify("No runbook is linked to this row.", timeout=4)
+            return
+        self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()
 
@@ -194,26 +229,44 @@ class Dashboard(Screen[None]):
             return
         backend, spec = picked
         # The check's own name fills the target only when the target is a name (a service,
-        # a deployment); every parameter is shown, so patterns or db numbers can be typed.
+        # a deployment); every other parameter is asked for, so patterns can be typed.
         target_spec = next((p for p in spec.params if p.name == spec.target_param), None)
         values: dict[str, Any] = {}
         if target_spec is not None and target_spec.kind == "name":
             values[spec.target_param] = target
-        if any(p.name not in values for p in spec.params):
+        await self.confirm_and_run(backend, spec, values, ask=())
+
+    @work(exclusive=True, group="action")
+    async def run_runbook_action(self, block: ActionBlock, on_done: Any = None) -> None:
+        """A runbook's action block: same path, its params as the suggestion."""
+        try:
+            spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
+        except ActionRefused as exc:
+            self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
+            return
+        ok = await self.confirm_and_run(block.backend, spec, dict(block.params), ask=block.ask)
+        if on_done is not None:
+            await on_done(ok)
+
+    async def confirm_and_run(
+        self, backend: str, spec: ActionSpec, values: dict[str, Any], ask: tuple[str, ...]
+    ) -> bool:
+        """Params (when any is missing or asked) -> preview -> confirm -> run. True if it ran."""
+        if ask or any(p.name not in values for p in spec.params):
             filled = await self.app.push_screen_wait(ParamsForm(spec, values))
             if filled is None:
-                return
+                return False
             values = {k: v for k, v in filled.items() if v != ""}
         request = ActionRequest(backend, spec.id, values, self.engine.loaded.operator)
         try:
             prepared = await self.engine.runner.prepare(request)
         except ActionRefused as exc:
             self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
-            return
+            return False
         answer = await self.app.push_screen_wait(ConfirmAction(prepared))
         if answer is None:
             self.notify("Cancelled: nothing was done.", timeout=3)
-            return
+            return False
         result = await self.engine.runner.execute(prepared, answer)
         ok = result.outcome is Outcome.SUCCEEDED
         self.notify(
@@ -224,6 +277,7 @@ class Dashboard(Screen[None]):
             markup=False,
         )
         self.sync(force=True)
+        return ok
 
 
 def _target_of(spec: Any) -> str:

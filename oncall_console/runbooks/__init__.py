@@ -1,0 +1,43 @@
+"""Runbooks: Markdown checklists with typed blocks (actions, live queries, references).
+
+No Textual and no IO outside :func:`load_file` and the library's folder scan.
+Lint lives in :mod:`oncall_console.runbooks.lint` (it imports the engine's
+parameter validation, so it is not imported here: the engine may import this package).
+"""
+
+from oncall_console.runbooks.library import RunbookLibrary
+from oncall_console.runbooks.model import (
+    ActionBlock,
+    Block,
+    BlockKind,
+    Phase,
+    PromqlBlock,
+    ReferenceBlock,
+    Runbook,
+    RunbookError,
+    RunbookProblem,
+    ShiftMoment,
+    SqlBlock,
+    Step,
+)
+from oncall_console.runbooks.parser import load_file, parse_bytes, parse_text, slugify
+
+__all__ = [
+    "ActionBlock",
+    "Block",
+    "BlockKind",
+    "Phase",
+    "PromqlBlock",
+    "ReferenceBlock",
+    "Runbook",
+    "RunbookError",
+    "RunbookLibrary",
+    "RunbookProblem",
+    "ShiftMoment",
+    "SqlBlock",
+    "Step",
+    "load_file",
+    "parse_bytes",
+    "parse_text",
+    "slugify",
+]

@@ -1,0 +1,88 @@
+"""Walking a runbook in the console: steps, the action behind the confirm dialog,
+progress kept in the store for the next person, the escalation prompt."""
+
+from __future__ import annotations
+
+from textual.widgets import OptionList, Static
+
+from oncall_console.ui.screens.actions import ConfirmAction
+from oncall_console.ui.screens.runbook import RunbookScreen
+from oncall_console.ui.widgets.health import HealthTable
+from tests.support.demoapp import demo_app, settle
+
+
+def highlight(screen: RunbookScreen, text: str) -> None:
+    steps = screen.query_one(OptionList)
+    for index, option in enumerate(steps.options):
+        if option.id and text in str(option.prompt):
+            steps.highlighted = index
+            return
+    raise AssertionError(f"no step with {text!r}")
+
+
+async def open_bad_deploy_runbook(pilot) -> RunbookScreen:
+    await settle(pilot)
+    table = pilot.app.screen.query_one(HealthTable)
+    table.move_cursor(row=table.get_row_index("prediction-service"))
+    await pilot.press("b")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, RunbookScreen)
+    await pilot.pause()
+    return screen
+
+
+async def test_rolling_back_from_the_runbook_runs_the_action_and_ticks_the_step():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_bad_deploy_runbook(pilot)
+        assert screen.runbook.id == "demo-bad-deploy"
+        highlight(screen, "Roll prediction-service back")
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmAction)
+        assert "prediction-service" in app.screen.prepared.preview
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen
+        step = next(s for s in screen.runbook.steps if "Roll prediction-service back" in s.text)
+        assert screen.progress[step.id].done
+        trail = await app.engine.store.audit()
+        assert [(r.kind, r.action, r.outcome) for r in trail] == [
+            ("intent", "rollback", "outcome unknown"),
+            ("result", "rollback", "succeeded"),
+        ]
+
+
+async def test_progress_is_kept_for_whoever_opens_the_runbook_next():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_bad_deploy_runbook(pilot)
+        highlight(screen, "shows no ready pods")
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        again = await open_bad_deploy_runbook(pilot)
+        ticked = [s.text for s in again.runbook.steps if (p := again.progress.get(s.id)) and p.done]
+        assert ticked == ["prediction-service shows no ready pods in the health panel"]
+        label = next(
+            str(o.prompt)
+            for o in again.query_one(OptionList).options
+            if o.id and "no ready pods" in str(o.prompt)
+        )
+        assert label.startswith("[x]")
+
+
+async def test_the_escalation_prompt_appears_when_the_time_is_up():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runbook = app.engine.runbooks.library.get("demo-bad-deploy")
+        started = app.clock() - (runbook.escalate_after_minutes * 60 + 5)
+        app.push_screen(RunbookScreen(runbook, "INC-2041", started_at=started))
+        await pilot.pause()
+        head = str(app.screen.query_one("#runbook-head", Static).render())
+        assert "ESCALATE NOW" in head
+        assert any(n.title == "Escalation due" for n in app._notifications)
