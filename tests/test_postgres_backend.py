@@ -267,7 +267,7 @@ def test_actions_are_declared_for_the_safety_path() -> None:
     state = next(p for p in specs["terminate-idle"].params if p.name == "state")
     assert state.choices == ("idle", "idle-in-transaction")
     minutes = next(p for p in specs["terminate-idle"].params if p.name == "older_than_minutes")
-    assert (minutes.minimum, minutes.maximum) == (1, 1440)
+    assert (minutes.minimum, minutes.maximum) == (0, 1440)
 
 
 def _facts(**changes: Any) -> Facts:

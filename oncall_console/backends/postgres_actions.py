@@ -65,9 +65,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
             ParamSpec(
                 "older_than_minutes",
                 "int",
-                help="Only sessions in that state for longer than this",
+                help="Only sessions in that state for longer than this (0: all of them, now)",
                 default=10,
-                minimum=1,
+                minimum=0,
                 maximum=1440,
             ),
             ParamSpec(
@@ -319,7 +319,7 @@ async def _plan_terminate_idle(env: Env, params: dict[str, Any]) -> Plan:
         raise _BadParam(f"state: must be one of {', '.join(IDLE_STATES)}")
     args = {
         "state": IDLE_STATES[state_key],
-        "minutes": _int(params, "older_than_minutes", 1, 1440, default=10),
+        "minutes": _int(params, "older_than_minutes", 0, 1440, default=10),
         "database": _ident(params, "database"),
         "own": _pids(env),
         "allow_superuser": env.allow_superuser,
