@@ -142,7 +142,9 @@ async def test_connection_exhaustion_drill(healthy_stack: Stack, tmp_path: Path)
             await keys("y")
             await app.workers.wait_for_complete()
             await pilot.pause()
-            print(f"\nkeystrokes from the alert on screen to a finished, verified action: {keys.count}")
+            print(
+                f"\nkeystrokes from the alert on screen to a finished, verified action: {keys.count}"
+            )
 
             # Real server state: the sessions are gone; the step ticked itself.
             assert leaky_sessions(healthy_stack) == 0

@@ -91,9 +91,9 @@ def text_of(result: CheckResult) -> str:
     return "\n".join(parts)
 
 
-def test_declares_health_only() -> None:
+def test_declares_health_and_webhook_actions() -> None:
     assert HttpBackend.TYPE == "http"
-    assert frozenset({Capability.HEALTH}) == HttpBackend.CAPABILITIES
+    assert frozenset({Capability.HEALTH, Capability.ACTIONS}) == HttpBackend.CAPABILITIES
     assert HttpBackend.Options.model_fields["max_body_bytes"].description
 
 

@@ -6,6 +6,14 @@ on the server certificate. Slow answers are DEGRADED, never DOWN: a slow service
 is still serving, and paging it as down would hide the ones that are not.
 Certificates past ``cert_critical_days`` (or expired) are DOWN, since clients are
 about to start failing; under ``cert_warning_days`` they are DEGRADED.
+
+Actions are webhooks (``[backends.NAME.webhooks.ID]``): a status-page update or a
+chat message sent as JSON built from a template. Placeholders are filled in the
+parsed document's string values, never by formatting JSON text: a value is always
+one JSON string (or, for a leaf that is exactly ``"{param}"``, the parameter's typed
+value), whatever quotes, braces or newlines it holds. In the URL, placeholders may
+only follow the host, and each value is percent-encoded as one segment. The preview
+shows the method, the URL, header names (never the token) and the exact body.
 """
 
 from __future__ import annotations
@@ -14,18 +22,35 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import quote as url_quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
+from oncall_console.backends.params import ParamDecl, Value
+from oncall_console.backends.secrets import redact
+from oncall_console.model import (
+    ActionInvalid,
+    ActionRequest,
+    ActionResult,
+    ActionSpec,
+    CheckResult,
+    CheckSpec,
+    Confirm,
+    Outcome,
+    Status,
+    SubStatus,
+)
 from oncall_console.text import clean
 
 _OK_WORDS = frozenset({"healthy", "ok", "up", "pass", "passed", "green", "true"})
@@ -38,6 +63,219 @@ def _word_status(value: object) -> Status:
     if word in _OK_WORDS:
         return Status.OK
     return Status.DEGRADED if word in _WARN_WORDS else Status.DOWN
+
+
+# --- webhooks (actions) ------------------------------------------------------------------
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|api-?key|password", re.IGNORECASE)
+_URL_PREFIX = re.compile(r"^https?://[^/?#{}]+[/?]", re.IGNORECASE)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+WEBHOOK_BODY_CAP = 65_536
+"""Bytes of a webhook's answer that are read (at most max_body_bytes)."""
+SHOWN_BODY = 19_000
+"""Characters of a webhook's answer kept in the result (the runner shows 20 000)."""
+
+
+class WebhookSpec(Strict):
+    """One webhook: a JSON template sent to a URL."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    url: str | None = None
+    """Where to send it (http or https); ``{param}`` placeholders may follow the host,
+    each value percent-encoded as one path segment or query value."""
+    url_env: str | None = None
+    """Environment variable holding the URL, for webhooks whose URL is the secret
+    (Slack, Teams, Google Chat); set this or url. Only its host is ever shown."""
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    """The HTTP method."""
+    title: str = ""
+    """What the action does, in a few words."""
+    body: dict[str, Any] | list[Any]
+    """The JSON document; its string values may hold ``{param}`` placeholders (write
+    ``{{`` and ``}}`` for literal braces). A value that is exactly ``"{param}"`` takes
+    the parameter's type (a number stays a number)."""
+    params: dict[str, ParamDecl] = Field(default_factory=dict)
+    """Typed parameters: ``{ status = { kind = "choice", choices = [...] } }``."""
+    target: str | None = None
+    """The parameter that names what is changed (locks and confirmation use it);
+    required when there are parameters."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra request headers, plain values only (the token comes from token_env / token_file)."""
+    expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+    """Status codes that mean it was accepted."""
+    dangerous: bool = False
+    """The person types the target's name to confirm."""
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds to wait for the answer."""
+    send_token: bool = True
+    """Send the backend's token (token_env / token_file) as the Authorization header."""
+    auth_scheme: str = "Bearer"
+    """The Authorization scheme for the token, e.g. "OAuth" for Statuspage, "GenieKey" for Opsgenie."""
+    secret_env: dict[str, str] = Field(default_factory=dict)
+    """Placeholders filled from the console's environment, for a secret the body must carry
+    (PagerDuty's routing_key): ``{ routing_key = "PD_ROUTING_KEY" }``. Body only; the
+    preview shows ``[secret from $PD_ROUTING_KEY]``, never the value."""
+
+    @field_validator("url_env")
+    @classmethod
+    def _url_env(cls, name: str | None) -> str | None:
+        if name is not None and not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+        return name
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+            if _SECRET_HEADER.search(name):
+                raise ValueError(
+                    f"header {name}: secrets are not written in config; use token_env or "
+                    "token_file (sent as Authorization, see auth_scheme)"
+                )
+            if "\r" in value or "\n" in value or "\x00" in value:
+                raise ValueError(f"header {name}: line breaks are not allowed in a value")
+        return headers
+
+    @field_validator("expect_status")
+    @classmethod
+    def _codes(cls, codes: list[int]) -> list[int]:
+        if not codes or any(not 100 <= c <= 599 for c in codes):
+            raise ValueError("status codes are between 100 and 599 (at least one)")
+        return codes
+
+    @field_validator("auth_scheme")
+    @classmethod
+    def _scheme(cls, scheme: str) -> str:
+        if not _HEADER_NAME.match(scheme):
+            raise ValueError(f"{scheme!r} is not an authorization scheme")
+        return scheme
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_env(cls, secret_env: dict[str, str]) -> dict[str, str]:
+        for name, var in secret_env.items():
+            if not P.PARAM_NAME.match(name):
+                raise ValueError(f"{name!r}: lowercase letters, digits and '_'")
+            if not _ENV_NAME.match(var):
+                raise ValueError(f"{name}: {var!r} is not an environment variable name")
+        return secret_env
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WebhookSpec:
+        P.check_declarations(self.params, self.target)
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set url or url_env (exactly one)")
+        both = sorted(set(self.params) & set(self.secret_env))
+        if both:
+            raise ValueError(f"{both[0]} is both a parameter and a secret_env placeholder")
+        if self.url is not None:
+            _check_url_template(self.url, self.params)
+        fillable = {**self.params, **dict.fromkeys(self.secret_env, ParamDecl(kind="str"))}
+        for where, leaf in _leaves(self.body, "body"):
+            if isinstance(leaf, str):
+                try:
+                    parts = P.parse(leaf)
+                except P.TemplateError as exc:
+                    raise ValueError(f"{where}: {exc}") from None
+                P.check_refs(where, parts, fillable)
+            elif leaf is not None and not isinstance(leaf, bool | int | float):
+                raise ValueError(
+                    f"{where}: a {type(leaf).__name__} is not JSON (write dates as strings)"
+                )
+        return self
+
+
+def _check_url_template(url: str, params: Mapping[str, ParamDecl]) -> None:
+    try:
+        parts = P.parse(url)
+    except P.TemplateError as exc:
+        raise ValueError(f"url: {exc}") from None
+    P.check_refs("url", parts, params)
+    if P.names(parts):
+        head = parts[0] if isinstance(parts[0], str) else ""
+        if not _URL_PREFIX.match(head):
+            raise ValueError(
+                "url: placeholders may only follow the host (in the path or the query)"
+            )
+    _check_url(P.render(parts, dict.fromkeys(P.names(parts), "x")), "url")
+
+
+def _check_url(url: str, what: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        raise ValueError(f"{what}: not a URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{what}: must be an http:// or https:// URL with a host")
+    return parsed
+
+
+def _leaves(node: Any, where: str) -> list[tuple[str, Any]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{where}.{k}")]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, f"{where}[{i}]")]
+    return [(where, node)]
+
+
+def fill(node: Any, values: Mapping[str, Value]) -> Any:
+    """The document with each string value's placeholders filled (keys are never templates)."""
+    if isinstance(node, str):
+        parts = P.parse(node)
+        one = P.exact(parts)
+        return values[one] if one is not None else P.render(parts, values)
+    if isinstance(node, dict):
+        return {k: fill(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [fill(v, values) for v in node]
+    return node
+
+
+# Characters a terminal would hide or act on (the ones text.clean removes), and the
+# line/paragraph separators: written as JSON escapes, so the preview is the body.
+_HIDDEN = re.compile(r"[\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_for_reading(doc: Any) -> str:
+    """Pretty JSON equal to what is sent, with invisible characters escaped."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """Exactly what will be sent."""
+
+    key: str
+    spec: WebhookSpec
+    url: str
+    shown_url: str
+    body: Any
+    shown_body: Any
+    headers: dict[str, str]
+    header_names: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+    def render(self) -> str:
+        s = self.spec
+        codes = ", ".join(str(c) for c in s.expect_status)
+        return "\n".join(
+            [
+                f"{s.method} {self.shown_url}",
+                "headers: " + ", ".join(self.header_names),
+                f"expects: HTTP {codes} · timeout {s.timeout:g} s",
+                "body:",
+                json_for_reading(self.shown_body),
+            ]
+        )
+
+    @property
+    def content(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class HttpOptions(Strict):
@@ -59,6 +297,18 @@ class HttpOptions(Strict):
     """Size of the shared connection pool."""
     user_agent: str = "oncall-console"
     """User-Agent header of every probe."""
+    webhooks: dict[str, WebhookSpec] = Field(default_factory=dict)
+    """Actions: webhooks by id (lowercase letters, digits and '-'), e.g. a status-page update."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhook_ids(cls, webhooks: dict[str, WebhookSpec]) -> dict[str, WebhookSpec]:
+        for key in webhooks:
+            if not P.ACTION_ID.match(key):
+                raise ValueError(
+                    f"webhook id {key!r}: lowercase letters, digits and '-', starting with a letter"
+                )
+        return webhooks
 
     @model_validator(mode="after")
     def _one_token_source(self) -> HttpOptions:
@@ -142,8 +392,12 @@ class HttpBackend(Backend):
     """Probes HTTP health endpoints, reading JSON health bodies when there are any."""
 
     TYPE = "http"
-    DESCRIPTION = "HTTP(S) health endpoints, with JSON dependency status and TLS expiry"
-    CAPABILITIES = frozenset({Capability.HEALTH})
+    DESCRIPTION = (
+        "HTTP(S) health endpoints, with JSON dependency status and TLS expiry; "
+        "webhooks with templated JSON bodies"
+    )
+    # ACTIONS always: a backend with no webhooks configured lists no actions.
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
     Options = HttpOptions
     CheckParams = HttpCheckParams
 
@@ -353,6 +607,164 @@ class HttpBackend(Backend):
                 ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
             )
 
+    # --- webhooks (actions) --------------------------------------------------------------
+
+    def actions(self) -> list[ActionSpec]:
+        specs = []
+        for key, w in self.options.webhooks.items():
+            params, target = P.action_params(w.params, w.target, key)
+            specs.append(
+                ActionSpec(
+                    id=key,
+                    title=w.title or f"{w.method} webhook {key}",
+                    params=params,
+                    target_param=target,
+                    dangerous=w.dangerous,
+                    confirm=Confirm.TYPE_TARGET if w.dangerous else Confirm.YES_NO,
+                )
+            )
+        return specs
+
+    def webhook_call(self, key: str, given: Mapping[str, Any]) -> WebhookCall:
+        """Fill the templates: ActionInvalid when the request cannot be sent."""
+        spec = self.options.webhooks.get(key)
+        if spec is None:
+            known = ", ".join(self.options.webhooks) or "none"
+            raise ActionInvalid(f"no webhook {key!r} in backend {self.name!r} ({known})")
+        try:
+            values = P.values(spec.params, given, key)
+        except ValueError as exc:
+            raise ActionInvalid(str(exc)) from None
+        secrets: list[str] = []
+        if spec.url is not None:
+            parts = P.parse(spec.url)
+            for ref in P.names(parts):
+                if P.text_of(values[ref]) in (".", ".."):
+                    raise ActionInvalid(f"{ref}: '.' and '..' would move along the URL path")
+            url = P.render(parts, values, quote=lambda v: url_quote(v, safe=""))
+            shown_url = url
+        else:
+            env = str(spec.url_env)
+            url = os.environ.get(env, "").strip()
+            if not url:
+                raise ActionInvalid(f"url: environment variable {env} is not set")
+            try:
+                parsed = _check_url(url, f"url from ${env}")
+            except ValueError as exc:
+                raise ActionInvalid(str(exc)) from None
+            secrets.append(url)
+            shown_url = f"{parsed.scheme}://{parsed.host}/… (from ${env}, not shown)"
+        sent, shown = dict(values), dict(values)
+        for pname, var in spec.secret_env.items():
+            secret = os.environ.get(var, "").strip()
+            if not secret:
+                raise ActionInvalid(f"secret_env: environment variable {var} is not set")
+            sent[pname], shown[pname] = secret, f"[secret from ${var}]"
+            secrets.append(secret)
+        headers = dict(spec.headers)
+        if not any(h.lower() == "content-type" for h in headers):
+            headers = {"Content-Type": "application/json", **headers}
+        names = ["User-Agent", *self.options.headers, *headers]
+        if spec.send_token and (self.options.token_env or self.options.token_file):
+            if not self._token_read or self._token_error:
+                self._resolve_token()  # retried so that a fixed token needs no restart
+            if self._token_error or not self._token:
+                raise ActionInvalid(self._token_error or "token: not set")
+            headers["Authorization"] = f"{spec.auth_scheme} {self._token}"
+            where = self.options.token_env and f"${self.options.token_env}"
+            names.append(
+                f"Authorization ({spec.auth_scheme} token from {where or self.options.token_file}, "
+                "not shown)"
+            )
+            secrets.append(self._token)
+        seen: set[str] = set()
+        unique = []
+        for n in names:
+            low = n.split(" ", 1)[0].lower()
+            if low not in seen:
+                seen.add(low)
+                unique.append(n)
+        return WebhookCall(
+            key=key,
+            spec=spec,
+            url=url,
+            shown_url=shown_url,
+            body=fill(spec.body, sent),
+            shown_body=fill(spec.body, shown),
+            headers=headers,
+            header_names=tuple(unique),
+            secrets=tuple(secrets),
+        )
+
+    async def preview(self, request: ActionRequest) -> str:
+        call = self.webhook_call(request.action, request.params)
+        return redact(call.render(), *call.secrets)
+
+    async def run(self, request: ActionRequest) -> ActionResult:
+        now = self.context.clock
+        if self.context.read_only:
+            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now())
+        try:
+            call = self.webhook_call(request.action, request.params)
+        except ActionInvalid as exc:
+            return ActionResult(request, Outcome.REFUSED, clean(str(exc), limit=300), at=now())
+        shown = redact(call.render(), *call.secrets)
+        if request.dry_run:
+            return ActionResult(
+                request, Outcome.DRY_RUN, "dry run: nothing was done", preview=shown, at=now()
+            )
+        try:
+            client = self._ensure_client()
+        except _SetupError as exc:
+            return ActionResult(request, Outcome.FAILED, str(exc), preview=shown, at=now())
+        spec = call.spec
+        cap = min(self.options.max_body_bytes, WEBHOOK_BODY_CAP)
+        try:
+            async with asyncio.timeout(spec.timeout):
+                req = client.build_request(
+                    spec.method,
+                    call.url,
+                    content=call.content,
+                    headers=call.headers,
+                    timeout=httpx.Timeout(spec.timeout),
+                )
+                resp = await client.send(req, stream=True)
+                try:
+                    body, truncated = await _read_capped(resp, cap)
+                finally:
+                    await resp.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            return ActionResult(
+                request,
+                Outcome.TIMED_OUT,
+                f"no answer after {spec.timeout:g} s: it may or may not have been applied",
+                preview=shown,
+                at=now(),
+            )
+        except httpx.HTTPError as exc:
+            why = clean(redact(describe_http_error(exc), *call.secrets), limit=300)
+            return ActionResult(request, Outcome.FAILED, why, preview=shown, at=now())
+        text = redact(body.decode(resp.encoding or "utf-8", errors="replace"), *call.secrets)
+        output = clean(text, limit=SHOWN_BODY, single_line=False)
+        if truncated:
+            output += f"\n[answer truncated at {cap} bytes]"
+        code = resp.status_code
+        head = f"HTTP {code} {clean(resp.reason_phrase, limit=80)}".strip()
+        if code in spec.expect_status:
+            outcome, message = Outcome.SUCCEEDED, head
+        else:
+            line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+            message = f"HTTP {code}: {clean(line, limit=200)}" if line else head
+            outcome = Outcome.FAILED
+        return ActionResult(
+            request,
+            outcome,
+            clean(redact(message, *call.secrets), limit=500),
+            preview=shown,
+            output=output,
+            at=now(),
+        )
+
 
 def _substatuses(services: object, key: str) -> list[SubStatus]:
     """Dependencies from ``{"db": "healthy"}``, ``{"db": {"status": ...}}`` or a list."""
@@ -431,3 +843,14 @@ def describe_http_error(exc: BaseException) -> str:
         return clean(f"connect failed: {os_error}", limit=300)
     text = str(exc)
     return clean(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, limit=300)
+
+
+async def _read_capped(resp: httpx.Response, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body; the rest is never read."""
+    body = bytearray()
+    async for chunk in resp.aiter_bytes():
+        body += chunk
+        if len(body) > cap:
+            del body[cap:]
+            return bytes(body), True
+    return bytes(body), False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,13 +25,8 @@ from oncall_console.model import (
     Outcome,
     ParamSpec,
 )
+from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER
 from oncall_console.text import clean
-
-DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
 class ActionRefused(Exception):
@@ -164,7 +158,7 @@ class ActionRunner:
         backend = self.backends.get(request.backend)
         if backend is None:
             raise ActionRefused(f"no backend named {request.backend!r}")
-        if not backend.can(Capability.ACTIONS):
+        if not backend.can(Capability.ACTIONS) or not backend.actions():
             raise ActionRefused(f"backend {request.backend!r} has no actions")
         for spec in backend.actions():
             if spec.id == request.action:

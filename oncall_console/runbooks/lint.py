@@ -108,7 +108,7 @@ def action_problems(block: ActionBlock, backends: Mapping[str, Backend]) -> list
     backend = backends.get(block.backend)
     if backend is None:
         return [(block.line, f"action block: {_no_backend(block.backend, backends)}")]
-    if not backend.can(Capability.ACTIONS):
+    if not backend.can(Capability.ACTIONS) or not backend.actions():
         return [
             (block.line, f"action block: backend {block.backend!r} ({backend.TYPE}) has no actions")
         ]

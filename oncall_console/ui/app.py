@@ -103,8 +103,10 @@ class OncallApp(App[None]):
         self.tick()
 
     def tick(self) -> None:
-        # Dolphie's rule: no refresh work while a modal is on top.
-        if self.screen is self.dashboard:
+        # Dolphie's rule: no refresh work while a modal is on top. While the app shuts
+        # down, results still arrive and the screen stack may already be empty.
+        stack = self.screen_stack
+        if stack and stack[-1] is self.dashboard:
             self.dashboard.sync()
 
     def watch_theme(self, theme: str) -> None:

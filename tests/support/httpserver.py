@@ -1,7 +1,8 @@
 """A real HTTP(S) server on 127.0.0.1 for backend tests, run in a background thread.
 
 Routes imitate health endpoints, good and bad: JSON health bodies, error codes,
-slow, hung and dripping answers, a huge body, a live/ready pair and hostile text.
+slow, hung and dripping answers, a huge body, a live/ready pair and hostile text;
+and webhook receivers (POST / PUT / PATCH under /hook/) that record and echo.
 Handlers that wait do so on the server's stop event, so stopping never hangs.
 """
 
@@ -98,6 +99,34 @@ class _Handler(BaseHTTPRequestHandler):
                 self._huge()
             case _:
                 self._send(404, b"not found", "text/plain")
+
+    # Webhook routes (POST / PUT / PATCH): record the request with its body, and answer.
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = dict(self.headers.items())
+        self.server.requests.append(
+            {"path": url.path, "method": self.command, "headers": headers, "body": body}
+        )
+        query = parse_qs(url.query)
+        if url.path.startswith("/hook/500"):
+            self._send(500, b"database is on fire\nsecond line", "text/plain")
+        elif url.path.startswith("/hook/slow"):
+            self.server.stop.wait(float(query.get("ms", ["5000"])[0]) / 1000)
+            self._json(200, {"ok": True})
+        elif url.path.startswith("/hook/"):  # echo: what arrived, headers included
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                self._json(400, {"error": "not JSON"})
+                return
+            self._json(201, {"ok": True, "received": doc, "headers": headers})
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    do_PUT = do_POST
+    do_PATCH = do_POST
 
     def _huge(self) -> None:
         # Generated as it is sent: the server never holds the 50 MB either.
