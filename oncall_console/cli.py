@@ -72,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("backends", help="list the installed backend types")
 
+    p = sub.add_parser(
+        "action",
+        help="run one action the same way the console does (preview, confirm, lock, audit, verify)",
+    )
+    _add_config(p)
+    p.add_argument("--demo", action="store_true", help="use the simulated platform")
+    _add_demo(p)
+    p.add_argument("backend", help="the backend's name in config, e.g. pg")
+    p.add_argument("action", help="the action's id, e.g. terminate-idle (see --list)")
+    p.add_argument("params", nargs="*", metavar="NAME=VALUE", help="parameters")
+    p.add_argument("--dry-run", action="store_true", help="show the preview and stop; nothing runs")
+    p.add_argument("--yes", action="store_true", help="confirm a yes/no action without asking")
+    p.add_argument(
+        "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"
+    )
+
     p = sub.add_parser("runbook", help="work with runbooks")
     rsub = p.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
     q = rsub.add_parser(
@@ -101,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "demo", "status", "check", "init", "backends", "audit", "runbook"}
+    commands = {"run", "demo", "status", "check", "init", "backends", "audit", "runbook", "action"}
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
     args = parser.parse_args(argv)
@@ -115,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends": cmd_backends,
         "audit": cmd_audit,
         "runbook": cmd_runbook,
+        "action": cmd_action,
     }[command]
     from oncall_console.config import ConfigError
 
@@ -338,6 +355,69 @@ def cmd_backends(args: argparse.Namespace) -> int:
     for name, ep in sorted(backends.available().items()):
         print(f"{name:<14} {ep.value}")
     return EXIT_OK
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    from oncall_console.engine import ActionRefused, Engine
+    from oncall_console.model import ActionRequest, Confirm, Outcome
+    from oncall_console.text import clean
+
+    params: dict[str, str] = {}
+    for item in args.params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(
+                f"error: parameters are NAME=VALUE, got {clean(item, limit=60)!r}", file=sys.stderr
+            )
+            return EXIT_USAGE
+        params[name] = value
+    loaded = demo_config(args.seed, args.speed) if args.demo else load_config(args.config)
+    engine = Engine(loaded)
+
+    async def go() -> int:
+        await engine.start(poll=False)
+        try:
+            if engine.store_error and not args.dry_run:
+                print(f"error: store unavailable: {engine.store_error}", file=sys.stderr)
+                return EXIT_DOWN
+            request = ActionRequest(
+                args.backend, args.action, params, loaded.operator, args.dry_run
+            )
+            try:
+                prepared = await engine.runner.prepare(request)
+            except ActionRefused as exc:
+                print(f"refused: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(prepared.preview)
+            if args.dry_run:
+                print("\ndry run: nothing was done")
+                return EXIT_OK
+            typed = prepared.spec.dangerous or prepared.spec.confirm is Confirm.TYPE_TARGET
+            if typed:
+                answer = args.confirm or ""
+            else:
+                answer = "y" if args.yes or args.confirm == prepared.target else ""
+            if not answer and sys.stdin.isatty():
+                prompt = f"\nType {prepared.target!r} to run it: " if typed else "\nRun it? [y/N] "
+                answer = input(prompt)
+            if not answer:
+                need = f"--confirm {prepared.target}" if typed else "--yes"
+                print(
+                    f"not confirmed: nothing was done (non-interactive: pass {need})",
+                    file=sys.stderr,
+                )
+                return EXIT_DEGRADED
+            result = await engine.runner.execute(prepared, answer)
+            print(f"\n{result.outcome.value}: {result.message}")
+            if result.output:
+                print(result.output)
+            if result.before or result.after:
+                print(f"before: {result.before}\nafter:  {result.after}")
+            return EXIT_OK if result.outcome is Outcome.SUCCEEDED else EXIT_DEGRADED
+        finally:
+            await engine.stop()
+
+    return asyncio.run(go())
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -134,3 +134,50 @@ def test_audit_verify_passes_on_a_new_trail_and_fails_when_tampered(tmp_path):
     con.close()
     broken = run("audit", "verify", "--config", str(conf))
     assert broken.returncode == 2 and "entry 2 is missing" in broken.stderr
+
+
+def demo_file_config(tmp_path: Path) -> Path:
+    conf = tmp_path / "demo.toml"
+    conf.write_text(
+        f'[store]\nurl = "{tmp_path / "oncall.sqlite3"}"\n'
+        '[backends.demo]\ntype = "demo"\n[checks.prediction-service]\nbackend = "demo"\n'
+        'target = "prediction-service"\n'
+    )
+    return conf
+
+
+def test_action_dry_run_previews_and_runs_nothing(tmp_path):
+    conf = demo_file_config(tmp_path)
+    out = run(
+        "action",
+        "--config",
+        str(conf),
+        "demo",
+        "rollback",
+        "service=prediction-service",
+        "--dry-run",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "roll back deployment/prediction-service" in out.stdout and "dry run" in out.stdout
+    listed = run("audit", "list", "--config", str(conf))
+    assert listed.stdout.strip() == ""
+
+
+def test_action_needs_confirmation_without_a_terminal_and_then_runs_audited(tmp_path):
+    conf = demo_file_config(tmp_path)
+    args = ("action", "--config", str(conf), "demo", "rollback", "service=prediction-service")
+    unconfirmed = run(*args)
+    assert unconfirmed.returncode == 1 and "pass --yes" in unconfirmed.stderr
+    done = run(*args, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "succeeded" in done.stdout
+    listed = run("audit", "list", "--config", str(conf))
+    assert "demo.rollback prediction-service: succeeded" in listed.stdout
+    assert run("audit", "verify", "--config", str(conf)).returncode == 0
+
+
+def test_action_refuses_injection_before_anything(tmp_path):
+    conf = demo_file_config(tmp_path)
+    out = run("action", "--config", str(conf), "demo", "rollback", "service=x; rm -rf /", "--yes")
+    assert out.returncode == 2 and "not a valid name" in out.stderr
+    assert run("audit", "list", "--config", str(conf)).stdout.strip() == ""
