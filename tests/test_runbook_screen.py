@@ -3,6 +3,8 @@ progress kept in the store for the next person, the escalation prompt."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import OptionList, Static
 
 from oncall_console.ui.screens.actions import ConfirmAction
@@ -86,3 +88,21 @@ async def test_the_escalation_prompt_appears_when_the_time_is_up():
         head = str(app.screen.query_one("#runbook-head", Static).render())
         assert "ESCALATE NOW" in head
         assert any(n.title == "Escalation due" for n in app._notifications)
+
+
+async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path):
+    from oncall_console.runbooks import RunbookLibrary
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        root = Path(__file__).resolve().parent.parent
+        app.engine.runbooks.library = RunbookLibrary.load([root / "runbooks"])
+        await app._offer_shift_checklist()
+        await pilot.pause()
+        assert any(n.title == "New shift" for n in app._notifications)
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookScreen)
+        assert app.screen.runbook.id == "start-of-shift"
+        assert app.screen.scope.startswith("shift 2027-01-1")

@@ -74,6 +74,7 @@ class OncallApp(App[None]):
                 timeout=30,
                 markup=False,
             )
+        await self._offer_shift_checklist()
         for record in self.engine.unfinished:
             self.notify(
                 f"{record.action} on {record.target} by {record.operator or 'someone'}: the console "
@@ -88,6 +89,25 @@ class OncallApp(App[None]):
         else:
             await self.engine.poll_once()
         self.dashboard.sync(force=True)
+
+    async def _offer_shift_checklist(self) -> None:
+        """At the start of a shift, offer its checklist once, unless today's is under way."""
+        from oncall_console.runbooks import ShiftMoment
+
+        found = self.engine.runbooks.library.for_shift(ShiftMoment.START)
+        if not found or self.engine.read_only or self.engine.store_error:
+            return
+        try:
+            done = await self.engine.runbooks.progress(found[0], self.dashboard.shift_scope())
+        except Exception:
+            return
+        if not done:
+            self.notify(
+                f"Press s for the start-of-shift checklist ({found[0].title}); e at the end.",
+                title="New shift",
+                timeout=15,
+                markup=False,
+            )
 
     async def on_unmount(self) -> None:
         await self.engine.stop()
@@ -133,6 +153,12 @@ class OncallApp(App[None]):
             yield SystemCommand(
                 "Detail", "Everything known about the selected row", self.dashboard.action_detail
             )
+            for moment in ("start", "end"):
+                yield SystemCommand(
+                    f"{moment.title()}-of-shift checklist",
+                    f"Walk today's {moment}-of-shift runbook",
+                    lambda m=moment: self.dashboard.action_shift(m),
+                )
             if not self.engine.read_only:
                 yield SystemCommand(
                     "Run an action", "Remediate the selected check", self.dashboard.action_actions

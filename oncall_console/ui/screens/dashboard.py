@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
@@ -14,7 +15,7 @@ from textual.widgets import DataTable, Footer
 
 from oncall_console.engine import ActionRefused, Engine
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
-from oncall_console.runbooks import ActionBlock
+from oncall_console.runbooks import ActionBlock, ShiftMoment
 from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction, ParamsForm, result_text
 from oncall_console.ui.screens.detail import (
     DetailScreen,
@@ -49,6 +50,8 @@ class Dashboard(Screen[None]):
             "b", "runbook", "Runbook", id="runbook", tooltip="Open the runbook for the selected row"
         ),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now"),
+        Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
+        Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
         Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
         Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
@@ -204,6 +207,18 @@ class Dashboard(Screen[None]):
             self.notify("No runbook is linked to this row.", timeout=4)
             return
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+
+    def shift_scope(self) -> str:
+        """Shift checklists are kept per day, so tomorrow's shift starts with a clean list."""
+        return "shift " + time.strftime("%Y-%m-%d", time.localtime(self.app.clock()))
+
+    def action_shift(self, moment: str) -> None:
+        when = ShiftMoment.START if moment == "start" else ShiftMoment.END
+        found = self.engine.runbooks.library.for_shift(when)
+        if not found:
+            self.notify(f"No {when.value} runbook is configured.", timeout=4)
+            return
+        self.app.push_screen(RunbookScreen(found[0], self.shift_scope()))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()
