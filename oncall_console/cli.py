@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"
     )
 
+    p = sub.add_parser(
+        "handoff", help="write the shift handoff report (Markdown) from the store and live sources"
+    )
+    _add_config(p)
+    p.add_argument("--demo", action="store_true", help="use the simulated platform")
+    _add_demo(p)
+    p.add_argument(
+        "--since", default="12h", help="start of the shift, e.g. 12h or 8h (default 12h)"
+    )
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of printing it")
+    p.add_argument("--note", default="", help="notes for the next person")
+
     p = sub.add_parser("runbook", help="work with runbooks")
     rsub = p.add_subparsers(dest="runbook_command", metavar="ACTION", required=True)
     q = rsub.add_parser(
@@ -117,7 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "demo", "status", "check", "init", "backends", "audit", "runbook", "action"}
+    commands = {
+        "run",
+        "demo",
+        "status",
+        "check",
+        "init",
+        "backends",
+        "audit",
+        "runbook",
+        "action",
+        "handoff",
+    }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
     args = parser.parse_args(argv)
@@ -132,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": cmd_audit,
         "runbook": cmd_runbook,
         "action": cmd_action,
+        "handoff": cmd_handoff,
     }[command]
     from oncall_console.config import ConfigError
 
@@ -354,6 +378,35 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
     for name, ep in sorted(backends.available().items()):
         print(f"{name:<14} {ep.value}")
+    return EXIT_OK
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from oncall_console.durations import parse_duration
+    from oncall_console.engine import Engine
+    from oncall_console.handoff import HandoffOptions, build_report
+
+    since = parse_duration(args.since)
+    loaded = demo_config(args.seed, args.speed) if args.demo else load_config(args.config)
+    engine = Engine(loaded)
+
+    async def go() -> str:
+        await engine.start(poll=False)
+        try:
+            await engine.poller.poll_once()
+            now = engine.clock()
+            return await build_report(
+                engine, HandoffOptions(since=now - since, now=now, notes=args.note)
+            )
+        finally:
+            await engine.stop()
+
+    report = asyncio.run(go())
+    if args.output:
+        Path(args.output).write_text(report, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(report)
     return EXIT_OK
 
 

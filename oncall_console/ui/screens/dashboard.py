@@ -24,6 +24,7 @@ from oncall_console.ui.screens.detail import (
     incident_detail,
     sli_detail,
 )
+from oncall_console.ui.screens.handoff import HandoffScreen
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alerts import AlertsTable
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -50,6 +51,7 @@ class Dashboard(Screen[None]):
             "b", "runbook", "Runbook", id="runbook", tooltip="Open the runbook for the selected row"
         ),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now"),
+        Binding("h", "handoff", "Handoff", id="handoff", tooltip="The shift handoff report"),
         Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
         Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
@@ -207,6 +209,9 @@ class Dashboard(Screen[None]):
             self.notify("No runbook is linked to this row.", timeout=4)
             return
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+
+    def action_handoff(self) -> None:
+        self.app.push_screen(HandoffScreen())
 
     def shift_scope(self) -> str:
         """Shift checklists are kept per day, so tomorrow's shift starts with a clean list."""

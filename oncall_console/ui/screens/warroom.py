@@ -22,7 +22,7 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from oncall_console.durations import format_age
 from oncall_console.engine import Engine
 from oncall_console.engine.state import CheckState, SliState
-from oncall_console.fmt import latency, number
+from oncall_console.fmt import number
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
 from oncall_console.ui.render import colour, plain, severity_text, status_style, status_word
 from oncall_console.ui.widgets.bigstat import BigStat
@@ -42,6 +42,8 @@ class WarRoom(Screen[None]):
     """Large and calm: what is wrong, since when, and how bad, for a room to read."""
 
     AUTO_FOCUS = ""  # nothing to focus: the keys below belong to the screen
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (170, "-huge")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [
         Binding(
             "left",
@@ -159,7 +161,7 @@ class WarRoom(Screen[None]):
 
     def _changed(self, key: str, facts: object) -> bool:
         """True (and remembered) when ``facts`` differ from what ``key`` last showed."""
-        if self._facts.get(key) == facts:
+        if key in self._facts and self._facts[key] == facts:
             return False
         self._facts[key] = facts
         return True
@@ -207,7 +209,7 @@ class WarRoom(Screen[None]):
         for n, state in enumerate(worst_slis(self.engine.slis.values(), now, SLI_TILES)):
             status = state.status(now)
             reading = worst_reading(state.readings.values(), state.spec.thresholds.direction)
-            value = number(reading.value if reading else None, plain(state.spec.unit, 12).plain)
+            value = big_number(reading.value if reading else None, plain(state.spec.unit, 12).plain)
             under = status_word(status, v)
             if reading is not None and len(state.readings) > 1 and reading.series:
                 under.append_text(Text(" · ")).append_text(plain(reading.series, 60))
@@ -219,7 +221,7 @@ class WarRoom(Screen[None]):
                 under.append_text(Text(" · ")).append_text(plain(reading.note, 120))
             under.no_wrap, under.overflow = True, "ellipsis"
             self.query_one(f"#wr-sli-{n}", BigStat).show(
-                "--" if value == "—" else value,
+                value,
                 Text(plain(state.spec.label, 80).plain, style=Style(bold=True)),
                 under,
                 v.get(f"status-{status.value}"),
@@ -237,36 +239,38 @@ class WarRoom(Screen[None]):
             if self._changed(f"card-{n}", facts):
                 card.update(incident_card(i, age, v))
                 card.styles.border = ("round", Color.parse(v.get(f"sev{int(i.severity)}", "red")))
+        self.query_one("#wr-cards").display = bool(incidents)  # the clocks band says "none"
         more = self.query_one("#wr-cards-more", Static)
         extra = len(incidents) - CARDS
-        more.display = extra > 0 or not incidents
-        if self._changed("cards-more", extra if incidents else None):
-            more.update(
-                Text(f"… and {extra} more open incidents", style=colour(v, "muted"))
-                if incidents
-                else Text("No open incidents", style=status_style(v, Status.OK))
-            )
+        more.display = extra > 0
+        if self._changed("cards-more", extra) and extra > 0:
+            more.update(Text(f"… and {extra} more open incidents", style=colour(v, "muted")))
 
     def _sync_health(self, now: float, v: Mapping[str, str]) -> None:
         for state in self.engine.checks.values():
             name = state.spec.name
             status = state.status(now)
-            last = state.last
-            facts = (status, state.spec.label, latency(last.latency_ms) if last else "—")
+            calm = status is Status.OK
+            # What is wrong, for a check that is not OK; nothing that flickers every poll.
+            why = "" if calm or state.last is None else state.last.summary
+            facts = (status, state.spec.label, why)
             if not self._changed(f"tile-{name}", facts):
                 continue
             tile = self.query_one(f"#wr-tile-{name}", Static)
-            calm = status is Status.OK
             tone = status_style(v, status)
             body = Text(no_wrap=True, overflow="ellipsis")
             body.append(f"{status.glyph} ", tone + Style(bold=True))
-            body.append_text(Text(plain(state.spec.label, 60).plain, style=Style(bold=True)))
+            label = plain(state.spec.label, 60).plain
+            body.append(label, Style(bold=True) + (Style() if calm else tone))
             body.append("\n")
             body.append(status.label, tone)
-            body.append(f" · {facts[2]}", colour(v, "muted"))
+            if why:
+                body.append(" · ", colour(v, "muted"))
+                body.append_text(Text(plain(why, 120).plain, style=colour(v, "muted")))
             tile.update(body)
-            edge = v.get("muted" if calm else f"status-{status.value}")
-            tile.styles.border = ("round", Color.parse(edge)) if edge else ("round", "white")
+            # The frame's colour comes from CSS (so a short terminal can drop the frame).
+            tile.set_class(not calm, "-bad")
+            tile.set_class(status is Status.DOWN, "-down")
 
     def _sync_alerts(self, alerts: list[Alert], now: float, v: Mapping[str, str]) -> None:
         feeds = sorted(self.engine.feed_errors().items())
@@ -308,6 +312,13 @@ def incident_clock(seconds: float) -> str:
     """Time since an incident opened as ``HH:MM:SS`` (hours keep counting past a day)."""
     s = max(0, int(seconds))
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def big_number(value: float | None, unit: str) -> str:
+    """A value for ``Digits``: no space before the unit (a space there is three cells wide)."""
+    if value is None:
+        return "--"
+    return number(value) + unit
 
 
 def worst_slis(states: Iterable[SliState], now: float, limit: int) -> list[SliState]:

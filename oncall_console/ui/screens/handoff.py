@@ -1,0 +1,86 @@
+"""The handoff screen: the shift report as the next person will read it, notes
+typed in place, written to a file or copied over SSH (OSC 52)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.text import clean
+
+if TYPE_CHECKING:
+    from oncall_console.ui.app import OncallApp
+
+
+def handoff_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "oncall-console" / "handoffs"
+
+
+class HandoffScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="handoff.back"),
+        Binding(
+            "ctrl+r", "rebuild", "Rebuild", id="handoff.rebuild", tooltip="Rebuild with the notes"
+        ),
+        Binding(
+            "ctrl+s", "save", "Write file", id="handoff.save", tooltip="Write the report to a file"
+        ),
+        Binding("ctrl+y", "copy", "Copy", id="handoff.copy", tooltip="Copy the report (OSC 52)"),
+    ]
+
+    app: OncallApp
+
+    def __init__(self, shift_hours: float = 12.0) -> None:
+        super().__init__()
+        self.shift_hours = shift_hours
+        self.report = ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="handoff-report", classes="panel") as box:
+            box.border_title = "Shift handoff"
+            yield Static(id="handoff-text")
+        notes = TextArea(id="handoff-notes", soft_wrap=True)
+        notes.border_title = "Notes for the next person (ctrl+r to put them in)"
+        yield notes
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_rebuild()
+
+    @work(exclusive=True, group="handoff")
+    async def action_rebuild(self) -> None:
+        now = self.app.clock()
+        notes = self.query_one(TextArea).text
+        opts = HandoffOptions(since=now - self.shift_hours * 3600, now=now, notes=notes)
+        self.report = await build_report(self.app.engine, opts)
+        self.query_one("#handoff-text", Static).update(Text(self.report))
+
+    def action_save(self) -> None:
+        folder = handoff_dir()
+        path = folder / time.strftime("handoff-%Y%m%d-%H%M.md", time.localtime(self.app.clock()))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.report, encoding="utf-8")
+        except OSError as exc:
+            self.notify(
+                f"not written: {clean(exc.strerror or str(exc))}", severity="error", markup=False
+            )
+            return
+        self.notify(f"Written to {path}", timeout=6, markup=False)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.report)
+        self.notify("Copied to your clipboard (OSC 52).", timeout=3)

@@ -1,0 +1,54 @@
+"""The handoff report: what the next person needs, from the store and the live sources."""
+
+from __future__ import annotations
+
+from textual.widgets import Static, TextArea
+
+from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.model import ActionRequest
+from oncall_console.ui.screens.handoff import HandoffScreen
+from tests.support.demoapp import demo_app, settle
+
+
+async def test_the_report_lists_incidents_actions_alerts_budget_and_notes():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        engine = app.engine
+        prepared = await engine.runner.prepare(
+            ActionRequest("demo", "rollback", {"service": "prediction-service"}, "alex")
+        )
+        await engine.runner.execute(prepared, "y")
+        now = app.clock()
+        report = await build_report(
+            engine, HandoffOptions(since=now - 3600, now=now, notes="Watch # the *pool* [x]")
+        )
+    assert "## Open incidents" in report and "INC-2041" in report and "SEV2" in report
+    assert "`demo.rollback` on prediction-service → succeeded" in report
+    assert "HighErrorRate" in report
+    assert "77.0 % left" in report or "% left" in report
+    assert report.rstrip().endswith("Watch # the *pool* [x]")
+    assert "✗ DOWN **prediction-service**" in report
+
+
+async def test_hostile_remote_text_cannot_change_the_reports_structure():
+    from oncall_console.handoff import md
+
+    assert md("# [x] <b>hi</b>\x1b[2J") == "\\# \\[x\\] \\<b\\>hi\\</b\\>"
+
+
+async def test_the_handoff_screen_shows_the_report_and_takes_notes():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HandoffScreen)
+        assert "# Shift handoff: demo" in screen.report
+        screen.query_one(TextArea).text = "The pool is fine now."
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "The pool is fine now." in str(screen.query_one("#handoff-text", Static).render())
