@@ -53,6 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--theme", help="theme name")
 
     p = sub.add_parser(
+        "war-room",
+        help="the read-only wall screen: big digits, incident clocks, cycling panels",
+    )
+    _add_config(p)
+    p.add_argument("--demo", action="store_true", help="use the simulated platform")
+    _add_demo(p)
+    p.add_argument(
+        "--dwell",
+        type=_positive_seconds,
+        default=None,
+        help="seconds each panel stays before the next (default: [warroom] dwell, 15)",
+    )
+    p.add_argument("--theme", help="theme name (default: oncall-high-contrast)")
+
+    from oncall_console.serve import add_arguments as add_serve_arguments
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the console to a web browser (textual-serve); loopback only unless --public",
+    )
+    add_serve_arguments(p)
+
+    p = sub.add_parser(
         "status", help="poll everything once and print it; exit 0 ok, 1 degraded, 2 down"
     )
     _add_config(p)
@@ -132,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "run",
         "demo",
+        "war-room",
+        "serve",
         "status",
         "check",
         "init",
@@ -148,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "run": cmd_run,
         "demo": cmd_demo,
+        "war-room": cmd_war_room,
+        "serve": cmd_serve,
         "status": cmd_status,
         "check": cmd_check,
         "init": cmd_init,
@@ -224,6 +251,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     return _run_app(demo_config(args.seed, args.speed, args.read_only), args.theme)
+
+
+def cmd_war_room(args: argparse.Namespace) -> int:
+    loaded = (
+        demo_config(args.seed, args.speed, read_only=True)
+        if args.demo
+        else load_config(args.config)
+    )
+    loaded.config.console.read_only = True  # the wall never acts, whatever the config says
+    loaded.config.console.theme = args.theme or "oncall-high-contrast"
+    from oncall_console.engine import Engine
+    from oncall_console.ui.app import OncallApp
+
+    dwell = args.dwell if args.dwell is not None else 15.0  # wire: loaded.config.warroom.dwell
+    app = OncallApp(Engine(loaded), mode="war-room", dwell=dwell)
+    app.run()
+    return app.return_code or 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from oncall_console.serve import run_from_args
+
+    return run_from_args(args)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -394,6 +454,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         await engine.start(poll=False)
         try:
             await engine.poller.poll_once()
+            await engine.runbooks.ready()
             now = engine.clock()
             return await build_report(
                 engine, HandoffOptions(since=now - since, now=now, notes=args.note)

@@ -157,3 +157,13 @@ async def test_the_detail_view_shows_a_backends_table_as_plain_text():
         text = plain_text(app.screen.body)
         assert "Long-running queries" in text
         assert "SELECT [bold]pg_sleep[/](90)" in text and "\x1b" not in text
+
+
+async def test_a_theme_change_recolours_the_tables():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.theme = "oncall-high-contrast"
+        await pilot.pause()
+        glyph = app.screen.query_one(HealthTable).get_cell("prediction-service", "st")
+        assert glyph.style.color.name.lower() == app.theme_variables["status-down"].lower()

@@ -128,10 +128,9 @@ class Engine:
             except Exception as exc:  # the console still shows health; actions are refused
                 self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
         await self._start_backends()
-        if not self.runbooks.library.runbooks:
-            await self.runbooks.load()
         if poll and not self.poller.running:
             self.poller.start()
+        self.runbooks.load_soon()  # parsing runbooks must not hold up the first results
 
     async def _start_backends(self) -> None:
         if not self._started:

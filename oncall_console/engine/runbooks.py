@@ -25,6 +25,18 @@ class RunbookService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.library = RunbookLibrary()
+        self._loading: asyncio.Task[None] | None = None
+
+    def load_soon(self) -> None:
+        """Start loading in the background (once); ``ready()`` waits for it."""
+        if self._loading is None:
+            self._loading = asyncio.create_task(self.load(), name="load runbooks")
+
+    async def ready(self) -> RunbookLibrary:
+        self.load_soon()
+        assert self._loading is not None
+        await asyncio.shield(self._loading)
+        return self.library
 
     async def load(self) -> None:
         """Parse the configured folders in a thread: big files take a moment."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -14,11 +15,12 @@ from oncall_console.config import default_path
 from oncall_console.engine import Engine
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.screens.runbook import RunbookScreen
+from oncall_console.ui.screens.warroom import WarRoom
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 
 class OncallApp(App[None]):
-    CSS_PATH = "console.tcss"
+    CSS_PATH = ["console.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -34,6 +36,8 @@ class OncallApp(App[None]):
         clock: Callable[[], float] = time.time,
         poll: bool = True,
         themes_dir: Path | None = None,
+        mode: Literal["console", "war-room"] = "console",
+        dwell: float = 15.0,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -52,11 +56,26 @@ class OncallApp(App[None]):
             self.theme_problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.dashboard = Dashboard(engine)
+        # The wall screen: WarRoom refuses an engine that is not read-only.
+        self.war_room = WarRoom(engine, dwell=dwell) if mode == "war-room" else None
+        if self.war_room is not None:
+            self.use_command_palette = False  # nothing to offer on a read-only wall
         self._sync_pending = False
         self.theme = wanted
 
+    @property
+    def main_screen(self) -> Dashboard | WarRoom:
+        """The screen the app starts on and the tick keeps current."""
+        return self.war_room if self.war_room is not None else self.dashboard
+
     def get_default_screen(self) -> Screen[None]:
-        return self.dashboard
+        return self.main_screen
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # On the wall the app answers to quit only; the screen has its own three keys.
+        if self.war_room is not None:
+            return action == "quit"
+        return True
 
     async def on_mount(self) -> None:
         if self.engine.loaded.config.keys:
@@ -74,7 +93,7 @@ class OncallApp(App[None]):
                 timeout=30,
                 markup=False,
             )
-        await self._offer_shift_checklist()
+        self.run_worker(self._offer_shift_checklist(), group="startup")
         for record in self.engine.unfinished:
             self.notify(
                 f"{record.action} on {record.target} by {record.operator or 'someone'}: the console "
@@ -88,13 +107,14 @@ class OncallApp(App[None]):
             self.set_interval(self.engine.loaded.config.console.refresh, self.tick)
         else:
             await self.engine.poll_once()
-        self.dashboard.sync(force=True)
+        self.main_screen.sync(force=True)
 
     async def _offer_shift_checklist(self) -> None:
         """At the start of a shift, offer its checklist once, unless today's is under way."""
         from oncall_console.runbooks import ShiftMoment
 
-        found = self.engine.runbooks.library.for_shift(ShiftMoment.START)
+        library = await self.engine.runbooks.ready()
+        found = library.for_shift(ShiftMoment.START)
         if not found or self.engine.read_only or self.engine.store_error:
             return
         try:
@@ -126,12 +146,8 @@ class OncallApp(App[None]):
         # Dolphie's rule: no refresh work while a modal is on top. While the app shuts
         # down, results still arrive and the screen stack may already be empty.
         stack = self.screen_stack
-        if stack and stack[-1] is self.dashboard:
-            self.dashboard.sync()
-
-    def watch_theme(self, theme: str) -> None:
-        if self.dashboard.is_mounted:
-            self.dashboard.restyle()
+        if stack and stack[-1] is self.main_screen:
+            self.main_screen.sync()
 
     def action_cycle_theme(self) -> None:
         order = self.theme_order or [self.theme]

@@ -90,6 +90,8 @@ class Dashboard(Screen[None]):
         header.demo = self.engine.is_demo
         header.read_only = self.engine.read_only
         self.query_one(HealthTable).focus()
+        # Colours come from theme variables, which are set after the theme changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
         self.sync(force=True)
 
     # --- keeping the picture current ------------------------------------------------------

@@ -17,6 +17,8 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from oncall_console.durations import format_age
@@ -97,10 +99,11 @@ class WarRoom(Screen[None]):
             yield Static(id="wr-calm")
         with ContentSwitcher(id="wr-panels", initial=PANELS[0][0]):
             with Vertical(id="overview"):
-                with Horizontal(id="wr-slis", classes="wr-box") as slis:
-                    slis.border_title = "Worst SLIs"
-                    for n in range(min(SLI_TILES, len(self.engine.slis))):
-                        yield BigStat(id=f"wr-sli-{n}", classes="wr-sli")
+                if self.engine.slis:
+                    with Horizontal(id="wr-slis", classes="wr-box") as slis:
+                        slis.border_title = "Worst SLIs"
+                        for n in range(min(SLI_TILES, len(self.engine.slis))):
+                            yield BigStat(id=f"wr-sli-{n}", classes="wr-sli")
                 with Vertical(id="wr-cards", classes="wr-box") as cards:
                     cards.border_title = "Active incidents"
                     for n in range(CARDS):
@@ -124,6 +127,8 @@ class WarRoom(Screen[None]):
         header.operator = self.engine.loaded.operator
         header.demo = self.engine.is_demo
         header.read_only = True
+        # The signal comes once the new theme's variables are in place; watch_theme is too early.
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.sync(force=True)
 
     # --- keeping the picture current ------------------------------------------------------
@@ -151,6 +156,9 @@ class WarRoom(Screen[None]):
             self._sync_cards(incidents, now, v)
             self._sync_health(now, v)
             self._sync_alerts(self.engine.alerts(), now, v)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.restyle()
 
     def restyle(self) -> None:
         """Recolour everything (after a theme change)."""
@@ -186,7 +194,7 @@ class WarRoom(Screen[None]):
     def _sync_clocks(self, incidents: list[Incident], now: float, v: Mapping[str, str]) -> None:
         for n in range(CLOCKS):
             stat = self.query_one(f"#wr-clock-{n}", BigStat)
-            stat.display = n < len(incidents)
+            _display(stat, n < len(incidents))
             if n < len(incidents):
                 i = incidents[n]
                 sev = f"sev{int(i.severity)}"
@@ -197,7 +205,7 @@ class WarRoom(Screen[None]):
                     v.get(sev),
                 )
         calm = self.query_one("#wr-calm", Static)
-        calm.display = not incidents
+        _display(calm, not incidents)
         if self._changed("calm", not incidents) and not incidents:
             calm.update(Text("No open incidents", style=status_style(v, Status.OK)))
         extra = len(incidents) - CLOCKS
@@ -230,7 +238,7 @@ class WarRoom(Screen[None]):
     def _sync_cards(self, incidents: list[Incident], now: float, v: Mapping[str, str]) -> None:
         for n in range(CARDS):
             card = self.query_one(f"#wr-card-{n}", Static)
-            card.display = n < len(incidents)
+            _display(card, n < len(incidents))
             if n >= len(incidents):
                 continue
             i = incidents[n]
@@ -239,10 +247,10 @@ class WarRoom(Screen[None]):
             if self._changed(f"card-{n}", facts):
                 card.update(incident_card(i, age, v))
                 card.styles.border = ("round", Color.parse(v.get(f"sev{int(i.severity)}", "red")))
-        self.query_one("#wr-cards").display = bool(incidents)  # the clocks band says "none"
+        _display(self.query_one("#wr-cards"), bool(incidents))  # the clocks band says "none"
         more = self.query_one("#wr-cards-more", Static)
         extra = len(incidents) - CARDS
-        more.display = extra > 0
+        _display(more, extra > 0)
         if self._changed("cards-more", extra) and extra > 0:
             more.update(Text(f"… and {extra} more open incidents", style=colour(v, "muted")))
 
@@ -347,7 +355,7 @@ def incident_card(incident: Incident, age: str, v: Mapping[str, str]) -> Text:
     )
     facts = [incident.status.value.upper(), f"open {age}"]
     if incident.commander:
-        facts.insert(1, f"commander {clean_line(incident.commander)}")
+        facts.insert(1, f"commander {plain(incident.commander, 80).plain}")
     if incident.alerts:
         facts.append(f"{len(incident.alerts)} alert{'s' if len(incident.alerts) != 1 else ''}")
     line = Text(" · ".join(facts), style=colour(v, "muted"))
@@ -356,8 +364,9 @@ def incident_card(incident: Incident, age: str, v: Mapping[str, str]) -> Text:
     return body
 
 
-def clean_line(text: object, limit: int = 80) -> str:
-    return plain(text, limit).plain
+def _display(widget: Widget, shown: bool) -> None:
+    if widget.display != shown:  # only a real change touches the layout
+        widget.display = shown
 
 
 def _age(seconds: float) -> str:
@@ -381,7 +390,7 @@ def alerts_table(
         table.add_row(
             Text("ERR", style=status_style(v, Status.DOWN) + Style(bold=True)),
             Text(""),
-            Text(f"{clean_line(source)} down", style=Style(bold=True)),
+            Text(f"{plain(source, 80).plain} down", style=Style(bold=True)),
             plain(error, 300),
             Text("source down"),
         )
@@ -389,7 +398,7 @@ def alerts_table(
         table.add_row(
             severity_text(a.severity, v),
             Text(_age(now - a.starts_at)),
-            Text(clean_line(a.name), style=Style(bold=True)),
+            Text(plain(a.name, 80).plain, style=Style(bold=True)),
             plain(a.summary, 300),
             Text(a.state.value),
         )
