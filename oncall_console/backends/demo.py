@@ -293,7 +293,7 @@ def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
         "cache-hit-rate": sli("cache_hit_rate", "%", "higher", (90, 80, 70), "Cache hit rate"),
     }
     slis["availability"]["slo"] = {"objective": 0.999, "window": "30d"}
-    from oncall_console.runbooks.library import builtin_dir
+    from oncall_console.paths import shipped
 
     # The demo's own runbooks: their alert names would clash with the team runbooks'.
     for check, runbook in (
@@ -309,5 +309,5 @@ def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
         "backends": {"demo": {"type": "demo", "seed": seed, "speed": speed}},
         "checks": checks,
         "slis": slis,
-        "runbooks": {"dirs": [str(builtin_dir() / "demo")]},
+        "runbooks": {"dirs": [str(shipped("runbooks") / "demo")]},
     }

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from oncall_console.model import Alert
+from oncall_console.paths import shipped
 from oncall_console.runbooks.model import Runbook, RunbookError, RunbookProblem, ShiftMoment
 from oncall_console.runbooks.parser import load_file, slugify
 
@@ -144,10 +145,7 @@ class RunbookLibrary:
 def builtin_dir() -> Path:
     """``runbooks/`` of the repo in a checkout, ``oncall_console/_runbooks`` in a wheel
     (its ``demo/`` sub-folder holds the demo platform's runbooks)."""
-    packaged = Path(__file__).resolve().parent.parent / "_runbooks"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent.parent / "runbooks"
+    return shipped("runbooks")
 
 
 def url_slugs(url: str) -> list[str]:

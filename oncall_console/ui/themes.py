@@ -13,6 +13,8 @@ from pathlib import Path
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from oncall_console.paths import shipped
+
 DEFAULT_THEME = "oncall-dark"
 SEMANTIC = (
     "status-ok",
@@ -43,10 +45,7 @@ _COLOURS = (
 
 def builtin_dir() -> Path:
     """``themes/`` of the repo in a checkout, ``oncall_console/_themes`` in a wheel."""
-    packaged = Path(__file__).resolve().parent.parent / "_themes"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent.parent / "themes"
+    return shipped("themes")
 
 
 @dataclass
