@@ -14,8 +14,17 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
@@ -71,6 +80,56 @@ class StoreConfig(Section):
     """Environment variable with the PostgreSQL password."""
     password_file: str | None = None
     """File with the PostgreSQL password."""
+
+
+class BusConfig(Section):
+    """``[bus]``: how the consoles of a team see each other live and share locks."""
+
+    # hide_input: a URL refused for holding a password must not print it back.
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True
+    )
+
+    redis_url: str = ""
+    """Redis shared by the team's consoles, for live events and per-target action locks:
+    redis://host:port/db, or rediss:// for TLS; no password in it (see password_env).
+    Empty: this console alone, in-process; action locks then come from the store."""
+    username: str | None = None
+    """ACL user name (Redis 6+); unset means the default user."""
+    password_env: str | None = None
+    """Environment variable holding the Redis password."""
+    password_file: str | None = None
+    """File holding the Redis password."""
+    timeout: Duration = Field(default=2.0, gt=0, le=60)
+    """Bound on every call to Redis (publish, lock, the reader's PING), seconds."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        # The same rules as oncall_console.bus.check_redis_url (config imports no layer above).
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("not a URL (expected redis://host:port/db)") from None
+        if parts.scheme not in ("redis", "rediss"):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        if parts.password is not None:
+            raise ValueError(
+                "no password in the url: put it in an environment variable (password_env) "
+                "or a file (password_file)"
+            )
+        if not parts.hostname:
+            raise ValueError("the url has no host")
+        return url
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> BusConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("set password_env or password_file, not both")
+        return self
 
 
 class BackendConfig(BaseModel):
@@ -153,6 +212,7 @@ class Config(Section):
     console: ConsoleConfig = ConsoleConfig()
     poller: PollerConfig = PollerConfig()
     store: StoreConfig = StoreConfig()
+    bus: BusConfig = BusConfig()
     runbooks: RunbooksConfig = RunbooksConfig()
     backends: dict[Name, BackendConfig] = {}
     checks: dict[Name, CheckConfig] = {}

@@ -16,17 +16,21 @@ from typing import Any
 
 from oncall_console import backends as registry
 from oncall_console.backends.base import Backend, BackendContext, Capability
+from oncall_console.bus import Bus, Event, bus_from_config
+from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
 from oncall_console.engine.actions import ActionRunner
-from oncall_console.engine.audit import AuditLog, StoreAuditLog
+from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.model import (
+    ActionRequest,
     Alert,
     AlertState,
     CheckResult,
     Incident,
     IncidentStatus,
+    Outcome,
     Silence,
     Status,
 )
@@ -40,6 +44,7 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         store: Store | None = None,
+        bus: Bus | None = None,
     ) -> None:
         cfg = loaded.config
         self.loaded = loaded
@@ -79,7 +84,20 @@ class Engine:
             on_change=self._changed,
         )
         self.store = store or store_from_config(loaded)
-        self.audit: AuditLog = StoreAuditLog(self.store, console=self.console_id)
+        self.bus: Bus = bus or bus_from_config(
+            cfg.bus, environment=cfg.console.environment, console=self.console_id
+        )
+        """Events between consoles (LocalBus alone, RedisBus with ``[bus] redis_url``)."""
+        self.bus.subscribe(self._on_bus_event)
+        self.bus.on_resync(self.resync)
+        self.bus.on_status(lambda _connected: self._changed())
+        self.presence: dict[str, dict[str, Scalar]] = {}
+        """Other consoles -> what they last said they are working on (presence events)."""
+        self._resync_task: asyncio.Task[None] | None = None
+        self._resync_wanted = False
+        self.audit: AuditLog = PublishingAuditLog(
+            StoreAuditLog(self.store, console=self.console_id), self.bus
+        )
         self.unfinished: list[AuditRecord] = []
         """Actions whose outcome is unknown: an intent with no result (found at start)."""
         self.runner = ActionRunner(
@@ -89,7 +107,9 @@ class Engine:
             read_only=cfg.console.read_only,
             clock=clock,
             verify=self.reprobe,
-            locks=self.store,
+            # Redis locks when a team shares a Redis; else the store's (shared by consoles
+            # on one SQLite file or one PostgreSQL).
+            locks=self.bus if cfg.bus.redis_url else self.store,
             console=self.console_id,
         )
         from oncall_console.engine.runbooks import RunbookService
@@ -103,6 +123,39 @@ class Engine:
         self.version += 1
         for listener in self._listeners:
             listener()
+
+    # --- the other consoles ------------------------------------------------------------------
+
+    def _on_bus_event(self, event: Event) -> None:
+        """Another console did something. The store has it: look again (coalesced)."""
+        if event.kind == "presence":
+            self.presence[event.origin] = {**event.payload, "at": event.at}
+            self._changed()
+        elif event.kind in ("timeline", "incident", "action", "refresh"):
+            self._resync_wanted = True  # a burst of events: one re-read, plus one if it
+            if self._resync_task is None or self._resync_task.done():  # came in meanwhile
+                self._resync_task = asyncio.get_running_loop().create_task(self._resync_all())
+        # any other kind comes from a newer console: ignored
+
+    async def _resync_all(self) -> None:
+        while self._resync_wanted:
+            self._resync_wanted = False
+            await self.resync()
+
+    async def resync(self) -> None:
+        """Re-read from the store what other consoles change (the store is the truth)."""
+        if self._store_open:
+            with contextlib.suppress(Exception):
+                self.unfinished = await self.store.unfinished()
+            # + incidents / timelines / runbook progress, as they move into the store
+        self._changed()
+
+    def announce(self, kind: str, **payload: Scalar) -> None:
+        """Tell the other consoles (never waits; dropped if the bus is down)."""
+        try:
+            self.bus.post(self.bus.event(kind, payload))
+        except RuntimeError:  # no running loop (a sync command): nobody to tell
+            pass
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (on the event loop) after every change of state."""
@@ -127,6 +180,7 @@ class Engine:
                 self._store_open, self.store_error = True, ""
             except Exception as exc:  # the console still shows health; actions are refused
                 self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
+        await self.bus.start()  # bounded by [bus] timeout; never raises (bus.last_error)
         await self._start_backends()
         if poll and not self.poller.running:
             self.poller.start()
@@ -154,6 +208,7 @@ class Engine:
 
     async def stop(self) -> None:
         await self.poller.stop()
+        await self.bus.close()  # sends what was posted (bounded), then disconnects
         if self._store_open:
             with contextlib.suppress(Exception):
                 await self.store.close()
@@ -287,6 +342,42 @@ class Engine:
             ],
             "errors": {**self.start_errors, **self.feed_errors()},
         }
+
+
+class PublishingAuditLog:
+    """The audit log that also tells the other consoles: an action started (its intent is
+    durable) and how it ended. Posting never waits, so a slow Redis cannot delay an action."""
+
+    def __init__(self, inner: AuditLog, bus: Bus) -> None:
+        self.inner = inner
+        self.bus = bus
+
+    async def intent(
+        self, request: ActionRequest, target: str, preview: str, at: float
+    ) -> AuditEntry:
+        entry = await self.inner.intent(request, target, preview, at)
+        self._post(entry, entry.outcome)
+        return entry
+
+    async def result(
+        self, entry: AuditEntry, outcome: Outcome, message: str, at: float
+    ) -> AuditEntry:
+        done = await self.inner.result(entry, outcome, message, at)
+        self._post(done, outcome)
+        return done
+
+    def _post(self, entry: AuditEntry, outcome: Outcome) -> None:
+        self.bus.post(
+            self.bus.event(
+                "action",
+                audit=entry.id,
+                outcome=outcome.value,
+                backend=entry.backend,
+                action=entry.action,
+                target=entry.target,
+                operator=entry.operator,
+            )
+        )
 
 
 def store_from_config(loaded: LoadedConfig) -> Store:
