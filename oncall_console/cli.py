@@ -146,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("what", choices=("list", "verify"), help="list entries, or verify the chain")
     p.add_argument("--since", help="only entries newer than this, e.g. 12h (list)")
+
+    p = sub.add_parser("incident", help="incidents in the store: list, show, export a postmortem")
+    isub = p.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+    q = isub.add_parser("list", help="incidents, newest first, with their timers")
+    _add_config(q)
+    q.add_argument("--open", action="store_true", help="only open incidents")
+    q.add_argument("--since", help="only those changed since, e.g. 24h")
+    q = isub.add_parser("show", help="one incident and its whole timeline")
+    _add_config(q)
+    q.add_argument("id", metavar="ID", help="e.g. INC-1042")
+    q = isub.add_parser("export", help="the postmortem draft (Markdown) of one incident")
+    _add_config(q)
+    q.add_argument("id", metavar="ID", help="e.g. INC-1042")
+    q.add_argument("--output", "-o", metavar="FILE", help="write it here instead of printing it")
     return parser
 
 
@@ -165,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "runbook",
         "action",
         "handoff",
+        "incident",
     }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
@@ -183,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "runbook": cmd_runbook,
         "action": cmd_action,
         "handoff": cmd_handoff,
+        "incident": cmd_incident,
     }[command]
     from oncall_console.config import ConfigError
 
@@ -569,6 +585,51 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 if done and done.message:
                     print(f"    {clean(done.message, limit=200)}")
             return EXIT_OK
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def cmd_incident(args: argparse.Namespace) -> int:
+    import time
+
+    from oncall_console.durations import parse_duration
+    from oncall_console.engine.core import store_from_config
+    from oncall_console.incidents import (
+        IncidentError,
+        Policy,
+        export_incident,
+        list_incidents,
+        show_incident,
+    )
+
+    loaded = load_config(args.config)
+    store = store_from_config(loaded)
+
+    async def go() -> int:
+        await store.open()
+        try:
+            if args.incident_command == "list":
+                since = time.time() - parse_duration(args.since) if args.since else None
+                policy = Policy.from_config(loaded.config.incidents)
+                print(
+                    await list_incidents(store, open_only=args.open, since=since, policy=policy),
+                    end="",
+                )
+            elif args.incident_command == "show":
+                print(await show_incident(store, args.id), end="")
+            else:
+                output = Path(args.output) if args.output else None
+                markdown = await export_incident(store, args.id, output)
+                if output is None:
+                    print(markdown, end="")
+                else:
+                    print(f"wrote {output}")
+            return EXIT_OK
+        except IncidentError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         finally:
             await store.close()
 

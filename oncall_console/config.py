@@ -208,12 +208,71 @@ class RunbooksConfig(Section):
     relative to this config file."""
 
 
+_SEVERITY_KEY = re.compile(r"^(?:SEV|P)([1-4])$", re.IGNORECASE)
+
+
+def _minutes_by_severity(value: Any) -> Any:
+    """``{ SEV1 = 15, P2 = 30 }`` → ``{"SEV1": 15.0, "SEV2": 30.0}``; keys SEV1-4 or P1-4."""
+    if not isinstance(value, dict):
+        return value  # pydantic reports the type
+    out: dict[str, Any] = {}
+    for key, minutes in value.items():
+        m = _SEVERITY_KEY.match(str(key).strip())
+        if not m:
+            raise ValueError(f"{key!r} is not a severity (use SEV1-SEV4 or P1-P4)")
+        out[f"SEV{m.group(1)}"] = minutes
+    return out
+
+
+MinutesBySeverity = Annotated[
+    dict[str, Annotated[float, Field(gt=0)]], BeforeValidator(_minutes_by_severity)
+]
+
+
+class EscalationLevel(Section):
+    after_minutes: float = Field(ge=0)
+    """Minutes after the incident opened when this level is engaged."""
+    who: str = Field(min_length=1)
+    """Who is engaged, e.g. "secondary on-call"."""
+    how: str = ""
+    """How they are reached, e.g. "PagerDuty" or "Slack + phone" (shown, not acted on)."""
+
+
+class IncidentsConfig(Section):
+    response_minutes: MinutesBySeverity = {"SEV1": 15, "SEV2": 30, "SEV3": 240, "SEV4": 1440}
+    """Minutes to acknowledge an incident, per severity (keys SEV1-SEV4 or P1-P4; a
+    severity left out keeps its default: 15, 30, 240, 1440)."""
+    update_minutes: MinutesBySeverity = {"SEV1": 30, "SEV2": 60, "SEV3": 240, "SEV4": 1440}
+    """Minutes between status updates, per severity; the messages promise the next one."""
+    escalation: list[EscalationLevel] = [
+        EscalationLevel(after_minutes=0, who="primary on-call", how="PagerDuty"),
+        EscalationLevel(after_minutes=15, who="secondary on-call", how="PagerDuty"),
+        EscalationLevel(after_minutes=30, who="engineering lead", how="Slack + phone"),
+        EscalationLevel(after_minutes=60, who="VP / head of engineering", how="phone"),
+    ]
+    """The escalation matrix: who is engaged how long after an incident opened
+    (``[[incidents.escalation]] after_minutes = 15, who = "secondary on-call"``)."""
+    escalate: list[Annotated[str, Field(pattern=r"(?i)^(SEV|P)[1-4]$")]] = ["SEV1", "SEV2"]
+    """Severities the matrix applies to; the others stay with the first level."""
+
+    @field_validator("escalation")
+    @classmethod
+    def _increasing(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:
+        afters = [level.after_minutes for level in levels]
+        if not levels:
+            raise ValueError("the escalation matrix needs at least one level")
+        if afters != sorted(set(afters)):
+            raise ValueError("levels must be in increasing after_minutes order")
+        return levels
+
+
 class Config(Section):
     console: ConsoleConfig = ConsoleConfig()
     poller: PollerConfig = PollerConfig()
     store: StoreConfig = StoreConfig()
     bus: BusConfig = BusConfig()
     runbooks: RunbooksConfig = RunbooksConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
     backends: dict[Name, BackendConfig] = {}
     checks: dict[Name, CheckConfig] = {}
     slis: dict[Name, SliConfig] = {}

@@ -19,12 +19,14 @@ from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.bus import Bus, Event, bus_from_config
 from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
-from oncall_console.engine.actions import ActionRunner
+from oncall_console.engine.actions import ActionRunner, PreparedAction
 from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
+from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
     ActionRequest,
+    ActionResult,
     Alert,
     AlertState,
     CheckResult,
@@ -95,8 +97,20 @@ class Engine:
         """Other consoles -> what they last said they are working on (presence events)."""
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_wanted = False
-        self.audit: AuditLog = PublishingAuditLog(
-            StoreAuditLog(self.store, console=self.console_id), self.bus
+        self.incident_service = IncidentService(
+            self.store,
+            clock=clock,
+            operator=loaded.operator,
+            policy=Policy.from_config(cfg.incidents),
+            on_change=self._incident_changed,
+        )
+        """Incidents in the store, shared by every console on it (oncall_console.incidents)."""
+        self.incident_error = ""
+        self._incident_task: asyncio.Task[None] | None = None
+        self._incident_wake = asyncio.Event()
+        self.audit: AuditLog = IncidentAuditLog(
+            PublishingAuditLog(StoreAuditLog(self.store, console=self.console_id), self.bus),
+            self.incident_service,
         )
         self.unfinished: list[AuditRecord] = []
         """Actions whose outcome is unknown: an intent with no result (found at start)."""
@@ -147,7 +161,9 @@ class Engine:
         if self._store_open:
             with contextlib.suppress(Exception):
                 self.unfinished = await self.store.unfinished()
-            # + incidents / timelines / runbook progress, as they move into the store
+            with contextlib.suppress(Exception):
+                await self.incident_service.refresh()
+            # + runbook progress, as it moves into the store
         self._changed()
 
     def announce(self, kind: str, **payload: Scalar) -> None:
@@ -184,6 +200,8 @@ class Engine:
         await self._start_backends()
         if poll and not self.poller.running:
             self.poller.start()
+        if poll and self._store_open and self._incident_task is None:
+            self._incident_task = asyncio.create_task(self._incident_loop(), name="incidents")
         self.runbooks.load_soon()  # parsing runbooks must not hold up the first results
 
     async def _start_backends(self) -> None:
@@ -208,6 +226,11 @@ class Engine:
 
     async def stop(self) -> None:
         await self.poller.stop()
+        if self._incident_task is not None:
+            self._incident_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._incident_task
+            self._incident_task = None
         await self.bus.close()  # sends what was posted (bounded), then disconnects
         if self._store_open:
             with contextlib.suppress(Exception):
@@ -227,6 +250,47 @@ class Engine:
 
     def refresh(self) -> None:
         self.poller.wake_all()
+        self._incident_wake.set()
+
+    # --- incidents -----------------------------------------------------------------------
+
+    def _incident_changed(self, kind: str, incident_id: str) -> None:
+        """This console changed an incident: tell the others, and re-read it soon."""
+        self.announce(kind, incident=incident_id)
+        self._incident_wake.set()
+
+    async def sync_incidents(self) -> None:
+        """Attach / resolve alerts on open incidents and reload them from the store."""
+        if not self._store_open:
+            return
+        alert_feeds = [f for n, f in self.feeds.items() if self.backends[n].can(Capability.ALERTS)]
+        complete = all(f.at is not None and f.error is None for f in alert_feeds)
+        try:
+            changed = await self.incident_service.sync(self.alerts(), complete=complete)
+        except Exception as exc:  # the store is down: keep the last snapshot, say why
+            self.incident_error = describe(exc, self.loaded.config.poller.timeout)
+            return
+        self.incident_error = ""
+        if changed:
+            self._changed()
+
+    async def _incident_loop(self) -> None:
+        """Every poll interval, or at once when woken (a change here, "refresh now")."""
+        while True:
+            self._incident_wake.clear()
+            await self.sync_incidents()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._incident_wake.wait(), self.loaded.config.poller.interval
+                )
+
+    async def execute(
+        self, prepared: PreparedAction, answer: str, *, scope: str = ""
+    ) -> ActionResult:
+        """Run a prepared action; when ``scope`` is an incident id, the result goes on
+        that incident's timeline (with its audit ref). Any other scope changes nothing."""
+        with action_scope(scope):
+            return await self.runner.execute(prepared, answer)
 
     # --- what the views read -----------------------------------------------------------
 
@@ -242,7 +306,10 @@ class Engine:
         )
 
     def incidents(self) -> list[Incident]:
-        found = [i for f in self.feeds.values() for i in f.incidents]
+        """Incidents in the store (declared in a console), then those of backends' feeds."""
+        found = self.incident_service.snapshot()
+        ids = {i.id for i in found}
+        found += [i for f in self.feeds.values() for i in f.incidents if i.id not in ids]
         return sorted(
             found, key=lambda i: (i.status is IncidentStatus.RESOLVED, i.severity, -i.opened_at)
         )

@@ -4,6 +4,7 @@ read-only diagnostics run through the backends. No Textual here."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend
@@ -62,6 +63,12 @@ class RunbookService:
             runbook.id, scope, step, done, self.engine.loaded.operator, self.engine.clock()
         )
         await self.engine.store.save_step(progress)
+        if scope:  # on the incident's timeline when the scope is one (else nothing happens)
+            found = runbook.step(step)
+            with contextlib.suppress(Exception):
+                await self.engine.incident_service.record_step(
+                    scope, runbook.id, step, done, found.text if found else ""
+                )
         return progress
 
     async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 
 GENESIS = "0" * 64
 
@@ -150,3 +153,59 @@ class Store:
         records = await self.audit()
         done = {r.intent_id for r in records if r.kind == "result"}
         return [r for r in records if r.kind == "intent" and r.id not in done]
+
+    # --- incidents (migration 3; records and SQL in store/incidents.py) ---------------------
+
+    async def create_incident(
+        self,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        prefix: str = "INC",
+        entries: Sequence[TimelineRecord] = (),
+    ) -> IncidentRecord:
+        """Allocate the next id (``INC-1001``, ``INC-1002``… atomically, across consoles),
+        insert the incident with ``values`` (title, severity 1-4, status, commander,
+        runbook, group_key, impact, affected, acknowledged_at), a "declared" entry, and
+        ``entries`` (their incident_id is replaced by the new id), in one transaction."""
+        raise NotImplementedError
+
+    async def update_incident(
+        self,
+        incident_id: str,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        *,
+        kind: str = "",
+        text: str = "",
+        check: Callable[[IncidentRecord], None] | None = None,
+    ) -> IncidentRecord:
+        """Change some fields and append one timeline entry describing the change (``kind``
+        and ``text`` default to a description such as "status investigating → identified"),
+        in one transaction. ``check`` sees the current row inside the transaction and may
+        raise to refuse. Nothing changes, and nothing is written, when the values are the
+        current ones. IncidentNotFound if there is no such incident."""
+        raise NotImplementedError
+
+    async def add_timeline(self, entry: TimelineRecord) -> TimelineRecord | None:
+        """Append ``entry`` (its id is assigned here). An ``alert:`` or ``audit:`` ref is
+        written once per incident and kind: a repeat returns None and writes nothing."""
+        raise NotImplementedError
+
+    async def incidents(
+        self, open_only: bool = False, since: float | None = None
+    ) -> list[IncidentRecord]:
+        """Newest first. ``since``: only those whose row or timeline changed at or after it."""
+        raise NotImplementedError
+
+    async def incident(self, incident_id: str) -> IncidentRecord | None:
+        raise NotImplementedError
+
+    async def timeline(self, incident_id: str) -> list[TimelineRecord]:
+        """Oldest first (by time, then by order of writing)."""
+        raise NotImplementedError
+
+    async def incident_for_group(self, group_key: str) -> IncidentRecord | None:
+        """The newest open incident whose group_key is ``group_key``."""
+        raise NotImplementedError

@@ -4,11 +4,14 @@ set of runbook progress. Appends serialise on a transaction-level advisory lock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 
+from oncall_console.store import incidents as inc
 from oncall_console.store.base import FIELDS, GENESIS, AuditRecord, StepProgress, Store, entry_hash
+from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import MIGRATIONS
 
 COLUMNS = (*FIELDS, "prev_hash", "hash")
@@ -137,3 +140,54 @@ class PostgresStore(Store):
             return {
                 r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows
             }
+
+    # --- incidents (migration 3; SQL in store/incidents.py) ---------------------------------
+
+    async def create_incident(
+        self,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        prefix: str = "INC",
+        entries: Sequence[TimelineRecord] = (),
+    ) -> IncidentRecord:
+        async with self._lock:
+            conn = await self._connection()
+            return await inc.pg_create(conn, values, operator, at, prefix, entries)
+
+    async def update_incident(
+        self,
+        incident_id: str,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        *,
+        kind: str = "",
+        text: str = "",
+        check: Callable[[IncidentRecord], None] | None = None,
+    ) -> IncidentRecord:
+        async with self._lock:
+            conn = await self._connection()
+            return await inc.pg_update(conn, incident_id, values, operator, at, kind, text, check)
+
+    async def add_timeline(self, entry: TimelineRecord) -> TimelineRecord | None:
+        async with self._lock:
+            return await inc.pg_add_timeline(await self._connection(), entry)
+
+    async def incidents(
+        self, open_only: bool = False, since: float | None = None
+    ) -> list[IncidentRecord]:
+        async with self._lock:
+            return await inc.pg_incidents(await self._connection(), open_only, since)
+
+    async def incident(self, incident_id: str) -> IncidentRecord | None:
+        async with self._lock:
+            return await inc.pg_incident(await self._connection(), incident_id)
+
+    async def timeline(self, incident_id: str) -> list[TimelineRecord]:
+        async with self._lock:
+            return await inc.pg_timeline(await self._connection(), incident_id)
+
+    async def incident_for_group(self, group_key: str) -> IncidentRecord | None:
+        async with self._lock:
+            return await inc.pg_for_group(await self._connection(), group_key)

@@ -53,6 +53,61 @@ MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
             " expires_at DOUBLE PRECISION NOT NULL)"
         ],
     ),
+    (
+        3,  # incidents, their append-only timeline, and the counter their ids come from
+        [
+            """CREATE TABLE incidents (
+                id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, title TEXT NOT NULL,
+                severity INTEGER NOT NULL, status TEXT NOT NULL,
+                commander TEXT NOT NULL DEFAULT '', opened_at REAL NOT NULL,
+                resolved_at REAL, acknowledged_at REAL, runbook TEXT NOT NULL DEFAULT '',
+                group_key TEXT NOT NULL DEFAULT '', impact TEXT NOT NULL DEFAULT '',
+                affected TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL,
+                revision INTEGER NOT NULL DEFAULT 0)""",
+            "CREATE INDEX incidents_status ON incidents (status, updated_at)",
+            "CREATE INDEX incidents_group ON incidents (group_key)",
+            "CREATE TABLE incident_counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "INSERT INTO incident_counter (name, value) VALUES ('incident', 1000)",
+            """CREATE TABLE timeline (
+                id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents (id),
+                at REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+                operator TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '')""",
+            "CREATE INDEX timeline_incident ON timeline (incident_id, at)",
+            # alert and audit refs are written once per incident and kind (idempotent polls)
+            """CREATE UNIQUE INDEX timeline_once ON timeline (incident_id, kind, ref)
+               WHERE substr(ref, 1, 6) IN ('alert:', 'audit:')""",
+            """CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline
+               BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END""",
+            """CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline
+               BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END""",
+        ],
+        [
+            """CREATE TABLE incidents (
+                id TEXT PRIMARY KEY, number BIGINT NOT NULL UNIQUE, title TEXT NOT NULL,
+                severity INTEGER NOT NULL, status TEXT NOT NULL,
+                commander TEXT NOT NULL DEFAULT '', opened_at DOUBLE PRECISION NOT NULL,
+                resolved_at DOUBLE PRECISION, acknowledged_at DOUBLE PRECISION,
+                runbook TEXT NOT NULL DEFAULT '', group_key TEXT NOT NULL DEFAULT '',
+                impact TEXT NOT NULL DEFAULT '', affected TEXT NOT NULL DEFAULT '',
+                updated_at DOUBLE PRECISION NOT NULL, revision BIGINT NOT NULL DEFAULT 0)""",
+            "CREATE INDEX incidents_status ON incidents (status, updated_at)",
+            "CREATE INDEX incidents_group ON incidents (group_key)",
+            "CREATE TABLE incident_counter (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO incident_counter (name, value) VALUES ('incident', 1000)",
+            """CREATE TABLE timeline (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                incident_id TEXT NOT NULL REFERENCES incidents (id),
+                at DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+                operator TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '')""",
+            "CREATE INDEX timeline_incident ON timeline (incident_id, at)",
+            """CREATE UNIQUE INDEX timeline_once ON timeline (incident_id, kind, ref)
+               WHERE substr(ref, 1, 6) IN ('alert:', 'audit:')""",
+            """CREATE FUNCTION oncall_timeline_append_only() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'the incident timeline is append-only'; END $$""",
+            """CREATE TRIGGER timeline_append_only BEFORE UPDATE OR DELETE ON timeline
+               FOR EACH ROW EXECUTE FUNCTION oncall_timeline_append_only()""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from oncall_console.store import incidents as inc
 from oncall_console.store.base import (
     FIELDS,
     GENESIS,
@@ -21,6 +22,7 @@ from oncall_console.store.base import (
     Store,
     entry_hash,
 )
+from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import MIGRATIONS
 
 T = TypeVar("T")
@@ -176,3 +178,49 @@ class SqliteStore(Store):
             }
 
         return await self._call(read)
+
+    # --- incidents (migration 3; SQL in store/incidents.py) ---------------------------------
+
+    async def create_incident(
+        self,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        prefix: str = "INC",
+        entries: Sequence[TimelineRecord] = (),
+    ) -> IncidentRecord:
+        return await self._call(
+            lambda db: inc.sqlite_create(db, values, operator, at, prefix, entries)
+        )
+
+    async def update_incident(
+        self,
+        incident_id: str,
+        values: dict[str, Any],
+        operator: str,
+        at: float,
+        *,
+        kind: str = "",
+        text: str = "",
+        check: Callable[[IncidentRecord], None] | None = None,
+    ) -> IncidentRecord:
+        return await self._call(
+            lambda db: inc.sqlite_update(db, incident_id, values, operator, at, kind, text, check)
+        )
+
+    async def add_timeline(self, entry: TimelineRecord) -> TimelineRecord | None:
+        return await self._call(lambda db: inc.sqlite_add_timeline(db, entry))
+
+    async def incidents(
+        self, open_only: bool = False, since: float | None = None
+    ) -> list[IncidentRecord]:
+        return await self._call(lambda db: inc.sqlite_incidents(db, open_only, since))
+
+    async def incident(self, incident_id: str) -> IncidentRecord | None:
+        return await self._call(lambda db: inc.sqlite_incident(db, incident_id))
+
+    async def timeline(self, incident_id: str) -> list[TimelineRecord]:
+        return await self._call(lambda db: inc.sqlite_timeline(db, incident_id))
+
+    async def incident_for_group(self, group_key: str) -> IncidentRecord | None:
+        return await self._call(lambda db: inc.sqlite_for_group(db, group_key))

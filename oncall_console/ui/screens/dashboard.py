@@ -259,19 +259,28 @@ class Dashboard(Screen[None]):
         await self.confirm_and_run(backend, spec, values, ask=())
 
     @work(exclusive=True, group="action")
-    async def run_runbook_action(self, block: ActionBlock, on_done: Any = None) -> None:
+    async def run_runbook_action(
+        self, block: ActionBlock, on_done: Any = None, scope: str = ""
+    ) -> None:
         """A runbook's action block: same path, its params as the suggestion."""
         try:
             spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
         except ActionRefused as exc:
             self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
             return
-        ok = await self.confirm_and_run(block.backend, spec, dict(block.params), ask=block.ask)
+        ok = await self.confirm_and_run(
+            block.backend, spec, dict(block.params), ask=block.ask, scope=scope
+        )
         if on_done is not None:
             await on_done(ok)
 
     async def confirm_and_run(
-        self, backend: str, spec: ActionSpec, values: dict[str, Any], ask: tuple[str, ...]
+        self,
+        backend: str,
+        spec: ActionSpec,
+        values: dict[str, Any],
+        ask: tuple[str, ...],
+        scope: str = "",
     ) -> bool:
         """Params (when any is missing or asked) -> preview -> confirm -> run. True if it ran."""
         if ask or any(p.name not in values for p in spec.params):
@@ -289,7 +298,8 @@ class Dashboard(Screen[None]):
         if answer is None:
             self.notify("Cancelled: nothing was done.", timeout=3)
             return False
-        result = await self.engine.runner.execute(prepared, answer)
+        # Run inside the incident's scope (when there is one): the timeline records it.
+        result = await self.engine.execute(prepared, answer, scope=scope)
         ok = result.outcome is Outcome.SUCCEEDED
         self.notify(
             result_text(result).plain,

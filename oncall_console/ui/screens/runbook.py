@@ -242,7 +242,9 @@ class RunbookScreen(Screen[None]):
             self.notify("No action in this step.", timeout=3)
             return
         block = blocks[0]
-        self.app.dashboard.run_runbook_action(block, on_done=self._after_action(step))
+        self.app.dashboard.run_runbook_action(
+            block, on_done=self._after_action(step), scope=self.scope
+        )
 
     def _after_action(self, step: Step | None) -> Any:
         async def done(succeeded: bool) -> None:
