@@ -85,7 +85,7 @@ async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[tuple
         yield "sqlite", s, path
         await s.close()
         return
-    stack = request.getfixturevalue("stack")
+    stack = request.getfixturevalue("healthy_stack")
     name = f"incidents_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(stack.postgres.admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # a fresh database per test

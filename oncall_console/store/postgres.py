@@ -4,6 +4,8 @@ set of runbook progress. Appends serialise on a transaction-level advisory lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +35,8 @@ class PostgresStore(Store):
         self.connect_timeout = connect_timeout
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()  # one connection: one statement at a time
+        self.call_timeout = max(10.0, connect_timeout * 2)
+        """No store call waits longer: a hung (e.g. SIGSTOPped) server fails it instead."""
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
@@ -64,10 +68,22 @@ class PostgresStore(Store):
                         )
 
     async def close(self) -> None:
-        async with self._lock:
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+        """Close; a hung server (or a statement stuck on it) cannot hold this up."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.call_timeout)
+        except TimeoutError:
+            await self._drop()
+            return
+        try:
+            await self._drop()
+        finally:
+            self._lock.release()
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
 
     async def schema_version(self) -> int:
         async with self._lock:
@@ -191,3 +207,23 @@ class PostgresStore(Store):
     async def incident_for_group(self, group_key: str) -> IncidentRecord | None:
         async with self._lock:
             return await inc.pg_for_group(await self._connection(), group_key)
+
+
+def _bounded(method: Any) -> Any:
+    @functools.wraps(method)
+    async def call(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.wait_for(method(self, *args, **kwargs), self.call_timeout)
+        except TimeoutError:
+            await self._drop()  # the next call reconnects
+            raise TimeoutError(
+                f"the PostgreSQL store did not answer in {self.call_timeout:g} s"
+            ) from None
+
+    return call
+
+
+# Every public call is bounded in time; a timed-out connection is dropped and reopened.
+for _name, _method in list(vars(PostgresStore).items()):
+    if not _name.startswith("_") and _name != "close" and asyncio.iscoroutinefunction(_method):
+        setattr(PostgresStore, _name, _bounded(_method))
