@@ -167,3 +167,22 @@ async def test_a_theme_change_recolours_the_tables():
         await pilot.pause()
         glyph = app.screen.query_one(HealthTable).get_cell("prediction-service", "st")
         assert glyph.style.color.name.lower() == app.theme_variables["status-down"].lower()
+
+
+async def test_declaring_an_incident_from_an_alert_with_i():
+    from tests.support.demoapp import settle
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AlertsTable)
+        table.focus()
+        keys = [k.value for k in table.rows]
+        table.move_cursor(row=next(i for i, k in enumerate(keys) if k.startswith("alert:")))
+        await pilot.press("i")
+        await pilot.pause()
+        declared = [i for i in app.engine.incidents() if i.id.startswith("INC-1")]
+        assert len(declared) == 1 and declared[0].severity.label == "SEV2"
+        await pilot.press("i")  # the same alert group again: refused, nothing new
+        await pilot.pause()
+        assert len([i for i in app.engine.incidents() if i.id.startswith("INC-1")]) == 1

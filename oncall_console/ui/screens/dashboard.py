@@ -52,6 +52,13 @@ class Dashboard(Screen[None]):
         ),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now"),
         Binding("h", "handoff", "Handoff", id="handoff", tooltip="The shift handoff report"),
+        Binding(
+            "i",
+            "declare",
+            "Declare",
+            id="incident.declare",
+            tooltip="Declare an incident from the selected alert",
+        ),
         Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
         Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
@@ -211,6 +218,32 @@ class Dashboard(Screen[None]):
             self.notify("No runbook is linked to this row.", timeout=4)
             return
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+
+    async def action_declare(self) -> None:
+        """An incident from the selected alert: its group's later alerts attach to it."""
+        table = self.query_one(AlertsTable)
+        key = table.selected_key or ""
+        kind, _, ident = key.partition(":")
+        alert = (
+            next((a for a in self.engine.alerts() if a.fingerprint == ident), None)
+            if kind == "alert"
+            else None
+        )
+        if alert is None:
+            self.notify(
+                "Select an alert in the alerts panel (3) to declare its incident.", timeout=5
+            )
+            return
+        try:
+            incident = await self.engine.incident_service.declare(from_alert=alert)
+        except Exception as exc:
+            self.notify(str(exc), title="Not declared", severity="error", timeout=8, markup=False)
+            return
+        await self.engine.incident_service.refresh()
+        self.notify(
+            f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
+        )
+        self.sync(force=True)
 
     def action_handoff(self) -> None:
         self.app.push_screen(HandoffScreen())
