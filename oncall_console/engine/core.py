@@ -202,7 +202,8 @@ class Engine:
             self.poller.start()
         if poll and self._store_open and self._incident_task is None:
             self._incident_task = asyncio.create_task(self._incident_loop(), name="incidents")
-        self.runbooks.load_soon()  # parsing runbooks must not hold up the first results
+        # Parsing runbooks holds the GIL for a moment: after the first results, not before.
+        self.runbooks.load_soon(delay=1.0 if poll else 0.0)
 
     async def _start_backends(self) -> None:
         if not self._started:

@@ -28,10 +28,15 @@ class RunbookService:
         self.library = RunbookLibrary()
         self._loading: asyncio.Task[None] | None = None
 
-    def load_soon(self) -> None:
+    def load_soon(self, delay: float = 0.0) -> None:
         """Start loading in the background (once); ``ready()`` waits for it."""
         if self._loading is None:
-            self._loading = asyncio.create_task(self.load(), name="load runbooks")
+            self._loading = asyncio.create_task(self._load_after(delay), name="load runbooks")
+
+    async def _load_after(self, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.load()
 
     async def ready(self) -> RunbookLibrary:
         self.load_soon()

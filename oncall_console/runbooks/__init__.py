@@ -20,7 +20,18 @@ from oncall_console.runbooks.model import (
     SqlBlock,
     Step,
 )
-from oncall_console.runbooks.parser import load_file, parse_bytes, parse_text, slugify
+
+_PARSER = {"load_file", "parse_bytes", "parse_text", "slugify"}
+
+
+def __getattr__(name: str) -> object:
+    # The parser pulls in markdown-it: loaded on first use, off the path to the first frame.
+    if name in _PARSER:
+        from oncall_console.runbooks import parser
+
+        return getattr(parser, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "ActionBlock",

@@ -23,7 +23,14 @@ from urllib.parse import unquote, urlsplit
 from oncall_console.model import Alert
 from oncall_console.paths import shipped
 from oncall_console.runbooks.model import Runbook, RunbookError, RunbookProblem, ShiftMoment
-from oncall_console.runbooks.parser import load_file, slugify
+
+
+def slugify(text: str, fallback: str = "runbook") -> str:
+    # The parser (and markdown-it) loads only when a runbook is read, not at start-up.
+    from oncall_console.runbooks.parser import slugify as _slugify
+
+    return _slugify(text, fallback)
+
 
 SUFFIXES = (".md", ".markdown", ".txt")
 """Files a folder scan reads; ``.txt`` because team documents often come as text."""
@@ -51,7 +58,7 @@ class RunbookLibrary:
         lib = cls()
         for file in _files(paths, lib.problems):
             try:
-                lib.add(load_file(file))
+                lib.add(_load_file(file))
             except RunbookError as exc:
                 lib.errors.append(exc)
         lib._claims()
@@ -204,3 +211,9 @@ def _files(paths: Iterable[str | Path], problems: list[RunbookProblem]) -> list[
         )
         out = out[:MAX_FILES]
     return out
+
+
+def _load_file(path: Path) -> Runbook:
+    from oncall_console.runbooks.parser import load_file
+
+    return load_file(path)
