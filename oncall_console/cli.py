@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--theme", help="theme name (default: oncall-high-contrast)")
 
-    from oncall_console.serve import add_arguments as add_serve_arguments
+    from oncall_console.ui.serve import add_arguments as add_serve_arguments
 
     p = sub.add_parser(
         "serve",
@@ -287,7 +287,7 @@ def cmd_war_room(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from oncall_console.serve import run_from_args
+    from oncall_console.ui.serve import run_from_args
 
     return run_from_args(args)
 

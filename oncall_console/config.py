@@ -14,7 +14,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -28,6 +27,7 @@ from pydantic import (
 
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
+from oncall_console.urls import check_redis_url
 
 ENV_PREFIX = "ONCALL_"
 CONFIG_ENV = "ONCALL_CONSOLE_CONFIG"
@@ -106,23 +106,9 @@ class BusConfig(Section):
     @field_validator("redis_url")
     @classmethod
     def _url(cls, url: str) -> str:
-        # The same rules as oncall_console.bus.check_redis_url (config imports no layer above).
         if not url:
             return url
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ValueError("not a URL (expected redis://host:port/db)") from None
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError("must be a redis:// or rediss:// URL")
-        if parts.password is not None:
-            raise ValueError(
-                "no password in the url: put it in an environment variable (password_env) "
-                "or a file (password_file)"
-            )
-        if not parts.hostname:
-            raise ValueError("the url has no host")
+        check_redis_url(url)
         return url
 
     @model_validator(mode="after")

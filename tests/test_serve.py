@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oncall_console import serve
-from oncall_console.serve import add_arguments, command_args, is_loopback, refusal
+from oncall_console.ui import serve
+from oncall_console.ui.serve import add_arguments, command_args, is_loopback, refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def serve_process(*args: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the served command imports this checkout too
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "oncall_console.serve", *args],
+            [sys.executable, "-m", "oncall_console.ui.serve", *args],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -102,7 +102,7 @@ def test_the_demo_is_served_on_loopback_as_a_textual_page(tmp_path):
 
 def test_a_non_loopback_host_is_refused_without_public(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "oncall_console.serve", "--host", "0.0.0.0", "--demo"],
+        [sys.executable, "-m", "oncall_console.ui.serve", "--host", "0.0.0.0", "--demo"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

@@ -44,6 +44,7 @@ from oncall_console.model import (
     Status,
 )
 from oncall_console.text import clean
+from oncall_console.urls import check_redis_url
 
 DEFAULT_CONFIG_SET_ALLOWLIST = (
     "maxmemory",
@@ -104,21 +105,7 @@ class RedisOptions(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str) -> str:
-        # Messages never quote the URL: it may hold the very password we refuse.
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise ValueError("not a URL (expected redis://host:port/db)") from None
-        if parts.scheme not in ("redis", "rediss"):
-            raise ValueError("must be a redis:// or rediss:// URL")
-        if parts.password is not None:
-            raise ValueError(
-                "no password in the url: put it in an environment variable (password_env) "
-                "or a file (password_file)"
-            )
-        if not parts.hostname:
-            raise ValueError("the url has no host")
+        check_redis_url(url)
         _db_of(url)
         return url
 

@@ -41,7 +41,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+
+from oncall_console.urls import check_redis_url  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -158,26 +159,6 @@ def _check_payload(payload: object, error: type[Exception]) -> None:
             raise error(f"payload[{key!r}] must be a string, number, bool or None")
         if isinstance(value, float) and not math.isfinite(value):
             raise error(f"payload[{key!r}] is not a finite number")
-
-
-def check_redis_url(url: str) -> str:
-    """A ``redis://`` / ``rediss://`` URL with a host and no password in it (use
-    password_env / password_file); ValueError otherwise. The message never quotes the URL."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise ValueError("not a URL (expected redis://host:port/db)") from None
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError("must be a redis:// or rediss:// URL")
-    if parts.password is not None:
-        raise ValueError(
-            "no password in the url: put it in an environment variable (password_env) "
-            "or a file (password_file)"
-        )
-    if not parts.hostname:
-        raise ValueError("the url has no host")
-    return url
 
 
 class Bus:
