@@ -128,17 +128,15 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         """Send what was posted (bounded by ``timeout``), stop the reader, disconnect."""
-        await self.flush(self.timeout)
+        await _within(self.flush(self.timeout), self.timeout * 2)
         self._closing = True
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            await _within(reader, self.timeout)
         client, self._client = self._client, None
         if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), self.timeout)
+            await _within(client.aclose(), self.timeout)
         self.connected, self.last_error = False, "closed"  # no callbacks while closing
         await self._cancel_pending()
 
@@ -318,3 +316,18 @@ class RedisBus(Bus):
 
     def _unreachable(self, exc: BaseException) -> str:
         return f"the Redis bus is unreachable ({self._describe(exc)})"
+
+
+async def _within(work: Any, timeout: float) -> None:
+    """Wait for ``work`` at most ``timeout`` seconds, then go on regardless.
+
+    Unlike ``asyncio.wait_for`` this never waits for a cancelled task to agree to stop:
+    a client stuck on a paused server must not hang a console's shutdown.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        return
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
