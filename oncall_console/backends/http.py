@@ -46,7 +46,6 @@ from oncall_console.model import (
     ActionSpec,
     CheckResult,
     CheckSpec,
-    Confirm,
     Outcome,
     Status,
     SubStatus,
@@ -610,20 +609,12 @@ class HttpBackend(Backend):
     # --- webhooks (actions) --------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        specs = []
-        for key, w in self.options.webhooks.items():
-            params, target = P.action_params(w.params, w.target, key)
-            specs.append(
-                ActionSpec(
-                    id=key,
-                    title=w.title or f"{w.method} webhook {key}",
-                    params=params,
-                    target_param=target,
-                    dangerous=w.dangerous,
-                    confirm=Confirm.TYPE_TARGET if w.dangerous else Confirm.YES_NO,
-                )
+        return [
+            P.declared_action(
+                key, w.title or f"{w.method} webhook {key}", w.params, w.target, w.dangerous
             )
-        return specs
+            for key, w in self.options.webhooks.items()
+        ]
 
     def webhook_call(self, key: str, given: Mapping[str, Any]) -> WebhookCall:
         """Fill the templates: ActionInvalid when the request cannot be sent."""

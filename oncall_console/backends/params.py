@@ -24,7 +24,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from oncall_console.backends.base import Strict
 from oncall_console.model import ParamSpec
-from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER
+from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER, ActionSpec, Confirm
 
 ParamKind = Literal["name", "subdomain", "identifier", "int", "str", "choice", "bool"]
 Value = str | int | bool
@@ -275,6 +275,21 @@ def action_params(
         choices=(fallback,),
     )
     return (only,), "target"
+
+
+def declared_action(
+    key: str, title: str, params: Mapping[str, ParamDecl], target: str | None, dangerous: bool
+) -> ActionSpec:
+    """The ActionSpec of a command or webhook declared in config (shell, http)."""
+    specs, target_param = action_params(params, target, key)
+    return ActionSpec(
+        id=key,
+        title=title,
+        params=specs,
+        target_param=target_param,
+        dangerous=dangerous,
+        confirm=Confirm.TYPE_TARGET if dangerous else Confirm.YES_NO,
+    )
 
 
 def values(

@@ -46,7 +46,6 @@ from oncall_console.model import (
     ActionSpec,
     CheckResult,
     CheckSpec,
-    Confirm,
     Outcome,
     Status,
 )
@@ -366,20 +365,12 @@ class ShellBackend(Backend):
     # --- actions ---------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        specs = []
-        for key, cmd in self.options.commands.items():
-            params, target = P.action_params(cmd.params, cmd.target, key)
-            specs.append(
-                ActionSpec(
-                    id=key,
-                    title=cmd.title or join(cmd.argv),
-                    params=params,
-                    target_param=target,
-                    dangerous=cmd.dangerous,
-                    confirm=Confirm.TYPE_TARGET if cmd.dangerous else Confirm.YES_NO,
-                )
+        return [
+            P.declared_action(
+                key, cmd.title or join(cmd.argv), cmd.params, cmd.target, cmd.dangerous
             )
-        return specs
+            for key, cmd in self.options.commands.items()
+        ]
 
     def plan(self, key: str, given: Mapping[str, Any]) -> Plan:
         """Substitute the parameters: ActionInvalid when the request cannot be run."""
