@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds each panel stays before the next (default: [warroom] dwell, 15)",
     )
-    p.add_argument("--theme", help="theme name (default: oncall-high-contrast)")
+    p.add_argument("--theme", help="theme name (default: [warroom] theme, oncall-high-contrast)")
 
     from oncall_console.ui.serve import add_arguments as add_serve_arguments
 
@@ -276,11 +276,11 @@ def cmd_war_room(args: argparse.Namespace) -> int:
         else load_config(args.config)
     )
     loaded.config.console.read_only = True  # the wall never acts, whatever the config says
-    loaded.config.console.theme = args.theme or "oncall-high-contrast"
+    loaded.config.console.theme = args.theme or loaded.config.warroom.theme
     from oncall_console.engine import Engine
     from oncall_console.ui.app import OncallApp
 
-    dwell = args.dwell if args.dwell is not None else 15.0  # wire: loaded.config.warroom.dwell
+    dwell = args.dwell if args.dwell is not None else loaded.config.warroom.dwell
     app = OncallApp(Engine(loaded), mode="war-room", dwell=dwell)
     app.run()
     return app.return_code or 0

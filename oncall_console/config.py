@@ -240,6 +240,11 @@ class IncidentsConfig(Section):
     (``[[incidents.escalation]] after_minutes = 15, who = "secondary on-call"``)."""
     escalate: list[Annotated[str, Field(pattern=r"(?i)^(SEV|P)[1-4]$")]] = ["SEV1", "SEV2"]
     """Severities the matrix applies to; the others stay with the first level."""
+    post_to: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")]] = []
+    """Where the incident screen can send a status message: "backend.webhook" of http
+    webhooks (a status page, a chat channel), e.g. ``["chat.post-message"]``. The message
+    fills the webhook's ``message`` / ``text`` parameter (and ``status``, ``severity``,
+    ``title``, ``incident_id`` when it has them); it runs through the confirm dialog."""
 
     @field_validator("escalation")
     @classmethod
@@ -252,6 +257,15 @@ class IncidentsConfig(Section):
         return levels
 
 
+class WarRoomConfig(Section):
+    """``[warroom]``: the read-only wall screen (``oncall-console war-room``)."""
+
+    dwell: Duration = Field(default=15.0, gt=0, le=3600)
+    """Seconds each panel stays on screen before the next one."""
+    theme: str = "oncall-high-contrast"
+    """Theme of the wall screen (readable from across a room)."""
+
+
 class Config(Section):
     console: ConsoleConfig = ConsoleConfig()
     poller: PollerConfig = PollerConfig()
@@ -259,6 +273,7 @@ class Config(Section):
     bus: BusConfig = BusConfig()
     runbooks: RunbooksConfig = RunbooksConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    warroom: WarRoomConfig = WarRoomConfig()
     backends: dict[Name, BackendConfig] = {}
     checks: dict[Name, CheckConfig] = {}
     slis: dict[Name, SliConfig] = {}
