@@ -27,6 +27,7 @@ from pydantic import (
 
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
+from oncall_console.text import clean
 from oncall_console.urls import check_redis_url
 
 ENV_PREFIX = "ONCALL_"
@@ -294,9 +295,10 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
+        # Keys and file names come from the user's bytes: never print an escape they hold.
         where = f"{self.file}:{self.line}" if self.line else self.file
         key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
+        return clean(f"{where}:{key} {self.message}", limit=1000)
 
 
 class ConfigError(Exception):
@@ -370,7 +372,7 @@ def load(path: str | os.PathLike[str], env: dict[str, str] | None = None) -> Loa
     except OSError as exc:
         raise ConfigError([Problem(str(p), "", f"cannot read: {exc.strerror}")]) from None
     try:
-        text = raw_bytes.decode("utf-8")
+        text = raw_bytes.decode("utf-8").removeprefix("\ufeff")  # editors on Windows add a BOM
     except UnicodeDecodeError as exc:
         line = raw_bytes[: exc.start].count(b"\n") + 1
         raise ConfigError([Problem(str(p), "", "not valid UTF-8", line)]) from None
@@ -384,13 +386,42 @@ def loads(
     path: Path | None = None,
 ) -> LoadedConfig:
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError([Problem(filename, "", f"TOML syntax: {msg}", line)]) from None
     return from_dict(data, filename=filename, text=text, env=env, path=path)
+
+
+MAX_DEPTH = 32
+"""Tables and arrays nested deeper than this are refused (no real config comes close,
+and the validators that walk them are recursive)."""
+
+
+def toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, except that nesting too deep for its recursion is a syntax error."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(
+            f"arrays or inline tables nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
+
+
+def too_deep(data: Any, limit: int = MAX_DEPTH) -> tuple[Any, ...] | None:
+    """The key path of the first value nested deeper than ``limit``, or None (no recursion)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, loc = stack.pop()
+        if len(loc) > limit:
+            return loc
+        if isinstance(node, dict):
+            stack.extend((v, (*loc, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(node))
+    return None
 
 
 def from_dict(
@@ -410,6 +441,9 @@ def from_dict(
         return Problem(filename, key, message, locator.line_of(loc))
 
     problems: list[Problem] = []
+    if (deep := too_deep(data)) is not None:
+        keys = tuple(k for k in deep if isinstance(k, str))[: MAX_DEPTH // 4]
+        raise ConfigError([problem(keys, f"nested more than {MAX_DEPTH} levels deep")])
     for loc in _inline_secrets(data):
         problems.append(
             problem(
@@ -600,9 +634,19 @@ def _find_key(node: dict[str, Any], lowered: str) -> str | None:
 
 def _env_value(raw: str) -> Any:
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        return toml_loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+
+
+def _unescape(basic: str) -> str:
+    """A quoted key as TOML reads it ("\\u00e9" is "é"), so that its line is found."""
+    if "\\" not in basic:
+        return basic
+    try:
+        return str(tomllib.loads(f'k = "{basic}"')["k"])
+    except tomllib.TOMLDecodeError:
+        return basic
 
 
 class _Locator:
@@ -616,7 +660,8 @@ class _Locator:
     def __init__(self, text: str) -> None:
         self.entries: list[tuple[tuple[str, ...], int]] = []
         table: tuple[str, ...] = ()
-        for n, line in enumerate(text.splitlines(), start=1):
+        # TOML counts "\n" only; splitlines() also splits at \x85 and \u2028 (legal in comments).
+        for n, line in enumerate(text.split("\n"), start=1):
             if m := self._HEADER.match(line):
                 table = self._split(m.group(1))
                 self.entries.append((table, n))
@@ -626,7 +671,7 @@ class _Locator:
     @staticmethod
     def _split(dotted: str) -> tuple[str, ...]:
         parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)', dotted)
-        return tuple(a or b or c for a, b, c in parts)
+        return tuple(_unescape(a) if a else b or c for a, b, c in parts)
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
         want = tuple(str(p) for p in loc)
