@@ -44,6 +44,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from oncall_console.config import toml_loads
 from oncall_console.model import Severity
 from oncall_console.runbooks.model import (
     ActionBlock,
@@ -219,7 +220,7 @@ def _front_matter(file: str, lines: list[str]) -> tuple[dict[str, Any], int]:
         raise _fail(file, 1, "front matter opened with +++ is never closed (add a +++ line)")
     source = lines[1:end]
     try:
-        data = tomllib.loads("\n".join(source))
+        data = toml_loads("\n".join(source))  # nesting too deep is a syntax error
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_AT.search(str(exc))
         line = int(m.group(1)) + 1 if m else 1
@@ -465,7 +466,7 @@ class _Walker:
     def _action(self, content: str, line: int) -> Block:
         fallback = ReferenceBlock("action", _block_text(content), line)
         try:
-            data = tomllib.loads(content)
+            data = toml_loads(content)
         except tomllib.TOMLDecodeError as exc:
             m = _TOML_AT.search(str(exc))
             at = line + int(m.group(1)) if m else line
