@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.engine import ActionRefused, Engine
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
@@ -26,13 +26,17 @@ from oncall_console.ui.screens.detail import (
 )
 from oncall_console.ui.screens.handoff import HandoffScreen
 from oncall_console.ui.screens.runbook import RunbookScreen
-from oncall_console.ui.widgets.alerts import AlertsTable
+from oncall_console.ui.widgets.alert_filter import AlertFilter
+from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
 
 if TYPE_CHECKING:
     from oncall_console.ui.app import OncallApp
+
+
+ALERTS_TITLE = "Incidents & alerts"
 
 
 class Dashboard(Screen[None]):
@@ -64,6 +68,13 @@ class Dashboard(Screen[None]):
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
         Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
         Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
+        Binding(
+            "slash",
+            "filter_alerts",
+            "Filter",
+            id="alerts.filter",
+            tooltip="Filter the alerts by name, label or summary (esc clears)",
+        ),
     ]
 
     app: OncallApp
@@ -86,7 +97,8 @@ class Dashboard(Screen[None]):
                 for state in self.engine.slis.values():
                     yield SliCard(state, id=f"sli-{state.spec.name}")
         with Vertical(id="alerts-panel", classes="panel") as alerts:
-            alerts.border_title = "Incidents & alerts"
+            alerts.border_title = ALERTS_TITLE
+            yield AlertFilter(id="alerts-filter")
             yield AlertsTable(id="alerts")
         yield Footer()
 
@@ -259,6 +271,26 @@ class Dashboard(Screen[None]):
             self.notify(f"No {when.value} runbook is configured.", timeout=4)
             return
         self.app.push_screen(RunbookScreen(found[0], self.shift_scope()))
+
+    # --- the alerts filter ------------------------------------------------------------------
+
+    def action_filter_alerts(self) -> None:
+        self.query_one(AlertFilter).open()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, AlertFilter):
+            self.query_one(AlertsTable).set_filter(event.value, self.app.clock())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
+            self.query_one(AlertsTable).focus()
+
+    def on_alert_filter_closed(self, event: AlertFilter.Closed) -> None:
+        self.query_one(AlertsTable).focus()
+
+    def on_alerts_table_counted(self, event: AlertsTable.Counted) -> None:
+        panel = self.query_one("#alerts-panel")
+        panel.border_title = filter_title(ALERTS_TITLE, event.matched, event.total, event.query)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()

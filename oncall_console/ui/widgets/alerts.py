@@ -1,13 +1,15 @@
-"""Incidents first, then active alerts: severity, what, state, age."""
+"""Incidents first, then active alerts: severity, what, state, age; a filter narrows them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from rich.text import Text
+from textual.message import Message
 
 from oncall_console.durations import format_age
 from oncall_console.model import Alert, Incident, Severity
+from oncall_console.text import clean
 from oncall_console.ui.render import colour, plain, severity_text
 from oncall_console.ui.widgets.tables import KeyedTable
 
@@ -20,16 +22,62 @@ COLUMNS = (
     ("source", "Source"),
 )
 
+MAX_ALERT_ROWS = 300
+"""Alert rows drawn at most; the rest are counted in one last row (the filter finds them)."""
+MORE_KEY = "more:alerts"
+
 
 class AlertsTable(KeyedTable):
+    """Incidents, alerts (at most ``MAX_ALERT_ROWS``) and notices; only changed cells repaint."""
+
+    class Counted(Message):
+        """How many rows the filter lets through, out of how many."""
+
+        def __init__(self, table: AlertsTable, matched: int, total: int, query: str) -> None:
+            super().__init__()
+            self.table = table
+            self.matched = matched
+            self.total = total
+            self.query = query
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._rows: dict[str, tuple[object, ...]] = {}
         self._order: list[str] = []
+        self._query = ""
+        self._typed = ""
+        self._haystacks: dict[str, tuple[Alert, str]] = {}
+        self._last: tuple[list[Incident], list[Alert], Mapping[str, tuple[str, str]]] | None = None
+        self._variables: Mapping[str, str] = {}
+        self._counted: tuple[int, int, str] | None = None
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+
+    @property
+    def filter_text(self) -> str:
+        """The filter in force, as typed ("" when none)."""
+        return self._typed
+
+    def set_filter(self, text: str, now: float) -> None:
+        """Show only rows whose name, labels or summary contain ``text`` (any case)."""
+        typed = text.strip()
+        if typed.casefold() == self._query:
+            return
+        self._typed, self._query = typed, typed.casefold()
+        if self._last is not None:
+            self.sync(*self._last, now, self._variables)
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def _matches(self, alert: Alert) -> bool:
+        cached = self._haystacks.get(alert.fingerprint)
+        if cached is None or cached[0] is not alert:
+            labels = " ".join(f"{k}={v}" for k, v in alert.labels.items())
+            cached = (alert, f"{alert.name} {labels} {alert.summary}".casefold())
+            self._haystacks[alert.fingerprint] = cached
+        return self._query in cached[1]
 
     def sync(
         self,
@@ -39,16 +87,29 @@ class AlertsTable(KeyedTable):
         now: float,
         variables: Mapping[str, str],
     ) -> None:
+        self._last, self._variables = (incidents, alerts, notices), variables
+        query = self._query
         rows: dict[str, tuple[object, ...]] = {}
+        matched = 0
         for i in incidents:
+            what = f"{i.id} {i.title}"
+            if query and query not in what.casefold():
+                continue
+            matched += 1
             rows[f"incident:{i.id}"] = (
                 i.severity,
                 format_age(now - i.opened_at),
                 i.status.value,
-                f"{i.id} {i.title}",
+                what,
                 "incident",
             )
-        for a in alerts:
+        if query:
+            alerts = [a for a in alerts if self._matches(a)]
+            if len(self._haystacks) > 2 * len(alerts) + 1000:  # forget alerts that went away
+                self._haystacks.clear()
+        matched += len(alerts)
+        # Only the rows that are drawn get their cells worked out: 10,000 alerts cost a count.
+        for a in alerts[:MAX_ALERT_ROWS]:
             rows[f"alert:{a.fingerprint}"] = (
                 a.severity,
                 format_age(now - a.starts_at),
@@ -56,6 +117,9 @@ class AlertsTable(KeyedTable):
                 f"{a.name}: {a.summary}" if a.summary else a.name,
                 a.source,
             )
+        hidden = len(alerts) - MAX_ALERT_ROWS
+        if hidden > 0:
+            rows[MORE_KEY] = ("", "", "", f"… {hidden:,} more alerts: / filters them", "")
         for key, (state, text) in notices.items():
             rows[f"notice:{key}"] = (None, "", state, text, key.partition(":")[0])
         order = list(rows)
@@ -78,6 +142,11 @@ class AlertsTable(KeyedTable):
                     if before != after:
                         self.update_cell(key, col, cell)
         self._rows, self._order = rows, order
+        total = len(incidents) + len(self._last[1])
+        counted = (matched, total, self._typed)
+        if counted != self._counted:
+            self._counted = counted
+            self.post_message(self.Counted(self, *counted))
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Force a rebuild on the next sync (after a theme change)."""
@@ -86,11 +155,12 @@ class AlertsTable(KeyedTable):
     @staticmethod
     def _make_cells(facts: tuple[object, ...], variables: Mapping[str, str]) -> tuple[Text, ...]:
         sev, age, state, what, source = facts
-        sev_cell = (
-            severity_text(sev, variables)
-            if isinstance(sev, Severity)
-            else Text("ERR", style=colour(variables, "status-down"))
-        )
+        if isinstance(sev, Severity):
+            sev_cell = severity_text(sev, variables)
+        elif sev is None:  # a notice: a source down, an action of unknown outcome
+            sev_cell = Text("ERR", style=colour(variables, "status-down"))
+        else:  # the "more" row
+            sev_cell = Text("")
         return (
             sev_cell,
             Text(str(age), justify="right"),
@@ -98,3 +168,10 @@ class AlertsTable(KeyedTable):
             plain(what, 200),
             plain(source, 40),
         )
+
+
+def filter_title(base: str, matched: int, total: int, query: str) -> Text:
+    """The panel title while a filter is in force: the user's text shown as typed, never markup."""
+    if not query:
+        return Text(base)
+    return Text(f'{base} · {matched:,} of {total:,} match "{clean(query, limit=40)}"')

@@ -1,0 +1,105 @@
+"""Finding one alert among thousands: / opens the filter, typing narrows, escape gives all back."""
+
+from __future__ import annotations
+
+from oncall_console.model import Alert, Severity
+from oncall_console.ui.widgets.alert_filter import AlertFilter
+from oncall_console.ui.widgets.alerts import MAX_ALERT_ROWS, MORE_KEY, AlertsTable
+from tests.support.demoapp import EPOCH, demo_app, settle
+
+
+def storm(count: int) -> list[Alert]:
+    """A flood of alerts from one Alertmanager, one per host, a few of them on checkout."""
+    return [
+        Alert(
+            fingerprint=f"fp{n:05d}",
+            name="CheckoutLatencyHigh" if n % 1000 == 7 else "NodeDiskFilling",
+            severity=Severity.SEV3,
+            summary=f"disk 91% on host-{n:05d}",
+            starts_at=EPOCH - 600,
+            labels={"instance": f"host-{n:05d}", "team": "payments" if n % 2 else "infra"},
+            source="am",
+        )
+        for n in range(count)
+    ]
+
+
+async def flood(app: object, alerts: list[Alert]) -> None:
+    engine = app.engine  # type: ignore[attr-defined]
+    feed = next(iter(engine.feeds.values()))
+    feed.alerts = alerts
+    engine.version += 1
+    app.dashboard.sync(force=True)  # type: ignore[attr-defined]
+
+
+def alert_keys(table: AlertsTable) -> list[str]:
+    return [str(k.value) for k in table.rows if str(k.value).startswith("alert:")]
+
+
+def panel_title(app: object) -> str:
+    return str(app.screen.query_one("#alerts-panel").border_title)  # type: ignore[attr-defined]
+
+
+async def test_ten_thousand_alerts_draw_a_page_and_count_the_rest():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await flood(app, storm(10_000))
+        await pilot.pause()
+        table = app.screen.query_one(AlertsTable)
+        assert len(alert_keys(table)) == MAX_ALERT_ROWS
+        more = table.get_row(MORE_KEY)
+        assert f"{10_000 - MAX_ALERT_ROWS:,} more alerts" in more[3].plain
+
+
+async def test_slash_filters_by_label_and_escape_gives_every_alert_back():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await flood(app, storm(10_000))
+        await pilot.press("slash")
+        box = app.screen.query_one(AlertFilter)
+        assert box.display and box.has_focus
+        await pilot.press(*"CHECKOUT")  # any case; "q", "a", "d" type letters, not keys
+        await pilot.pause()
+        table = app.screen.query_one(AlertsTable)
+        assert alert_keys(table) == [f"alert:fp{n:05d}" for n in range(7, 10_000, 1000)]
+        assert MORE_KEY not in [k.value for k in table.rows]
+        assert "10 of 10," in panel_title(app) and '"CHECKOUT"' in panel_title(app)
+
+        box.value = ""
+        await pilot.press(*"host-05007")
+        await pilot.pause()
+        assert alert_keys(table) == ["alert:fp05007"]
+        await pilot.press("enter")  # keep the filter, walk the rows
+        assert table.has_focus and box.display
+
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert not box.display and box.value == ""
+        assert table.has_focus
+        assert len(alert_keys(table)) == MAX_ALERT_ROWS
+        assert panel_title(app) == "Incidents & alerts"
+
+
+async def test_remote_text_and_the_typed_filter_stay_plain_text():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        evil = Alert(
+            fingerprint="evil",
+            name="[bold red]Pwned[/]",
+            severity=Severity.SEV2,
+            summary="click \x1b]8;;http://x\x07here\x1b]8;;\x07 [link=http://x]now[/link]",
+            starts_at=EPOCH,
+            source="am",
+        )
+        await flood(app, [evil])
+        await pilot.press("slash", *"[bold")
+        await pilot.pause()
+        table = app.screen.query_one(AlertsTable)
+        assert alert_keys(table) == ["alert:evil"]
+        what = table.get_cell("alert:evil", "what")
+        assert what.plain.startswith("[bold red]Pwned[/]: click here [link=http://x]now[/link]")
+        assert "\x1b" not in what.plain and not what.spans
+        assert '"[bold"' in panel_title(app)
