@@ -170,19 +170,19 @@ async def test_a_theme_change_recolours_the_tables():
 
 
 async def test_declaring_an_incident_from_an_alert_with_i():
-    from tests.support.demoapp import settle
+    from tests.support.demoapp import select_first_alert, settle
 
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one(AlertsTable)
-        table.focus()
-        keys = [k.value for k in table.rows]
-        table.move_cursor(row=next(i for i, k in enumerate(keys) if k.startswith("alert:")))
+        select_first_alert(app)
         await pilot.press("i")
         await pilot.pause()
         declared = [i for i in app.engine.incidents() if i.id.startswith("INC-1")]
         assert len(declared) == 1 and declared[0].severity.label == "SEV2"
+        assert type(app.screen).__name__ == "IncidentScreen"  # declared: now work it
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
         await pilot.press("i")  # the same alert group again: refused, nothing new
         await pilot.pause()
         assert len([i for i in app.engine.incidents() if i.id.startswith("INC-1")]) == 1

@@ -26,7 +26,7 @@ from oncall_console.backends.base import Strict
 from oncall_console.model import ParamSpec
 from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER, ActionSpec, Confirm
 
-ParamKind = Literal["name", "subdomain", "identifier", "int", "str", "choice", "bool"]
+ParamKind = Literal["name", "subdomain", "identifier", "int", "str", "text", "choice", "bool"]
 Value = str | int | bool
 
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -133,7 +133,7 @@ class ParamDecl(Strict):
 
     kind: ParamKind
     """name (DNS-1123 label), subdomain (DNS-1123 with dots), identifier (SQL-style),
-    int, str (free text, one line), choice (one of ``choices``) or bool."""
+    int, str (free text, one line), text (free text, several lines: a message), choice (one of ``choices``) or bool."""
     help: str = ""
     """Shown next to the field when a person fills it in."""
     required: bool = True

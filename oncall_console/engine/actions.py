@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oncall_console.backends.base import Backend, Capability
+from oncall_console.backends.params import MAX_TEXT
 from oncall_console.engine.audit import AuditLog
 from oncall_console.model import (
     ActionInvalid,
@@ -110,6 +111,13 @@ def validate_param(spec: ParamSpec, value: Any) -> Any:
     if spec.kind == "choice":
         if text not in spec.choices:
             raise ActionRefused(f"{name}: must be one of {', '.join(spec.choices)}")
+        return text
+    if spec.kind == "text":  # several lines (a status message): newlines, no other controls
+        text = text.replace("\r\n", "\n")
+        if clean(text, limit=MAX_TEXT + 1, single_line=False) != text.replace("\t", "    "):
+            raise ActionRefused(f"{name}: control characters are not allowed")
+        if len(text) > MAX_TEXT:
+            raise ActionRefused(f"{name}: too long (at most {MAX_TEXT} characters)")
         return text
     if clean(text, limit=10_000) != text:
         raise ActionRefused(f"{name}: control characters are not allowed")

@@ -37,7 +37,7 @@ class ParamSpec:
     name: str
     kind: str
     """name (DNS-1123 label), subdomain (DNS-1123, dots allowed), identifier (SQL),
-    int, str, choice or bool."""
+    int, str (one line), text (several lines, a message), choice or bool."""
     help: str = ""
     required: bool = True
     default: Any = None

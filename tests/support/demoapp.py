@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from oncall_console.backends.demo import demo_config_dict
 from oncall_console.cli import demo_config
+from oncall_console.config import from_dict
 from oncall_console.engine import Engine
 from oncall_console.ui.app import OncallApp
 
@@ -29,10 +33,20 @@ def demo_app(
     theme: str = "oncall-dark",
     themes_dir: Path | None = None,
     keys: dict[str, str] | None = None,
+    extra: Callable[[dict[str, Any]], None] | None = None,
 ) -> OncallApp:
-    """The demo platform ``at`` seconds into its scripted incident, not polling by itself."""
+    """The demo platform ``at`` seconds into its scripted incident, not polling by itself.
+    ``extra`` may change the config document first (add a backend, a post_to)."""
     clock = FixedClock(at)
-    loaded = demo_config(seed=7, speed=1.0, read_only=read_only, start=EPOCH)
+    if extra is None:
+        loaded = demo_config(seed=7, speed=1.0, read_only=read_only, start=EPOCH)
+    else:
+        data = demo_config_dict(seed=7, speed=1.0)
+        data["store"] = {"url": ":memory:"}
+        data["backends"]["demo"]["start"] = EPOCH
+        data["console"]["read_only"] = read_only
+        extra(data)
+        loaded = from_dict(data, filename="<demo>", env={})
     loaded.config.console.utc = True
     loaded.config.console.theme = theme
     loaded.config.console.operator = "alex"
@@ -62,3 +76,13 @@ async def settle(pilot: object) -> None:
     # (they split the same text into different segments).
     app.screen.refresh(layout=True)
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+def select_first_alert(app: OncallApp) -> None:
+    """Focus the alerts panel with its cursor on the first alert row."""
+    from oncall_console.ui.widgets.alerts import AlertsTable
+
+    table = app.screen.query_one(AlertsTable)
+    table.focus()
+    keys = [k.value for k in table.rows]
+    table.move_cursor(row=next(i for i, k in enumerate(keys) if k.startswith("alert:")))

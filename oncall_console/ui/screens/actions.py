@@ -63,6 +63,11 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
             box.border_title = clean(self.spec.title, limit=60)
             box.border_subtitle = "enter next/submit · esc cancel"
             for p in self.spec.params:
+                if p.kind == "text" and self.values.get(p.name):
+                    # Several lines (a status message) cannot be edited in one line: shown.
+                    lines = str(self.values[p.name]).count("\n") + 1
+                    yield Label(Text(f"{p.name} — {lines} lines, shown in the preview"))
+                    continue
                 hint = p.help or p.kind
                 if p.minimum is not None or p.maximum is not None:
                     hint += f" ({p.minimum}..{p.maximum})"
@@ -76,7 +81,9 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
         if index + 1 < len(inputs):
             inputs[index + 1].focus()
             return
-        self.dismiss({i.id.removeprefix("param-"): i.value for i in inputs if i.id})
+        kept = {p.name: self.values[p.name] for p in self.spec.params if p.kind == "text"
+                and self.values.get(p.name)}
+        self.dismiss(kept | {i.id.removeprefix("param-"): i.value for i in inputs if i.id})
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -25,6 +25,7 @@ from oncall_console.ui.screens.detail import (
     sli_detail,
 )
 from oncall_console.ui.screens.handoff import HandoffScreen
+from oncall_console.ui.screens.incident import IncidentScreen
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -180,7 +181,10 @@ class Dashboard(Screen[None]):
                 return
             kind, _, ident = key.partition(":")
             if kind == "incident":
-                for i in self.engine.incidents():
+                if self.engine.incident_service.cached(ident) is not None:
+                    self.app.push_screen(IncidentScreen(ident))  # ours: worked on here
+                    return
+                for i in self.engine.incidents():  # a source's incident: read only
                     if i.id == ident:
                         self.app.push_screen(
                             DetailScreen(f"Incident {i.id}", incident_detail(i, now))
@@ -217,11 +221,8 @@ class Dashboard(Screen[None]):
                         alert.starts_at,
                     )
             elif kind == "incident":
-                incident = next((i for i in self.engine.incidents() if i.id == ident), None)
-                if incident is not None:
-                    names = list(incident.alerts) + [a.name for a in self.engine.alerts()]
-                    runbook = next((r for n in names if (r := service.library.for_alert(n))), None)
-                    scope, started = incident.id, incident.opened_at
+                self.open_incident_runbook(ident)
+                return
         else:
             name = self.query_one(HealthTable).selected_key
             if name:
@@ -230,6 +231,26 @@ class Dashboard(Screen[None]):
             self.notify("No runbook is linked to this row.", timeout=4)
             return
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+
+    def open_incident_runbook(self, incident_id: str) -> None:
+        """The incident's runbook (the one set on it, else the first its alerts name),
+        walked in the incident's scope: steps and actions go on its timeline."""
+        library = self.engine.runbooks.library
+        incident = next((i for i in self.engine.incidents() if i.id == incident_id), None)
+        if incident is None:
+            return
+        record = self.engine.incident_service.cached(incident_id)
+        runbook = library.get(record.runbook) if record is not None and record.runbook else None
+        if runbook is None:
+            alerts = {a.fingerprint: a.name for a in self.engine.alerts()}
+            names = [alerts.get(fp, fp) for fp in incident.alerts]
+            if record is not None and record.title:
+                names.append(record.title.partition(":")[0])
+            runbook = next((r for n in names if (r := library.for_alert(n))), None)
+        if runbook is None:
+            self.notify(f"No runbook is linked to {incident_id}.", timeout=4, markup=False)
+            return
+        self.app.push_screen(RunbookScreen(runbook, incident_id, started_at=incident.opened_at))
 
     async def action_declare(self) -> None:
         """An incident from the selected alert: its group's later alerts attach to it."""
@@ -256,6 +277,7 @@ class Dashboard(Screen[None]):
             f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
         )
         self.sync(force=True)
+        self.app.push_screen(IncidentScreen(incident.id))
 
     def action_handoff(self) -> None:
         self.app.push_screen(HandoffScreen())

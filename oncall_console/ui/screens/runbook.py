@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
+from textual.timer import Timer
 from textual.widgets.option_list import Option
 
 from oncall_console.durations import format_age
@@ -28,6 +29,7 @@ from oncall_console.runbooks import (
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
 from oncall_console.ui.screens.detail import detail_table
+from oncall_console.ui.screens.incident import PRESENCE_EVERY, announce_presence, present_on
 
 if TYPE_CHECKING:
     from oncall_console.ui.app import OncallApp
@@ -58,6 +60,7 @@ class RunbookScreen(Screen[None]):
         self.progress: dict[str, StepProgress] = {}
         self.results: dict[int, RenderableType] = {}
         self._escalation_told = False
+        self._presence_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="runbook-head")
@@ -75,6 +78,7 @@ class RunbookScreen(Screen[None]):
         self._fill()
         self.query_one(OptionList).focus()
         self.set_interval(1.0, self._tick)
+        self.set_interval(PRESENCE_EVERY, self._presence)
         self._tick()
 
     # --- the picture -------------------------------------------------------------------------
@@ -140,6 +144,9 @@ class RunbookScreen(Screen[None]):
         head.append(
             f"  {done}/{len(rb.steps)} done  ·  {clean(self.scope, limit=40)}  ·  open {format_age(elapsed)}"
         )
+        others = present_on(self.app.engine, self.scope, now)
+        if others:
+            head.append(f"  ·  also here: {'; '.join(others)}")
         self.query_one("#runbook-head", Static).update(head)
 
     def selected(self) -> Step | None:
@@ -151,6 +158,18 @@ class RunbookScreen(Screen[None]):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_step()
+        # Tell the other consoles where this one is, once the cursor rests (presence).
+        if self._presence_timer is not None:
+            self._presence_timer.stop()
+        self._presence_timer = self.set_timer(0.5, self._presence)
+
+    def _presence(self) -> None:
+        step = self.selected()
+        doing = f"runbook {self.runbook.id}" + (f": {clean(step.text, limit=60)}" if step else "")
+        announce_presence(self.app.engine, self.scope, doing)
+
+    def on_unmount(self) -> None:
+        announce_presence(self.app.engine, "", "")
 
     def _show_step(self) -> None:
         step = self.selected()

@@ -1,0 +1,540 @@
+"""One incident, worked on: its clocks against the policy and the next step when one is
+due, the timeline as it writes itself, who else is on it, and the changes a commander
+makes (acknowledge, take command, status, severity, notes, status messages).
+
+Every change goes through the IncidentService (one store transaction + its timeline
+entry, refused when another console changed the same field meanwhile). Status messages
+are copied with OSC 52 (works over SSH) or posted through an http webhook named in
+``[incidents] post_to``, through the action runner like every other action.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Static
+
+from oncall_console.incidents import IncidentError
+from oncall_console.incidents.comms import duration, severity_label
+from oncall_console.incidents.policy import Due
+from oncall_console.model import IncidentStatus, Severity
+from oncall_console.store.incidents import IncidentRecord, TimelineRecord
+from oncall_console.text import clean
+from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
+
+if TYPE_CHECKING:
+    from oncall_console.engine import Engine
+    from oncall_console.ui.app import OncallApp
+
+PRESENCE_EVERY = 30.0
+"""Seconds between presence announcements while a screen is open."""
+PRESENCE_TTL = 3 * PRESENCE_EVERY
+"""A console not heard of for this long is no longer shown as present."""
+
+# Bindings that change the incident: refused (and hidden) on a read-only console.
+_WRITES = frozenset(
+    {"acknowledge", "take_command", "hand_command", "status", "severity", "note", "messages"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    text: str
+    urgent: bool = False
+    """Due now (shown in reverse, told once as a notification)."""
+    key: str = ""
+    """What it is about, for telling it once: "ack", "escalate:2", "update"."""
+
+
+def clock(seconds: float) -> str:
+    """``4:07`` below an hour, ``1 h 05 min`` above: a countdown that reads at a glance."""
+    seconds = max(0.0, seconds)
+    if seconds < 3600:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return duration(seconds)
+
+
+def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
+    """What the policy asks of the people on this incident now, most urgent first."""
+    if not record.is_open:
+        return []
+    out: list[Prompt] = []
+    if not due.acknowledged:
+        left = due.response_due_at - due.now
+        if left <= 0:
+            out.append(
+                Prompt(
+                    f"Response time passed {clock(-left)} ago: acknowledge it (k)",
+                    urgent=True,
+                    key="ack",
+                )
+            )
+        else:
+            out.append(Prompt(f"Acknowledge within {clock(left)} (k)", key="ack-soon"))
+    if due.level_index > 0:
+        out.append(
+            Prompt(
+                f"Engage {due.level.describe()}: {duration(due.elapsed)} open",
+                urgent=True,
+                key=f"escalate:{due.level_index}",
+            )
+        )
+    if due.update_overdue and due.update_due_at is not None:
+        out.append(
+            Prompt(
+                f"Status update overdue by {clock(due.now - due.update_due_at)}: write one (m)",
+                urgent=True,
+                key="update",
+            )
+        )
+    if not record.commander:
+        out.append(Prompt("Nobody has command: take it (t)", key="commander"))
+    return out
+
+
+def clocks_text(record: IncidentRecord, due: Due) -> Text:
+    """Open for · response · escalation level and the next · next update."""
+    text = Text()
+    text.append("open ", style="dim")
+    text.append(duration(due.elapsed) if due.elapsed >= 3600 else clock(due.elapsed))
+    text.append("  ·  response ", style="dim")
+    if due.acknowledged and record.acknowledged_at is not None:
+        took = record.acknowledged_at - record.opened_at
+        text.append(f"acknowledged after {clock(took)}")
+        if due.response_breached:
+            text.append(" (late)", style="bold")
+    elif due.response_breached:
+        text.append(f"BREACHED {clock(due.now - due.response_due_at)} ago", style="bold reverse")
+    else:
+        text.append(f"due in {clock(due.response_due_at - due.now)}")
+    if not record.is_open:
+        return text
+    text.append("\n")
+    text.append("escalation ", style="dim")
+    text.append(due.level.describe())
+    if due.next_step is not None and due.next_in is not None:
+        text.append(f"  ·  next {due.next_step.who} in {clock(due.next_in)}")
+    if due.update_due_at is not None:
+        text.append("  ·  update ", style="dim")
+        if due.update_overdue:
+            text.append(
+                f"overdue {clock(due.now - due.update_due_at)}", style="bold reverse"
+            )
+        else:
+            text.append(f"due in {clock(due.update_due_at - due.now)}")
+    return text
+
+
+def present_on(engine: Engine, incident_id: str, now: float) -> list[str]:
+    """Other consoles working on ``incident_id``: "bob (runbook db-pool: step …)"."""
+    out = []
+    for origin, said in sorted(engine.presence.items()):
+        if said.get("incident") != incident_id:
+            continue
+        at = said.get("at")
+        if not isinstance(at, int | float) or now - at > PRESENCE_TTL:
+            continue
+        who = clean(said.get("operator") or origin, limit=40)
+        doing = clean(said.get("doing") or "", limit=80)
+        out.append(f"{who} ({doing})" if doing else who)
+    return out
+
+
+def announce_presence(engine: Engine, incident: str, doing: str = "") -> None:
+    engine.announce(
+        "presence", incident=incident, operator=engine.loaded.operator, doing=doing[:120]
+    )
+
+
+class IncidentScreen(Screen[None]):
+    """One stored incident. Esc goes back to the dashboard."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="incident.back"),
+        Binding("k", "acknowledge", "Ack", id="incident.ack", tooltip="Acknowledge: stops the response clock"),
+        Binding("t", "take_command", "Take command", id="incident.take", tooltip="You become the incident commander"),
+        Binding("C", "hand_command", "Hand over", id="incident.hand", show=False, tooltip="Make someone else commander"),
+        Binding("s", "status", "Status", id="incident.status", tooltip="investigating → identified → monitoring → resolved"),
+        Binding("v", "severity", "Severity", id="incident.severity", tooltip="SEV1-SEV4"),
+        Binding("n", "note", "Note", id="incident.note", tooltip="Add a note to the timeline"),
+        Binding("m", "messages", "Message", id="incident.message", tooltip="Status message: copy or post"),
+        Binding("b", "runbook", "Runbook", id="incident.runbook", tooltip="Walk the incident's runbook"),
+    ]
+
+    app: OncallApp
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__()
+        self.incident_id = incident_id
+        self.record: IncidentRecord | None = None
+        self.timeline: list[TimelineRecord] = []
+        self._row_keys: list[str] = []
+        self._told: set[str] = set()
+        self._seen: tuple[Any, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="incident-head")
+        yield Static(id="incident-clocks")
+        yield Static(id="incident-next")
+        yield Static(id="incident-presence")
+        with Vertical(id="incident-timeline-panel", classes="panel") as panel:
+            panel.border_title = "Timeline"
+            table: DataTable[Text] = DataTable(id="incident-timeline", cursor_type="row")
+            table.add_columns("time", "who", "what", "")
+            yield table
+        yield Footer()
+
+    @property
+    def service(self) -> Any:
+        return self.app.engine.incident_service
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _WRITES and self.app.engine.read_only:
+            return False
+        return True
+
+    async def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        await self.reload()
+        announce_presence(self.app.engine, self.incident_id, "incident")
+        self.set_interval(1.0, self.sync)
+        self.set_interval(PRESENCE_EVERY, self._presence)
+
+    def on_unmount(self) -> None:
+        announce_presence(self.app.engine, "", "")
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.record is not None:  # back from a runbook or a dialog
+            self._presence()
+
+    def _presence(self) -> None:
+        announce_presence(self.app.engine, self.incident_id, "incident")
+
+    async def reload(self) -> None:
+        """Read this incident again: from the engine's snapshot, else from the store."""
+        try:
+            await self.service.refresh()
+            record = self.service.cached(self.incident_id)
+            timeline = self.service.timelines.get(self.incident_id)
+            if record is None:
+                record = await self.service.get(self.incident_id)
+            if timeline is None:
+                timeline = await self.service.timeline(self.incident_id)
+        except Exception as exc:
+            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            return
+        self.record, self.timeline = record, list(timeline)
+        self.sync(force=True)
+
+    # --- the picture -----------------------------------------------------------------------
+
+    def sync(self, force: bool = False) -> None:
+        """Repaint what changed: the clocks every second, the rest when the record does."""
+        cached = self.service.cached(self.incident_id)
+        if cached is not None and (self.record is None or cached.revision != self.record.revision):
+            self.record = cached
+            self.timeline = list(self.service.timelines.get(self.incident_id, self.timeline))
+            force = True
+        record = self.record
+        if record is None:
+            return
+        now = self.app.clock()
+        due = self.service.due(record, now) if cached is not None else self.service.policy.due(
+            record, now, max((e.at for e in self.timeline if e.kind == "comms"), default=None)
+        )
+        presence = present_on(self.app.engine, self.incident_id, now)
+        seen = (record.revision, int(now), tuple(presence))
+        if seen == self._seen and not force:
+            return
+        self._seen = seen
+        self.query_one("#incident-head", Static).update(self._head(record))
+        self.query_one("#incident-clocks", Static).update(clocks_text(record, due))
+        prompts = next_steps(record, due)
+        self.query_one("#incident-next", Static).update(self._prompts(prompts))
+        self._tell(prompts)
+        line = Text()
+        if presence:
+            line.append("also here: ", style="dim")
+            line.append("; ".join(presence))
+        self.query_one("#incident-presence", Static).update(line)
+        if force:
+            self._fill_timeline()
+
+    def _head(self, r: IncidentRecord) -> Text:
+        text = Text(f" {r.id} ", style="bold reverse")
+        text.append(f" {severity_label(r.severity)} ", style="bold")
+        text.append(f" {r.status} ", style="reverse" if r.is_open else "dim")
+        text.append("  ")
+        text.append(clean(r.title, limit=200))
+        text.append("\ncommander ", style="dim")
+        text.append(clean(r.commander, limit=60) or "nobody")
+        if r.runbook:
+            text.append("  ·  runbook ", style="dim")
+            text.append(clean(r.runbook, limit=60))
+        if r.affected:
+            text.append("  ·  affected ", style="dim")
+            text.append(clean(r.affected, limit=80))
+        return text
+
+    def _prompts(self, prompts: list[Prompt]) -> Text:
+        text = Text()
+        for n, p in enumerate(prompts):
+            if n:
+                text.append("\n")
+            text.append("▶ " if p.urgent else "· ", style="bold" if p.urgent else "dim")
+            text.append(p.text, style="bold reverse" if p.urgent else "")
+        return text
+
+    def _tell(self, prompts: list[Prompt]) -> None:
+        """An urgent step is told once per incident screen, so it is not missed."""
+        for p in prompts:
+            if p.urgent and p.key not in self._told:
+                self._told.add(p.key)
+                self.notify(p.text, title=f"{self.incident_id}: due", severity="warning",
+                            timeout=20, markup=False)
+
+    def _fill_timeline(self) -> None:
+        table: DataTable[Text] = self.query_one(DataTable)
+        utc = self.app.engine.loaded.config.console.utc
+        keys = [f"{e.id}:{e.at}:{n}" for n, e in enumerate(self.timeline)]
+        if keys[: len(self._row_keys)] != self._row_keys:
+            table.clear()
+            self._row_keys = []
+        for key, entry in zip(keys[len(self._row_keys) :], self.timeline[len(self._row_keys) :]):
+            stamp = time.strftime("%H:%M:%S", time.gmtime(entry.at) if utc else time.localtime(entry.at))
+            table.add_row(
+                Text(stamp),
+                Text(clean(entry.operator, limit=20) or "·", style="" if entry.operator else "dim"),
+                Text(clean(entry.kind, limit=16), style="bold"),
+                Text(clean(entry.text, limit=300)),
+                key=key,
+            )
+            self._row_keys.append(key)
+        if self._row_keys:
+            table.move_cursor(row=len(self._row_keys) - 1)
+
+    # --- changes ---------------------------------------------------------------------------
+
+    async def _do(self, change: Any, done: str = "") -> bool:
+        """Run one change; refusals (changed meanwhile, store down) are one line."""
+        try:
+            await change
+        except IncidentError as exc:
+            self.notify(str(exc), title="Not changed", severity="error", timeout=8, markup=False)
+            return False
+        except Exception as exc:
+            self.notify(
+                f"not saved: {clean(str(exc), limit=200)}",
+                title="Store",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            return False
+        await self.reload()
+        if done:
+            self.notify(done, timeout=3, markup=False)
+        return True
+
+    async def action_acknowledge(self) -> None:
+        await self._do(self.service.acknowledge(self.incident_id), "Acknowledged.")
+
+    async def action_take_command(self) -> None:
+        me = self.app.engine.loaded.operator
+        await self._do(self.service.set_commander(self.incident_id, me), f"{me} has command.")
+
+    @work(exclusive=True, group="incident")
+    async def action_hand_command(self) -> None:
+        who = await self.app.push_screen_wait(
+            TextPrompt("Hand over command", "New commander (empty: nobody)", self._cur("commander"))
+        )
+        if who is not None:
+            await self._do(self.service.set_commander(self.incident_id, who))
+
+    @work(exclusive=True, group="incident")
+    async def action_status(self) -> None:
+        current = self._cur("status")
+        choices = [(s.value, s.value) for s in IncidentStatus]
+        picked = await self.app.push_screen_wait(ChoicePrompt("Status", choices, current))
+        if picked is None or picked == current:
+            return
+        why = await self.app.push_screen_wait(
+            TextPrompt(f"Status → {picked}", "Why (optional, goes on the timeline)")
+        )
+        if why is None:
+            return
+        await self._do(self.service.set_status(self.incident_id, picked, why))
+
+    @work(exclusive=True, group="incident")
+    async def action_severity(self) -> None:
+        current = self._cur("severity")
+        choices = [(s.label, f"{s.label}") for s in Severity]
+        picked = await self.app.push_screen_wait(
+            ChoicePrompt("Severity", choices, severity_label(int(current or 3)))
+        )
+        if picked is not None:
+            await self._do(self.service.set_severity(self.incident_id, picked))
+
+    @work(exclusive=True, group="incident")
+    async def action_note(self) -> None:
+        text = await self.app.push_screen_wait(TextPrompt("Note", "What happened, what you saw"))
+        if text:
+            await self._do(self.service.note(self.incident_id, text))
+
+    def _cur(self, field: str) -> str:
+        return "" if self.record is None else str(getattr(self.record, field))
+
+    @work(exclusive=True, group="incident")
+    async def action_messages(self) -> None:
+        await self.app.push_screen_wait(MessageScreen(self.incident_id))
+        await self.reload()
+
+    def action_runbook(self) -> None:
+        self.app.dashboard.open_incident_runbook(self.incident_id)
+
+
+class MessageScreen(ModalScreen[None]):
+    """A status message (initial / update / resolved) from the incident: copy or post."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="message.close"),
+        Binding("c", "copy", "Copy", id="message.copy", tooltip="Copy with OSC 52 (works over SSH)"),
+        Binding("y", "posted", "Mark posted", id="message.posted", tooltip="You posted it: restarts the update clock"),
+        Binding("p", "post", "Post", id="message.post", tooltip="Send through a webhook in [incidents] post_to"),
+        Binding("1", "kind('initial')", "Initial", id="message.initial", show=False),
+        Binding("2", "kind('update')", "Update", id="message.update", show=False),
+        Binding("3", "kind('resolved')", "Resolved", id="message.resolved", show=False),
+    ]
+
+    app: OncallApp
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__()
+        self.incident_id = incident_id
+        self.kind = ""
+        self.text = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="message-box") as box:
+            box.border_subtitle = "1 initial · 2 update · 3 resolved · c copy · y posted · p post · esc"
+            with VerticalScroll(id="message-scroll"):
+                yield Static(id="message-text")
+
+    async def on_mount(self) -> None:
+        await self.render_kind("")
+
+    async def render_kind(self, kind: str) -> None:
+        try:
+            self.kind, self.text = await self.app.engine.incident_service.message(
+                self.incident_id, kind
+            )
+        except Exception as exc:
+            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            return
+        self.query_one("#message-box").border_title = f"{self.kind} message · {self.incident_id}"
+        self.query_one("#message-text", Static).update(Text(self.text))
+
+    async def action_kind(self, kind: str) -> None:
+        await self.render_kind(kind)
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify("Copied (OSC 52). Press y once it is posted: the update clock restarts.",
+                    timeout=6)
+
+    async def action_posted(self) -> None:
+        await self._mark_posted()
+        self.dismiss(None)
+
+    async def _mark_posted(self) -> None:
+        try:
+            await self.app.engine.incident_service.posted(self.incident_id, self.kind)
+        except Exception as exc:
+            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            return
+        self.notify(f"{self.kind} message recorded as posted.", timeout=4, markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("posted", "post") and self.app.engine.read_only:
+            return False
+        if action == "post" and not self.app.engine.loaded.config.incidents.post_to:
+            return None  # shown disabled: nothing to post to
+        return True
+
+    @work(exclusive=True, group="message")
+    async def action_post(self) -> None:
+        targets = list(self.app.engine.loaded.config.incidents.post_to)
+        if not targets:
+            self.notify("No webhook in [incidents] post_to.", timeout=5)
+            return
+        target = targets[0]
+        if len(targets) > 1:
+            picked = await self.app.push_screen_wait(
+                ChoicePrompt("Post to", [(t, t) for t in targets])
+            )
+            if picked is None:
+                return
+            target = picked
+        backend, _, action = target.partition(".")
+        runner = self.app.engine.runner
+        try:
+            from oncall_console.model import ActionRequest
+
+            spec = runner.spec_for(ActionRequest(backend, action))
+        except Exception as exc:
+            self.notify(f"{target}: {clean(str(exc), limit=200)}", title="Not posted",
+                        severity="error", timeout=8, markup=False)
+            return
+        values = message_values(spec, self.app.engine.incident_service.cached(self.incident_id),
+                                self.incident_id, self.kind, self.text)
+        ok = await self.app.dashboard.confirm_and_run(
+            backend, spec, values, ask=(), scope=self.incident_id
+        )
+        if ok:
+            await self._mark_posted()
+            self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+MESSAGE_PARAMS = ("message", "text", "body")
+
+
+def message_values(
+    spec: Any, record: IncidentRecord | None, incident_id: str, kind: str, text: str
+) -> dict[str, Any]:
+    """Fill a webhook's parameters from the incident: the message goes in the first of
+    ``message`` / ``text`` / ``body`` it declares; status, severity, title, incident_id
+    and kind where it declares them. The rest is asked for."""
+    names = {p.name: p for p in spec.params}
+    values: dict[str, Any] = {}
+    slot = next((n for n in MESSAGE_PARAMS if n in names), None)
+    if slot is not None:
+        p = names[slot]
+        values[slot] = text if p.kind == "text" else " / ".join(
+            line.strip() for line in text.splitlines() if line.strip()
+        )[:500]
+    known: dict[str, Any] = {"incident_id": incident_id, "kind": kind}
+    if record is not None:
+        known |= {
+            "status": record.status,
+            "severity": severity_label(record.severity),
+            "title": clean(record.title, limit=200),
+        }
+    for name, value in known.items():
+        p = names.get(name)
+        if p is not None and (p.kind != "choice" or value in p.choices):
+            values[name] = value
+    for p in spec.params:  # defaults count as given: ask only for what is missing
+        if p.name not in values and p.default not in (None, ""):
+            values[p.name] = p.default
+    return values

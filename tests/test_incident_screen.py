@@ -1,0 +1,233 @@
+"""The incident screen with Pilot, on the demo (fixed clock): declare from an alert, the
+clocks and the next step as the policy moves, the changes a commander makes, status
+messages copied or posted through a real http webhook, read-only refusals, hostile text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, OptionList, Static
+
+from oncall_console.ui.screens.incident import IncidentScreen, MessageScreen
+from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
+from tests.support.demoapp import demo_app, select_first_alert, settle
+from tests.support.httpserver import LocalServer, serve
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with serve() as s:
+        yield s
+
+
+def text_of(screen: Any, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def timeline_text(screen: Any) -> str:
+    table = screen.query_one("#incident-timeline", DataTable)
+    return "\n".join(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count))
+
+
+async def wait_for(pilot: Any, condition: Any, what: str) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def declare(pilot: Any) -> IncidentScreen:
+    app = pilot.app
+    await settle(pilot)
+    select_first_alert(app)
+    await pilot.press("i")
+    await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), "incident screen")
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.record is not None, "incident loaded")
+    return screen
+
+
+async def choose(pilot: Any, value: str) -> None:
+    """In a ChoicePrompt: move to ``value`` and press enter."""
+    prompt = pilot.app.screen
+    assert isinstance(prompt, ChoicePrompt)
+    options = prompt.query_one(OptionList)
+    options.highlighted = [v for v, _ in prompt.choices].index(value)
+    await pilot.press("enter")
+
+
+async def type_line(pilot: Any, text: str) -> None:
+    prompt = pilot.app.screen
+    assert isinstance(prompt, TextPrompt)
+    prompt.query_one(Input).value = text
+    await pilot.press("enter")
+
+
+async def test_declare_opens_the_incident_and_the_commander_works_it():
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await declare(pilot)
+        iid = screen.incident_id
+        head = text_of(screen, "#incident-head")
+        assert iid in head and "SEV2" in head and "investigating" in head
+        assert "commander nobody" in head
+        # Not acknowledged yet: the response clock runs and the next step says so.
+        assert "due in" in text_of(screen, "#incident-clocks")
+        steps = text_of(screen, "#incident-next")
+        assert "Acknowledge within" in steps and "take it (t)" in steps
+
+        await pilot.press("k")
+        await wait_for(pilot, lambda: "acknowledged" in timeline_text(screen), "ack on timeline")
+        assert "acknowledged after" in text_of(screen, "#incident-clocks")
+        assert "Acknowledge within" not in text_of(screen, "#incident-next")
+
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "commander alex" in text_of(screen, "#incident-head"), "cmd")
+
+        await pilot.press("n")
+        await type_line(pilot, "pool at 94 %, [bold]not[/] markup \x1b[31m")
+        await wait_for(pilot, lambda: "pool at 94 %" in timeline_text(screen), "note")
+        assert "[bold]not[/] markup" in timeline_text(screen)  # data, shown as typed
+        assert "\x1b" not in timeline_text(screen)
+
+        await pilot.press("s")
+        await choose(pilot, "identified")
+        await type_line(pilot, "pool exhausted by a batch job")
+        await wait_for(pilot, lambda: "identified" in text_of(screen, "#incident-head"), "status")
+        assert "pool exhausted by a batch job" in timeline_text(screen)
+
+        await pilot.press("v")
+        await choose(pilot, "SEV1")
+        await wait_for(pilot, lambda: "SEV1" in text_of(screen, "#incident-head"), "severity")
+
+        record = app.engine.incident_service.cached(iid)
+        assert (record.status, record.severity, record.commander) == ("identified", 1, "alex")
+        kinds = [e.kind for e in await app.engine.incident_service.timeline(iid)]
+        for kind in ("alert fired", "acknowledged", "commander", "note", "status", "severity"):
+            assert kind in kinds
+
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_the_clocks_move_and_the_next_step_is_prompted_when_due():
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await declare(pilot)
+        await pilot.press("v")
+        await choose(pilot, "SEV1")
+        await wait_for(pilot, lambda: "SEV1" in text_of(screen, "#incident-head"), "SEV1")
+        assert "next secondary on-call in" in text_of(screen, "#incident-clocks")
+
+        app.fixed_clock.advance(16 * 60)  # SEV1: 15 min to respond, secondary at 15 min
+        screen.sync()
+        await pilot.pause()
+        steps = text_of(screen, "#incident-next")
+        assert "Response time passed" in steps
+        assert "Engage secondary on-call (PagerDuty)" in steps
+        assert "BREACHED" in text_of(screen, "#incident-clocks")
+        told = [n.message for n in app._notifications]
+        assert any("Engage secondary on-call" in m for m in told)
+
+        app.fixed_clock.advance(15 * 60)  # 31 min: the lead, and the update is overdue
+        screen.sync()
+        await pilot.pause()
+        steps = text_of(screen, "#incident-next")
+        assert "Engage engineering lead" in steps
+        assert "Status update overdue" in steps
+
+        # Posting the update restarts its clock; the prompt goes away.
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), "message screen")
+        message = app.screen
+        await wait_for(pilot, lambda: message.text != "", "message rendered")
+        assert screen.incident_id in message.text
+        await pilot.press("2")
+        await wait_for(pilot, lambda: message.kind == "update", "update message")
+        await pilot.press("c")
+        assert app.clipboard == message.text
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen is screen, "back on the incident")
+        await wait_for(
+            pilot, lambda: "overdue" not in text_of(screen, "#incident-next"), "update posted"
+        )
+        assert "update message posted" in timeline_text(screen)
+
+
+async def test_a_message_is_posted_through_the_webhook_after_confirmation(server):
+    def with_chat(data: dict[str, Any]) -> None:
+        data["backends"]["chat"] = {
+            "type": "http",
+            "webhooks": {
+                "post": {
+                    "url": server.url("/hook/chat"),
+                    "method": "POST",
+                    "title": "Post to the incident channel",
+                    "body": {"text": "{message}", "status": "{status}", "sev": "{severity}"},
+                    "params": {
+                        "message": {"kind": "text"},
+                        "status": {"kind": "str"},
+                        "severity": {"kind": "str"},
+                        "channel": {"kind": "name", "default": "incidents"},
+                    },
+                    "target": "channel",
+                }
+            },
+        }
+        data.setdefault("incidents", {})["post_to"] = ["chat.post"]
+
+    app = demo_app(at=90, extra=with_chat)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await declare(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen), "message screen")
+        message = app.screen
+        await wait_for(pilot, lambda: message.text != "", "message rendered")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmAction", "confirm")
+        preview = str(app.screen.prepared.preview)
+        assert "/hook/chat" in preview
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen is screen, "back on the incident")
+        sent = [r for r in server.requests if "/hook/chat" in r["path"] and "body" in r]
+        assert len(sent) == 1
+        body = json.loads(sent[0]["body"])
+        assert body["text"] == message.text and "\n" in body["text"]  # several lines kept
+        assert (body["status"], body["sev"]) == ("investigating", "SEV2")
+        await wait_for(pilot, lambda: "message posted" in timeline_text(screen), "posted")
+        assert "on incidents: succeeded" in timeline_text(screen), timeline_text(screen)
+
+
+async def test_read_only_console_shows_the_incident_but_changes_nothing():
+    app = demo_app(at=90, read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        service = app.engine.incident_service
+        alert = next(a for a in app.engine.alerts())
+        record = await service.declare(from_alert=alert, title="[red]x[/] \x1b]52;c;aGk=\x07db")
+        await service.refresh()
+        app.push_screen(IncidentScreen(record.id))
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), "screen")
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.record is not None, "loaded")
+        head = text_of(screen, "#incident-head")
+        assert "[red]x[/]" in head and "\x1b" not in head and "\x07" not in head
+        before = len(await service.timeline(record.id))
+        for key in ("k", "t", "n", "s", "v", "m"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen, key
+        assert len(await service.timeline(record.id)) == before
+
+
+async def test_fits_80x24():
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await declare(pilot)
+        timeline = screen.query_one("#incident-timeline", DataTable)
+        assert timeline.region.height >= 5  # room for the timeline under the clocks
+        assert screen.query_one("#incident-next").region.bottom <= timeline.region.y
