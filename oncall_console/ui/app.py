@@ -15,6 +15,7 @@ from oncall_console.config import default_path
 from oncall_console.engine import Engine
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.screens.runbook import RunbookScreen
+from oncall_console.ui.screens.incident import IncidentScreen
 from oncall_console.ui.screens.warroom import WarRoom
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
@@ -148,6 +149,8 @@ class OncallApp(App[None]):
         stack = self.screen_stack
         if stack and stack[-1] is self.main_screen:
             self.main_screen.sync()
+        elif stack and isinstance(stack[-1], IncidentScreen):  # it shows live state too
+            stack[-1].sync()
 
     def action_cycle_theme(self) -> None:
         order = self.theme_order or [self.theme]
