@@ -42,6 +42,32 @@ async def main() -> None:
     await shoot("detail-check", (100, 30), keys=("enter",), row="prediction-service")
     await shoot("confirm-rollback", (100, 30), keys=("a", "enter"), row="prediction-service")
     await shoot("runbook", (120, 40), keys=("b", "down", "down", "down"), row="prediction-service")
+    await shoot_incident()
+
+
+async def shoot_incident() -> None:
+    """The incident screen 16 minutes after declaring, as tests/test_snapshots.py has it."""
+    from textual.widgets import Input
+
+    from tests.support.demoapp import select_first_alert
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        select_first_alert(app)
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.press("k", "t", "n")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "pods crash-looping since the 07:58 rollout"
+        await pilot.press("enter")
+        await pilot.pause()
+        app.fixed_clock.advance(16 * 60)
+        app.screen.sync()
+        app.clear_notifications()
+        await pilot.pause()
+        app.save_screenshot(str(OUT / "incident.svg"))
+    print("wrote screenshots/incident.svg")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ async def test_declare_opens_the_incident_and_the_commander_works_it():
 
         await pilot.press("k")
         await wait_for(pilot, lambda: "acknowledged" in timeline_text(screen), "ack on timeline")
-        assert "acknowledged after" in text_of(screen, "#incident-clocks")
+        assert "acked after" in text_of(screen, "#incident-clocks")
         assert "Acknowledge within" not in text_of(screen, "#incident-next")
 
         await pilot.press("t")
@@ -231,3 +231,24 @@ async def test_fits_80x24():
         timeline = screen.query_one("#incident-timeline", DataTable)
         assert timeline.region.height >= 5  # room for the timeline under the clocks
         assert screen.query_one("#incident-next").region.bottom <= timeline.region.y
+
+
+async def test_the_dashboard_tells_a_due_step_once():
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        service = app.engine.incident_service
+        alert = next(a for a in app.engine.alerts())
+        record = await service.declare(from_alert=alert, severity="SEV1")
+        await service.refresh()
+        app.fixed_clock.advance(16 * 60)
+        app.dashboard.sync(force=True)
+        app.dashboard.sync(force=True)
+        await pilot.pause()
+        told = [n.message for n in app._notifications if n.title.startswith(record.id)]
+        assert sorted(told) == sorted(
+            [
+                "Response time passed 1:00 ago: acknowledge it (k)",
+                "Engage secondary on-call (PagerDuty): 16 min open",
+            ]
+        )

@@ -45,3 +45,34 @@ def test_runbook_screen(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(at=90), terminal_size=(120, 40), run_before=open_runbook)
+
+
+def test_incident_screen_at_80x24(snap_compare):
+    """Declared from the alert, acknowledged, commanded, a note; 16 minutes later the
+    escalation step is due and prompted."""
+
+    async def work_incident(pilot):
+        from textual.widgets import Input
+
+        from tests.support.demoapp import select_first_alert
+
+        app = pilot.app
+        await settle(pilot)
+        select_first_alert(app)
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.press("k", "t")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "pods crash-looping since the 07:58 rollout"
+        await pilot.press("enter")
+        await pilot.pause()
+        app.fixed_clock.advance(16 * 60)
+        app.screen.sync()
+        await pilot.pause()
+        app.clear_notifications()
+        app.screen.refresh(layout=True)
+        await pilot.pause()
+
+    assert snap_compare(demo_app(at=90), terminal_size=(80, 24), run_before=work_incident)

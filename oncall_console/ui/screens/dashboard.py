@@ -25,7 +25,7 @@ from oncall_console.ui.screens.detail import (
     sli_detail,
 )
 from oncall_console.ui.screens.handoff import HandoffScreen
-from oncall_console.ui.screens.incident import IncidentScreen
+from oncall_console.ui.screens.incident import IncidentScreen, next_steps
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -86,6 +86,8 @@ class Dashboard(Screen[None]):
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
+        self.told_due: set[tuple[str, str]] = set()
+        """(incident, step) already told: each due step is told once per console."""
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -138,6 +140,30 @@ class Dashboard(Screen[None]):
                 now,
                 variables,
             )
+        self.prompt_due(now)
+
+    def prompt_due(self, now: float) -> None:
+        """Tell, once, when an open incident's next step falls due (escalate, acknowledge,
+        post an update), wherever the operator is looking; the incident screen says more."""
+        service = self.engine.incident_service
+        for record in list(service.records.values()):
+            if not record.is_open:
+                continue
+            try:
+                steps = next_steps(record, service.due(record, now))
+            except Exception:
+                continue
+            for step in steps:
+                key = (record.id, step.key)
+                if step.urgent and key not in self.told_due:
+                    self.told_due.add(key)
+                    self.notify(
+                        step.text,
+                        title=f"{record.id}: due (enter on it for the incident screen)",
+                        severity="warning",
+                        timeout=20,
+                        markup=False,
+                    )
 
     def notices(self) -> dict[str, tuple[str, str]]:
         """Rows that are not alerts but need eyes: sources down, actions of unknown outcome."""

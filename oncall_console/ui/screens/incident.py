@@ -101,14 +101,13 @@ def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
 
 
 def clocks_text(record: IncidentRecord, due: Due) -> Text:
-    """Open for · response · escalation level and the next · next update."""
+    """Line 1: open for · response · next update. Line 2: who is engaged, and who next."""
     text = Text()
     text.append("open ", style="dim")
     text.append(duration(due.elapsed) if due.elapsed >= 3600 else clock(due.elapsed))
-    text.append("  ·  response ", style="dim")
+    text.append(" · response ", style="dim")
     if due.acknowledged and record.acknowledged_at is not None:
-        took = record.acknowledged_at - record.opened_at
-        text.append(f"acknowledged after {clock(took)}")
+        text.append(f"acked after {clock(record.acknowledged_at - record.opened_at)}")
         if due.response_breached:
             text.append(" (late)", style="bold")
     elif due.response_breached:
@@ -117,19 +116,17 @@ def clocks_text(record: IncidentRecord, due: Due) -> Text:
         text.append(f"due in {clock(due.response_due_at - due.now)}")
     if not record.is_open:
         return text
-    text.append("\n")
-    text.append("escalation ", style="dim")
-    text.append(due.level.describe())
-    if due.next_step is not None and due.next_in is not None:
-        text.append(f"  ·  next {due.next_step.who} in {clock(due.next_in)}")
     if due.update_due_at is not None:
-        text.append("  ·  update ", style="dim")
+        text.append(" · update ", style="dim")
         if due.update_overdue:
-            text.append(
-                f"overdue {clock(due.now - due.update_due_at)}", style="bold reverse"
-            )
+            text.append(f"overdue {clock(due.now - due.update_due_at)}", style="bold reverse")
         else:
             text.append(f"due in {clock(due.update_due_at - due.now)}")
+    text.append("\nescalation ", style="dim")
+    text.append(due.level.describe())
+    if due.next_step is not None and due.next_in is not None:
+        text.append(" · next ", style="dim")
+        text.append(f"{due.next_step.who} in {clock(due.next_in)}")
     return text
 
 
@@ -160,12 +157,12 @@ class IncidentScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="incident.back"),
         Binding("k", "acknowledge", "Ack", id="incident.ack", tooltip="Acknowledge: stops the response clock"),
-        Binding("t", "take_command", "Take command", id="incident.take", tooltip="You become the incident commander"),
+        Binding("t", "take_command", "Command", id="incident.take", tooltip="You become the incident commander"),
         Binding("C", "hand_command", "Hand over", id="incident.hand", show=False, tooltip="Make someone else commander"),
         Binding("s", "status", "Status", id="incident.status", tooltip="investigating → identified → monitoring → resolved"),
-        Binding("v", "severity", "Severity", id="incident.severity", tooltip="SEV1-SEV4"),
+        Binding("v", "severity", "Sev", id="incident.severity", tooltip="SEV1-SEV4"),
         Binding("n", "note", "Note", id="incident.note", tooltip="Add a note to the timeline"),
-        Binding("m", "messages", "Message", id="incident.message", tooltip="Status message: copy or post"),
+        Binding("m", "messages", "Msg", id="incident.message", tooltip="Status message: copy or post"),
         Binding("b", "runbook", "Runbook", id="incident.runbook", tooltip="Walk the incident's runbook"),
     ]
 
@@ -177,7 +174,6 @@ class IncidentScreen(Screen[None]):
         self.record: IncidentRecord | None = None
         self.timeline: list[TimelineRecord] = []
         self._row_keys: list[str] = []
-        self._told: set[str] = set()
         self._seen: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -190,7 +186,7 @@ class IncidentScreen(Screen[None]):
             table: DataTable[Text] = DataTable(id="incident-timeline", cursor_type="row")
             table.add_columns("time", "who", "what", "")
             yield table
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; 80 columns are few
 
     @property
     def service(self) -> Any:
@@ -260,32 +256,34 @@ class IncidentScreen(Screen[None]):
         prompts = next_steps(record, due)
         self.query_one("#incident-next", Static).update(self._prompts(prompts))
         self._tell(prompts)
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis")
         if presence:
             line.append("also here: ", style="dim")
             line.append("; ".join(presence))
-        self.query_one("#incident-presence", Static).update(line)
+        shown = self.query_one("#incident-presence", Static)
+        shown.update(line)
+        shown.display = bool(presence)
         if force:
             self._fill_timeline()
 
     def _head(self, r: IncidentRecord) -> Text:
-        text = Text(f" {r.id} ", style="bold reverse")
+        text = Text(f" {r.id} ", style="bold reverse", no_wrap=True, overflow="ellipsis")
         text.append(f" {severity_label(r.severity)} ", style="bold")
         text.append(f" {r.status} ", style="reverse" if r.is_open else "dim")
         text.append("  ")
         text.append(clean(r.title, limit=200))
-        text.append("\ncommander ", style="dim")
+        text.append("\ncommander ")
         text.append(clean(r.commander, limit=60) or "nobody")
         if r.runbook:
-            text.append("  ·  runbook ", style="dim")
+            text.append("  ·  runbook ")
             text.append(clean(r.runbook, limit=60))
         if r.affected:
-            text.append("  ·  affected ", style="dim")
+            text.append("  ·  affected ")
             text.append(clean(r.affected, limit=80))
         return text
 
     def _prompts(self, prompts: list[Prompt]) -> Text:
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         for n, p in enumerate(prompts):
             if n:
                 text.append("\n")
@@ -294,10 +292,11 @@ class IncidentScreen(Screen[None]):
         return text
 
     def _tell(self, prompts: list[Prompt]) -> None:
-        """An urgent step is told once per incident screen, so it is not missed."""
+        """An urgent step is told once per console (the dashboard tells it too)."""
+        told = self.app.dashboard.told_due
         for p in prompts:
-            if p.urgent and p.key not in self._told:
-                self._told.add(p.key)
+            if p.urgent and (self.incident_id, p.key) not in told:
+                told.add((self.incident_id, p.key))
                 self.notify(p.text, title=f"{self.incident_id}: due", severity="warning",
                             timeout=20, markup=False)
 
