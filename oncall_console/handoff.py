@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from oncall_console.durations import format_age
 from oncall_console.fmt import latency, number
+from oncall_console.incidents.steps import next_steps
 from oncall_console.model import Status
 from oncall_console.text import clean
 
@@ -75,6 +76,11 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
             f"- **{i.severity.label} {md(i.id, 40)}** {md(i.title)} — {i.status.value}, open "
             f"{format_age(opts.now - i.opened_at)}, commander {md(i.commander or 'none', 60)}"
         )
+        record = engine.incident_service.cached(i.id)
+        if record is not None:  # ours: the policy says what is due next
+            steps = next_steps(record, engine.incident_service.due(record, opts.now))
+            for step in steps[:2]:
+                out.append(f"  - **next:** {md(step.text, 200)}")
         for entry in i.timeline[-3:]:
             out.append(f"  - {when(entry.at)} {md(entry.kind, 30)}: {md(entry.text)}")
     resolved = [i for i in incidents if i.status.value == "resolved" and i.opened_at >= opts.since]

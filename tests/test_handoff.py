@@ -52,3 +52,21 @@ async def test_the_handoff_screen_shows_the_report_and_takes_notes():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "The pool is fine now." in str(screen.query_one("#handoff-text", Static).render())
+
+
+async def test_an_open_incident_is_handed_over_with_its_next_step():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        service = app.engine.incident_service
+        alert = next(a for a in app.engine.alerts())
+        record = await service.declare(from_alert=alert, severity="SEV1")
+        await service.acknowledge(record.id)
+        await service.refresh()
+        app.fixed_clock.advance(40 * 60)  # SEV1: the lead is engaged at 30 min
+        now = app.clock()
+        report = await build_report(app.engine, HandoffOptions(since=now - 3600, now=now))
+    section = report.split("## Open incidents", 1)[1].split("## ", 1)[0]
+    assert f"**SEV1 {record.id}**" in section
+    assert "**next:** Engage engineering lead (Slack + phone): 40 min open" in section
+    assert "Status update overdue by 10:00" in section

@@ -25,7 +25,8 @@ from oncall_console.ui.screens.detail import (
     sli_detail,
 )
 from oncall_console.ui.screens.handoff import HandoffScreen
-from oncall_console.ui.screens.incident import IncidentScreen, next_steps
+from oncall_console.incidents.steps import next_steps
+from oncall_console.ui.screens.incident import IncidentScreen
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title

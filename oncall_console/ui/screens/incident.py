@@ -11,7 +11,6 @@ are copied with OSC 52 (works over SSH) or posted through an http webhook named 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -25,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from oncall_console.incidents import IncidentError
 from oncall_console.incidents.comms import duration, severity_label
 from oncall_console.incidents.policy import Due
+from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
@@ -43,61 +43,6 @@ PRESENCE_TTL = 3 * PRESENCE_EVERY
 _WRITES = frozenset(
     {"acknowledge", "take_command", "hand_command", "status", "severity", "note", "messages"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    text: str
-    urgent: bool = False
-    """Due now (shown in reverse, told once as a notification)."""
-    key: str = ""
-    """What it is about, for telling it once: "ack", "escalate:2", "update"."""
-
-
-def clock(seconds: float) -> str:
-    """``4:07`` below an hour, ``1 h 05 min`` above: a countdown that reads at a glance."""
-    seconds = max(0.0, seconds)
-    if seconds < 3600:
-        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
-    return duration(seconds)
-
-
-def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
-    """What the policy asks of the people on this incident now, most urgent first."""
-    if not record.is_open:
-        return []
-    out: list[Prompt] = []
-    if not due.acknowledged:
-        left = due.response_due_at - due.now
-        if left <= 0:
-            out.append(
-                Prompt(
-                    f"Response time passed {clock(-left)} ago: acknowledge it (k)",
-                    urgent=True,
-                    key="ack",
-                )
-            )
-        else:
-            out.append(Prompt(f"Acknowledge within {clock(left)} (k)", key="ack-soon"))
-    if due.level_index > 0:
-        out.append(
-            Prompt(
-                f"Engage {due.level.describe()}: {duration(due.elapsed)} open",
-                urgent=True,
-                key=f"escalate:{due.level_index}",
-            )
-        )
-    if due.update_overdue and due.update_due_at is not None:
-        out.append(
-            Prompt(
-                f"Status update overdue by {clock(due.now - due.update_due_at)}: write one (m)",
-                urgent=True,
-                key="update",
-            )
-        )
-    if not record.commander:
-        out.append(Prompt("Nobody has command: take it (t)", key="commander"))
-    return out
 
 
 def clocks_text(record: IncidentRecord, due: Due) -> Text:
