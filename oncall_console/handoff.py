@@ -83,7 +83,15 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
                 out.append(f"  - **next:** {md(step.text, 200)}")
         for entry in i.timeline[-3:]:
             out.append(f"  - {when(entry.at)} {md(entry.kind, 30)}: {md(entry.text)}")
-    resolved = [i for i in incidents if i.status.value == "resolved" and i.opened_at >= opts.since]
+    def resolved_at(i: object) -> float:
+        record = engine.incident_service.cached(i.id)  # type: ignore[attr-defined]
+        if record is not None and record.resolved_at is not None:
+            return record.resolved_at
+        return i.opened_at  # type: ignore[attr-defined]  # a source's: when it opened
+
+    resolved = [
+        i for i in incidents if i.status.value == "resolved" and resolved_at(i) >= opts.since
+    ]
     out += ["", "## Resolved this shift", ""]
     out += [f"- {i.severity.label} {md(i.id, 40)} {md(i.title)}" for i in resolved] or ["_None._"]
     return [*out, ""]
