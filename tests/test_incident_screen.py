@@ -252,3 +252,28 @@ async def test_the_dashboard_tells_a_due_step_once():
                 "Engage secondary on-call (PagerDuty): 16 min open",
             ]
         )
+
+
+async def test_the_incident_runbook_is_linked_and_its_progress_shown():
+    from oncall_console.ui.screens.runbook import RunbookScreen
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await declare(pilot)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunbookScreen), "runbook screen")
+        runbook = app.screen
+        assert runbook.scope == screen.incident_id
+        await wait_for(pilot, lambda: runbook.selected() is not None, "a step selected")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: any(p.done for p in runbook.progress.values()), "ticked")
+        await pilot.press("escape")
+        total = len(runbook.runbook.steps)
+        await wait_for(
+            pilot,
+            lambda: f"runbook {runbook.runbook.id} 1/{total} steps"
+            in text_of(screen, "#incident-head"),
+            "progress in the head",
+        )
+        kinds = [e.kind for e in await app.engine.incident_service.timeline(screen.incident_id)]
+        assert "runbook" in kinds and "step" in kinds

@@ -277,6 +277,9 @@ class Dashboard(Screen[None]):
         if runbook is None:
             self.notify(f"No runbook is linked to {incident_id}.", timeout=4, markup=False)
             return
+        if record is not None and record.runbook != runbook.id:
+            # The incident now names the runbook it is walked with (timeline, handoff).
+            self.run_worker(self.engine.incident_service.set_runbook(incident_id, runbook.id))
         self.app.push_screen(RunbookScreen(runbook, incident_id, started_at=incident.opened_at))
 
     async def action_declare(self) -> None:

@@ -119,6 +119,7 @@ class IncidentScreen(Screen[None]):
         self.record: IncidentRecord | None = None
         self.timeline: list[TimelineRecord] = []
         self._row_keys: list[str] = []
+        self.runbook_progress = ""
         self._seen: tuple[Any, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -155,6 +156,7 @@ class IncidentScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.is_mounted and self.record is not None:  # back from a runbook or a dialog
             self._presence()
+            self.run_worker(self.reload(), group="reload", exclusive=True)
 
     def _presence(self) -> None:
         announce_presence(self.app.engine, self.incident_id, "incident")
@@ -173,7 +175,20 @@ class IncidentScreen(Screen[None]):
             self.notify(clean(str(exc), limit=200), severity="error", markup=False)
             return
         self.record, self.timeline = record, list(timeline)
+        self.runbook_progress = await self._runbook_progress(record)
         self.sync(force=True)
+
+    async def _runbook_progress(self, record: IncidentRecord) -> str:
+        """ "3/9 steps" of the incident's runbook walk, or "" when none is linked."""
+        runbook = self.app.engine.runbooks.library.get(record.runbook) if record.runbook else None
+        if runbook is None:
+            return ""
+        try:
+            progress = await self.app.engine.runbooks.progress(runbook, record.id)
+        except Exception:
+            return ""
+        done = sum(1 for s in runbook.steps if (p := progress.get(s.id)) and p.done)
+        return f"{done}/{len(runbook.steps)} steps"
 
     # --- the picture -----------------------------------------------------------------------
 
@@ -222,6 +237,8 @@ class IncidentScreen(Screen[None]):
         if r.runbook:
             text.append("  ·  runbook ")
             text.append(clean(r.runbook, limit=60))
+            if self.runbook_progress:
+                text.append(f" {self.runbook_progress}")
         if r.affected:
             text.append("  ·  affected ")
             text.append(clean(r.affected, limit=80))
