@@ -277,3 +277,20 @@ async def test_the_incident_runbook_is_linked_and_its_progress_shown():
         )
         kinds = [e.kind for e in await app.engine.incident_service.timeline(screen.incident_id)]
         assert "runbook" in kinds and "step" in kinds
+
+
+async def test_enter_on_a_timeline_entry_shows_all_of_it():
+    from oncall_console.ui.screens.detail import DetailScreen
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await declare(pilot)
+        long = "x" * 150 + " the end of a long note"
+        await app.engine.incident_service.note(screen.incident_id, long)
+        await screen.reload()
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "detail")
+        assert "the end of a long note" in str(app.screen.body)
+        await pilot.press("escape")
+        assert app.screen is screen

@@ -28,6 +28,7 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
+from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
 
 if TYPE_CHECKING:
@@ -281,6 +282,22 @@ class IncidentScreen(Screen[None]):
             self._row_keys.append(key)
         if self._row_keys:
             table.move_cursor(row=len(self._row_keys) - 1)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a timeline entry: all of it (the table shows one line)."""
+        index = event.cursor_row
+        if not 0 <= index < len(self.timeline):
+            return
+        e = self.timeline[index]
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at)) + " UTC"
+        body = Text()
+        for label, value in (("when", stamp), ("who", e.operator or "(automatic)"),
+                             ("what", e.kind), ("ref", e.ref)):
+            if value:
+                body.append(f"{label:<5} ", style="bold")
+                body.append(clean(value, limit=200) + "\n")
+        body.append("\n" + clean(e.text, limit=4000, single_line=False))
+        self.app.push_screen(DetailScreen(f"{self.incident_id} · {e.kind}", body))
 
     # --- changes ---------------------------------------------------------------------------
 
