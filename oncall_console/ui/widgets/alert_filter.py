@@ -15,7 +15,7 @@ class AlertFilter(Input):
     ]
 
     DEFAULT_CSS = """
-    AlertFilter { display: none; height: 1; border: none; padding: 0 1; }
+    AlertFilter, AlertFilter:focus { display: none; height: 1; border: none; padding: 0 1; }
     AlertFilter.-open { display: block; }
     """
 

@@ -6,6 +6,7 @@ import time
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -30,8 +31,17 @@ class ConsoleHeader(Widget):
     """Show the READ-ONLY badge."""
     overall: reactive[Status] = reactive(Status.UNKNOWN)
     """Worst status of everything watched."""
-    clock_text: reactive[str] = reactive("")
+    clock_text: reactive[str] = reactive("", repaint=False)
     """The time, already formatted (the app owns the clock)."""
+
+    def watch_clock_text(self, old: str, new: str) -> None:
+        # Every second: repaint the clock's own cells, not the whole line (bytes to the
+        # terminal: ~60 a second instead of ~460).
+        if len(old) != len(new):
+            self.refresh()
+        else:
+            width = len(new) + 1  # and the space after it
+            self.refresh(Region(max(0, self.size.width - width), 0, width, 1))
 
     def render(self) -> Text:
         v = self.app.theme_variables

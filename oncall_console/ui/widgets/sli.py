@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.widget import Widget
 
 from oncall_console.durations import format_age
@@ -25,15 +26,25 @@ class SliCard(Widget, can_focus=False):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.state = state
         self._facts: tuple[object, ...] = ()
+        self._shown: list[Text] = []
         self.now = 0.0
 
     def sync(self, now: float) -> None:
         self.now = now
         s = self.state
         facts = (s.version, s.status(now), self.size.width)
-        if facts != self._facts:
-            self._facts = facts
+        if facts == self._facts:
+            return
+        self._facts = facts
+        # Repaint only the lines that changed: a new point moves the sparkline, while the
+        # title and the budget line mostly stay as they were.
+        before, after = self._shown, self.lines()
+        if len(before) != len(after):
             self.refresh()
+            return
+        for y, (old, new) in enumerate(zip(before, after, strict=True)):
+            if old != new:
+                self.refresh(Region(0, y, self.size.width, 1))
 
     def worst(self) -> SliReading | None:
         readings = list(self.state.readings.values())
@@ -42,6 +53,11 @@ class SliCard(Widget, can_focus=False):
         return max(readings, key=lambda r: (r.status.rank, r.value or 0.0))
 
     def render(self) -> Text:
+        self._shown = self.lines()
+        return Text("\n").join(self._shown)
+
+    def lines(self) -> list[Text]:
+        """Head (title, value, status), sparkline, thresholds and budget."""
         v = self.app.theme_variables
         s, spec = self.state, self.state.spec
         width = max(10, self.size.width)
@@ -91,7 +107,7 @@ class SliCard(Widget, can_focus=False):
             parts.append(f"crit {number(t.critical)}")
         parts.append(f"{bad} bad")
         foot = Text(" · ".join(parts), style=colour(v, "muted"), no_wrap=True, overflow="ellipsis")
-        return Text("\n").join([head, spark, foot])
+        return [head, spark, foot]
 
 
 def card_order(states: Mapping[str, SliState]) -> list[SliState]:
