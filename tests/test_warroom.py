@@ -249,3 +249,20 @@ def test_the_health_grid_in_high_contrast(snap_compare):
 
     app = war_room_app(at=90, theme="oncall-high-contrast")
     assert snap_compare(app, terminal_size=(120, 40), run_before=health)
+
+
+async def test_a_card_shows_the_step_the_policy_says_is_due():
+    app = war_room_app(at=90, dwell=3600)  # the cards' panel stays on screen
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_war_room(pilot)
+        service = app.engine.incident_service
+        alert = next(a for a in app.engine.alerts())
+        record = await service.declare(from_alert=alert, severity="SEV1", commander="r.okafor")
+        await service.acknowledge(record.id)
+        await service.refresh()
+        tick(app, 1)
+        await pilot.pause()
+        assert "▶" not in screen_text(app)  # acknowledged, commanded: nothing due yet
+        tick(app, 16 * 60)
+        await pilot.pause()
+        assert "▶ Engage secondary on-call (PagerDuty)" in screen_text(app)

@@ -17,6 +17,8 @@ class Prompt:
     """Due now (shown in reverse, told once as a notification)."""
     key: str = ""
     """What it is about, for telling it once: "ack", "escalate:2", "update"."""
+    short: str = ""
+    """The step without its countdown or key, for a wall screen that must not tick."""
 
 
 def clock(seconds: float) -> str:
@@ -40,6 +42,7 @@ def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
                     f"Response time passed {clock(-left)} ago: acknowledge it (k)",
                     urgent=True,
                     key="ack",
+                    short="Acknowledge: response time passed",
                 )
             )
         else:
@@ -50,6 +53,7 @@ def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
                 f"Engage {due.level.describe()}: {duration(due.elapsed)} open",
                 urgent=True,
                 key=f"escalate:{due.level_index}",
+                short=f"Engage {due.level.describe()}",
             )
         )
     if due.update_overdue and due.update_due_at is not None:
@@ -58,6 +62,7 @@ def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
                 f"Status update overdue by {clock(due.now - due.update_due_at)}: write one (m)",
                 urgent=True,
                 key="update",
+                short="Status update overdue",
             )
         )
     if not record.commander:

@@ -28,6 +28,7 @@ from oncall_console.fmt import number
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
 from oncall_console.ui.render import colour, plain, severity_text, status_style, status_word
 from oncall_console.ui.widgets.bigstat import BigStat
+from oncall_console.incidents.steps import next_steps
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 
 if TYPE_CHECKING:
@@ -243,9 +244,10 @@ class WarRoom(Screen[None]):
                 continue
             i = incidents[n]
             age = format_age(now - i.opened_at, coarse=True)
-            facts = (i.id, i.severity, i.title, i.status, i.commander, len(i.alerts), age)
+            due = self._due_step(i.id, now)
+            facts = (i.id, i.severity, i.title, i.status, i.commander, len(i.alerts), age, due)
             if self._changed(f"card-{n}", facts):
-                card.update(incident_card(i, age, v))
+                card.update(incident_card(i, age, v, due))
                 card.styles.border = ("round", Color.parse(v.get(f"sev{int(i.severity)}", "red")))
         _display(self.query_one("#wr-cards"), bool(incidents))  # the clocks band says "none"
         more = self.query_one("#wr-cards-more", Static)
@@ -253,6 +255,19 @@ class WarRoom(Screen[None]):
         _display(more, extra > 0)
         if self._changed("cards-more", extra) and extra > 0:
             more.update(Text(f"… and {extra} more open incidents", style=colour(v, "muted")))
+
+    def _due_step(self, incident_id: str, now: float) -> str:
+        """The most urgent step due on a stored incident (the wall shows, never acts)."""
+        service = self.engine.incident_service
+        record = service.cached(incident_id)
+        if record is None:
+            return ""
+        try:
+            steps = next_steps(record, service.due(record, now))
+        except Exception:
+            return ""
+        # Coarse on purpose: the countdown would repaint the card every second.
+        return next((s.short for s in steps if s.urgent), "")
 
     def _sync_health(self, now: float, v: Mapping[str, str]) -> None:
         for state in self.engine.checks.values():
@@ -344,8 +359,11 @@ def worst_reading(readings: Iterable[SliReading], direction: Direction) -> SliRe
     return max(readings, key=badness, default=None)
 
 
-def incident_card(incident: Incident, age: str, v: Mapping[str, str]) -> Text:
-    """Two lines: severity, id and title; then status, commander, age and linked alerts."""
+def incident_card(
+    incident: Incident, age: str, v: Mapping[str, str], next_step: str = ""
+) -> Text:
+    """Two lines: severity, id and title; then status, commander, age and linked alerts;
+    a third with the step the policy says is due, when one is."""
     head = Text.assemble(
         severity_text(incident.severity, v),
         "  ",
@@ -359,7 +377,10 @@ def incident_card(incident: Incident, age: str, v: Mapping[str, str]) -> Text:
     if incident.alerts:
         facts.append(f"{len(incident.alerts)} alert{'s' if len(incident.alerts) != 1 else ''}")
     line = Text(" · ".join(facts), style=colour(v, "muted"))
-    body = Text("\n").join([head, line])
+    lines = [head, line]
+    if next_step:
+        lines.append(Text(f"▶ {next_step}", style=Style(bold=True, reverse=True)))
+    body = Text("\n").join(lines)
     body.no_wrap, body.overflow = True, "ellipsis"
     return body
 
