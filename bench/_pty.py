@@ -1,0 +1,194 @@
+"""A terminal we own: run an app in a pty, write keys, timestamp the frames it draws.
+
+Textual brackets every frame in synchronized-output marks (``ESC[?2026h`` …
+``ESC[?2026l``) once the terminal says it supports them, as kitty, WezTerm,
+iTerm2, foot and recent tmux do. We answer its query, so each frame arrives as
+one bracketed block and "keypress -> frame" is the time from writing the key to
+the end of the first frame whose bytes show the key's effect, with no tmux or
+capture-pane polling in between.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import termios
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SYNC_QUERY = b"\x1b[?2026$p"
+SYNC_REPLY = b"\x1b[?2026;2$y"  # "supported, currently off"
+SYNC_START = b"\x1b[?2026h"
+SYNC_END = b"\x1b[?2026l"
+
+
+@dataclass
+class Frame:
+    start: float  # when its first byte was read
+    end: float  # when its SYNC_END was read
+    data: bytes
+
+
+class PtyApp:
+    """A child process on a fresh pty of ``cols`` x ``rows``; a thread reads all it writes."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cols: int = 120,
+        rows: int = 40,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        full_env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.total_bytes = 0
+        self.raw = bytearray()  # everything, for a look when a marker never shows
+        self.frames: list[Frame] = []
+        self._buf = b""
+        self._frame_start: float | None = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._stop:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            now = time.perf_counter()
+            if SYNC_QUERY in chunk:
+                os.write(self.master, SYNC_REPLY)
+            with self._cond:
+                self.total_bytes += len(chunk)
+                self.raw += chunk
+                self._split(chunk, now)
+                self._cond.notify_all()
+
+    def _split(self, chunk: bytes, now: float) -> None:
+        self._buf += chunk
+        while True:
+            if self._frame_start is None:
+                i = self._buf.find(SYNC_START)
+                if i < 0:
+                    self._buf = self._buf[-len(SYNC_START) :]
+                    return
+                self._buf = self._buf[i:]
+                self._frame_start = now
+            j = self._buf.find(SYNC_END)
+            if j < 0:
+                return
+            self.frames.append(Frame(self._frame_start, now, self._buf[: j + len(SYNC_END)]))
+            self._buf = self._buf[j + len(SYNC_END) :]
+            self._frame_start = None
+
+    def write(self, data: bytes) -> float:
+        """Write ``data`` as typed input; returns the time just before the write."""
+        t = time.perf_counter()
+        os.write(self.master, data)
+        return t
+
+    def wait_frame(
+        self, shows: Callable[[bytes], bool], after: float, timeout: float = 10.0
+    ) -> Frame:
+        """The first frame that started after ``after`` (or ended after it) and ``shows`` it."""
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with self._cond:
+            while True:
+                frames = self.frames
+                for k in range(checked, len(frames)):
+                    f = frames[k]
+                    if f.end >= after and shows(f.data):
+                        return f
+                checked = len(frames)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("no frame showed it in time")
+                self._cond.wait(left)
+
+    def wait_text(self, text: str, timeout: float = 30.0) -> Frame:
+        needle = text.encode()
+        return self.wait_frame(lambda d: needle in d, after=0.0, timeout=timeout)
+
+    def close(self) -> None:
+        self._stop = True
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._reader.join(1)
+        os.close(self.master)
+
+    def __enter__(self) -> PtyApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = max(0, min(len(s) - 1, round(q / 100 * len(s) + 0.5) - 1))
+    return s[k]
+
+
+def machine() -> str:
+    """One line: CPU, cores, load, date: the fragment's header says where it ran."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} cores; load average {load}; {time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
+
+
+def publish(out: Path, lines: list[str]) -> None:
+    """Write the Markdown fragment that bench/report.py gathers, and show it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
