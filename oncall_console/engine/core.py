@@ -94,6 +94,8 @@ class Engine:
         self.bus.on_resync(self.resync)
         self.bus.on_status(lambda _connected: self._changed())
         self.presence: dict[str, dict[str, Scalar]] = {}
+        self._alerts_key: tuple[Any, ...] | None = None
+        self._alerts_cache: list[Alert] = []
         """Other consoles -> what they last said they are working on (presence events)."""
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_wanted = False
@@ -296,15 +298,21 @@ class Engine:
     # --- what the views read -----------------------------------------------------------
 
     def alerts(self) -> list[Alert]:
-        """Active alerts from every source, de-duplicated by fingerprint, worst first."""
+        """Active alerts from every source, de-duplicated by fingerprint, worst first.
+        Kept until a feed changes: with 10,000 alerts the sort costs ~20 ms a tick."""
+        key = tuple((name, id(f.alerts), f.version) for name, f in self.feeds.items())
+        if key == self._alerts_key:
+            return list(self._alerts_cache)
         seen: dict[str, Alert] = {}
         for feed in self.feeds.values():
             for a in feed.alerts:
                 if a.state is not AlertState.RESOLVED:
                     seen.setdefault(a.fingerprint, a)
-        return sorted(
+        self._alerts_cache = sorted(
             seen.values(), key=lambda a: (a.severity, a.state.value != "active", -a.starts_at)
         )
+        self._alerts_key = key
+        return list(self._alerts_cache)
 
     def incidents(self) -> list[Incident]:
         """Incidents in the store (declared in a console), then those of backends' feeds."""
