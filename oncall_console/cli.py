@@ -302,6 +302,19 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def status_json(snap: dict[str, Any]) -> str:
+    """JSON escapes only C0; DEL, C1 (\\x9b is CSI) and bidi overrides in remote text
+    would reach the terminal raw, so they are written as \\u escapes too (still JSON)."""
+    import re
+
+    text = json.dumps(snap, indent=2, ensure_ascii=False)
+    return re.sub(
+        r"[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]",
+        lambda m: f"\\u{ord(m.group()):04x}",
+        text,
+    )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from oncall_console.engine import Engine
     from oncall_console.model import Status
@@ -325,7 +338,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     snap = asyncio.run(once())
     if args.format == "json":
-        print(json.dumps(snap, indent=2, ensure_ascii=False))
+        print(status_json(snap))
     else:
         print(render_status_table(snap))
     overall = Status(snap["overall"])

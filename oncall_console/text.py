@@ -25,6 +25,8 @@ def clean(text: object, *, limit: int = 2000, single_line: bool = True) -> str:
     The result is still to be shown as plain text (never parsed as markup).
     """
     s = text if isinstance(text, str) else str(text)
+    if len(s) <= limit and s.isprintable():
+        return s  # no escapes, controls or format characters: nothing to strip (fast path)
     s = _ESCAPES.sub("", s)
     if single_line:
         s = s.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")

@@ -170,16 +170,6 @@ def incident(texts: list[str]) -> Incident:
 
 texts = st.lists(remote_text, min_size=1, max_size=7)
 
-# Leaks found here in files this change does not own; the fixes are proposed in issue #6.
-# strict: the day the fix lands these pass, and the marker must go.
-DETAIL_LEAKS = pytest.mark.xfail(
-    strict=True,
-    reason="ui/screens/detail.py: _kv keys (label names, detail keys, series) are not "
-    "cleaned, and a table title is parsed as markup ('[/]' raises MarkupError)",
-)
-
-
-@DETAIL_LEAKS
 @FUZZ
 @given(remote_text, texts)
 def test_detail_views(summary, t):
@@ -292,7 +282,6 @@ def test_markup_in_remote_text_is_shown_as_written_by_every_renderer():
         assert MARKUP in output, f"{where}: {output!r}"
 
 
-@DETAIL_LEAKS
 def test_a_detail_tables_title_is_data():
     row = (("r" * 30,),)  # the title wraps at the table's width
     assert MARKUP in shown(detail_table(DetailTable(MARKUP, ("c",), row)))

@@ -142,12 +142,6 @@ SCREENS = settings(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui/screens/detail.py: an alert named '[/]' crashes the detail view (border title "
-    "parsed as markup) and label keys leak escapes; ui/widgets/sli.py: the SLI error is not "
-    "cleaned; ui/screens/actions.py: the preview is not cleaned. Diffs proposed in issue #6.",
-)
 @SCREENS
 @given(st.lists(st.lists(remote_text, min_size=1, max_size=8), min_size=2, max_size=2))
 @example([["\x1b[31mred\x1b[0m", "\x9b2J", "\u202eX", "\x1b]52;c;aGk=\x07", "\x7f", "\x07", "[/]"]])

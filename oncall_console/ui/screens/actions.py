@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -29,7 +30,7 @@ class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box") as box:
-            box.border_title = f"Actions · {clean(self.subject, limit=40)}"
+            box.border_title = Content(f"Actions · {clean(self.subject, limit=40)}")
             box.border_subtitle = "enter choose · esc cancel"
             yield OptionList(
                 *(
@@ -60,7 +61,7 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="params-box") as box:
-            box.border_title = clean(self.spec.title, limit=60)
+            box.border_title = Content(clean(self.spec.title, limit=60))
             box.border_subtitle = "enter next/submit · esc cancel"
             for p in self.spec.params:
                 if p.kind == "text" and self.values.get(p.name):
@@ -106,10 +107,10 @@ class ConfirmAction(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         p = self.prepared
         with Vertical(id="confirm-box") as box:
-            box.border_title = f"Confirm · {clean(p.spec.title, limit=50)}"
+            box.border_title = Content(f"Confirm · {clean(p.spec.title, limit=50)}")
             box.border_subtitle = "esc cancel"
             with VerticalScroll(id="confirm-preview"):
-                yield Static(Text(p.preview))
+                yield Static(Text(clean(p.preview, limit=20_000, single_line=False)))
             if self.typed:
                 yield Label(Text(f"Dangerous. Type {p.target} to run it:", style="bold"))
                 yield Input(placeholder=p.target, id="confirm-input")

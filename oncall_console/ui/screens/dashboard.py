@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input
 from oncall_console.engine import ActionRefused, Engine
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
 from oncall_console.runbooks import ActionBlock, ShiftMoment
+from oncall_console.text import clean
 from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction, ParamsForm, result_text
 from oncall_console.ui.screens.detail import (
     DetailScreen,
@@ -300,7 +301,7 @@ class Dashboard(Screen[None]):
         try:
             incident = await self.engine.incident_service.declare(from_alert=alert)
         except Exception as exc:
-            self.notify(str(exc), title="Not declared", severity="error", timeout=8, markup=False)
+            self.notify(clean(str(exc), limit=300), title="Not declared", severity="error", timeout=8, markup=False)
             return
         await self.engine.incident_service.refresh()
         self.notify(
@@ -383,7 +384,7 @@ class Dashboard(Screen[None]):
         try:
             spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
         except ActionRefused as exc:
-            self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
+            self.notify(clean(str(exc), limit=300), title="Refused", severity="error", timeout=8, markup=False)
             return
         ok = await self.confirm_and_run(
             block.backend, spec, dict(block.params), ask=block.ask, scope=scope
@@ -409,7 +410,7 @@ class Dashboard(Screen[None]):
         try:
             prepared = await self.engine.runner.prepare(request)
         except ActionRefused as exc:
-            self.notify(str(exc), title="Refused", severity="error", timeout=8, markup=False)
+            self.notify(clean(str(exc), limit=300), title="Refused", severity="error", timeout=8, markup=False)
             return False
         answer = await self.app.push_screen_wait(ConfirmAction(prepared))
         if answer is None:

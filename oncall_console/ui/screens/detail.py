@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -21,6 +22,8 @@ from oncall_console.text import clean
 
 
 def _kv(lines: list[tuple[str, str]]) -> Text:
+    # Keys are remote too (label names, detail keys, series): cleaned like the values.
+    lines = [(clean(k, limit=60), v) for k, v in lines]
     width = max((len(k) for k, _ in lines), default=0)
     out = Text()
     for k, v in lines:
@@ -36,7 +39,9 @@ def _clock(at: float) -> str:
 
 def detail_table(table: DetailTable) -> Table:
     """A backend's structured detail as a table of plain-text cells."""
-    out = Table(title=clean(table.title, limit=80), title_justify="left", expand=False, box=None)
+    out = Table(
+        title=Text(clean(table.title, limit=80)), title_justify="left", expand=False, box=None
+    )  # a str title would be parsed as markup ("[/]" raised MarkupError)
     for column in table.columns:
         out.add_column(Text(clean(column, limit=40), style="bold"), overflow="fold")
     for row in table.rows[:200]:
@@ -150,7 +155,7 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-box") as box:
-            box.border_title = clean(self.title_text, limit=80)
+            box.border_title = Content(clean(self.title_text, limit=80))  # a str is markup
             box.border_subtitle = "esc close"
             yield Static(self.body, id="detail-body")
 

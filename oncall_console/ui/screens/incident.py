@@ -18,6 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -306,7 +307,7 @@ class IncidentScreen(Screen[None]):
         try:
             await change
         except IncidentError as exc:
-            self.notify(str(exc), title="Not changed", severity="error", timeout=8, markup=False)
+            self.notify(clean(str(exc), limit=300), title="Not changed", severity="error", timeout=8, markup=False)
             return False
         except Exception as exc:
             self.notify(
@@ -417,7 +418,9 @@ class MessageScreen(ModalScreen[None]):
         except Exception as exc:
             self.notify(clean(str(exc), limit=200), severity="error", markup=False)
             return
-        self.query_one("#message-box").border_title = f"{self.kind} message · {self.incident_id}"
+        self.query_one("#message-box").border_title = Content(
+            f"{self.kind} message · {clean(self.incident_id, limit=40)}"
+        )
         self.query_one("#message-text", Static).update(Text(self.text))
 
     async def action_kind(self, kind: str) -> None:

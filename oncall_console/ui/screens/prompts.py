@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
@@ -26,7 +27,7 @@ class ChoicePrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box") as box:
-            box.border_title = clean(self.title_text, limit=60)
+            box.border_title = Content(clean(self.title_text, limit=60))
             box.border_subtitle = "enter choose · esc cancel"
             options = OptionList(
                 *(Option(Text(label), id=value) for value, label in self.choices), id="picker"
@@ -61,7 +62,7 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="params-box") as box:
-            box.border_title = clean(self.title_text, limit=60)
+            box.border_title = Content(clean(self.title_text, limit=60))
             box.border_subtitle = "enter save · esc cancel"
             yield Label(Text(self.label))
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")

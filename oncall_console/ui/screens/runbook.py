@@ -249,7 +249,7 @@ class RunbookScreen(Screen[None]):
             try:
                 table = await self.app.engine.runbooks.diagnose(block)
             except DiagnosticRefused as exc:
-                self.results[block.line] = Text(f"✗ {exc}", style="bold")
+                self.results[block.line] = Text(f"✗ {clean(str(exc), limit=500)}", style="bold")
             else:
                 self.results[block.line] = detail_table(table)
         self._show_step()
