@@ -217,6 +217,8 @@ class Dashboard(Screen[None]):
                         self.app.push_screen(
                             DetailScreen(f"Incident {i.id}", incident_detail(i, now))
                         )
+            elif kind == "group":
+                focused.toggle_group(ident)  # enter unfolds (and folds) a group of alerts
             elif kind == "alert":
                 for a in self.engine.alerts():
                     if a.fingerprint == ident:
@@ -240,8 +242,11 @@ class Dashboard(Screen[None]):
         runbook, scope, started = None, "", None
         if isinstance(focused, AlertsTable) and focused.selected_key:
             kind, _, ident = focused.selected_key.partition(":")
-            if kind == "alert":
-                alert = next((a for a in self.engine.alerts() if a.fingerprint == ident), None)
+            fingerprint = focused.alert_key(focused.selected_key)
+            if fingerprint is not None:  # an alert, or a group: its worst alert
+                alert = next(
+                    (a for a in self.engine.alerts() if a.fingerprint == fingerprint), None
+                )
                 if alert is not None:
                     runbook, scope, started = (
                         service.for_alert(alert),
@@ -286,11 +291,10 @@ class Dashboard(Screen[None]):
     async def action_declare(self) -> None:
         """An incident from the selected alert: its group's later alerts attach to it."""
         table = self.query_one(AlertsTable)
-        key = table.selected_key or ""
-        kind, _, ident = key.partition(":")
+        fingerprint = table.alert_key(table.selected_key)  # an alert, or a group's worst
         alert = (
-            next((a for a in self.engine.alerts() if a.fingerprint == ident), None)
-            if kind == "alert"
+            next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
+            if fingerprint is not None
             else None
         )
         if alert is None:

@@ -54,6 +54,9 @@ class AlertsTable(KeyedTable):
         self._last: tuple[list[Incident], list[Alert], Mapping[str, tuple[str, str]]] | None = None
         self._variables: Mapping[str, str] = {}
         self._counted: tuple[int, int, str] | None = None
+        self._expanded: set[str] = set()
+        self._members: dict[str, list[Alert]] = {}
+        self._now = 0.0
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -106,7 +109,7 @@ class AlertsTable(KeyedTable):
         now: float,
         variables: Mapping[str, str],
     ) -> None:
-        self._last, self._variables = (incidents, alerts, notices), variables
+        self._last, self._variables, self._now = (incidents, alerts, notices), variables, now
         query = self._query
         rows: dict[str, tuple[object, ...]] = {}
         matched = 0
@@ -125,16 +128,34 @@ class AlertsTable(KeyedTable):
         if query:
             alerts = self._filtered(alerts)
         matched += len(alerts)
-        # Only the rows that are drawn get their cells worked out: 10,000 alerts cost a count.
-        for a in alerts[:MAX_ALERT_ROWS]:
-            rows[f"alert:{a.fingerprint}"] = (
-                a.severity,
-                format_age(now - a.starts_at, coarse=True),
-                a.state.value,
-                f"{a.name}: {a.summary}" if a.summary else a.name,
-                a.source,
-            )
-        hidden = len(alerts) - MAX_ALERT_ROWS
+        # Alerts of one group (the grouping key: Alertmanager's group_by) fold into one row,
+        # at the place of its worst alert; enter unfolds it. Only drawn rows are worked out:
+        # 10,000 alerts cost a count.
+        members = _groups(alerts)
+        self._members = members
+        drawn = 0
+        hidden = 0
+        placed: set[str] = set()
+        for a in alerts:
+            group = members.get(a.group) if a.group else None  # in a group of two or more
+            if group is not None:
+                if a.group in placed:
+                    continue
+                placed.add(a.group)
+                if drawn >= MAX_ALERT_ROWS:
+                    hidden += len(group)
+                    continue
+                rows[f"group:{a.group}"] = _group_facts(group, now, a.group in self._expanded)
+                drawn += 1
+                if a.group in self._expanded:
+                    for m in group:
+                        rows[f"alert:{m.fingerprint}"] = _alert_facts(m, now, indent=True)
+                continue
+            if drawn >= MAX_ALERT_ROWS:
+                hidden += 1
+                continue
+            rows[f"alert:{a.fingerprint}"] = _alert_facts(a, now)
+            drawn += 1
         if hidden > 0:
             rows[MORE_KEY] = ("", "", "", f"… {hidden:,} more alerts: / filters them", "")
         for key, (state, text) in notices.items():
@@ -165,6 +186,21 @@ class AlertsTable(KeyedTable):
             self._counted = counted
             self.post_message(self.Counted(self, *counted))
 
+    def toggle_group(self, group: str) -> None:
+        """Unfold a folded group (its alerts under it), or fold it again."""
+        self._expanded ^= {group}
+        if self._last is not None:
+            self.sync(*self._last, self._now, self._variables)
+
+    def alert_key(self, key: str | None) -> str | None:
+        """The fingerprint a row stands for: its alert, or a group's worst alert."""
+        kind, _, ident = (key or "").partition(":")
+        if kind == "alert":
+            return ident
+        if kind == "group" and ident in self._members:
+            return self._members[ident][0].fingerprint
+        return None
+
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Force a rebuild on the next sync (after a theme change)."""
         self._order, self._rows = [], {}
@@ -185,6 +221,39 @@ class AlertsTable(KeyedTable):
             plain(what, 200),
             plain(source, 40),
         )
+
+
+def _groups(alerts: list[Alert]) -> dict[str, list[Alert]]:
+    """Groups of two or more alerts, each worst first (the order ``alerts`` comes in)."""
+    by: dict[str, list[Alert]] = {}
+    for a in alerts:
+        if a.group:
+            by.setdefault(a.group, []).append(a)
+    return {g: m for g, m in by.items() if len(m) > 1}
+
+
+def _alert_facts(a: Alert, now: float, indent: bool = False) -> tuple[object, ...]:
+    what = f"{a.name}: {a.summary}" if a.summary else a.name
+    return (
+        a.severity,
+        format_age(now - a.starts_at, coarse=True),
+        a.state.value,
+        ("  └ " if indent else "") + what,
+        a.source,
+    )
+
+
+def _group_facts(group: list[Alert], now: float, open_: bool) -> tuple[object, ...]:
+    worst = group[0]
+    sources = sorted({a.source for a in group})
+    active = sum(1 for a in group if a.state.value == "active")
+    return (
+        min(a.severity for a in group),
+        format_age(now - min(a.starts_at for a in group), coarse=True),
+        f"{active}/{len(group)} active",
+        f"{'▾' if open_ else '▸'} {worst.name} ×{len(group)}: {worst.summary or worst.group}",
+        sources[0] if len(sources) == 1 else f"{len(sources)} sources",
+    )
 
 
 def _same_text(old: Alert, new: Alert) -> bool:
