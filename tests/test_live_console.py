@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,11 @@ import httpx
 import psycopg
 import pytest
 
-from oncall_console.config import load
-from oncall_console.engine import Engine
 from oncall_console.model import Status
-from oncall_console.ui.app import OncallApp
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.widgets.alerts import AlertsTable
 from oncall_console.ui.widgets.health import HealthTable
+from tests.support.console import console, glyph, status_of, until
 from tests.support.httpserver import LocalServer, serve
 from tests.support.stack import Stack, write_dev_config
 
@@ -46,33 +43,6 @@ def hanging() -> Iterator[LocalServer]:
 def dev_config(healthy_stack: Stack, tmp_path: Path, hanging: LocalServer) -> Path:
     path = write_dev_config(healthy_stack, tmp_path / "config.dev.toml", interval=INTERVAL)
     return path
-
-
-def console(path: Path, extra: str = "") -> OncallApp:
-    if extra:
-        path.write_text(path.read_text() + "\n" + extra)
-    loaded = load(path, env={})
-    return OncallApp(Engine(loaded), themes_dir=path.parent / "no-themes")
-
-
-async def until(
-    pilot: Any, what: str, condition: Callable[[], bool], timeout: float = 20.0
-) -> float:
-    """Wait (with the app running) until ``condition`` holds; returns the seconds it took."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        await pilot.pause(0.05)
-    return time.monotonic() - start
-
-
-def glyph(app: OncallApp, check: str) -> str:
-    return app.screen.query_one(HealthTable).get_cell(check, "st").plain
-
-
-def status_of(app: OncallApp, check: str) -> Status:
-    return app.engine.checks[check].status(app.clock())
 
 
 def post_alert(stack: Stack, labels: dict[str, str], annotations: dict[str, str]) -> None:

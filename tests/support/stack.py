@@ -242,8 +242,18 @@ class Stack:
         return "\n".join(rows)
 
 
-def write_dev_config(stack: Stack, path: Path, interval: float = 2.0) -> Path:
-    """Write a console config TOML that points at ``stack`` (its store beside it)."""
+def write_dev_config(
+    stack: Stack,
+    path: Path,
+    interval: float = 2.0,
+    *,
+    timeout: float | None = None,
+    refresh: float | None = None,
+) -> Path:
+    """Write a console config TOML that points at ``stack`` (its store beside it).
+
+    ``timeout`` and ``refresh``: see ``dev_config_toml``.
+    """
     checks = {
         "prometheus-ready": f"{stack.prometheus.url}/-/ready",
         "alertmanager-ready": f"{stack.alertmanager.url}/-/ready",
@@ -260,6 +270,8 @@ def write_dev_config(stack: Stack, path: Path, interval: float = 2.0) -> Path:
             http_checks=checks,
             store_path=str(path.parent / f"{path.stem}.sqlite3"),
             interval=interval,
+            timeout=timeout,
+            refresh=refresh,
         ),
         encoding="utf-8",
     )

@@ -173,8 +173,14 @@ def dev_config_toml(
     http_checks: Mapping[str, str],
     store_path: str = "",
     interval: float = 2.0,
+    timeout: float | None = None,
+    refresh: float | None = None,
 ) -> str:
-    """A console config pointing at a running stack (``http_checks``: name -> health URL)."""
+    """A console config pointing at a running stack (``http_checks``: name -> health URL).
+
+    ``timeout``: of each probe (default: the interval, at most 1.5 s); ``refresh``: the
+    screen's tick (default: the console's own).
+    """
     # "or vector(0)": no 5xx series at all means no errors, not no data.
     api_errors = (
         '(sum(rate(prometheus_http_requests_total{code=~"5.."}[{window}])) or vector(0))'
@@ -186,10 +192,11 @@ def dev_config_toml(
         "",
         "[console]",
         'environment = "devstack"',
+        *([f"refresh = {refresh}"] if refresh is not None else []),
         "",
         "[poller]",
         f"interval = {interval}",
-        f"timeout = {min(1.5, interval)}",
+        f"timeout = {timeout if timeout is not None else min(1.5, interval)}",
         "",
         "[store]",
         f"url = {_toml_str(store_path)}",

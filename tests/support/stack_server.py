@@ -147,6 +147,7 @@ class Server:
         self._proc: subprocess.Popen[bytes] | None = None
         self._initialized = False
         self._paused = False
+        self._stopped_children: list[int] = []  # stopped by pause(tree=True)
 
     # --- what subclasses provide -------------------------------------------------------
 
@@ -301,6 +302,7 @@ class Server:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
+        self._continue_descendants()  # a stopped child would keep its server from exiting
         if not self._leader_exited():
             try:
                 os.kill(proc.pid, self.stop_signal)
@@ -317,6 +319,7 @@ class Server:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
+        self._continue_descendants()
         if self.crash_signal == signal.SIGKILL:
             self._signal_group(signal.SIGKILL)
         else:
@@ -327,14 +330,59 @@ class Server:
             time.sleep(0.02)
         self._reap()
 
-    def pause(self) -> None:
-        """SIGSTOP the process group: the port stays open but nothing answers."""
+    def pause(self, tree: bool = False) -> None:
+        """SIGSTOP the process group: the port stays open but nothing answers.
+
+        Processes that put themselves in a session of their own are not in the group:
+        PostgreSQL's backends, so sessions already open still answer. ``tree`` stops
+        them too (the whole server hangs, as on a frozen host).
+        """
         self._signal_group(signal.SIGSTOP)
         self._paused = True
+        if tree:
+            self._stop_descendants()
 
     def resume(self) -> None:
+        self._continue_descendants()
         self._signal_group(signal.SIGCONT)
         self._paused = False
+
+    def _stop_descendants(self) -> None:
+        """SIGSTOP every process under the (stopped) main one, by pid, parents first.
+
+        A stopped parent cannot reap its children, so each pid read from its
+        ``/proc/PID/task/*/children`` still belongs to that child when it is signalled.
+        """
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        parents = [proc.pid]
+        while parents:
+            parent = parents.pop()
+            for listing in Path(f"/proc/{parent}/task").glob("*/children"):
+                try:
+                    children = [int(pid) for pid in listing.read_text().split()]
+                except (OSError, ValueError):
+                    continue
+                for child in children:
+                    if child in self._stopped_children:
+                        continue
+                    try:
+                        os.kill(child, signal.SIGSTOP)
+                    except ProcessLookupError:
+                        continue
+                    self._stopped_children.append(child)
+                    parents.append(child)
+
+    def _continue_descendants(self) -> None:
+        """SIGCONT what ``pause(tree=True)`` stopped, children first: while their parents
+        are still stopped, their pids cannot have been reused."""
+        stopped, self._stopped_children = self._stopped_children, []
+        for pid in reversed(stopped):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
     def restart(self, timeout: float | None = None) -> None:
         """Stop (if running) and start again on the same port with the same data."""
