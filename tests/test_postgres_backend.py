@@ -756,6 +756,27 @@ async def test_a_server_that_does_not_answer_times_out_down_and_recovers(
 
 
 @on_stack
+async def test_a_whole_server_hung_under_an_open_session_is_down_on_the_probes_timeout(
+    stack: Stack, made: list[PostgresBackend]
+) -> None:
+    b = backend(stack.postgres.dsn)
+    made.append(b)
+    assert (await b.probe(spec())).status is Status.OK  # the session is open
+    stack.postgres.pause(tree=True)  # its backend process too: nothing answers at all
+    try:
+        # The poller's own bound, twice the probe's: psycopg's cancel-and-wait on a hung
+        # server (up to 10 s) used to hold the probe past both.
+        stuck = await asyncio.wait_for(b.probe(spec(timeout=1)), 2)
+    finally:
+        stack.postgres.resume()
+    assert stuck.status is Status.DOWN and stuck.summary == "timed out after 1 s", stuck.summary
+    await until(
+        "OK after resuming",
+        lambda: _when(b.probe(spec(timeout=2)), lambda r: r.status is Status.OK),
+    )
+
+
+@on_stack
 async def test_a_server_stopped_mid_poll_is_down_and_the_same_backend_recovers(
     stack: Stack, made: list[PostgresBackend]
 ) -> None:

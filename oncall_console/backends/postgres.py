@@ -27,9 +27,9 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -52,6 +52,8 @@ from oncall_console.model import (
     Status,
 )
 from oncall_console.text import clean
+
+T = TypeVar("T")
 
 STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)")
 LONG_ROWS = 50  # rows of the long-running table; the count covers them all
@@ -309,6 +311,25 @@ class _Refused(Exception):
     """Settings that cannot work (a missing secret): reported as is."""
 
 
+async def _abandon_when_cancelled(
+    conn: psycopg.AsyncConnection[Any], work: Coroutine[Any, Any, T]
+) -> T:
+    """Await ``work`` on ``conn``; cancelled (the probe's timeout), close the socket first.
+
+    psycopg answers a cancellation by asking the server to cancel the query and waiting
+    up to 10 s for it: a hung server would hold the probe that long, past its timeout.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        conn.pgconn.finish()  # nothing left to cancel on the server: psycopg gives up at once
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
 class PostgresBackend(Backend):
     """PostgreSQL health (connections, long queries, replication, size) and remediation."""
 
@@ -479,7 +500,7 @@ class PostgresBackend(Backend):
                     conn = self._conn
                     assert conn is not None
                     began = time.perf_counter()
-                    row = await self._round_trip(conn, p)
+                    row = await _abandon_when_cancelled(conn, self._round_trip(conn, p))
                     latency_ms = (time.perf_counter() - began) * 1000
                 except BaseException as exc:
                     lost = self._conn is None or self._conn.broken or self._conn.closed
