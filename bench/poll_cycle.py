@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""2. Poll cycle at scale: 100 / 1,000 / 10,000 HTTP checks against loopback servers
+that answer after a set latency, wall time and CPU per cycle, next to the seeds' way
+(a sequential ``curl`` loop, as in seed 002's health-check script) on the same
+endpoints, in the same run.
+
+The engine is the real one: ``Engine.poll_once()`` (the poller's gather, its
+semaphore, one ``http`` backend and its pooled client) on a config built with
+``config.from_dict``, exactly as a TOML file would be. Each size runs in a fresh
+child process (one warm-up cycle, then ``--cycles`` measured ones); sizes and the
+curl loop are interleaved run by run, so all see the same machine load.
+
+    python bench/poll_cycle.py [--runs 3] [--cycles 3] [--sizes 100,1000,10000]
+                               [--before PATH]   # also measure another checkout
+
+``--before`` runs the same children with ``PYTHONPATH=PATH`` (e.g. a git worktree of
+the commit before a fix), interleaved with this tree: before -> after, same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# appended, not prepended: a child run with PYTHONPATH=<other checkout> must import that one
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+
+from bench._common import load, median, met, ms, p95, write_fragment
+from bench.latency_server import LatencyServers
+
+CURL = "/usr/bin/curl"
+CURL_SERVICES = 100  # x (live + ready) = 200 endpoints, the seed's loop shape
+
+
+def url(ports: list[int], i: int, kind: str = "health") -> str:
+    return f"http://127.0.0.1:{ports[i % len(ports)]}/svc-{i}/{kind}"
+
+
+# --- the child: one engine, one size ------------------------------------------------------
+
+
+def config_dict(ports: list[int], n: int, pairs: bool) -> dict[str, object]:
+    """n checks on one http backend; ``pairs``: live + ready per check (the curl peer's
+    200 endpoints as 100 checks, as the seed's script reads them)."""
+    checks: dict[str, dict[str, object]] = {}
+    for i in range(n):
+        check: dict[str, object] = {"backend": "web", "interval": 5, "group": f"g{i % 20}"}
+        if pairs:
+            check["url"] = url(ports, i, "health/live")
+            check["ready_url"] = url(ports, i, "health/ready")
+        else:
+            check["url"] = url(ports, i)
+        checks[f"svc-{i}"] = check
+    return {
+        "backends": {"web": {"type": "http"}},
+        "checks": checks,
+        "store": {"url": ":memory:"},
+    }
+
+
+async def child_cycles(ports: list[int], n: int, pairs: bool, cycles: int) -> dict[str, object]:
+    from oncall_console.config import from_dict
+    from oncall_console.engine import Engine
+
+    engine = Engine(from_dict(config_dict(ports, n, pairs), env={}))
+    await engine.poll_once()  # warm-up: the pool connects, code paths are hot
+    wall, cpu = [], []
+    for _ in range(cycles):
+        t0, c0 = time.perf_counter(), time.process_time()
+        await engine.poll_once()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    statuses: dict[str, int] = {}
+    for state in engine.checks.values():
+        key = state.last.status.value if state.last else "none"
+        statuses[key] = statuses.get(key, 0) + 1
+    await engine.stop()
+    import oncall_console
+
+    return {"wall": wall, "cpu": cpu, "statuses": statuses, "code": oncall_console.__file__}
+
+
+def run_child(
+    ports: list[int], n: int, pairs: bool, cycles: int, tree: Path | None
+) -> dict[str, object]:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    argv = [sys.executable, __file__, "--child", str(n), "--ports", ",".join(map(str, ports))]
+    argv += ["--cycles", str(cycles)] + (["--pairs"] if pairs else [])
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise SystemExit(f"child {n} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --- the peer: seed 002's loop --------------------------------------------------------------
+
+CURL_SCRIPT = """#!/bin/bash
+# seed 002's scripts/health-check.sh, on loopback: a sequential curl per endpoint
+SERVICES=(
+{services}
+)
+
+echo "=== Service Health Check ==="
+echo "Time: $(date)"
+echo ""
+
+for service in "${{SERVICES[@]}}"; do
+  name="${{service%%:*}}"
+  port="${{service##*:}}"
+
+  # Liveness check
+  live=$(curl -s -o /dev/null -w "%{{http_code}}" \\
+    "http://127.0.0.1:${{port}}/${{name}}/health/live")
+
+  # Readiness check
+  ready=$(curl -s -o /dev/null -w "%{{http_code}}" \\
+    "http://127.0.0.1:${{port}}/${{name}}/health/ready")
+
+  if [ "$live" = "200" ] && [ "$ready" = "200" ]; then
+    echo "✅ ${{name}}: HEALTHY (live: ${{live}}, ready: ${{ready}})"
+  else
+    echo "❌ ${{name}}: UNHEALTHY (live: ${{live}}, ready: ${{ready}})"
+  fi
+done
+"""
+
+
+def write_curl_script(ports: list[int], folder: Path) -> Path:
+    services = "\n".join(f'  "svc-{i}:{ports[i % len(ports)]}"' for i in range(CURL_SERVICES))
+    path = folder / "health-check.sh"
+    path.write_text(CURL_SCRIPT.format(services=services))
+    path.chmod(0o755)
+    return path
+
+
+def run_curl(script: Path) -> tuple[float, float, int]:
+    """Wall and CPU (of the children) of one loop, and how many said HEALTHY."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        ["bash", str(script)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(CURL).parent}:{os.environ.get('PATH', '')}"},
+        timeout=600,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout.count("HEALTHY (live: 200, ready: 200)")
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="child processes per size")
+    parser.add_argument("--cycles", type=int, default=3, help="measured cycles per child")
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--delay-ms", type=float, default=5.0, help="server latency")
+    parser.add_argument("--ports", default="4", help="listening ports (a number)")
+    parser.add_argument("--before", type=Path, help="another checkout to measure alongside")
+    parser.add_argument("--before-label", default="before", help="its name in the table")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child is not None:
+        ports = [int(p) for p in args.ports.split(",")]
+        print(json.dumps(asyncio.run(child_cycles(ports, args.child, args.pairs, args.cycles))))
+        return
+
+    if not Path(CURL).exists():
+        sys.exit(f"{CURL} is needed (apt-get install -y curl)")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    trees: dict[str, Path | None] = {"this tree": None}
+    if args.before:
+        trees = {args.before_label: args.before.resolve(), **trees}
+    # (tree, size, pairs) -> all wall / cpu samples
+    walls: dict[tuple[str, int, bool], list[float]] = {}
+    cpus: dict[tuple[str, int, bool], list[float]] = {}
+    statuses: dict[tuple[str, int, bool], dict[str, int]] = {}
+    curl_wall: list[float] = []
+    curl_cpu: list[float] = []
+    curl_ok: list[int] = []
+    loads = [load()]
+    with (
+        LatencyServers(int(args.ports), args.delay_ms) as ports,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        script = write_curl_script(ports, Path(tmp))
+        for run in range(args.runs):
+            w, c, ok = run_curl(script)
+            curl_wall.append(w)
+            curl_cpu.append(c)
+            curl_ok.append(ok)
+            for label, tree in trees.items():
+                for n, pairs in [(CURL_SERVICES, True), *((s, False) for s in sizes)]:
+                    r = run_child(ports, n, pairs, args.cycles, tree)
+                    key = (label, n, pairs)
+                    walls.setdefault(key, []).extend(r["wall"])  # type: ignore[arg-type]
+                    cpus.setdefault(key, []).extend(r["cpu"])  # type: ignore[arg-type]
+                    statuses[key] = r["statuses"]  # type: ignore[assignment]
+                    print(
+                        f"run {run + 1} {label:>10} {n:>6}{' pairs' if pairs else ''}: "
+                        f"wall {median(r['wall']) * 1000:,.0f} ms "  # type: ignore[arg-type]
+                        f"cpu {median(r['cpu']) * 1000:,.0f} ms ({r['code']})",  # type: ignore[arg-type]
+                        file=sys.stderr,
+                    )
+        loads.append(load())
+
+    curl_med = median(curl_wall)
+    per_endpoint = curl_med / (2 * CURL_SERVICES)
+    here = "this tree"
+    lines = [
+        "## 2. Poll cycle at scale",
+        "",
+        f"`python bench/poll_cycle.py --runs {args.runs} --cycles {args.cycles}` — "
+        f"{len(ports)} loopback ports answering every path after {args.delay_ms:g} ms "
+        "(bench/latency_server.py, plain asyncio, its own process); the engine's real "
+        "`poll_once()` with one `http` backend (pool of 100, poller concurrency 64); "
+        f"{args.runs} child processes per size × {args.cycles} cycles after a warm-up; "
+        f"the curl loop {args.runs}× in the same run. {loads[0]} at start, {loads[-1]} at end.",
+        "",
+        "| what | endpoints | median wall / cycle | p95 wall | median CPU / cycle | "
+        "CPU / request | vs curl loop (same run) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| seed 002 curl loop (sequential) | {2 * CURL_SERVICES} | {ms(curl_med)} | "
+        f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | "
+        f"{median(curl_cpu) / (2 * CURL_SERVICES) * 1000:.2f} ms | 1× |",
+    ]
+    for label in trees:
+        for n, pairs in [(CURL_SERVICES, True), *((s, False) for s in sizes)]:
+            key = (label, n, pairs)
+            w, c = walls[key], cpus[key]
+            requests = 2 * n if pairs else n
+            # same endpoints: curl's wall over ours; other sizes: curl's time for that
+            # many endpoints (its per-endpoint median × n) over ours
+            ratio = (per_endpoint * requests) / median(w)
+            what = f"{label}: {n} checks" + (" (live + ready)" if pairs else "")
+            bad = {k: v for k, v in statuses[key].items() if k != "ok"}
+            note = f" ⚠ {bad}" if bad else ""
+            lines.append(
+                f"| {what}{note} | {requests:,} | {ms(median(w))} | {ms(p95(w))} | "
+                f"{ms(median(c))} | {median(c) / requests * 1000:.2f} ms | {ratio:,.0f}× |"
+            )
+    same = curl_med / median(walls[(here, CURL_SERVICES, True)])
+    thousand = walls.get((here, 1000, False))
+    lines += [
+        "",
+        f"Runs: {args.runs} × {args.cycles} cycles per size (median and p95 over all "
+        f"cycles); curl loop {args.runs} runs, "
+        f"{min(curl_ok)}/{CURL_SERVICES} services HEALTHY in each.",
+        "",
+    ]
+    if thousand:
+        lines.append(
+            f"- Target 1,000 checks ≤ 1 s per cycle: {ms(median(thousand))} → "
+            f"{met(median(thousand) <= 1.0)}."
+        )
+    lines.append(
+        f"- Target ≥ 50× the curl loop on the same 200 endpoints: {same:,.0f}× → {met(same >= 50)}."
+    )
+    if args.no_write:
+        print("\n".join(lines))
+    else:
+        write_fragment(__file__, lines)
+
+
+if __name__ == "__main__":
+    main()
