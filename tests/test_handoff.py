@@ -70,3 +70,21 @@ async def test_an_open_incident_is_handed_over_with_its_next_step():
     assert f"**SEV1 {record.id}**" in section
     assert "**next:** Engage engineering lead (Slack + phone): 40 min open" in section
     assert "Status update overdue by 10:00" in section
+
+
+async def test_handing_over_offers_the_end_of_shift_checklist():
+    from oncall_console.ui.screens.runbook import RunbookScreen
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        told = [n.message for n in app._notifications]
+        assert any(m.startswith("ctrl+g walks the end-of-shift checklist (0/") for m in told)
+        app.screen.query_one(TextArea).focus()  # typing notes: the keys still reach us
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, RunbookScreen)
+        assert app.screen.scope.startswith("shift ")

@@ -90,9 +90,12 @@ async def test_the_escalation_prompt_appears_when_the_time_is_up():
         assert any(n.title == "Escalation due" for n in app._notifications)
 
 
-async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path):
+async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path, monkeypatch):
+    from oncall_console.engine import Engine
     from oncall_console.runbooks import RunbookLibrary
 
+    # A real shift, not the demo's tour (the demo does not offer it at start).
+    monkeypatch.setattr(Engine, "is_demo", property(lambda self: False))
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

@@ -309,5 +309,11 @@ def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
         "backends": {"demo": {"type": "demo", "seed": seed, "speed": speed}},
         "checks": checks,
         "slis": slis,
-        "runbooks": {"dirs": [str(shipped("runbooks") / "demo")]},
+        "runbooks": {
+            "dirs": [
+                str(shipped("runbooks") / "demo"),
+                str(shipped("runbooks") / "start-of-shift.md"),  # s / e, and the handoff's offer
+                str(shipped("runbooks") / "end-of-shift.md"),
+            ]
+        },
     }

@@ -116,8 +116,8 @@ class OncallApp(App[None]):
 
         library = await self.engine.runbooks.ready()
         found = library.for_shift(ShiftMoment.START)
-        if not found or self.engine.read_only or self.engine.store_error:
-            return
+        if not found or self.engine.read_only or self.engine.store_error or self.engine.is_demo:
+            return  # the demo is a tour, not a shift: s / e are there when wanted
         try:
             done = await self.engine.runbooks.progress(found[0], self.dashboard.shift_scope())
         except Exception:

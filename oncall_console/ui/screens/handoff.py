@@ -38,7 +38,22 @@ class HandoffScreen(Screen[None]):
         Binding(
             "ctrl+s", "save", "Write file", id="handoff.save", tooltip="Write the report to a file"
         ),
-        Binding("ctrl+y", "copy", "Copy", id="handoff.copy", tooltip="Copy the report (OSC 52)"),
+        # priority: the notes' TextArea binds ctrl+y (redo) and would take the key
+        Binding(
+            "ctrl+y",
+            "copy",
+            "Copy",
+            id="handoff.copy",
+            tooltip="Copy the report (OSC 52)",
+            priority=True,
+        ),
+        Binding(
+            "ctrl+g",
+            "end_of_shift",
+            "End-of-shift list",
+            id="handoff.end",
+            tooltip="Walk the end-of-shift checklist",
+        ),
     ]
 
     app: OncallApp
@@ -59,6 +74,34 @@ class HandoffScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.action_rebuild()
+        self.run_worker(self._offer_end_of_shift(), group="offer")
+
+    async def _offer_end_of_shift(self) -> None:
+        """Handing over is the moment for the end-of-shift checklist: offer it, once,
+        unless today's is done."""
+        from oncall_console.runbooks import ShiftMoment
+
+        library = await self.app.engine.runbooks.ready()
+        found = library.for_shift(ShiftMoment.END)
+        if not found:
+            return
+        try:
+            progress = await self.app.engine.runbooks.progress(
+                found[0], self.app.dashboard.shift_scope()
+            )
+        except Exception:
+            return
+        done = sum(1 for s in found[0].steps if (p := progress.get(s.id)) and p.done)
+        if done < len(found[0].steps):
+            self.notify(
+                f"ctrl+g walks the end-of-shift checklist ({done}/{len(found[0].steps)} done).",
+                title="Before you hand over",
+                timeout=10,
+                markup=False,
+            )
+
+    def action_end_of_shift(self) -> None:
+        self.app.dashboard.action_shift("end")
 
     @work(exclusive=True, group="handoff")
     async def action_rebuild(self) -> None:
