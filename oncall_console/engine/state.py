@@ -102,6 +102,8 @@ class FeedState:
 
     source: str
     interval: float
+    timeout: float = 5.0
+    """Bound on one fetch: a hung source is "down" after this, not after an interval."""
     alerts: list[Alert] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)

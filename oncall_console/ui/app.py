@@ -146,6 +146,8 @@ class OncallApp(App[None]):
     def tick(self) -> None:
         # Dolphie's rule: no refresh work while a modal is on top. While the app shuts
         # down, results still arrive and the screen stack may already be empty.
+        if not self.is_running:  # shutting down: the screens' widgets are being removed
+            return
         stack = self.screen_stack
         if stack and stack[-1] is self.main_screen:
             self.main_screen.sync()
