@@ -123,7 +123,9 @@ def measure(
     """Launch, wait for ``warm`` on screen, then cursor and filter keys in rounds."""
     argv = [sys.executable, "-m", "oncall_console", "run", "--config", str(config)]
     env = {"PYTHONPATH": str(code)} if code else None
-    with PtyApp(argv, env=env) as app:
+    # Not from the repo root: ``-m`` puts the cwd first on sys.path, ahead of PYTHONPATH,
+    # and --before would measure the working tree twice.
+    with PtyApp(argv, env=env, cwd=str(config.parent)) as app:
         app.wait_text(warm.decode(), timeout=90)
         time.sleep(1.0)
         spy = None
