@@ -36,7 +36,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+# --before's tree (on PYTHONPATH, for the --fetch-only child) must stay ahead of this one.
+_FIRST = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+sys.path[:0] = [*_FIRST, str(ROOT), str(ROOT / "bench")]
 
 from _pty import PtyApp, machine, percentile, publish  # noqa: E402
 
@@ -139,7 +141,9 @@ def ui_times(config: Path, code: Path | None, out: dict[str, list[float]]) -> No
     """Launch -> alerts drawn; then '/' and TYPED typed one key at a time, three times."""
     argv = [sys.executable, "-m", "oncall_console", "run", "--config", str(config)]
     env = {"PYTHONPATH": str(code)} if code else None
-    with PtyApp(argv, env=env) as app:
+    # from the config's folder: `python -m` puts the working directory ahead of PYTHONPATH,
+    # and --before's tree must win over this checkout
+    with PtyApp(argv, env=env, cwd=str(config.parent)) as app:
         start = time.perf_counter()
         drawn = app.wait_text("disk 91% full on host-", timeout=60)
         out["first"].append(drawn.end - start)
