@@ -120,6 +120,29 @@ async def test_concurrency_is_bounded_across_checks():
         await poller.stop()
 
 
+async def test_stop_ends_loops_even_when_a_probe_swallowed_the_cancel():
+    # Quitting with 1,000 HTTP checks hung: cancels landing in in-flight probes were
+    # swallowed and those loops polled on. Here a probe answers instead of stopping.
+    b = Scripted()
+    b.behaviour["api"] = "hang"  # so that the cancel lands inside the probe
+    poller = make(b, "api", "db", interval=0.001)
+    answer = poller._guarded
+
+    async def deaf(call, timeout):  # type: ignore[no-untyped-def]
+        try:
+            return await answer(call, timeout)
+        except asyncio.CancelledError:
+            return CheckResult("api", Status.OK, "answered anyway", 1.0, at=100.0)
+
+    poller._guarded = deaf  # type: ignore[method-assign]
+    poller.start()
+    await wait_for(lambda: b.running.get("api", 0) == 1 and b.calls.get("db", 0) >= 3)
+    await asyncio.wait_for(poller.stop(), 3)
+    calls = dict(b.calls)
+    await asyncio.sleep(0.05)
+    assert b.calls == calls and not poller.running
+
+
 async def test_an_exception_becomes_one_clean_line():
     b = Scripted()
     b.behaviour["db"] = "boom"

@@ -55,6 +55,7 @@ class Poller:
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake: dict[str, asyncio.Event] = {}
+        self._stopping = False
         self.cycles = 0
 
     # --- one probe of each kind -----------------------------------------------------
@@ -131,6 +132,7 @@ class Poller:
     # --- the loops -------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False
         loops: list[tuple[str, Callable[[], Awaitable[object]], float]] = [
             *(
                 (f"check:{k}", partial(self.probe_check, s), s.spec.interval)
@@ -154,7 +156,7 @@ class Poller:
         wake = self._wake[key] = asyncio.Event()
 
         async def loop() -> None:
-            while True:
+            while not self._stopping:
                 started = time.monotonic()
                 await once()
                 now = time.monotonic()
@@ -177,10 +179,18 @@ class Poller:
             ev.set()
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel every loop and wait until they have all ended."""
+        # A cancel that lands inside an in-flight probe can be swallowed (1,000 HTTP checks
+        # on Python 3.11: the 64 in-flight loops polled on and a plain gather never
+        # returned, so quitting hung). Each loop also checks _stopping; stragglers are
+        # cancelled again.
+        self._stopping = True
+        pending: set[asyncio.Task[None]] = set(self._tasks)
         self._tasks.clear()
+        while pending:
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
 
     @property
     def running(self) -> bool:
