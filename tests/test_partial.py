@@ -1,0 +1,112 @@
+"""The narrower partial update writes fewer bytes and leaves the terminal exactly as
+Textual's own would: both are replayed on a terminal emulator (pyte) over the same
+previous screen, for random lines of styled segments (wide characters included) and
+random changed spans."""
+
+from __future__ import annotations
+
+import pyte
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from textual._compositor import ChopsUpdate
+from textual.strip import Strip
+
+from oncall_console.ui import partial
+
+WIDTH, HEIGHT = 40, 4
+ORIGINAL = partial.textual_render_segments or ChopsUpdate.render_segments  # Textual's own
+assert ORIGINAL is not partial.render_segments
+STYLES = [Style(), Style(bold=True), Style(color="red"), Style(bgcolor="blue", reverse=True)]
+TEXT = st.text(alphabet="ab ✓▁█あ界-", min_size=1, max_size=6)
+
+
+@st.composite
+def updates(draw: st.DrawFn) -> ChopsUpdate:
+    chops: list[dict[int, Strip | None]] = []
+    ends: list[list[int]] = []
+    for _ in range(HEIGHT):
+        line: dict[int, Strip | None] = {}
+        line_ends: list[int] = []
+        x = 0
+        while x < WIDTH:
+            segments = []
+            width = 0
+            for _ in range(draw(st.integers(1, 5))):
+                text = draw(TEXT)
+                if x + width + cell_len(text) > WIDTH:
+                    break
+                segments.append(Segment(text, draw(st.sampled_from(STYLES))))
+                width += cell_len(text)
+            if not segments:
+                segments, width = [Segment(" " * (WIDTH - x))], WIDTH - x
+            line[x] = Strip(segments, width)
+            x += width
+            line_ends.append(x)
+        chops.append(line)
+        ends.append(line_ends)
+    spans = []
+    for y in sorted(draw(st.sets(st.integers(0, HEIGHT - 1), min_size=1))):
+        x1 = draw(st.integers(0, WIDTH - 1))
+        x2 = draw(st.integers(x1 + 1, WIDTH))
+        spans.append((y, x1, x2))
+    return ChopsUpdate(chops, spans, ends)
+
+
+def replay(before: str, update: str) -> list[list[tuple[str, str, str, bool, bool]]]:
+    screen = pyte.Screen(WIDTH, HEIGHT)
+    stream = pyte.Stream(screen)
+    stream.feed(before)
+    stream.feed(update)
+    return [
+        [(c.data, c.fg, c.bg, c.bold, c.reverse) for c in (screen.buffer[y][x] for x in range(WIDTH))]
+        for y in range(HEIGHT)
+    ]
+
+
+CONSOLE = Console(force_terminal=True, color_system="256", width=WIDTH, legacy_windows=False)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(updates())
+def test_same_screen_as_textuals_own_update(update: ChopsUpdate) -> None:
+    # The terminal shows the new lines already, except in the changed spans (old text).
+    shown = "".join(
+        f"\x1b[{y + 1};{x + 1}H" + strip.render(CONSOLE)
+        for y, line in enumerate(update.chops)
+        for x, strip in line.items()
+        if strip is not None
+    )
+    stale = "".join(f"\x1b[0m\x1b[{y + 1};{x1 + 1}H" + "z" * (x2 - x1) for y, x1, x2 in update.spans)
+    before = shown + stale
+    theirs = ORIGINAL(update, CONSOLE)
+    ours = partial.render_segments(update, CONSOLE)
+    assert replay(before, ours) == replay(before, theirs)
+    assert len(ours) <= len(theirs)
+
+
+def test_a_change_at_the_end_of_a_line_writes_only_the_end() -> None:
+    clock = [Segment(" oncall-console ", Style(reverse=True)), Segment(" " * 10), Segment("07:15:16")]
+    update = ChopsUpdate([{0: Strip(clock, 34)}], [(0, 26, 34)], [[34]])
+    ours = partial.render_segments(update, CONSOLE)
+    assert "oncall-console" in ORIGINAL(update, CONSOLE)
+    assert "oncall-console" not in ours and "07:15:16" in ours
+    assert ours.startswith("\x1b[1;27H")
+
+
+def test_installed_by_the_app() -> None:
+    from oncall_console.ui.app import OncallApp  # noqa: F401  (importing it installs)
+
+    if not partial.install():
+        pytest.fail("Textual's ChopsUpdate changed shape: review oncall_console/ui/partial.py")
+    assert ChopsUpdate.render_segments is partial.render_segments
