@@ -241,7 +241,9 @@ class IncidentsConfig(Section):
     (``[[incidents.escalation]] after_minutes = 15, who = "secondary on-call"``)."""
     escalate: list[Annotated[str, Field(pattern=r"(?i)^(SEV|P)[1-4]$")]] = ["SEV1", "SEV2"]
     """Severities the matrix applies to; the others stay with the first level."""
-    post_to: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")]] = []
+    post_to: list[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")]
+    ] = []
     """Where the incident screen can send a status message: "backend.webhook" of http
     webhooks (a status page, a chat channel), e.g. ``["chat.post-message"]``. The message
     fills the webhook's ``message`` / ``text`` parameter (and ``status``, ``severity``,

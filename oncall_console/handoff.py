@@ -83,6 +83,7 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
                 out.append(f"  - **next:** {md(step.text, 200)}")
         for entry in i.timeline[-3:]:
             out.append(f"  - {when(entry.at)} {md(entry.kind, 30)}: {md(entry.text)}")
+
     def resolved_at(i: object) -> float:
         record = engine.incident_service.cached(i.id)  # type: ignore[attr-defined]
         if record is not None and record.resolved_at is not None:

@@ -33,8 +33,15 @@ async def test_a_group_folds_into_one_row_and_enter_unfolds_it():
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        lone = Alert("solo", "DiskFull", Severity.SEV4, "disk", starts_at=EPOCH, source="am",
-                     group="alertname=DiskFull")
+        lone = Alert(
+            "solo",
+            "DiskFull",
+            Severity.SEV4,
+            "disk",
+            starts_at=EPOCH,
+            source="am",
+            group="alertname=DiskFull",
+        )
         await flood(app, [*group_of(3), lone])
         await pilot.pause()
         table = app.screen.query_one(AlertsTable)

@@ -13,7 +13,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -169,6 +168,7 @@ def incident(texts: list[str]) -> Incident:
 # --- one property per renderer ------------------------------------------------------------
 
 texts = st.lists(remote_text, min_size=1, max_size=7)
+
 
 @FUZZ
 @given(remote_text, texts)

@@ -271,8 +271,9 @@ async def test_the_incident_runbook_is_linked_and_its_progress_shown():
         total = len(runbook.runbook.steps)
         await wait_for(
             pilot,
-            lambda: f"runbook {runbook.runbook.id} 1/{total} steps"
-            in text_of(screen, "#incident-head"),
+            lambda: (
+                f"runbook {runbook.runbook.id} 1/{total} steps" in text_of(screen, "#incident-head")
+            ),
             "progress in the head",
         )
         kinds = [e.kind for e in await app.engine.incident_service.timeline(screen.incident_id)]

@@ -63,7 +63,10 @@ def replay(before: str, update: str) -> list[list[tuple[str, str, str, bool, boo
     stream.feed(before)
     stream.feed(update)
     return [
-        [(c.data, c.fg, c.bg, c.bold, c.reverse) for c in (screen.buffer[y][x] for x in range(WIDTH))]
+        [
+            (c.data, c.fg, c.bg, c.bold, c.reverse)
+            for c in (screen.buffer[y][x] for x in range(WIDTH))
+        ]
         for y in range(HEIGHT)
     ]
 
@@ -87,7 +90,9 @@ def test_same_screen_as_textuals_own_update(update: ChopsUpdate) -> None:
         for x, strip in line.items()
         if strip is not None
     )
-    stale = "".join(f"\x1b[0m\x1b[{y + 1};{x1 + 1}H" + "z" * (x2 - x1) for y, x1, x2 in update.spans)
+    stale = "".join(
+        f"\x1b[0m\x1b[{y + 1};{x1 + 1}H" + "z" * (x2 - x1) for y, x1, x2 in update.spans
+    )
     before = shown + stale
     theirs = ORIGINAL(update, CONSOLE)
     ours = partial.render_segments(update, CONSOLE)
@@ -96,7 +101,11 @@ def test_same_screen_as_textuals_own_update(update: ChopsUpdate) -> None:
 
 
 def test_a_change_at_the_end_of_a_line_writes_only_the_end() -> None:
-    clock = [Segment(" oncall-console ", Style(reverse=True)), Segment(" " * 10), Segment("07:15:16")]
+    clock = [
+        Segment(" oncall-console ", Style(reverse=True)),
+        Segment(" " * 10),
+        Segment("07:15:16"),
+    ]
     update = ChopsUpdate([{0: Strip(clock, 34)}], [(0, 26, 34)], [[34]])
     ours = partial.render_segments(update, CONSOLE)
     assert "oncall-console" in ORIGINAL(update, CONSOLE)

@@ -145,8 +145,10 @@ async def test_two_apps_see_each_other(healthy_stack: Stack) -> None:
         )
 
     async with alex_app.run_test(size=(100, 30)) as alex, sam_app.run_test(size=(100, 30)) as sam:
-        await eventually("both on the bus", lambda: alex_app.engine.bus.connected
-                         and sam_app.engine.bus.connected)
+        await eventually(
+            "both on the bus",
+            lambda: alex_app.engine.bus.connected and sam_app.engine.bus.connected,
+        )
         incident = await alex_app.engine.incident_service.declare("Queue backlog", "SEV2")
         await eventually(
             "the incident on sam's console",
@@ -174,7 +176,9 @@ async def test_two_apps_see_each_other(healthy_stack: Stack) -> None:
         while "Scaled the workers to 6" not in timeline(sam_app):
             assert time.monotonic() - start < 1.0, "the note did not reach sam within 1 s"
             await sam.pause(0.005)
-        print(f"\nnote typed on alex's screen -> sam's screen: {(time.monotonic() - start) * 1000:.0f} ms")
+        print(
+            f"\nnote typed on alex's screen -> sam's screen: {(time.monotonic() - start) * 1000:.0f} ms"
+        )
 
         # Both confirm the same action; alex's runs, sam's console names the holder.
         request = ActionRequest("ops", "drain-queue", {})

@@ -69,9 +69,7 @@ class Engine:
             s.name: SliState(spec=s, history_size=cfg.poller.history) for s in loaded.slis
         }
         self.feeds: dict[str, FeedState] = {
-            name: FeedState(
-                source=name, interval=cfg.poller.interval, timeout=cfg.poller.timeout
-            )
+            name: FeedState(source=name, interval=cfg.poller.interval, timeout=cfg.poller.timeout)
             for name, b in self.backends.items()
             if b.can(Capability.ALERTS) or b.can(Capability.INCIDENTS) or b.can(Capability.SILENCES)
         }

@@ -13,15 +13,15 @@ from textual.screen import Screen
 
 from oncall_console.config import default_path
 from oncall_console.engine import Engine
-from oncall_console.ui.screens.dashboard import Dashboard
-from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui import partial
+from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.screens.incident import IncidentScreen
+from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.screens.warroom import WarRoom
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
-
 partial.install()  # write only the cells that changed (see ui/partial.py)
+
 
 class OncallApp(App[None]):
     CSS_PATH = ["console.tcss", "warroom.tcss"]

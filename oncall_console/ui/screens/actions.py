@@ -82,8 +82,11 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
         if index + 1 < len(inputs):
             inputs[index + 1].focus()
             return
-        kept = {p.name: self.values[p.name] for p in self.spec.params if p.kind == "text"
-                and self.values.get(p.name)}
+        kept = {
+            p.name: self.values[p.name]
+            for p in self.spec.params
+            if p.kind == "text" and self.values.get(p.name)
+        }
         self.dismiss(kept | {i.id.removeprefix("param-"): i.value for i in inputs if i.id})
 
     def action_cancel(self) -> None:

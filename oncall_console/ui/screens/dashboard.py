@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.engine import ActionRefused, Engine
+from oncall_console.incidents.steps import next_steps
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
 from oncall_console.runbooks import ActionBlock, ShiftMoment
 from oncall_console.text import clean
@@ -26,7 +27,6 @@ from oncall_console.ui.screens.detail import (
     sli_detail,
 )
 from oncall_console.ui.screens.handoff import HandoffScreen
-from oncall_console.incidents.steps import next_steps
 from oncall_console.ui.screens.incident import IncidentScreen
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
@@ -305,7 +305,13 @@ class Dashboard(Screen[None]):
         try:
             incident = await self.engine.incident_service.declare(from_alert=alert)
         except Exception as exc:
-            self.notify(clean(str(exc), limit=300), title="Not declared", severity="error", timeout=8, markup=False)
+            self.notify(
+                clean(str(exc), limit=300),
+                title="Not declared",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return
         await self.engine.incident_service.refresh()
         self.notify(
@@ -388,7 +394,13 @@ class Dashboard(Screen[None]):
         try:
             spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
         except ActionRefused as exc:
-            self.notify(clean(str(exc), limit=300), title="Refused", severity="error", timeout=8, markup=False)
+            self.notify(
+                clean(str(exc), limit=300),
+                title="Refused",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return
         ok = await self.confirm_and_run(
             block.backend, spec, dict(block.params), ask=block.ask, scope=scope
@@ -414,7 +426,13 @@ class Dashboard(Screen[None]):
         try:
             prepared = await self.engine.runner.prepare(request)
         except ActionRefused as exc:
-            self.notify(clean(str(exc), limit=300), title="Refused", severity="error", timeout=8, markup=False)
+            self.notify(
+                clean(str(exc), limit=300),
+                title="Refused",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return False
         answer = await self.app.push_screen_wait(ConfirmAction(prepared))
         if answer is None:

@@ -103,14 +103,43 @@ class IncidentScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="incident.back"),
-        Binding("k", "acknowledge", "Ack", id="incident.ack", tooltip="Acknowledge: stops the response clock"),
-        Binding("t", "take_command", "Command", id="incident.take", tooltip="You become the incident commander"),
-        Binding("C", "hand_command", "Hand over", id="incident.hand", show=False, tooltip="Make someone else commander"),
-        Binding("s", "status", "Status", id="incident.status", tooltip="investigating → identified → monitoring → resolved"),
+        Binding(
+            "k",
+            "acknowledge",
+            "Ack",
+            id="incident.ack",
+            tooltip="Acknowledge: stops the response clock",
+        ),
+        Binding(
+            "t",
+            "take_command",
+            "Command",
+            id="incident.take",
+            tooltip="You become the incident commander",
+        ),
+        Binding(
+            "C",
+            "hand_command",
+            "Hand over",
+            id="incident.hand",
+            show=False,
+            tooltip="Make someone else commander",
+        ),
+        Binding(
+            "s",
+            "status",
+            "Status",
+            id="incident.status",
+            tooltip="investigating → identified → monitoring → resolved",
+        ),
         Binding("v", "severity", "Sev", id="incident.severity", tooltip="SEV1-SEV4"),
         Binding("n", "note", "Note", id="incident.note", tooltip="Add a note to the timeline"),
-        Binding("m", "messages", "Msg", id="incident.message", tooltip="Status message: copy or post"),
-        Binding("b", "runbook", "Runbook", id="incident.runbook", tooltip="Walk the incident's runbook"),
+        Binding(
+            "m", "messages", "Msg", id="incident.message", tooltip="Status message: copy or post"
+        ),
+        Binding(
+            "b", "runbook", "Runbook", id="incident.runbook", tooltip="Walk the incident's runbook"
+        ),
     ]
 
     app: OncallApp
@@ -141,9 +170,7 @@ class IncidentScreen(Screen[None]):
         return self.app.engine.incident_service
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _WRITES and self.app.engine.read_only:
-            return False
-        return True
+        return not (action in _WRITES and self.app.engine.read_only)
 
     async def on_mount(self) -> None:
         self.query_one(DataTable).focus()
@@ -205,8 +232,12 @@ class IncidentScreen(Screen[None]):
         if record is None:
             return
         now = self.app.clock()
-        due = self.service.due(record, now) if cached is not None else self.service.policy.due(
-            record, now, max((e.at for e in self.timeline if e.kind == "comms"), default=None)
+        due = (
+            self.service.due(record, now)
+            if cached is not None
+            else self.service.policy.due(
+                record, now, max((e.at for e in self.timeline if e.kind == "comms"), default=None)
+            )
         )
         presence = present_on(self.app.engine, self.incident_id, now)
         seen = (record.revision, int(now), tuple(presence))
@@ -261,8 +292,13 @@ class IncidentScreen(Screen[None]):
         for p in prompts:
             if p.urgent and (self.incident_id, p.key) not in told:
                 told.add((self.incident_id, p.key))
-                self.notify(p.text, title=f"{self.incident_id}: due", severity="warning",
-                            timeout=20, markup=False)
+                self.notify(
+                    p.text,
+                    title=f"{self.incident_id}: due",
+                    severity="warning",
+                    timeout=20,
+                    markup=False,
+                )
 
     def _fill_timeline(self) -> None:
         table: DataTable[Text] = self.query_one(DataTable)
@@ -271,8 +307,11 @@ class IncidentScreen(Screen[None]):
         if keys[: len(self._row_keys)] != self._row_keys:
             table.clear()
             self._row_keys = []
-        for key, entry in zip(keys[len(self._row_keys) :], self.timeline[len(self._row_keys) :]):
-            stamp = time.strftime("%H:%M:%S", time.gmtime(entry.at) if utc else time.localtime(entry.at))
+        done = len(self._row_keys)
+        for key, entry in zip(keys[done:], self.timeline[done:], strict=True):
+            stamp = time.strftime(
+                "%H:%M:%S", time.gmtime(entry.at) if utc else time.localtime(entry.at)
+            )
             table.add_row(
                 Text(stamp),
                 Text(clean(entry.operator, limit=20) or "·", style="" if entry.operator else "dim"),
@@ -292,8 +331,12 @@ class IncidentScreen(Screen[None]):
         e = self.timeline[index]
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.at)) + " UTC"
         body = Text()
-        for label, value in (("when", stamp), ("who", e.operator or "(automatic)"),
-                             ("what", e.kind), ("ref", e.ref)):
+        for label, value in (
+            ("when", stamp),
+            ("who", e.operator or "(automatic)"),
+            ("what", e.kind),
+            ("ref", e.ref),
+        ):
             if value:
                 body.append(f"{label:<5} ", style="bold")
                 body.append(clean(value, limit=200) + "\n")
@@ -307,7 +350,13 @@ class IncidentScreen(Screen[None]):
         try:
             await change
         except IncidentError as exc:
-            self.notify(clean(str(exc), limit=300), title="Not changed", severity="error", timeout=8, markup=False)
+            self.notify(
+                clean(str(exc), limit=300),
+                title="Not changed",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return False
         except Exception as exc:
             self.notify(
@@ -385,9 +434,23 @@ class MessageScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="message.close"),
-        Binding("c", "copy", "Copy", id="message.copy", tooltip="Copy with OSC 52 (works over SSH)"),
-        Binding("y", "posted", "Mark posted", id="message.posted", tooltip="You posted it: restarts the update clock"),
-        Binding("p", "post", "Post", id="message.post", tooltip="Send through a webhook in [incidents] post_to"),
+        Binding(
+            "c", "copy", "Copy", id="message.copy", tooltip="Copy with OSC 52 (works over SSH)"
+        ),
+        Binding(
+            "y",
+            "posted",
+            "Mark posted",
+            id="message.posted",
+            tooltip="You posted it: restarts the update clock",
+        ),
+        Binding(
+            "p",
+            "post",
+            "Post",
+            id="message.post",
+            tooltip="Send through a webhook in [incidents] post_to",
+        ),
         Binding("1", "kind('initial')", "Initial", id="message.initial", show=False),
         Binding("2", "kind('update')", "Update", id="message.update", show=False),
         Binding("3", "kind('resolved')", "Resolved", id="message.resolved", show=False),
@@ -403,7 +466,9 @@ class MessageScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="message-box") as box:
-            box.border_subtitle = "1 initial · 2 update · 3 resolved · c copy · y posted · p post · esc"
+            box.border_subtitle = (
+                "1 initial · 2 update · 3 resolved · c copy · y posted · p post · esc"
+            )
             with VerticalScroll(id="message-scroll"):
                 yield Static(id="message-text")
 
@@ -428,8 +493,9 @@ class MessageScreen(ModalScreen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.text)
-        self.notify("Copied (OSC 52). Press y once it is posted: the update clock restarts.",
-                    timeout=6)
+        self.notify(
+            "Copied (OSC 52). Press y once it is posted: the update clock restarts.", timeout=6
+        )
 
     async def action_posted(self) -> None:
         await self._mark_posted()
@@ -471,11 +537,21 @@ class MessageScreen(ModalScreen[None]):
 
             spec = runner.spec_for(ActionRequest(backend, action))
         except Exception as exc:
-            self.notify(f"{target}: {clean(str(exc), limit=200)}", title="Not posted",
-                        severity="error", timeout=8, markup=False)
+            self.notify(
+                f"{target}: {clean(str(exc), limit=200)}",
+                title="Not posted",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             return
-        values = message_values(spec, self.app.engine.incident_service.cached(self.incident_id),
-                                self.incident_id, self.kind, self.text)
+        values = message_values(
+            spec,
+            self.app.engine.incident_service.cached(self.incident_id),
+            self.incident_id,
+            self.kind,
+            self.text,
+        )
         ok = await self.app.dashboard.confirm_and_run(
             backend, spec, values, ask=(), scope=self.incident_id
         )
@@ -501,9 +577,11 @@ def message_values(
     slot = next((n for n in MESSAGE_PARAMS if n in names), None)
     if slot is not None:
         p = names[slot]
-        values[slot] = text if p.kind == "text" else " / ".join(
-            line.strip() for line in text.splitlines() if line.strip()
-        )[:500]
+        values[slot] = (
+            text
+            if p.kind == "text"
+            else " / ".join(line.strip() for line in text.splitlines() if line.strip())[:500]
+        )
     known: dict[str, Any] = {"incident_id": incident_id, "kind": kind}
     if record is not None:
         known |= {

@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
 from textual.timer import Timer
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oncall_console.durations import format_age

@@ -25,10 +25,10 @@ from oncall_console.durations import format_age
 from oncall_console.engine import Engine
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import number
+from oncall_console.incidents.steps import next_steps
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
 from oncall_console.ui.render import colour, plain, severity_text, status_style, status_word
 from oncall_console.ui.widgets.bigstat import BigStat
-from oncall_console.incidents.steps import next_steps
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 
 if TYPE_CHECKING:
@@ -359,9 +359,7 @@ def worst_reading(readings: Iterable[SliReading], direction: Direction) -> SliRe
     return max(readings, key=badness, default=None)
 
 
-def incident_card(
-    incident: Incident, age: str, v: Mapping[str, str], next_step: str = ""
-) -> Text:
+def incident_card(incident: Incident, age: str, v: Mapping[str, str], next_step: str = "") -> Text:
     """Two lines: severity, id and title; then status, commander, age and linked alerts;
     a third with the step the policy says is due, when one is."""
     head = Text.assemble(

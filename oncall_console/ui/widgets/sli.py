@@ -84,7 +84,9 @@ class SliCard(Widget, can_focus=False):
             sparkline(history, width, (spec.thresholds.warning,)), style=status_style(v, status)
         )
         if s.error:
-            spark = Text(plain(f"error: {s.error}", width).plain, style=status_style(v, Status.DOWN))
+            spark = Text(
+                plain(f"error: {s.error}", width).plain, style=status_style(v, Status.DOWN)
+            )
         elif reading is not None and reading.value is None and reading.note:
             spark = Text(plain(reading.note, width).plain, style=status_style(v, Status.UNKNOWN))
 
