@@ -37,6 +37,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.2f} ms"
 
 
-def write_fragment(script: str, lines: list[str]) -> None:
-    """``bench/results/<script stem>.md``, gathered by bench/report.py."""
-    publish(RESULTS / f"{Path(script).stem}.md", [*lines, ""])
+def write_fragment(script: str, lines: list[str], *, write: bool = True) -> None:
+    """``bench/results/<script stem>.md``, gathered by bench/report.py (only shown when
+    ``write`` is false)."""
+    if write:
+        publish(RESULTS / f"{Path(script).stem}.md", [*lines, ""])
+    else:
+        print("\n".join(lines))

@@ -274,10 +274,7 @@ def main() -> None:
     lines.append(
         f"- Target ≥ 50× the curl loop on the same 200 endpoints: {same:,.0f}× → {met(same >= 50)}."
     )
-    if args.no_write:
-        print("\n".join(lines))
-    else:
-        write_fragment(__file__, lines)
+    write_fragment(__file__, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":
