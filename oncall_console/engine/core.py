@@ -190,7 +190,11 @@ class Engine:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self, *, poll: bool = True) -> None:
-        """Open the store and the backends (a failing backend is recorded, not fatal), then poll."""
+        """Start the backends and poll (a failing backend is recorded, not fatal), then open
+        the store and the bus: the first results need neither, so they do not wait."""
+        await self._start_backends()
+        if poll and not self.poller.running:
+            self.poller.start()
         if not self._store_open:
             try:
                 await asyncio.wait_for(self.store.open(), self.loaded.config.poller.timeout * 2)
@@ -199,9 +203,6 @@ class Engine:
             except Exception as exc:  # the console still shows health; actions are refused
                 self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
         await self.bus.start()  # bounded by [bus] timeout; never raises (bus.last_error)
-        await self._start_backends()
-        if poll and not self.poller.running:
-            self.poller.start()
         if poll and self._store_open and self._incident_task is None:
             self._incident_task = asyncio.create_task(self._incident_loop(), name="incidents")
         # Parsing runbooks holds the GIL for a moment: after the first results, not before.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -15,10 +15,10 @@ from oncall_console.config import default_path
 from oncall_console.engine import Engine
 from oncall_console.ui import partial
 from oncall_console.ui.screens.dashboard import Dashboard
-from oncall_console.ui.screens.incident import IncidentScreen
-from oncall_console.ui.screens.runbook import RunbookScreen
-from oncall_console.ui.screens.warroom import WarRoom
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
+
+if TYPE_CHECKING:
+    from oncall_console.ui.screens.warroom import WarRoom
 
 partial.install()  # write only the cells that changed (see ui/partial.py)
 
@@ -61,10 +61,15 @@ class OncallApp(App[None]):
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.dashboard = Dashboard(engine)
         # The wall screen: WarRoom refuses an engine that is not read-only.
-        self.war_room = WarRoom(engine, dwell=dwell) if mode == "war-room" else None
+        self.war_room: WarRoom | None = None
+        if mode == "war-room":
+            from oncall_console.ui.screens.warroom import WarRoom
+
+            self.war_room = WarRoom(engine, dwell=dwell)
         if self.war_room is not None:
             self.use_command_palette = False  # nothing to offer on a read-only wall
         self._sync_pending = False
+        self._first_sync_done = False
         self.theme = wanted
 
     @property
@@ -140,10 +145,16 @@ class OncallApp(App[None]):
         # Coalesce a burst of results into one repaint shortly after the first of them.
         if not self._sync_pending:
             self._sync_pending = True
-            self.set_timer(0.05, self._flush_sync)
+            # The first result is painted at once; later bursts share one repaint.
+            if self._first_sync_done:
+                self.set_timer(0.05, self._flush_sync)
+            else:
+                self._first_sync_done = True
+                self.call_later(self._flush_sync)
 
     def _flush_sync(self) -> None:
         self._sync_pending = False
+        self._first_sync_done = False
         self.tick()
 
     def tick(self) -> None:
@@ -154,8 +165,13 @@ class OncallApp(App[None]):
         stack = self.screen_stack
         if stack and stack[-1] is self.main_screen:
             self.main_screen.sync()
-        elif stack and isinstance(stack[-1], IncidentScreen):  # it shows live state too
-            stack[-1].sync()
+        elif stack and getattr(stack[-1], "LIVE", False):  # the incident screen is live too
+            stack[-1].sync()  # type: ignore[attr-defined]
+
+    def _open_runbook(self, runbook: Any) -> None:
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
+        self.push_screen(RunbookScreen(runbook, "shift"))
 
     def action_cycle_theme(self) -> None:
         order = self.theme_order or [self.theme]
@@ -191,7 +207,7 @@ class OncallApp(App[None]):
                 yield SystemCommand(
                     f"Runbook: {rb.title}",
                     f"Walk {rb.id} (progress saved for this shift)",
-                    lambda rb=rb: self.push_screen(RunbookScreen(rb, "shift")),
+                    lambda rb=rb: self._open_runbook(rb),
                 )
             for name in self.theme_order:
                 yield SystemCommand(

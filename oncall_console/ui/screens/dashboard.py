@@ -26,9 +26,6 @@ from oncall_console.ui.screens.detail import (
     incident_detail,
     sli_detail,
 )
-from oncall_console.ui.screens.handoff import HandoffScreen
-from oncall_console.ui.screens.incident import IncidentScreen
-from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -210,6 +207,8 @@ class Dashboard(Screen[None]):
             kind, _, ident = key.partition(":")
             if kind == "incident":
                 if self.engine.incident_service.cached(ident) is not None:
+                    from oncall_console.ui.screens.incident import IncidentScreen
+
                     self.app.push_screen(IncidentScreen(ident))  # ours: worked on here
                     return
                 for i in self.engine.incidents():  # a source's incident: read only
@@ -263,6 +262,8 @@ class Dashboard(Screen[None]):
         if runbook is None:
             self.notify("No runbook is linked to this row.", timeout=4)
             return
+        from oncall_console.ui.screens.runbook import RunbookScreen  # not on the start-up path
+
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
 
     def open_incident_runbook(self, incident_id: str) -> None:
@@ -286,6 +287,8 @@ class Dashboard(Screen[None]):
         if record is not None and record.runbook != runbook.id:
             # The incident now names the runbook it is walked with (timeline, handoff).
             self.run_worker(self.engine.incident_service.set_runbook(incident_id, runbook.id))
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
         self.app.push_screen(RunbookScreen(runbook, incident_id, started_at=incident.opened_at))
 
     async def action_declare(self) -> None:
@@ -318,9 +321,13 @@ class Dashboard(Screen[None]):
             f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
         )
         self.sync(force=True)
+        from oncall_console.ui.screens.incident import IncidentScreen
+
         self.app.push_screen(IncidentScreen(incident.id))
 
     def action_handoff(self) -> None:
+        from oncall_console.ui.screens.handoff import HandoffScreen
+
         self.app.push_screen(HandoffScreen())
 
     def shift_scope(self) -> str:
@@ -333,6 +340,8 @@ class Dashboard(Screen[None]):
         if not found:
             self.notify(f"No {when.value} runbook is configured.", timeout=4)
             return
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
         self.app.push_screen(RunbookScreen(found[0], self.shift_scope()))
 
     # --- the alerts filter ------------------------------------------------------------------

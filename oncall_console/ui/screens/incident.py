@@ -101,6 +101,9 @@ def announce_presence(engine: Engine, incident: str, doing: str = "") -> None:
 class IncidentScreen(Screen[None]):
     """One stored incident. Esc goes back to the dashboard."""
 
+    LIVE = True
+    """The app repaints it on engine changes, like the dashboard."""
+
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="incident.back"),
         Binding(
