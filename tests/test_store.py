@@ -3,6 +3,7 @@ append-only hash-chained audit, tamper detection, runbook progress, migrations."
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -166,3 +167,32 @@ async def test_a_lock_is_held_until_released_or_expired(store):
         assert await s.acquire_lock("pg/app", "alex on a", ttl=60, now=200.0) is None
     finally:
         await other.close()
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("stack")
+async def test_a_hung_postgresql_store_fails_on_its_own_timeout(healthy_stack):
+    """A call to a hung server is refused after call_timeout (then reconnects), not held
+    up by psycopg asking the hung server to cancel the query."""
+    name = f"store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(healthy_stack.postgres.admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    s = open_store(healthy_stack.postgres.dsn_for(name))
+    await s.open()
+    s.call_timeout = 1.0
+    healthy_stack.postgres.pause(tree=True)
+    try:
+        call = asyncio.ensure_future(s.incidents())
+        done, _ = await asyncio.wait({call}, timeout=call_timeout_promise(s))
+        assert call in done, "the store call outlived its timeout"
+        with pytest.raises(TimeoutError, match="did not answer in 1 s"):
+            call.result()
+    finally:
+        healthy_stack.postgres.resume()
+    assert await s.incidents() == []  # back: the next call reconnects
+    await s.close()
+
+
+def call_timeout_promise(s: Any) -> float:
+    """What the store promises: its call_timeout, plus a moment to drop the connection."""
+    return s.call_timeout + 3.0

@@ -210,15 +210,30 @@ class PostgresStore(Store):
 
 
 def _bounded(method: Any) -> Any:
+    """At most ``call_timeout``. Not ``asyncio.wait_for``: a cancelled psycopg call asks the
+    server to cancel the query and waits for it, and a hung server never answers (wait_for
+    waited with it). On timeout the socket is closed first, so the call ends at once."""
+
     @functools.wraps(method)
     async def call(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        task = asyncio.ensure_future(method(self, *args, **kwargs))
         try:
-            return await asyncio.wait_for(method(self, *args, **kwargs), self.call_timeout)
-        except TimeoutError:
-            await self._drop()  # the next call reconnects
-            raise TimeoutError(
-                f"the PostgreSQL store did not answer in {self.call_timeout:g} s"
-            ) from None
+            done, _ = await asyncio.wait({task}, timeout=self.call_timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task in done:
+            return task.result()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()  # nothing left to cancel on the server: psycopg gives up
+        task.cancel()
+        await asyncio.wait({task}, timeout=2.0)
+        if task.done() and not task.cancelled():
+            task.exception()  # the broken connection's error: expected, and retrieved here
+        await self._drop()  # the next call reconnects
+        raise TimeoutError(f"the PostgreSQL store did not answer in {self.call_timeout:g} s")
 
     return call
 
