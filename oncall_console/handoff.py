@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from oncall_console.durations import format_age
 from oncall_console.fmt import latency, number
-from oncall_console.incidents.steps import next_steps
 from oncall_console.model import Status
 from oncall_console.text import clean
 
@@ -78,7 +77,7 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
         )
         record = engine.incident_service.cached(i.id)
         if record is not None:  # ours: the policy says what is due next
-            steps = next_steps(record, engine.incident_service.due(record, opts.now))
+            steps = engine.incident_service.steps(record, opts.now)
             for step in steps[:2]:
                 out.append(f"  - **next:** {md(step.text, 200)}")
         for entry in i.timeline[-3:]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from oncall_console.incidents import comms
 from oncall_console.incidents.policy import Due, Policy, parse_severity
+from oncall_console.incidents.steps import Prompt, next_steps
 from oncall_console.model import Alert, Incident, IncidentStatus, Severity, TimelineEntry
 from oncall_console.store.base import Store
 from oncall_console.store.incidents import IncidentNotFound, IncidentRecord, TimelineRecord
@@ -220,15 +221,26 @@ class IncidentService:
         """The incidents of the last sync as model objects (for Engine.incidents())."""
         return [to_model(r, self.timelines.get(r.id, ())) for r in self.records.values()]
 
-    def due(self, incident: IncidentRecord | Incident | str, now: float | None = None) -> Due:
-        """Escalation, response and update timers (synchronous, from the last sync)."""
+    def due(
+        self,
+        incident: IncidentRecord | Incident | str,
+        now: float | None = None,
+        timeline: Sequence[TimelineRecord] | None = None,
+    ) -> Due:
+        """Escalation, response and update timers (synchronous, from the last sync, or
+        from ``timeline`` for an incident read outside it)."""
         now = self.clock() if now is None else now
         record = self.records.get(incident) if isinstance(incident, str) else incident
         if record is None:
             raise IncidentError(f"no incident {clean(incident, limit=40)!r} in the snapshot")
-        timeline = self.timelines.get(record.id, ())
+        if timeline is None:
+            timeline = self.timelines.get(record.id, ())
         last = max((e.at for e in timeline if e.kind == COMMS), default=None)
         return self.policy.due(record, now, last)
+
+    def steps(self, record: IncidentRecord, now: float | None = None) -> list[Prompt]:
+        """What the policy asks of the people on ``record`` now (incidents/steps.py)."""
+        return next_steps(record, self.due(record, now))
 
     # --- declaring and the lifecycle ------------------------------------------------------
 

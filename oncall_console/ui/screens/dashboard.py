@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.engine import ActionRefused, Engine
-from oncall_console.incidents.steps import next_steps
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
 from oncall_console.runbooks import ActionBlock, ShiftMoment
 from oncall_console.text import clean
@@ -149,11 +148,7 @@ class Dashboard(Screen[None]):
         for record in list(service.records.values()):
             if not record.is_open:
                 continue
-            try:
-                steps = next_steps(record, service.due(record, now))
-            except Exception:
-                continue
-            for step in steps:
+            for step in service.steps(record, now):
                 key = (record.id, step.key)
                 if step.urgent and key not in self.told_due:
                     self.told_due.add(key)

@@ -235,13 +235,7 @@ class IncidentScreen(Screen[None]):
         if record is None:
             return
         now = self.app.clock()
-        due = (
-            self.service.due(record, now)
-            if cached is not None
-            else self.service.policy.due(
-                record, now, max((e.at for e in self.timeline if e.kind == "comms"), default=None)
-            )
-        )
+        due = self.service.due(record, now, None if cached is not None else self.timeline)
         presence = present_on(self.app.engine, self.incident_id, now)
         seen = (record.revision, int(now), tuple(presence))
         if seen == self._seen and not force:

@@ -25,7 +25,6 @@ from oncall_console.durations import format_age
 from oncall_console.engine import Engine
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import number
-from oncall_console.incidents.steps import next_steps
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
 from oncall_console.ui.render import colour, plain, severity_text, status_style, status_word
 from oncall_console.ui.widgets.bigstat import BigStat
@@ -262,10 +261,7 @@ class WarRoom(Screen[None]):
         record = service.cached(incident_id)
         if record is None:
             return ""
-        try:
-            steps = next_steps(record, service.due(record, now))
-        except Exception:
-            return ""
+        steps = service.steps(record, now)
         # Coarse on purpose: the countdown would repaint the card every second.
         return next((s.short for s in steps if s.urgent), "")
 
