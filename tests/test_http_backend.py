@@ -378,3 +378,34 @@ async def test_cancellation_propagates(make: Any, server: LocalServer) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
+    return monkeypatch
+
+
+async def test_a_proxy_variable_is_honoured(
+    make: Any, server: LocalServer, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    # Probes go out on the lean client, except where a proxy variable covers the URL
+    # (as it did when httpx carried every probe): the test server plays the proxy.
+    no_proxy_env.setenv("HTTP_PROXY", server.url(""))
+    backend = await make()
+    result = await probe(backend, "http://health.example.invalid/healthy")
+    assert result.status is Status.OK, result.summary
+    hosts = [r["headers"].get("Host") for r in server.requests if r["path"] == "/healthy"]
+    assert "health.example.invalid" in hosts
+
+
+async def test_no_proxy_sends_the_probe_direct(
+    make: Any, server: LocalServer, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9/")  # nothing listens there
+    no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+    backend = await make()
+    result = await probe(backend, server.url("/healthy"))
+    assert result.status is Status.OK, result.summary
