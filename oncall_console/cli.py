@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from oncall_console import __version__
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
+    from oncall_console.configfile import Sketch
 
 EXIT_OK, EXIT_DEGRADED, EXIT_DOWN, EXIT_USAGE = 0, 1, 2, 2
 
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "handoff": cmd_handoff,
         "incident": cmd_incident,
     }[command]
-    from oncall_console.config import ConfigError
+    from oncall_console.configfile import ConfigError  # not config: that imports pydantic
 
     try:
         return handler(args)
@@ -247,29 +250,72 @@ def demo_config(
     return from_dict(data, filename="<demo>", env={})
 
 
+def demo_sketch() -> Sketch:
+    """The demo's first frame, without importing the simulation (a test keeps it true)."""
+    from oncall_console.configfile import Sketch
+
+    return Sketch(environment="demo", demo=True)
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 
-def _run_app(loaded: LoadedConfig, theme: str | None) -> int:
-    if theme:
-        loaded.config.console.theme = theme
-    from oncall_console.engine import Engine
+def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
+    """The console on a terminal paints the sketch first and validates the config in the
+    app's worker (issue #6: first frame); a refused config ends the app, and its error is
+    raised here once the terminal is restored, so it is reported as before. Without a
+    terminal (textual-serve, a pipe) there is no first frame to hurry: validate first."""
     from oncall_console.ui.app import OncallApp
 
-    app = OncallApp(Engine(loaded))
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        app = OncallApp(sketch=sketch, load=load)
+    else:
+        from oncall_console.engine import Engine
+
+        app = OncallApp(Engine(load()))
     app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
     return app.return_code or 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    loaded = load_config(args.config)
-    if args.read_only:
-        loaded.config.console.read_only = True
-    return _run_app(loaded, args.theme)
+    from oncall_console.configfile import Sketch, discover, parse, read_text
+
+    path = discover(args.config)
+    text = read_text(path)  # a missing file or bad TOML stops us before anything is drawn
+    data = parse(text, str(path))
+    sketch = Sketch.of(data)
+
+    def load() -> LoadedConfig:
+        from oncall_console.config import from_dict
+
+        loaded = from_dict(data, filename=str(path), text=text, path=path)
+        _apply_options(loaded, args.read_only, args.theme)
+        return loaded
+
+    return _open_console(_sketch_with(sketch, args.read_only, args.theme), load)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return _run_app(demo_config(args.seed, args.speed, args.read_only), args.theme)
+    def load() -> LoadedConfig:
+        loaded = demo_config(args.seed, args.speed, args.read_only)
+        _apply_options(loaded, args.read_only, args.theme)
+        return loaded
+
+    return _open_console(_sketch_with(demo_sketch(), args.read_only, args.theme), load)
+
+
+def _apply_options(loaded: LoadedConfig, read_only: bool, theme: str | None) -> None:
+    """``--read-only`` and ``--theme`` win over the config."""
+    if read_only:
+        loaded.config.console.read_only = True
+    if theme:
+        loaded.config.console.theme = theme
+
+
+def _sketch_with(sketch: Sketch, read_only: bool, theme: str | None) -> Sketch:
+    return replace(sketch, read_only=sketch.read_only or read_only, theme=theme or sketch.theme)
 
 
 def cmd_war_room(args: argparse.Namespace) -> int:

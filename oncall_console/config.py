@@ -7,10 +7,8 @@ resolves them, at connect time.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,18 +23,31 @@ from pydantic import (
     model_validator,
 )
 
+# The file-level half (no pydantic) lives in configfile; callers find it here too.
+from oncall_console.configfile import CONFIG_ENV as CONFIG_ENV
+from oncall_console.configfile import ENV_PREFIX as ENV_PREFIX
+from oncall_console.configfile import (
+    MAX_DEPTH,
+    ConfigError,
+    Locator,
+    Problem,
+    apply_env,
+    dotted,
+    inline_secrets,
+    login_name,
+    parse,
+    read_text,
+    too_deep,
+)
+from oncall_console.configfile import default_path as default_path
+from oncall_console.configfile import discover as discover
+from oncall_console.configfile import toml_loads as toml_loads
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
-from oncall_console.text import clean
 from oncall_console.urls import check_redis_url
-
-ENV_PREFIX = "ONCALL_"
-CONFIG_ENV = "ONCALL_CONSOLE_CONFIG"
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-
-_INLINE_SECRET = re.compile(r"(^|_)(password|passwd|token|secret|api_key|apikey)$")
 
 
 class Section(BaseModel):
@@ -284,31 +295,6 @@ class Config(Section):
     """Key remaps: binding id = "keys", e.g. ``quit = "ctrl+q"``."""
 
 
-# --- errors ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong, located as precisely as we can."""
-
-    file: str
-    key: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        # Keys and file names come from the user's bytes: never print an escape they hold.
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        key = f" {self.key}:" if self.key else ""
-        return clean(f"{where}:{key} {self.message}", limit=1000)
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
 # --- the loaded result ------------------------------------------------------------------
 
 
@@ -331,32 +317,7 @@ class LoadedConfig:
 
     @property
     def operator(self) -> str:
-        return self.config.console.operator or _login_name()
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
-# --- discovery ---------------------------------------------------------------------------
-
-
-def default_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "oncall-console" / "config.toml"
-
-
-def discover(explicit: str | os.PathLike[str] | None) -> Path:
-    """``--config``, then ``$ONCALL_CONSOLE_CONFIG``, then the XDG config dir."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    return default_path()
+        return self.config.console.operator or login_name()
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -365,20 +326,7 @@ def discover(explicit: str | os.PathLike[str] | None) -> Path:
 def load(path: str | os.PathLike[str], env: dict[str, str] | None = None) -> LoadedConfig:
     """Read, override from the environment, validate. Raises ConfigError."""
     p = Path(path)
-    try:
-        raw_bytes = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            [Problem(str(p), "", "no such file (run 'oncall-console init' to write one)")]
-        ) from None
-    except OSError as exc:
-        raise ConfigError([Problem(str(p), "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = raw_bytes.decode("utf-8").removeprefix("\ufeff")  # editors on Windows add a BOM
-    except UnicodeDecodeError as exc:
-        line = raw_bytes[: exc.start].count(b"\n") + 1
-        raise ConfigError([Problem(str(p), "", "not valid UTF-8", line)]) from None
-    return loads(text, filename=str(p), env=env, path=p)
+    return loads(read_text(p), filename=str(p), env=env, path=p)
 
 
 def loads(
@@ -387,43 +335,7 @@ def loads(
     env: dict[str, str] | None = None,
     path: Path | None = None,
 ) -> LoadedConfig:
-    try:
-        data = toml_loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line = int(m.group(1)) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError([Problem(filename, "", f"TOML syntax: {msg}", line)]) from None
-    return from_dict(data, filename=filename, text=text, env=env, path=path)
-
-
-MAX_DEPTH = 32
-"""Tables and arrays nested deeper than this are refused (no real config comes close,
-and the validators that walk them are recursive)."""
-
-
-def toml_loads(text: str) -> dict[str, Any]:
-    """``tomllib.loads``, except that nesting too deep for its recursion is a syntax error."""
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise tomllib.TOMLDecodeError(
-            f"arrays or inline tables nested too deeply (at most {MAX_DEPTH} levels)"
-        ) from None
-
-
-def too_deep(data: Any, limit: int = MAX_DEPTH) -> tuple[Any, ...] | None:
-    """The key path of the first value nested deeper than ``limit``, or None (no recursion)."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
-    while stack:
-        node, loc = stack.pop()
-        if len(loc) > limit:
-            return loc
-        if isinstance(node, dict):
-            stack.extend((v, (*loc, k)) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, (*loc, i)) for i, v in enumerate(node))
-    return None
+    return from_dict(parse(text, filename), filename=filename, text=text, env=env, path=path)
 
 
 def from_dict(
@@ -433,11 +345,11 @@ def from_dict(
     env: dict[str, str] | None = None,
     path: Path | None = None,
 ) -> LoadedConfig:
-    locator = _Locator(text)
-    overridden = _apply_env(data, os.environ if env is None else env)
+    locator = Locator(text)
+    overridden = apply_env(data, os.environ if env is None else env)
 
     def problem(loc: tuple[Any, ...], message: str) -> Problem:
-        key = _dotted(loc)
+        key = dotted(loc)
         if key in overridden:
             return Problem(f"${overridden[key]}", key, message)
         return Problem(filename, key, message, locator.line_of(loc))
@@ -446,7 +358,7 @@ def from_dict(
     if (deep := too_deep(data)) is not None:
         keys = tuple(k for k in deep if isinstance(k, str))[: MAX_DEPTH // 4]
         raise ConfigError([problem(keys, f"nested more than {MAX_DEPTH} levels deep")])
-    for loc in _inline_secrets(data):
+    for loc in inline_secrets(data):
         problems.append(
             problem(
                 loc,
@@ -586,101 +498,3 @@ def _message(error: Any) -> str:
     if kind not in ("value_error",) and not isinstance(got, dict | list) and got is not None:
         return f"{msg} (got {got!r})"
     return msg.removeprefix("Value error, ")
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def _inline_secrets(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found: list[tuple[Any, ...]] = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if isinstance(v, dict):
-                found.extend(_inline_secrets(v, (*loc, k)))
-            elif isinstance(k, str) and _INLINE_SECRET.search(k) and isinstance(v, str) and v:
-                found.append((*loc, k))
-    return found
-
-
-def _apply_env(data: dict[str, Any], env: Any) -> dict[str, str]:
-    """``ONCALL_CONSOLE__READ_ONLY=true`` sets ``console.read_only``. Returns key -> var."""
-    applied: dict[str, str] = {}
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or "__" not in var:
-            continue
-        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
-        if not all(parts):
-            continue
-        node = data
-        for part in parts[:-1]:
-            existing = _find_key(node, part)
-            nxt = node.get(existing) if existing else None
-            if not isinstance(nxt, dict):
-                nxt = {}
-                node[existing or part] = nxt
-            node = nxt
-        leaf = _find_key(node, parts[-1]) or parts[-1]
-        node[leaf] = _env_value(env[var])
-        applied[".".join([*parts[:-1], leaf])] = var
-    return applied
-
-
-def _find_key(node: dict[str, Any], lowered: str) -> str | None:
-    """Env var names cannot hold '-'; match 'API_GATEWAY' to 'api-gateway' too."""
-    for k in node:
-        if k.lower() == lowered or k.lower().replace("-", "_") == lowered:
-            return k
-    return None
-
-
-def _env_value(raw: str) -> Any:
-    try:
-        return toml_loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _unescape(basic: str) -> str:
-    """A quoted key as TOML reads it ("\\u00e9" is "é"), so that its line is found."""
-    if "\\" not in basic:
-        return basic
-    try:
-        return str(tomllib.loads(f'k = "{basic}"')["k"])
-    except tomllib.TOMLDecodeError:
-        return basic
-
-
-class _Locator:
-    """Finds the line of a key path in TOML text, for error messages."""
-
-    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(
-        r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
-    )
-
-    def __init__(self, text: str) -> None:
-        self.entries: list[tuple[tuple[str, ...], int]] = []
-        table: tuple[str, ...] = ()
-        # TOML counts "\n" only; splitlines() also splits at \x85 and \u2028 (legal in comments).
-        for n, line in enumerate(text.split("\n"), start=1):
-            if m := self._HEADER.match(line):
-                table = self._split(m.group(1))
-                self.entries.append((table, n))
-            elif m := self._KEY.match(line):
-                self.entries.append((table + self._split(m.group(1)), n))
-
-    @staticmethod
-    def _split(dotted: str) -> tuple[str, ...]:
-        parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)', dotted)
-        return tuple(_unescape(a) if a else b or c for a, b, c in parts)
-
-    def line_of(self, loc: tuple[Any, ...]) -> int | None:
-        want = tuple(str(p) for p in loc)
-        # The longest prefix of the path that appears in the file wins.
-        for size in range(len(want), 0, -1):
-            prefix = want[:size]
-            for path, n in self.entries:
-                if path == prefix:
-                    return n
-        return None

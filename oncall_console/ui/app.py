@@ -1,4 +1,10 @@
-"""The Textual application: owns the engine's lifecycle and the refresh tick."""
+"""The Textual application: owns the engine's lifecycle and the refresh tick.
+
+Given an engine, it opens on the dashboard (or the war room). Given a sketch and a way
+to load the config instead, it paints the dashboard's frame first, then validates the
+config and builds the engine in a worker; the dashboard then goes live, or the app exits
+with the config's error for the CLI to print (issue #6: first frame).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,24 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from oncall_console.config import default_path
-from oncall_console.engine import Engine
+from oncall_console.configfile import ConfigError, Sketch, default_path
 from oncall_console.ui import partial
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 if TYPE_CHECKING:
+    from oncall_console.config import LoadedConfig
+    from oncall_console.engine import Engine
     from oncall_console.ui.screens.warroom import WarRoom
+
+EXIT_CONFIG = 2
+"""The app's return code when the config it loaded was refused (the CLI's usage code)."""
 
 partial.install()  # write only the cells that changed (see ui/partial.py)
 
@@ -35,42 +47,69 @@ class OncallApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None = None,
         *,
+        sketch: Sketch | None = None,
+        load: Callable[[], LoadedConfig] | None = None,
         clock: Callable[[], float] = time.time,
         poll: bool = True,
         themes_dir: Path | None = None,
         mode: Literal["console", "war-room"] = "console",
         dwell: float = 15.0,
     ) -> None:
-        super().__init__()
-        self.engine = engine
+        """Either ``engine``, or ``sketch`` and ``load`` (called in a thread; it may raise
+        ConfigError, which ends the app with ``startup_error`` set). The war room needs
+        the engine."""
+        # The wall's look is read for the wall only: the console's first frame skips it.
+        super().__init__(css_path=self.CSS_PATH if mode == "war-room" else "console.tcss")
+        if (engine is None) == (load is None or sketch is None):
+            raise ValueError("give an engine, or a sketch and a load function")
+        if engine is None and mode == "war-room":
+            raise ValueError("the war room starts on an engine")
         self.clock = clock
         self.poll = poll
-        cfg = engine.loaded.config
-        user_dir = themes_dir or cfg.console.themes_dir or default_path().parent / "themes"
+        self._engine: Engine | None = engine
+        self._load = load
+        self.startup_error: BaseException | None = None
+        """Why the console could not start (a ConfigError, say); the CLI reports it."""
+        if engine is not None:
+            console = engine.loaded.config.console
+            sketch = Sketch(theme=console.theme, themes_dir=console.themes_dir)
+        assert sketch is not None
+        user_dir = themes_dir or sketch.themes_dir or default_path().parent / "themes"
         loaded = load_themes(builtin_dir(), user_dir)
         self.theme_problems = loaded.problems
         self.theme_order: list[str] = []
         for theme in loaded.themes.values():
             self.register_theme(theme)
             self.theme_order.append(theme.name)
-        wanted = cfg.console.theme
+        wanted = sketch.theme
         if wanted not in self.available_themes:
             self.theme_problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.dashboard = Dashboard(engine)
-        # The wall screen: WarRoom refuses an engine that is not read-only.
         self.war_room: WarRoom | None = None
+        self.dashboard = Dashboard(engine, sketch=sketch)
         if mode == "war-room":
             from oncall_console.ui.screens.warroom import WarRoom
 
-            self.war_room = WarRoom(engine, dwell=dwell)
-        if self.war_room is not None:
+            # The wall screen: WarRoom refuses an engine that is not read-only.
+            self.war_room = WarRoom(self.engine, dwell=dwell)
             self.use_command_palette = False  # nothing to offer on a read-only wall
         self._sync_pending = False
         self._first_sync_done = False
         self.theme = wanted
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (while the console is starting there is none yet: see ``ready``)."""
+        if self._engine is None:
+            raise RuntimeError("the console is still starting")
+        return self._engine
+
+    @property
+    def ready(self) -> bool:
+        """True once the config is validated and the engine built."""
+        return self._engine is not None
 
     @property
     def main_screen(self) -> Dashboard | WarRoom:
@@ -87,6 +126,36 @@ class OncallApp(App[None]):
         return True
 
     async def on_mount(self) -> None:
+        if self.ready:
+            await self._start()
+
+    def on_dashboard_painted(self, _event: Dashboard.Painted) -> None:
+        self._load_engine()
+
+    @work(thread=True, exclusive=True, group="config", name="load config", exit_on_error=False)
+    def _load_engine(self) -> Engine:
+        """Validate the config and build the engine, off the event loop."""
+        assert self._load is not None
+        loaded = self._load()
+        from oncall_console.engine import Engine
+
+        return Engine(loaded)
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "config":
+            return
+        if event.state is WorkerState.SUCCESS and self.is_running:  # not if q came first
+            self._engine = worker.result
+            await self.dashboard.attach(self.engine)
+            await self._start()
+        elif event.state is WorkerState.ERROR:
+            # Textual leaves the terminal as it found it; the CLI then prints the error.
+            self.startup_error = worker.error
+            self.exit(return_code=EXIT_CONFIG if isinstance(worker.error, ConfigError) else 1)
+
+    async def _start(self) -> None:
+        """Start the engine and keep the main screen current (the engine is there now)."""
         if self.engine.loaded.config.keys:
             self.set_keymap(self.engine.loaded.config.keys)
         for problem in self.theme_problems:
@@ -139,7 +208,8 @@ class OncallApp(App[None]):
             )
 
     async def on_unmount(self) -> None:
-        await self.engine.stop()
+        if self._engine is not None:
+            await self._engine.stop()
 
     def _engine_changed(self) -> None:
         # Coalesce a burst of results into one repaint shortly after the first of them.
@@ -160,7 +230,7 @@ class OncallApp(App[None]):
     def tick(self) -> None:
         # Dolphie's rule: no refresh work while a modal is on top. While the app shuts
         # down, results still arrive and the screen stack may already be empty.
-        if not self.is_running:  # shutting down: the screens' widgets are being removed
+        if not self.is_running or not self.ready:  # shutting down, or still starting
             return
         stack = self.screen_stack
         if stack and stack[-1] is self.main_screen:
@@ -184,7 +254,7 @@ class OncallApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if screen is self.dashboard:
+        if screen is self.dashboard and self.ready:
             yield SystemCommand(
                 "Refresh now",
                 "Poll every check, SLI and alert source",

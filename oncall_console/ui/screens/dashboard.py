@@ -1,4 +1,10 @@
-"""The one screen: health, SLIs, incidents and alerts."""
+"""The one screen: health, SLIs, incidents and alerts.
+
+It can open before the config is validated: from a :class:`Sketch` it paints its frame,
+the panels saying how many checks and SLIs are starting, and :meth:`Dashboard.attach`
+brings the engine later (issue #6: first frame). So this module imports no engine, no
+pydantic and no screen that opens later; those are imported where they are used.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +16,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from oncall_console.engine import ActionRefused, Engine
+from oncall_console.configfile import Sketch
 from oncall_console.model import ActionRequest, ActionSpec, Outcome
-from oncall_console.runbooks import ActionBlock, ShiftMoment
 from oncall_console.text import clean
-from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction, ParamsForm, result_text
-from oncall_console.ui.screens.detail import (
-    DetailScreen,
-    alert_detail,
-    check_detail,
-    incident_detail,
-    sli_detail,
-)
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -32,10 +30,18 @@ from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
 
 if TYPE_CHECKING:
+    from oncall_console.engine import Engine
+    from oncall_console.runbooks import ActionBlock
     from oncall_console.ui.app import OncallApp
 
 
 ALERTS_TITLE = "Incidents & alerts"
+
+
+def _starting(count: int, what: str) -> str:
+    if not count:
+        return "starting…"
+    return f"starting {count} {what}{'' if count == 1 else 's'}…"
 
 
 class Dashboard(Screen[None]):
@@ -79,9 +85,15 @@ class Dashboard(Screen[None]):
 
     app: OncallApp
 
-    def __init__(self, engine: Engine) -> None:
+    class Painted(Message):
+        """The first frame of a dashboard without its engine yet is on the terminal."""
+
+    def __init__(self, engine: Engine | None = None, *, sketch: Sketch | None = None) -> None:
+        """Live on ``engine``; or, without one, the frame from ``sketch`` until
+        :meth:`attach`. Its keys are shown, and do nothing, until then."""
         super().__init__()
-        self.engine = engine
+        self._engine = engine
+        self.sketch = sketch or Sketch()
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
@@ -96,30 +108,75 @@ class Dashboard(Screen[None]):
                 yield HealthTable(id="health")
             with VerticalScroll(id="slis", classes="panel", can_focus=True) as slis:
                 slis.border_title = "SLIs"
-                for state in self.engine.slis.values():
-                    yield SliCard(state, id=f"sli-{state.spec.name}")
+                if self._engine is not None:
+                    yield from self._sli_cards(self._engine)
         with Vertical(id="alerts-panel", classes="panel") as alerts:
             alerts.border_title = ALERTS_TITLE
             yield AlertFilter(id="alerts-filter")
             yield AlertsTable(id="alerts")
         yield Footer()
 
+    @staticmethod
+    def _sli_cards(engine: Engine) -> list[SliCard]:
+        return [SliCard(state, id=f"sli-{state.spec.name}") for state in engine.slis.values()]
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the dashboard has no engine yet (the console is starting)")
+        return self._engine
+
     def on_mount(self) -> None:
+        self.query_one(HealthTable).focus()
+        # Colours come from theme variables, which are set after the theme changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
+        if self._engine is not None:
+            self._show_engine()
+            return
+        sketch = self.sketch
+        header = self.query_one(ConsoleHeader)
+        header.environment = sketch.environment
+        header.operator = sketch.who
+        header.demo = sketch.demo
+        header.read_only = sketch.read_only
+        # Counts, not rows: 40 rows of names cost the first frame ~20 ms (a fifth of it).
+        self._subtitle("#health-panel", _starting(sketch.checks, "check"))
+        self._subtitle("#slis", _starting(sketch.slis, "SLI"))
+        self.sync()
+        self.call_after_refresh(self.post_message, self.Painted())
+
+    async def attach(self, engine: Engine) -> None:
+        """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
+        self._engine = engine
+        self._subtitle("#health-panel", "")
+        self._subtitle("#slis", "")
+        await self.query_one("#slis").mount_all(self._sli_cards(engine))
+        self._show_engine()
+        self.refresh_bindings()
+
+    def _subtitle(self, panel: str, text: str) -> None:
+        self.query_one(panel).border_subtitle = text
+
+    def _show_engine(self) -> None:
         header = self.query_one(ConsoleHeader)
         header.environment = self.engine.loaded.config.console.environment
         header.operator = self.engine.loaded.operator
         header.demo = self.engine.is_demo
         header.read_only = self.engine.read_only
-        self.query_one(HealthTable).focus()
-        # Colours come from theme variables, which are set after the theme changes.
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
         self.sync(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return True if self._engine is not None else None  # None: shown, disabled
 
     # --- keeping the picture current ------------------------------------------------------
 
     def sync(self, force: bool = False) -> None:
         """Update what changed since last time; cheap when nothing did."""
         now = self.app.clock()
+        if self._engine is None:  # starting: only the clock moves
+            header = self.query_one(ConsoleHeader)
+            header.clock_text = format_clock(now, self.sketch.utc)
+            return
         second = int(now)
         if not force and self.engine.version == self._seen_version and second == self._seen_second:
             return
@@ -194,6 +251,14 @@ class Dashboard(Screen[None]):
         self.notify("Polling everything now", timeout=2)
 
     def action_detail(self) -> None:
+        from oncall_console.ui.screens.detail import (
+            DetailScreen,
+            alert_detail,
+            check_detail,
+            incident_detail,
+            sli_detail,
+        )
+
         now = self.app.clock()
         focused = self.focused
         if isinstance(focused, AlertsTable):
@@ -331,6 +396,8 @@ class Dashboard(Screen[None]):
         return "shift " + time.strftime("%Y-%m-%d", time.localtime(self.app.clock()))
 
     def action_shift(self, moment: str) -> None:
+        from oncall_console.runbooks import ShiftMoment
+
         when = ShiftMoment.START if moment == "start" else ShiftMoment.END
         found = self.engine.runbooks.library.for_shift(when)
         if not found:
@@ -379,6 +446,8 @@ class Dashboard(Screen[None]):
 
     @work(exclusive=True, group="action")
     async def run_action_flow(self, subject: str, choices: list[Any], target: str) -> None:
+        from oncall_console.ui.screens.actions import ActionPicker
+
         picked = await self.app.push_screen_wait(ActionPicker(subject, choices))
         if picked is None:
             return
@@ -396,6 +465,8 @@ class Dashboard(Screen[None]):
         self, block: ActionBlock, on_done: Any = None, scope: str = ""
     ) -> None:
         """A runbook's action block: same path, its params as the suggestion."""
+        from oncall_console.engine import ActionRefused
+
         try:
             spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
         except ActionRefused as exc:
@@ -422,6 +493,9 @@ class Dashboard(Screen[None]):
         scope: str = "",
     ) -> bool:
         """Params (when any is missing or asked) -> preview -> confirm -> run. True if it ran."""
+        from oncall_console.engine import ActionRefused
+        from oncall_console.ui.screens.actions import ConfirmAction, ParamsForm, result_text
+
         if ask or any(p.name not in values for p in spec.params):
             filled = await self.app.push_screen_wait(ParamsForm(spec, values))
             if filled is None:

@@ -1,0 +1,51 @@
+"""The health panel's sync: between the once-a-second full syncs only checks with a new
+result are looked at (results stream in; walking 1,000 rows each time held keys back)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import App, ComposeResult
+
+from oncall_console.engine.state import CheckState
+from oncall_console.model import CheckResult, CheckSpec, Status
+from oncall_console.ui.widgets.health import HealthTable
+
+NOW = 1_800_000_000.0
+
+
+def state(name: str) -> CheckState:
+    spec = CheckSpec(name=name, backend="web", interval=5, timeout=2)
+    s = CheckState(spec=spec, history=deque(maxlen=5))
+    s.record(CheckResult(check=name, status=Status.OK, summary="200 OK", latency_ms=4.0, at=NOW))
+    return s
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield HealthTable()
+
+
+def summary(table: HealthTable, name: str) -> str:
+    return str(table.get_row(name)[4])
+
+
+async def test_a_partial_sync_looks_only_at_checks_with_a_new_result() -> None:
+    states = [state(f"svc-{i}") for i in range(50)]
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(HealthTable)
+        looked = table.sync(states, NOW, app.theme_variables)
+        assert len(looked) == 50 and table.row_count == 50
+        # A new result for one check: only it is looked at, and its row changes.
+        states[7].record(
+            CheckResult(check="svc-7", status=Status.DOWN, summary="503 x", at=NOW + 1)
+        )
+        assert table.sync(states, NOW + 1, app.theme_variables, full=False) == [Status.DOWN]
+        assert summary(table, "svc-7") == "503 x"
+        # A partial sync ignores what changed without a new result (here: the clock,
+        # which made every check stale); the full one sees it.
+        assert table.sync(states, NOW + 60, app.theme_variables, full=False) == []
+        looked = table.sync(states, NOW + 60, app.theme_variables, full=True)
+        assert looked.count(Status.STALE) == 50
+        await pilot.pause()

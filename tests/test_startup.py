@@ -1,0 +1,203 @@
+"""Start-up as the engineer sees it: the console's frame is on screen before the config is
+validated (issue #6, first frame), it goes live once the engine is built, and a refused
+config still stops it with one located line and exit code 2, the terminal left clean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench._pty import PtyApp
+from oncall_console.cli import demo_config, demo_sketch
+from oncall_console.config import ConfigError, ConsoleConfig, Problem
+from oncall_console.configfile import Sketch
+from oncall_console.ui.app import OncallApp
+from oncall_console.ui.screens.actions import ActionPicker
+from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.widgets.health import HealthTable
+from oncall_console.ui.widgets.sli import SliCard
+from tests.support.demoapp import EPOCH, FixedClock
+
+SIZE = (120, 40)
+
+
+def starting_app(load, sketch: Sketch | None = None) -> OncallApp:
+    """The console as the CLI opens it on a terminal: a sketch now, ``load`` in a thread."""
+    clock = FixedClock(90.0)
+    sketch = sketch or Sketch(environment="demo", operator="alex", demo=True, checks=11, slis=4)
+    return OncallApp(
+        sketch=sketch, load=load, clock=clock, poll=False, themes_dir=Path("/nonexistent")
+    )
+
+
+def held_demo() -> tuple[threading.Event, object]:
+    """A demo config load that waits until the test lets it finish."""
+    go = threading.Event()
+
+    def load():
+        assert go.wait(10), "the test never let the config load"
+        loaded = demo_config(seed=7, speed=1.0, start=EPOCH)
+        loaded.config.console.operator = "alex"
+        loaded.config.console.utc = True
+        return loaded
+
+    return go, load
+
+
+async def wait_for(pilot, condition, what: str, timeout: float = 10.0) -> None:
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, f"not within {timeout:g} s: {what}"
+        await pilot.pause(0.02)
+
+
+async def test_the_frame_is_painted_while_the_config_loads_then_the_dashboard_goes_live():
+    go, load = held_demo()
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, Dashboard) and not app.ready
+        assert screen.query_one("#health-panel").border_subtitle == "starting 11 checks…"
+        assert screen.query_one("#slis").border_subtitle == "starting 4 SLIs…"
+        assert screen.query_one(HealthTable).row_count == 0
+        # The keys are there but wait for the engine: "a" opens nothing yet.
+        assert screen.check_action("actions", ()) is None
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.screen is screen
+
+        go.set()
+        await wait_for(pilot, lambda: app.ready, "the engine was built")
+        await wait_for(pilot, lambda: screen.query_one(HealthTable).row_count == 11, "rows")
+        assert app.screen is screen  # the same screen went live, nothing was swapped
+        assert len(screen.query(SliCard)) == 4
+        assert screen.query_one("#health-panel").border_subtitle == ""
+        assert screen.check_action("actions", ()) is True
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionPicker)
+
+
+async def test_a_refused_config_ends_the_app_with_its_located_error():
+    problem = Problem("/etc/oncall/config.toml", "checks.api.interval", "not a duration", 7)
+
+    def load():
+        raise ConfigError([problem])
+
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.startup_error is not None, "the error came back")
+    assert app.return_code == 2
+    assert isinstance(app.startup_error, ConfigError)
+    assert app.startup_error.problems == [problem]
+
+
+async def test_quitting_while_the_config_loads_leaves_at_once():
+    go, load = held_demo()
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        go.set()  # the loading thread finishes after the app has gone: nothing breaks
+    assert app.startup_error is None and not app.ready
+
+
+# --- the sketch ------------------------------------------------------------------------
+
+
+def test_the_sketch_reads_the_look_and_counts_leniently_with_environment_overrides():
+    data = {
+        "console": {"environment": "staging", "theme": 5, "read_only": "yes", "utc": True},
+        "checks": {"api": {"backend": "web"}, "db": {"backend": "pg"}},
+        "slis": {"latency": {"backend": "prom"}},
+    }
+    sketch = Sketch.of(data, env={"ONCALL_CONSOLE__THEME": '"oncall-light"'})
+    assert sketch.environment == "staging" and sketch.utc
+    assert sketch.theme == "oncall-light"  # from the environment, as validation will see it
+    assert sketch.read_only is False  # "yes" is not a bool: left for validation to refuse
+    assert (sketch.checks, sketch.slis) == (2, 1)
+    assert "ONCALL_CONSOLE__THEME" not in str(data)  # the document itself is untouched
+    assert data["console"]["theme"] == 5
+
+
+def test_the_sketch_defaults_are_the_config_defaults():
+    defaults = ConsoleConfig()
+    sketch = Sketch()
+    assert (sketch.environment, sketch.theme, sketch.read_only, sketch.utc) == (
+        defaults.environment,
+        defaults.theme,
+        defaults.read_only,
+        defaults.utc,
+    )
+
+
+def test_the_demo_sketch_names_the_demo_environment():
+    loaded = demo_config(seed=7, speed=1.0)
+    assert demo_sketch().environment == loaded.config.console.environment
+    assert demo_sketch().demo
+
+
+def test_the_first_frame_imports_no_pydantic_and_no_engine():
+    code = (
+        "import sys, oncall_console.cli, oncall_console.ui.app;"
+        "print(sorted(m for m in ('pydantic', 'oncall_console.config', "
+        "'oncall_console.engine.core', 'oncall_console.backends.base') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- the command on a real terminal ------------------------------------------------------
+
+
+def console_on_a_terminal(*args: str) -> PtyApp:
+    """``oncall-console ARGS`` on a fresh 120x40 pty (bench/_pty.py: it answers Textual's
+    terminal queries and keeps every byte written)."""
+    # COLUMNS / LINES would win over the pty's size (pytest-xdist's workers set them).
+    size = {"COLUMNS": "120", "LINES": "40"}
+    return PtyApp(
+        [sys.executable, "-m", "oncall_console", *args], env={"TERM": "xterm-256color", **size}
+    )
+
+
+def written_until(term: PtyApp, text: bytes, timeout: float = 30.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while text not in term.raw:
+        assert time.monotonic() < deadline, f"{text!r} never written"
+        time.sleep(0.02)
+    return bytes(term.raw)
+
+
+LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+
+
+def test_a_refused_config_on_a_terminal_is_one_located_line_after_the_screen_is_restored(
+    tmp_path,
+):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[backends.web]\ntype = "http"\n\n[checks.api]\nbackend = "web"\n'
+        'url = "http://127.0.0.1:9/health"\ninterval = "soon"\n'
+    )
+    with console_on_a_terminal("run", "-c", str(config)) as term:
+        out = written_until(term, b"checks.api.interval")
+        assert term.proc.wait(10) == 2
+    assert LEAVE_ALT_SCREEN in out  # the frame was painted, and the screen restored
+    after = out.rsplit(LEAVE_ALT_SCREEN, 1)[1].decode()
+    assert f"error: {config}:7: checks.api.interval:" in after
+    assert "Traceback" not in out.decode(errors="replace")
+
+
+def test_the_demo_on_a_terminal_paints_its_frame_then_its_results_and_quits_on_q():
+    with console_on_a_terminal("demo") as term:
+        out = written_until(term, b"1/1 ready")
+        term.write(b"q")
+        assert term.proc.wait(10) == 0
+    frame, result = out.find(b"Incidents & alerts"), out.find(b"1/1 ready")
+    assert 0 <= frame < result
+    assert b"starting" in out[:result]  # the frame came first, saying what is on its way
