@@ -17,13 +17,15 @@ Each phase runs in a child process, so RSS starts from a fresh interpreter:
 - ``engine``: the same engine with every probe answered in-process (the http
   backend's ``probe`` replaced by a ready result): the poller, state and history churn
   alone, fast enough to reach the full 12 simulated hours.
+- ``engine+ui``: that engine under the app: what the dashboard keeps over a shift,
+  with results arriving as fast as the UI lets them (further than ``http+ui`` gets).
 
 RSS from /proc/self/status (VmRSS), sampled every 0.5 s. Warm-up: until the history
 rings are full (120 probes of every check = 10 simulated minutes). Slope: least
 squares over the samples after warm-up, per simulated hour; a phase that does not
 reach 12 h is extrapolated along it (only upwards).
 
-    python bench/shift_memory.py [--budget 150] [--phases http,http+ui,engine]
+    python bench/shift_memory.py [--budget 150] [--phases http,http+ui,engine,engine+ui]
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ TITLES = {
     "http": "engine + http backend (loopback, 5 ms)",
     "http+ui": "engine + http backend + Textual app (run_test, 120×40)",
     "engine": "engine alone (probes answered in-process)",
+    "engine+ui": "engine + Textual app (run_test, 120×40; probes answered in-process)",
 }
 
 
@@ -94,7 +97,7 @@ async def child(phase: str, ports: list[int], budget: float, sim_hours: float) -
     from oncall_console.model import CheckResult, CheckSpec, Status
 
     engine = Engine(from_dict(config(ports), env={}))
-    if phase == "engine":
+    if phase in ("engine", "engine+ui"):
 
         async def answered(check: CheckSpec) -> CheckResult:
             return CheckResult(
@@ -123,7 +126,7 @@ async def child(phase: str, ports: list[int], budget: float, sim_hours: float) -
                 return
             await asyncio.sleep(0.5)
 
-    if phase == "http+ui":
+    if phase.endswith("+ui"):
         from oncall_console.ui.app import OncallApp
 
         app = OncallApp(engine)
@@ -166,7 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=240, help="real seconds per phase")
     parser.add_argument("--sim-hours", type=float, default=12.0)
-    parser.add_argument("--phases", default="http,http+ui,engine")
+    parser.add_argument("--phases", default="http,http+ui,engine,engine+ui")
     parser.add_argument("--runs", type=int, default=1, help="repeat each phase (medians)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
