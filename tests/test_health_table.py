@@ -49,3 +49,31 @@ async def test_a_partial_sync_looks_only_at_checks_with_a_new_result() -> None:
         looked = table.sync(states, NOW + 60, app.theme_variables, full=True)
         assert looked.count(Status.STALE) == 50
         await pilot.pause()
+
+
+async def test_the_header_gets_worse_at_once_and_better_on_the_full_sync() -> None:
+    from oncall_console.ui.widgets.header import ConsoleHeader
+    from tests.support.demoapp import demo_app, settle
+
+    app = demo_app(at=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        engine, clock = app.engine, app.fixed_clock  # type: ignore[attr-defined]
+        header = app.screen.query_one(ConsoleHeader)
+        state = next(iter(engine.checks.values()))
+        name = state.spec.name
+
+        def result(status: Status) -> None:
+            state.record(CheckResult(check=name, status=status, summary="x", at=clock()))
+            engine.version += 1
+            app.dashboard.sync()  # same second: a partial sync
+
+        before = header.overall
+        assert before is not Status.DOWN
+        result(Status.DOWN)
+        assert header.overall is Status.DOWN
+        result(Status.OK)
+        assert header.overall is Status.DOWN  # better waits for the second's full sync
+        clock.advance(1)
+        app.dashboard.sync()
+        assert header.overall is before

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
-from oncall_console.model import ActionRequest, ActionSpec, Outcome
+from oncall_console.model import ActionRequest, ActionSpec, Outcome, Status
 from oncall_console.text import clean
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -178,15 +178,22 @@ class Dashboard(Screen[None]):
             header.clock_text = format_clock(now, self.sketch.utc)
             return
         second = int(now)
-        if not force and self.engine.version == self._seen_version and second == self._seen_second:
+        full = force or second != self._seen_second
+        if not full and self.engine.version == self._seen_version:
             return
         self._seen_version, self._seen_second = self.engine.version, second
         variables = self.app.theme_variables
         header = self.query_one(ConsoleHeader)
         header.clock_text = format_clock(now, self.engine.loaded.config.console.utc)
-        header.overall = self.engine.overall(now)
         with self.app.batch_update():
-            self.query_one(HealthTable).sync(self.engine.checks.values(), now, variables)
+            # Between the once-a-second full syncs only checks with a new result are
+            # looked at; the header may get worse at once, better within the second.
+            looked = self.query_one(HealthTable).sync(
+                self.engine.checks.values(), now, variables, full=full
+            )
+            header.overall = (
+                self.engine.overall(now) if full else Status.worst([header.overall, *looked])
+            )
             for card in self.query(SliCard):
                 card.sync(now)
             self.query_one(AlertsTable).sync(
