@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Where the time to the first real result goes: runs ``oncall-console ARGS`` in this
-process with a few methods wrapped, and prints when each step of the start-up ended,
-in ms since the interpreter started (a profile of the path, not a benchmark: run it
-in a real terminal or tmux; the app quits by itself once a result is painted).
+"""Where the time to the first frame and the first real result goes: runs
+``oncall-console ARGS`` in this process with a few methods wrapped, and prints when each
+step of the start-up ended, in ms since the interpreter started (a profile of the path,
+not a benchmark: run it in a real terminal or tmux; the app quits by itself once a
+result is painted). Modules are not imported ahead of the app: each is marked when the
+app's own start-up has imported it, and steps run off the event loop say so.
 
     python bench/startup_trace.py demo
     python bench/startup_trace.py run -c config.toml
@@ -10,10 +12,15 @@ in a real terminal or tmux; the app quits by itself once a result is painted).
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -29,11 +36,15 @@ MARKS: list[tuple[float, str]] = []
 
 
 def mark(what: str) -> None:
-    MARKS.append(((time.perf_counter() - T0) * 1000, what))
+    thread = threading.current_thread()
+    where = "" if thread is threading.main_thread() else f"  [thread {thread.name}]"
+    MARKS.append(((time.perf_counter() - T0) * 1000, what + where))
 
 
 def wrap(cls: Any, name: str, what: str, after: Any = None) -> None:
-    inner = getattr(cls, name)
+    inner = getattr(cls, name, None)
+    if inner is None:  # an older tree (--before) may not have this step
+        return
     if hasattr(inner, "__code__") and inner.__code__.co_flags & 0x80:  # coroutine function
 
         async def timed_async(*args: Any, **kwargs: Any) -> Any:
@@ -55,56 +66,134 @@ def wrap(cls: Any, name: str, what: str, after: Any = None) -> None:
         setattr(cls, name, timed)
 
 
+class _Watch(importlib.abc.MetaPathFinder):
+    """Marks when a watched module has been imported and runs its hook (to wrap methods)."""
+
+    def __init__(self, hooks: dict[str, tuple[str, Callable[[ModuleType], None] | None]]):
+        self.hooks = hooks
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in self.hooks:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, (what, hook) = spec.loader, self.hooks[name]
+        exec_module = loader.exec_module
+
+        def traced(module: ModuleType) -> None:
+            exec_module(module)
+            mark(f"import {name} ({what})")
+            if hook is not None:
+                hook(module)
+
+        loader.exec_module = traced  # type: ignore[method-assign]
+        return spec
+
+
+def _engine_hooks(core: ModuleType) -> None:
+    wrap(core.Engine, "__init__", "Engine built (backends, store object, bus)")
+    wrap(core.Engine, "start", "engine.start(): store open, bus, backends, poller started")
+    wrap(core.Engine, "_start_backends", "backends started")
+    wrap(core.Engine, "sync_incidents", "incidents synced")
+
+
+class _Terminal:
+    """The file Textual's writer thread writes to: marks when the frame shows ``FRAME``."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._seen = False
+
+    def write(self, text: str) -> int:
+        n = self._file.write(text)
+        if not self._seen and FRAME in text:
+            self._seen = True
+            mark(f"first frame written to the terminal ({FRAME!r})")
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+FRAME = "Incidents & alerts"
+
+
+def _writer_hooks(writer: ModuleType) -> None:
+    init = writer.WriterThread.__init__
+
+    def traced_init(self: Any, file: Any) -> None:
+        init(self, _Terminal(file))
+
+    writer.WriterThread.__init__ = traced_init
+
+
 def main() -> int:
     mark("python started, trace loaded")
+    seen = {"result": False, "painted": False}
+
+    def state_hooks(state: ModuleType) -> None:
+        record = state.CheckState.record
+
+        def first_record(self: Any, result: Any) -> None:
+            record(self, result)
+            if not seen["result"]:
+                seen["result"] = True
+                mark(f"first probe result recorded ({result.check})")
+
+        state.CheckState.record = first_record
+
+    def dashboard_hooks(dashboard: ModuleType) -> None:
+        sync = dashboard.Dashboard.sync
+
+        def traced_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = sync(self, *args, **kwargs)
+            if seen["result"] and not seen["painted"]:
+                seen["painted"] = True
+                mark("dashboard synced with a real result")
+                self.app.set_timer(0.3, self.app.exit)
+            return out
+
+        dashboard.Dashboard.sync = traced_sync
+
+    def app_hooks(app: ModuleType) -> None:
+        wrap(app.OncallApp, "__init__", "OncallApp built (themes)")
+        wrap(app.OncallApp, "on_dashboard_painted", "first frame painted")
+        wrap(app.OncallApp, "_load_engine", "loading worker started")
+        wrap(app.OncallApp, "_start", "dashboard attached, engine started")
+
+    sys.meta_path.insert(
+        0,
+        _Watch(
+            {
+                "oncall_console.cli": ("argparse, asyncio", None),
+                "pydantic": ("", None),
+                "oncall_console.config": (
+                    "pydantic models",
+                    lambda m: wrap(m, "from_dict", "config validated"),
+                ),
+                "textual.app": ("", None),
+                "textual.drivers._writer_thread": ("", _writer_hooks),
+                "oncall_console.ui.app": ("textual, the dashboard", app_hooks),
+                "oncall_console.engine.core": ("", _engine_hooks),
+                "oncall_console.engine.state": ("", state_hooks),
+                "oncall_console.engine.poller": (
+                    "",
+                    lambda m: wrap(m.Poller, "start", "poller tasks spawned"),
+                ),
+                "oncall_console.store.sqlite": (
+                    "",
+                    lambda m: wrap(m.SqliteStore, "open", "store open (SQLite, migrations)"),
+                ),
+                "oncall_console.bus.base": ("", lambda m: wrap(m.LocalBus, "start", "bus started")),
+                "oncall_console.backends.demo": ("the simulation", None),
+                "oncall_console.backends.http": ("httpx", None),
+                "oncall_console.ui.screens.dashboard": ("its widgets", dashboard_hooks),
+            }
+        ),
+    )
     from oncall_console import cli
 
-    mark("import oncall_console.cli")
-    import oncall_console.config as config
-
-    mark("import oncall_console.config (pydantic, schemas)")
-    from oncall_console.engine import Engine
-    from oncall_console.engine.poller import Poller
-    from oncall_console.engine.state import CheckState
-
-    mark("import oncall_console.engine")
-    from oncall_console.ui.app import OncallApp
-    from oncall_console.ui.screens.dashboard import Dashboard
-
-    mark("import oncall_console.ui.app (textual, screens)")
-    wrap(config, "from_dict", "config validated")
-    wrap(Engine, "__init__", "Engine built (backends, store object, bus)")
-    wrap(OncallApp, "__init__", "OncallApp built (themes)")
-    wrap(Engine, "start", "engine.start(): store open, bus, backends, poller started")
-    wrap(Poller, "start", "poller tasks spawned")
-    from oncall_console.bus.base import LocalBus
-    from oncall_console.store.sqlite import SqliteStore
-
-    wrap(SqliteStore, "open", "store open (SQLite, migrations)")
-    wrap(LocalBus, "start", "bus started")
-    wrap(Engine, "_start_backends", "backends started")
-    wrap(Engine, "sync_incidents", "incidents synced")
-    seen = {"result": False, "painted": False}
-    record = CheckState.record
-
-    def first_record(self: CheckState, result: Any) -> None:
-        record(self, result)
-        if not seen["result"]:
-            seen["result"] = True
-            mark(f"first probe result recorded ({result.check})")
-
-    CheckState.record = first_record  # type: ignore[method-assign]
-    sync = Dashboard.sync
-
-    def traced_sync(self: Dashboard, *args: Any, **kwargs: Any) -> Any:
-        out = sync(self, *args, **kwargs)
-        if seen["result"] and not seen["painted"]:
-            seen["painted"] = True
-            mark("dashboard synced with a real result")
-            self.app.set_timer(0.3, self.app.exit)
-        return out
-
-    Dashboard.sync = traced_sync  # type: ignore[method-assign]
     code = cli.main(sys.argv[1:])
     mark("app exited")
     width = max(len(w) for _, w in MARKS)
