@@ -103,3 +103,42 @@ async def test_remote_text_and_the_typed_filter_stay_plain_text():
         assert what.plain.startswith("[bold red]Pwned[/]: click here [link=http://x]now[/link]")
         assert "\x1b" not in what.plain and not what.spans
         assert '"[bold"' in panel_title(app)
+
+
+async def test_a_poll_under_the_filter_shows_what_changed_and_only_that():
+    # Each poll hands the table a new list; unchanged alerts are the very same objects.
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        alerts = storm(10_000)
+        await flood(app, alerts)
+        await pilot.press("slash", *"host-0500")
+        await pilot.pause()
+        table = app.screen.query_one(AlertsTable)
+        assert alert_keys(table) == [f"alert:fp0500{n}" for n in range(10)]
+
+        await flood(app, list(alerts))  # nothing changed: the filter's result is kept
+        await pilot.pause()
+        assert alert_keys(table) == [f"alert:fp0500{n}" for n in range(10)]
+
+        changed = list(alerts)
+        worse = alerts[5003]
+        changed[5003] = Alert(**{**_fields(worse), "summary": "disk 99% on host-05003"})
+        moved = alerts[5004]
+        changed[5004] = Alert(
+            **{**_fields(moved), "labels": {"instance": "host-7"}, "summary": "disk on host-7"}
+        )
+        await flood(app, changed)
+        await pilot.pause()
+        assert alert_keys(table) == [f"alert:fp0500{n}" for n in (0, 1, 2, 3, 5, 6, 7, 8, 9)]
+        assert "disk 99% on host-05003" in table.get_cell("alert:fp05003", "what").plain
+
+        resolved = changed[:5005] + changed[5006:]  # a poll brings a new list, always
+        await flood(app, resolved)
+        await pilot.pause()
+        assert alert_keys(table) == [f"alert:fp0500{n}" for n in (0, 1, 2, 3, 6, 7, 8, 9)]
+        assert "· 8 of " in panel_title(app)
+
+
+def _fields(alert: Alert) -> dict[str, object]:
+    return {name: getattr(alert, name) for name in Alert.__dataclass_fields__}

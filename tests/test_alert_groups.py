@@ -4,7 +4,7 @@ worst severity, oldest age, how many; enter unfolds it; i and b act on its worst
 from __future__ import annotations
 
 from oncall_console.model import Alert, Severity
-from oncall_console.ui.widgets.alerts import AlertsTable
+from oncall_console.ui.widgets.alerts import MAX_ALERT_ROWS, MORE_KEY, AlertsTable
 from tests.support.demoapp import EPOCH, demo_app, settle
 from tests.test_alert_filter import flood
 
@@ -84,3 +84,29 @@ async def test_declaring_on_a_group_row_uses_its_worst_alert():
         record = next(iter(app.engine.incident_service.records.values()))
         assert record.severity == 2 and record.group_key == "alertname=HighErrorRate"
         assert "5xx on web" in record.title  # g1, the SEV2 one
+
+
+async def test_groups_past_the_last_row_are_counted_with_all_their_alerts():
+    # 150 groups of two; the first group's second alert is the oldest of all, far down.
+    alerts = [
+        Alert(
+            fingerprint=f"g{g}-{k}",
+            name="PodCrashLooping",
+            severity=Severity.SEV3,
+            summary=f"pod {g}-{k}",
+            starts_at=EPOCH - (10_000 if (g, k) == (0, 1) else 2 * g + k),
+            source="am",
+            group=f"alertname=PodCrashLooping · namespace=ns{g}",
+        )
+        for g in range(150)
+        for k in range(2)
+    ]
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await flood(app, alerts)
+        await pilot.pause()
+        table = app.screen.query_one(AlertsTable)
+        groups = [k for k in keys(table) if k.startswith("group:")]
+        assert len(groups) == MAX_ALERT_ROWS and groups[0].endswith("namespace=ns0")
+        assert "… 100 more alerts" in table.get_row(MORE_KEY)[3].plain

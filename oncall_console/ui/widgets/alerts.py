@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 
 from rich.text import Text
@@ -48,9 +49,11 @@ class AlertsTable(KeyedTable):
         self._query = ""
         self._typed = ""
         self._haystacks: dict[str, tuple[Alert, str]] = {}  # fingerprint -> (alert, text)
-        self._hay_of: list[Alert] | None = None  # the alert list ``_hay`` is aligned with
+        self._hay_of: list[Alert] = []  # the alerts ``_hay`` is aligned with
         self._hay: list[str] = []
-        self._hits: tuple[str, list[int]] = ("", [])  # last query and the indexes it matched
+        # The last query, the indexes it matched and those alerts.
+        self._hits: tuple[str, list[int], list[Alert]] = ("", [], [])
+        self._grouped: tuple[list[Alert], dict[str, list[Alert]]] = ([], {})
         self._last: tuple[list[Incident], list[Alert], Mapping[str, tuple[str, str]]] | None = None
         self._variables: Mapping[str, str] = {}
         self._counted: tuple[int, int, str] | None = None
@@ -80,8 +83,8 @@ class AlertsTable(KeyedTable):
 
     def _filtered(self, alerts: list[Alert]) -> list[Alert]:
         """The alerts whose name, labels or summary contain the query (already casefolded)."""
-        if alerts is not self._hay_of:
-            # A new list (every poll, every tick): texts are kept per alert, so only new
+        if not _same_items(alerts, self._hay_of):
+            # Other alerts (a poll brought changes): texts are kept per alert, so only new
             # or changed alerts are joined again; alerts that went away are forgotten.
             old, new = self._haystacks, {}
             for a in alerts:
@@ -92,14 +95,17 @@ class AlertsTable(KeyedTable):
                 new[a.fingerprint] = cached
             self._haystacks, self._hay_of = new, alerts
             self._hay = [new[a.fingerprint][1] for a in alerts]
-            self._hits = ("", [])
+            self._hits = ("", [], [])
         query, hay = self._query, self._hay
-        last, hits = self._hits
+        last, hits, shown = self._hits
+        if query == last:  # a tick, or a poll that changed nothing
+            return shown
         # Typing on narrows: only the rows the shorter query matched can match the longer one.
         pool = hits if last and query.startswith(last) else range(len(hay))
         found = [i for i in pool if query in hay[i]]
-        self._hits = (query, found)
-        return [alerts[i] for i in found]
+        shown = [self._hay_of[i] for i in found]
+        self._hits = (query, found, shown)
+        return shown
 
     def sync(
         self,
@@ -130,32 +136,32 @@ class AlertsTable(KeyedTable):
         matched += len(alerts)
         # Alerts of one group (the grouping key: Alertmanager's group_by) fold into one row,
         # at the place of its worst alert; enter unfolds it. Only drawn rows are worked out:
-        # 10,000 alerts cost a count.
-        members = _groups(alerts)
-        self._members = members
+        # the rest of 10,000 alerts is a count.
+        if not _same_items(alerts, self._grouped[0]):
+            self._grouped = (alerts, _groups(alerts))
+        members = self._members = self._grouped[1]
         drawn = 0
-        hidden = 0
+        covered = 0  # alerts the drawn rows stand for (a folded group for all its alerts)
         placed: set[str] = set()
         for a in alerts:
+            if drawn >= MAX_ALERT_ROWS:
+                break
             group = members.get(a.group) if a.group else None  # in a group of two or more
             if group is not None:
                 if a.group in placed:
                     continue
                 placed.add(a.group)
-                if drawn >= MAX_ALERT_ROWS:
-                    hidden += len(group)
-                    continue
                 rows[f"group:{a.group}"] = _group_facts(group, now, a.group in self._expanded)
                 drawn += 1
+                covered += len(group)
                 if a.group in self._expanded:
                     for m in group:
                         rows[f"alert:{m.fingerprint}"] = _alert_facts(m, now, indent=True)
                 continue
-            if drawn >= MAX_ALERT_ROWS:
-                hidden += 1
-                continue
             rows[f"alert:{a.fingerprint}"] = _alert_facts(a, now)
             drawn += 1
+            covered += 1
+        hidden = len(alerts) - covered
         if hidden > 0:
             rows[MORE_KEY] = ("", "", "", f"… {hidden:,} more alerts: / filters them", "")
         for key, (state, text) in notices.items():
@@ -254,6 +260,13 @@ def _group_facts(group: list[Alert], now: float, open_: bool) -> tuple[object, .
         f"{'▾' if open_ else '▸'} {worst.name} ×{len(group)}: {worst.summary or worst.group}",
         sources[0] if len(sources) == 1 else f"{len(sources)} sources",
     )
+
+
+def _same_items(new: list[Alert], old: list[Alert]) -> bool:
+    """The very same alerts in the same order: the engine hands out a copy of its list
+    each time, with the same alert objects until a poll brings a change (~0.2 ms for
+    10,000; joining their texts or grouping them again is ~10 ms)."""
+    return new is old or (len(new) == len(old) and all(map(operator.is_, new, old)))
 
 
 def _same_text(old: Alert, new: Alert) -> bool:
