@@ -50,8 +50,10 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 
+# Field docstrings stay in the source (field_docs reads them for `init`): pydantic's
+# use_attribute_docstrings would read them at every start, ~11 ms (issue #6).
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ConsoleConfig(Section):
@@ -98,9 +100,7 @@ class BusConfig(Section):
     """``[bus]``: how the consoles of a team see each other live and share locks."""
 
     # hide_input: a URL refused for holding a password must not print it back.
-    model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, hide_input_in_errors=True
-    )
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     redis_url: str = ""
     """Redis shared by the team's consoles, for live events and per-target action locks:
@@ -141,7 +141,7 @@ class BackendConfig(BaseModel):
 class CheckConfig(BaseModel):
     """``[checks.NAME]``: the keys below, plus the backend's own check parameters."""
 
-    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="allow")
     backend: str
     """Name of the ``[backends.NAME]`` that probes this check."""
     interval: Duration | None = None
@@ -183,7 +183,7 @@ class SloConfig(Section):
 class SliConfig(BaseModel):
     """``[slis.NAME]``: thresholds plus the backend's own query parameters."""
 
-    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="allow")
     backend: str
     """Name of the ``[backends.NAME]`` that measures this SLI."""
     unit: str = ""
@@ -293,6 +293,28 @@ class Config(Section):
     slis: dict[Name, SliConfig] = {}
     keys: dict[str, str] = {}
     """Key remaps: binding id = "keys", e.g. ``quit = "ctrl+q"``."""
+
+
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """The docstring written under each field of ``model``, by field name."""
+    import ast
+    import inspect
+    import itertools
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for field_node, doc in itertools.pairwise(body):
+        if (
+            isinstance(field_node, ast.AnnAssign)
+            and isinstance(field_node.target, ast.Name)
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+            and isinstance(doc.value.value, str)
+        ):
+            docs[field_node.target.id] = inspect.cleandoc(doc.value.value)
+    return docs
 
 
 # --- the loaded result ------------------------------------------------------------------

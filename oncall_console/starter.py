@@ -11,7 +11,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel
 
-from oncall_console.config import ConsoleConfig, PollerConfig
+from oncall_console.config import ConsoleConfig, PollerConfig, field_docs
 
 HEADER = """\
 # oncall-console configuration.
@@ -24,8 +24,9 @@ HEADER = """\
 
 def _section(title: str, model: type[BaseModel], values: dict[str, Any]) -> str:
     lines = [f"[{title}]"]
+    docs = field_docs(model)
     for key, value in values.items():
-        doc = model.model_fields[key].description if key in model.model_fields else None
+        doc = docs.get(key)
         if doc:
             lines.extend(f"# {d}" for d in doc.splitlines())
         lines.append(tomli_w.dumps({key: value}).strip())

@@ -111,3 +111,13 @@ def test_missing_and_undecodable_files_are_one_clear_problem(tmp_path):
     with pytest.raises(ConfigError) as info:
         load(bad)
     assert str(info.value) == f"{bad}:2: not valid UTF-8"
+
+
+def test_the_starter_sections_document_every_field_from_the_source():
+    from oncall_console.config import ConsoleConfig, PollerConfig, field_docs
+
+    for model in (ConsoleConfig, PollerConfig):
+        docs = field_docs(model)
+        assert set(docs) == set(model.model_fields), model.__name__
+        assert all(docs.values())
+    assert field_docs(ConsoleConfig)["read_only"].startswith("Refuse every action")
