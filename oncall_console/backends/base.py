@@ -47,7 +47,9 @@ class Capability(enum.Enum):
 class Strict(BaseModel):
     """Base for backend option models: unknown keys are errors, not surprises."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built when first validated: a model imported but never used (params.ParamDecl comes
+    # with the engine) builds no schema.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NoParams(Strict):
