@@ -158,7 +158,7 @@ def main() -> int:
 
     def app_hooks(app: ModuleType) -> None:
         wrap(app.OncallApp, "__init__", "OncallApp built (themes)")
-        wrap(app.OncallApp, "on_dashboard_painted", "first frame painted")
+        wrap(app.OncallApp, "on_ready", "app ready (first frame displayed)")
         wrap(app.OncallApp, "_load_engine", "loading worker started")
         wrap(app.OncallApp, "_start", "dashboard attached, engine started")
 

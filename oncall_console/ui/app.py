@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -129,8 +129,11 @@ class OncallApp(App[None]):
         if self.ready:
             await self._start()
 
-    def on_dashboard_painted(self, _event: Dashboard.Painted) -> None:
-        self._load_engine()
+    def on_ready(self, _event: events.Ready) -> None:
+        # Ready: the first frame has gone to the terminal. Only now does the slow part of
+        # start-up begin (in a thread: the console keeps its keys and clock meanwhile).
+        if not self.ready:
+            self._load_engine()
 
     @work(thread=True, exclusive=True, group="config", name="load config", exit_on_error=False)
     def _load_engine(self) -> Engine:

@@ -16,7 +16,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
@@ -85,9 +84,6 @@ class Dashboard(Screen[None]):
 
     app: OncallApp
 
-    class Painted(Message):
-        """The first frame of a dashboard without its engine yet is on the terminal."""
-
     def __init__(self, engine: Engine | None = None, *, sketch: Sketch | None = None) -> None:
         """Live on ``engine``; or, without one, the frame from ``sketch`` until
         :meth:`attach`. Its keys are shown, and do nothing, until then."""
@@ -143,7 +139,6 @@ class Dashboard(Screen[None]):
         self._subtitle("#health-panel", _starting(sketch.checks, "check"))
         self._subtitle("#slis", _starting(sketch.slis, "SLI"))
         self.sync()
-        self.call_after_refresh(self.post_message, self.Painted())
 
     async def attach(self, engine: Engine) -> None:
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
