@@ -142,3 +142,18 @@ async def test_a_poll_under_the_filter_shows_what_changed_and_only_that():
 
 def _fields(alert: Alert) -> dict[str, object]:
     return {name: getattr(alert, name) for name in Alert.__dataclass_fields__}
+
+
+async def test_a_typed_letter_filters_the_rows_and_the_title_in_the_same_step():
+    # Applied while the key is handled (not one message hop later), so the letter, the
+    # rows and the panel's count land in one frame.
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await flood(app, storm(10_000))
+        await pilot.press("slash")
+        box = app.screen.query_one(AlertFilter)
+        table = app.screen.query_one(AlertsTable)
+        box.value = "host-05007"  # no await: nothing else has run since
+        assert alert_keys(table) == ["alert:fp05007"]
+        assert "1 of 10," in panel_title(app) and '"host-05007"' in panel_title(app)

@@ -108,8 +108,11 @@ class Dashboard(Screen[None]):
                     yield from self._sli_cards(self._engine)
         with Vertical(id="alerts-panel", classes="panel") as alerts:
             alerts.border_title = ALERTS_TITLE
-            yield AlertFilter(id="alerts-filter")
-            yield AlertsTable(id="alerts")
+            table = AlertsTable(counted=self._alerts_counted, id="alerts")
+            yield AlertFilter(
+                on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
+            )
+            yield table
         yield Footer()
 
     @staticmethod
@@ -414,10 +417,6 @@ class Dashboard(Screen[None]):
     def action_filter_alerts(self) -> None:
         self.query_one(AlertFilter).open()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if isinstance(event.input, AlertFilter):
-            self.query_one(AlertsTable).set_filter(event.value, self.app.clock())
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
             self.query_one(AlertsTable).focus()
@@ -425,9 +424,9 @@ class Dashboard(Screen[None]):
     def on_alert_filter_closed(self, event: AlertFilter.Closed) -> None:
         self.query_one(AlertsTable).focus()
 
-    def on_alerts_table_counted(self, event: AlertsTable.Counted) -> None:
+    def _alerts_counted(self, matched: int, total: int, query: str) -> None:
         panel = self.query_one("#alerts-panel")
-        panel.border_title = filter_title(ALERTS_TITLE, event.matched, event.total, event.query)
+        panel.border_title = filter_title(ALERTS_TITLE, matched, total, query)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
@@ -22,11 +24,19 @@ class AlertFilter(Input):
     class Closed(Message):
         """The filter was cleared and closed (escape)."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, on_change: Callable[[str], None] | None = None, **kwargs: object) -> None:
+        """``on_change(text)`` is called as the text changes, while the key is handled."""
         super().__init__(
             placeholder="filter alerts: name, label or summary (esc clears)",
             **kwargs,  # type: ignore[arg-type]
         )
+        self._on_change = on_change
+
+    def watch_value(self, value: str) -> None:
+        # Not on Input.Changed: after that message's hop the filtered rows came one frame
+        # (16.7 ms at 60 fps) after the typed letter; called here, both are in one frame.
+        if self._on_change is not None:
+            self._on_change(value)
 
     def open(self) -> None:
         self.add_class("-open")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
-from textual.message import Message
 
 from oncall_console.durations import format_age
 from oncall_console.model import Alert, Incident, Severity
@@ -32,18 +31,13 @@ MORE_KEY = "more:alerts"
 class AlertsTable(KeyedTable):
     """Incidents, alerts (at most ``MAX_ALERT_ROWS``) and notices; only changed cells repaint."""
 
-    class Counted(Message):
-        """How many rows the filter lets through, out of how many."""
-
-        def __init__(self, table: AlertsTable, matched: int, total: int, query: str) -> None:
-            super().__init__()
-            self.table = table
-            self.matched = matched
-            self.total = total
-            self.query = query
-
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(
+        self, counted: Callable[[int, int, str], None] | None = None, **kwargs: object
+    ) -> None:
+        """``counted(matched, total, query)`` is called when those change, at once: a
+        message would put the panel's title a frame behind its rows."""
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        self._on_counted = counted
         self._rows: dict[str, tuple[object, ...]] = {}
         self._order: list[str] = []
         self._query = ""
@@ -190,7 +184,8 @@ class AlertsTable(KeyedTable):
         counted = (matched, total, self._typed)
         if counted != self._counted:
             self._counted = counted
-            self.post_message(self.Counted(self, *counted))
+            if self._on_counted is not None:
+                self._on_counted(*counted)
 
     def toggle_group(self, group: str) -> None:
         """Unfold a folded group (its alerts under it), or fold it again."""
