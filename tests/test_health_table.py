@@ -77,3 +77,24 @@ async def test_the_header_gets_worse_at_once_and_better_on_the_full_sync() -> No
         clock.advance(1)
         app.dashboard.sync()
         assert header.overall is before
+
+
+async def test_a_bus_that_is_down_is_a_notice_not_silence() -> None:
+    # A console whose bus is down misses other consoles' changes until its next store
+    # read, and never sees who else is here: say so where the sources down are said.
+    from oncall_console.ui.widgets.alerts import AlertsTable
+    from tests.support.demoapp import demo_app, settle
+
+    app = demo_app(at=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(AlertsTable)
+        bus = app.engine.bus  # type: ignore[attr-defined]
+        assert "notice:bus:down" not in [k.value for k in table.rows]
+        bus.connected, bus.last_error = False, "connection refused (redis://bus:6379/0)"
+        app.dashboard.sync(force=True)
+        row = table.get_row("notice:bus:down")
+        assert "bus: connection refused" in str(row[3]) and "each poll" in str(row[3])
+        bus.connected, bus.last_error = True, ""
+        app.dashboard.sync(force=True)
+        assert "notice:bus:down" not in [k.value for k in table.rows]

@@ -295,3 +295,16 @@ async def test_enter_on_a_timeline_entry_shows_all_of_it():
         assert "the end of a long note" in str(app.screen.body)
         await pilot.press("escape")
         assert app.screen is screen
+
+
+def test_presence_lingers_25_s_after_the_last_word():
+    from types import SimpleNamespace
+
+    from oncall_console.ui.screens.incident import PRESENCE_TTL, present_on
+
+    said = {"incident": "INC-1001", "operator": "alex", "doing": "incident", "at": 100.0}
+    engine = SimpleNamespace(presence={"alex-bastion:1": said})
+    assert present_on(engine, "INC-1001", 100.0 + PRESENCE_TTL) == ["alex (incident)"]  # type: ignore[arg-type]
+    assert present_on(engine, "INC-1001", 100.1 + PRESENCE_TTL) == []  # type: ignore[arg-type]
+    assert present_on(engine, "INC-1002", 101.0) == []  # type: ignore[arg-type]
+    assert PRESENCE_TTL == 25.0

@@ -147,7 +147,8 @@ class Engine:
     def _on_bus_event(self, event: Event) -> None:
         """Another console did something. The store has it: look again (coalesced)."""
         if event.kind == "presence":
-            self.presence[event.origin] = {**event.payload, "at": event.at}
+            # Stamped on arrival: the sender's clock may be off by more than the TTL.
+            self.presence[event.origin] = {**event.payload, "at": self.clock()}
             self._changed()
         elif event.kind in ("timeline", "incident", "action", "refresh"):
             self._resync_wanted = True  # a burst of events: one re-read, plus one if it

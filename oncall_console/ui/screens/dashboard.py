@@ -230,6 +230,13 @@ class Dashboard(Screen[None]):
         }
         if self.engine.store_error:
             found["store:error"] = ("store down", f"store: {self.engine.store_error}")
+        bus = self.engine.bus
+        if not bus.connected and bus.last_error and bus.last_error != "closed":
+            # Otherwise it looks like a working console that nobody else is using.
+            found["bus:down"] = (
+                "bus down",
+                f"bus: {bus.last_error} (other consoles' changes arrive each poll, not live)",
+            )
         for r in self.engine.unfinished:
             found[f"audit:{r.id}"] = (
                 "outcome unknown",

@@ -36,10 +36,11 @@ if TYPE_CHECKING:
     from oncall_console.engine import Engine
     from oncall_console.ui.app import OncallApp
 
-PRESENCE_EVERY = 30.0
+PRESENCE_EVERY = 10.0
 """Seconds between presence announcements while a screen is open."""
-PRESENCE_TTL = 3 * PRESENCE_EVERY
-"""A console not heard of for this long is no longer shown as present."""
+PRESENCE_TTL = 2.5 * PRESENCE_EVERY
+"""A console not heard of for this long is no longer shown as present: a console that
+was killed (or lost its network) stops looking present within 25 s."""
 
 # Bindings that change the incident: refused (and hidden) on a read-only console.
 _WRITES = frozenset(
