@@ -308,3 +308,20 @@ def test_presence_lingers_25_s_after_the_last_word():
     assert present_on(engine, "INC-1001", 100.1 + PRESENCE_TTL) == []  # type: ignore[arg-type]
     assert present_on(engine, "INC-1002", 101.0) == []  # type: ignore[arg-type]
     assert PRESENCE_TTL == 25.0
+
+
+async def test_an_entry_of_another_day_says_which_day():
+    # The demo's alert fired before the incident; on another day its row carries the date,
+    # so it does not read as "21:24:33 above 09:24:34".
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await declare(pilot)
+        table = screen.query_one("#incident-timeline", DataTable)
+        first = str(table.get_row_at(0)[0])
+        assert len(first) == 8 and first.count(":") == 2  # today: 08:00:..
+        app.fixed_clock.advance(2 * 86400)  # type: ignore[attr-defined]
+        screen.timeline = list(screen.timeline)
+        screen._row_keys = []
+        table.clear()
+        screen._fill_timeline()
+        assert str(table.get_row_at(0)[0]).startswith("Jan 15 ")  # the fixed clock's day

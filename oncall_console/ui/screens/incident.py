@@ -306,10 +306,13 @@ class IncidentScreen(Screen[None]):
             table.clear()
             self._row_keys = []
         done = len(self._row_keys)
+        at = time.gmtime if utc else time.localtime
+        today = at(self.app.clock())[:3]
         for key, entry in zip(keys[done:], self.timeline[done:], strict=True):
-            stamp = time.strftime(
-                "%H:%M:%S", time.gmtime(entry.at) if utc else time.localtime(entry.at)
-            )
+            when = at(entry.at)
+            # Another day's entry says which day: a bare 21:24:33 above 09:24:34 reads as
+            # out of order (an alert that fired days before the incident was declared).
+            stamp = time.strftime("%H:%M:%S" if when[:3] == today else "%b %d %H:%M", when)
             table.add_row(
                 Text(stamp),
                 Text(clean(entry.operator, limit=20) or "·", style="" if entry.operator else "dim"),
