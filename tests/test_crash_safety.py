@@ -11,7 +11,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+
+import psycopg
+import pytest
 
 from oncall_console.store import open_store
 
@@ -122,7 +126,7 @@ asyncio.run(main())
 """
 
 
-def start_console(db: Path, actions: int) -> tuple[subprocess.Popen[str], int, set[int]]:
+def start_console(db: str, actions: int) -> tuple[subprocess.Popen[str], int, set[int]]:
     """A console that runs ``actions`` actions in a row; returns it with what it found at
     start: how many intents the trail holds, and the "outcome unknown" it reports."""
     proc = subprocess.Popen(
@@ -137,8 +141,25 @@ def start_console(db: Path, actions: int) -> tuple[subprocess.Popen[str], int, s
     return proc, int(intents), {int(u) for u in unknown}
 
 
-def test_a_thousand_actions_killed_at_random_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "oncall.sqlite3"
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.integration, pytest.mark.xdist_group("stack")]),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store: a SQLite file, or a new database on the suite's PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "oncall.sqlite3")
+    stack = request.getfixturevalue("healthy_stack")
+    name = f"crash_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.postgres.admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return str(stack.postgres.dsn_for(name))
+
+
+def test_a_thousand_actions_killed_at_random_lose_nothing(store_url: str) -> None:
+    db = store_url
     rng = random.Random(20_260_106)  # the same kills every run
     kills = completed = 0
     reports: list[set[int]] = []
@@ -167,7 +188,7 @@ def test_a_thousand_actions_killed_at_random_lose_nothing(tmp_path: Path) -> Non
             proc.wait(timeout=10)
 
     async def inspect() -> tuple[list, object]:
-        store = open_store(str(db))
+        store = open_store(db)
         await store.open()
         try:
             return await store.audit(), await store.verify_audit()
