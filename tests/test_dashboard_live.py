@@ -1,5 +1,7 @@
-"""The health panel's sync: between the once-a-second full syncs only checks with a new
-result are looked at (results stream in; walking 1,000 rows each time held keys back)."""
+"""The live dashboard under a stream of results: partial syncs of the health table
+(between the once-a-second full ones only checks with a new result are looked at), the
+header's overall status, the bus-down notice, and the start-up heap frozen out of the
+cyclic collector's way."""
 
 from __future__ import annotations
 
@@ -98,3 +100,19 @@ async def test_a_bus_that_is_down_is_a_notice_not_silence() -> None:
         bus.connected, bus.last_error = True, ""
         app.dashboard.sync(force=True)
         assert "notice:bus:down" not in [k.value for k in table.rows]
+
+
+async def test_the_start_up_heap_is_frozen_once_and_not_under_tests() -> None:
+    import gc
+
+    from tests.support.demoapp import demo_app, settle
+
+    app = demo_app(at=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.is_headless and gc.get_freeze_count() == 0  # not scheduled under tests
+        try:
+            app.freeze_heap()
+            assert gc.get_freeze_count() > 10_000  # modules, classes, widgets, config
+        finally:
+            gc.unfreeze()
