@@ -409,3 +409,45 @@ async def test_no_proxy_sends_the_probe_direct(
     backend = await make()
     result = await probe(backend, server.url("/healthy"))
     assert result.status is Status.OK, result.summary
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"headers": {"X-Team": "prod\r\nX-Injected: 1"}}, "line breaks"),
+        ({"headers": {"X-Team": "caf€"}}, "latin-1"),
+        ({"headers": {"Content-Length": "0"}}, "set by the client"),
+        ({"user_agent": "oc ✓"}, "latin-1"),
+    ],
+)
+def test_probe_headers_are_checked_in_config(options: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        HttpBackend.Options(**options)
+
+
+def test_credentials_in_a_check_url_are_refused() -> None:
+    with pytest.raises(ValueError, match="credentials in the URL would be shown"):
+        HttpBackend.CheckParams(url="http://ops:hunter2@127.0.0.1/health")
+
+
+async def test_a_token_with_a_line_break_is_refused_and_never_shown(
+    make: Any, server: LocalServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "token"
+    path.write_text("s3cr3t\nmore\n")
+    backend = await make(token_file=str(path))
+    result = await probe(backend, server.url("/healthy"))
+    assert result.status is Status.DOWN and "holds a line break" in result.summary
+    assert "s3cr3t" not in text_of(result)
+
+
+async def test_no_proxy_follows_httpx_rules(
+    make: Any, server: LocalServer, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    # NO_PROXY=.example.invalid covers subdomains only (as in httpx and curl): the bare
+    # name still goes through the proxy, here the test server.
+    no_proxy_env.setenv("HTTP_PROXY", server.url(""))
+    no_proxy_env.setenv("NO_PROXY", ".example.invalid")
+    backend = await make()
+    result = await probe(backend, "http://example.invalid/healthy")
+    assert result.status is Status.OK, result.summary

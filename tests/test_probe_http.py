@@ -279,3 +279,29 @@ def test_charset() -> None:
     assert enc('text/plain; charset="utf-8"') == "utf-8"
     assert enc("text/plain; charset=klingon") == "utf-8"
     assert enc("application/json") == "utf-8"
+
+
+async def test_bytes_past_an_answer_are_never_read_as_the_next_one() -> None:
+    # One write carrying an answer and an unasked-for second one (a stale 503): the
+    # connection is not reused, so the next probe gets its own answer.
+    stale = ok() + b"HTTP/1.1 503 Stale\r\nContent-Length: 0\r\n\r\n"
+    async with scripted(lambda head, n: stale) as s, client() as c:
+        assert (await c.request("GET", s.url())).status_code == 200
+        assert (await c.request("GET", s.url())).status_code == 200
+        assert s.connections == 2
+
+
+async def test_a_head_answered_with_a_body_does_not_poison_the_next_get() -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    async with scripted(lambda head, n: reply) as s, client() as c:
+        assert (await c.request("HEAD", s.url())).status_code == 200
+        r = await c.request("GET", s.url())
+        assert (r.status_code, r.body) == (200, b"hello")
+
+
+async def test_a_configured_host_header_wins() -> None:
+    async with scripted(lambda head, n: ok()) as s, client() as c:
+        r = await c.request("GET", s.url(), {"Host": "api.example.com"})
+        assert r.status_code == 200
+        head = s.requests[0].decode().lower()
+        assert head.count("host:") == 1 and "host: api.example.com" in head

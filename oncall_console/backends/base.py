@@ -106,6 +106,9 @@ class Backend:
         raise NotImplementedError
 
     async def alerts(self) -> list[Alert]:
+        """The active alerts. Return a new list when anything changed, never change a
+        list returned before in place: the engine keeps its sorted view while a feed
+        hands back the same list."""
         raise NotImplementedError
 
     async def incidents(self) -> list[Incident]:

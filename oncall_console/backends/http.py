@@ -35,16 +35,16 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote as url_quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.params import ParamDecl, Value
-from oncall_console.backends.probe_http import ProbeClient, ProbeError, ProbeResponse, origin_of
+from oncall_console.backends.probe_http import ProbeClient, ProbeError, ProbeResponse
 from oncall_console.backends.secrets import redact
 from oncall_console.model import (
     ActionInvalid,
@@ -97,6 +97,39 @@ SHOWN_BODY = 19_000
 """Characters of a webhook's answer kept in the result (the runner shows 20 000)."""
 
 
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Extra request headers from config: a name, a one-line latin-1 value, no secret
+    (tokens come from token_env / token_file) and none that would change the framing."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a header name")
+        if _SECRET_HEADER.search(name):
+            raise ValueError(
+                f"header {name}: secrets are not written in config; use token_env or "
+                "token_file (sent as Authorization, see auth_scheme)"
+            )
+        if name.lower() in _FRAMING_HEADERS:
+            raise ValueError(f"header {name}: set by the client, not in config")
+        check_header_value(f"header {name}", value)
+    return headers
+
+
+def check_header_value(what: str, value: str) -> str:
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(f"{what}: line breaks are not allowed in a value")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what}: only latin-1 characters can be sent in a header") from None
+    return value
+
+
+Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
+
+
 class WebhookSpec(Strict):
     """One webhook: a JSON template sent to a URL."""
 
@@ -121,7 +154,7 @@ class WebhookSpec(Strict):
     target: str | None = None
     """The parameter that names what is changed (locks and confirmation use it);
     required when there are parameters."""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     """Extra request headers, plain values only (the token comes from token_env / token_file)."""
     expect_status: list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
     """Status codes that mean it was accepted."""
@@ -144,21 +177,6 @@ class WebhookSpec(Strict):
         if name is not None and not _ENV_NAME.match(name):
             raise ValueError(f"{name!r} is not an environment variable name")
         return name
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name, value in headers.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not a header name")
-            if _SECRET_HEADER.search(name):
-                raise ValueError(
-                    f"header {name}: secrets are not written in config; use token_env or "
-                    "token_file (sent as Authorization, see auth_scheme)"
-                )
-            if "\r" in value or "\n" in value or "\x00" in value:
-                raise ValueError(f"header {name}: line breaks are not allowed in a value")
-        return headers
 
     @field_validator("expect_status")
     @classmethod
@@ -305,7 +323,7 @@ class HttpOptions(Strict):
     """Verify server certificates; off only for endpoints you trust another way."""
     ca_file: str | None = None
     """PEM bundle of CAs to trust instead of the default bundle."""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     """Extra request headers sent with every probe."""
     token_env: str | None = None
     """Environment variable holding a bearer token (the token never goes in config)."""
@@ -314,11 +332,16 @@ class HttpOptions(Strict):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Stop reading a body after this many bytes; the status code still decides."""
     max_connections: int = Field(default=100, ge=1)
-    """Size of the shared connection pool."""
+    """Probes in flight at once; as many idle kept-alive connections are kept."""
     user_agent: str = "oncall-console"
     """User-Agent header of every probe."""
     webhooks: dict[str, WebhookSpec] = Field(default_factory=dict)
     """Actions: webhooks by id (lowercase letters, digits and '-'), e.g. a status-page update."""
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str) -> str:
+        return check_header_value("user_agent", value)
 
     @field_validator("webhooks")
     @classmethod
@@ -372,6 +395,11 @@ class HttpCheckParams(Strict):
             raise ValueError(f"not a URL: {exc}") from None
         if parsed is not None and (parsed.scheme not in ("http", "https") or not parsed.host):
             raise ValueError("must be an http:// or https:// URL with a host")
+        if parsed is not None and parsed.userinfo:
+            raise ValueError(
+                "credentials in the URL would be shown on screen; use the backend's "
+                "token_env or token_file"
+            )
         return url
 
     @field_validator("expect_status", "degraded_status")
@@ -428,7 +456,7 @@ class HttpBackend(Backend):
         self._tls: ssl.SSLContext | None = None
         self._probes: ProbeClient | None = None
         self._client: httpx.AsyncClient | None = None
-        self._proxies: dict[str, str] = {}
+        self._proxies: list[tuple[Any, bool]] = []
         self._token: str | None = None
         self._token_error: str | None = None
         self._token_read = False
@@ -461,6 +489,10 @@ class HttpBackend(Backend):
             else:
                 if self._token is None:
                     self._token_error = f"token: file {opts.token_file} is empty"
+        if self._token is not None and any(c in self._token for c in "\r\n\x00"):
+            # Sent, it would be refused with the header quoted in the error: never shown.
+            where = (opts.token_env and f"${opts.token_env}") or opts.token_file
+            self._token, self._token_error = None, f"token: {where} holds a line break"
 
     def _tls_context(self) -> ssl.SSLContext:
         """One context for every connection: loading the CA bundle is the slow part."""
@@ -486,7 +518,7 @@ class HttpBackend(Backend):
                 max_connections=opts.max_connections,
                 max_body_bytes=opts.max_body_bytes,
             )
-            self._proxies = _proxy_environment()
+            self._proxies = _proxy_rules()
         return self._probes
 
     def _ensure_client(self) -> httpx.AsyncClient:
@@ -817,19 +849,33 @@ class HttpBackend(Backend):
         )
 
 
-def _proxy_environment() -> dict[str, str]:
-    """The proxy variables that would apply to probes (http_proxy, https_proxy,
-    all_proxy and no_proxy, either case), as urllib reads them."""
-    found = urllib.request.getproxies_environment()
-    return found if any(k in found for k in ("http", "https", "all")) else {}
+class _Everything:
+    def matches(self, url: httpx.URL) -> bool:
+        return True
 
 
-def _proxied(url: str, proxies: dict[str, str]) -> bool:
-    """Whether a proxy variable covers this URL (then httpx carries the probe)."""
-    origin = origin_of(url)
-    if not (proxies.get(origin.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass_environment(origin.host_header.decode(), proxies)
+def _proxy_rules() -> list[tuple[Any, bool]]:
+    """httpx's own reading of the proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
+    NO_PROXY), in its order: (pattern, proxied), the first match decides. Taken from
+    httpx so that the two paths cannot disagree about which URL a proxy covers; if httpx
+    moved its helpers, any proxy variable sends every probe through httpx."""
+    try:
+        from httpx._utils import URLPattern, get_environment_proxies
+    except ImportError:  # pragma: no cover - a future httpx
+        found = urllib.request.getproxies_environment()
+        return [(_Everything(), True)] if any(k in found for k in ("http", "https", "all")) else []
+    mounts = get_environment_proxies()
+    if not any(v is not None for v in mounts.values()):
+        return []
+    return sorted(
+        ((URLPattern(k), v is not None) for k, v in mounts.items()), key=lambda r: r[0].priority
+    )
+
+
+def _proxied(url: str, rules: list[tuple[Any, bool]]) -> bool:
+    """Whether httpx would send this URL through a proxy (then httpx carries the probe)."""
+    parsed = httpx.URL(url)
+    return next((proxied for pattern, proxied in rules if pattern.matches(parsed)), False)
 
 
 def _substatuses(services: object, key: str) -> list[SubStatus]:

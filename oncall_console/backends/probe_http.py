@@ -152,14 +152,14 @@ class _Connection(asyncio.Protocol):
         self, method: bytes, origin: Origin, headers: list[tuple[bytes, bytes]], limit: int
     ) -> asyncio.Future[ProbeResponse]:
         assert self.transport is not None
+        if not any(k.lower() == b"host" for k, _ in headers):  # a configured Host wins
+            headers = [(b"host", origin.host_header), *headers]
+        request = h11.Request(method=method, target=origin.target, headers=headers)
+        data = self.h11.send(request) or b""
+        data += self.h11.send(h11.EndOfMessage()) or b""
         self._done = asyncio.get_running_loop().create_future()
         self._head, self._body, self._limit = None, bytearray(), limit
         self.exchanges += 1
-        request = h11.Request(
-            method=method, target=origin.target, headers=[(b"host", origin.host_header), *headers]
-        )
-        data = self.h11.send(request) or b""
-        data += self.h11.send(h11.EndOfMessage()) or b""
         self.transport.write(data)
         return self._done
 
@@ -216,6 +216,10 @@ class _Connection(asyncio.Protocol):
             return False
         if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
             return False
+        if self.h11.trailing_data[0]:
+            # Bytes past the answer (an unasked-for second answer, a HEAD answered with a
+            # body): the next exchange would read them as its own. Not reused.
+            return False
         try:
             self.h11.start_next_cycle()
         except h11.LocalProtocolError:
@@ -231,7 +235,8 @@ class _Connection(asyncio.Protocol):
 
 
 class ProbeClient:
-    """Kept-alive connections per origin, at most ``max_connections`` exchanges at once."""
+    """Kept-alive connections per origin: at most ``max_connections`` exchanges at once,
+    and at most as many idle connections kept (the oldest is closed first)."""
 
     def __init__(
         self,
@@ -296,20 +301,26 @@ class ProbeClient:
             origin.port,
             ssl=tls,
             server_hostname=origin.host if tls is not None else None,
+            happy_eyeballs_delay=0.25,  # as httpcore did: a dead IPv6 route falls back to IPv4
         )
         self._open.add(conn)
         return conn
 
     def _take(self, origin: Origin) -> _Connection | None:
-        pool = self._idle.get((origin.scheme, origin.host, origin.port))
+        key = (origin.scheme, origin.host, origin.port)
+        pool = self._idle.get(key)
         now = time.monotonic()
-        while pool:
+        found = None
+        while pool and found is None:
             conn = pool.pop()
             self._idle_count -= 1
             if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
-                return conn
-            conn.abort()
-        return None
+                found = conn
+            else:
+                conn.abort()
+        if pool is not None and not pool:
+            del self._idle[key]
+        return found
 
     def _give_back(self, conn: _Connection) -> None:
         if self._closed or not conn.reusable():
@@ -327,7 +338,10 @@ class ProbeClient:
             if pool and (oldest is None or pool[0].idle_since < oldest.idle_since):
                 oldest = pool[0]
         if oldest is not None:
-            self._idle[oldest.key].remove(oldest)
+            pool = self._idle[oldest.key]
+            pool.remove(oldest)
+            if not pool:
+                del self._idle[oldest.key]
             self._idle_count -= 1
             oldest.abort()
 
