@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -67,3 +68,10 @@ def sparkline(values: Iterable[float], width: int, include: Iterable[float | Non
             BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))] for v in data
         )
     return bars.rjust(width)
+
+
+def notify_error(widget: Any, title: str, exc: BaseException) -> None:
+    """A refusal or failure told in one clean line (its text may be remote: no markup)."""
+    widget.notify(
+        clean(str(exc), limit=300), title=title, severity="error", timeout=8, markup=False
+    )

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import ActionRequest, ActionSpec, Outcome, Status
-from oncall_console.text import clean
+from oncall_console.ui.render import notify_error
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -381,13 +381,7 @@ class Dashboard(Screen[None]):
         try:
             incident = await self.engine.incident_service.declare(from_alert=alert)
         except Exception as exc:
-            self.notify(
-                clean(str(exc), limit=300),
-                title="Not declared",
-                severity="error",
-                timeout=8,
-                markup=False,
-            )
+            notify_error(self, "Not declared", exc)
             return
         await self.engine.incident_service.refresh()
         self.notify(
@@ -478,13 +472,7 @@ class Dashboard(Screen[None]):
         try:
             spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
         except ActionRefused as exc:
-            self.notify(
-                clean(str(exc), limit=300),
-                title="Refused",
-                severity="error",
-                timeout=8,
-                markup=False,
-            )
+            notify_error(self, "Refused", exc)
             return
         ok = await self.confirm_and_run(
             block.backend, spec, dict(block.params), ask=block.ask, scope=scope
@@ -513,13 +501,7 @@ class Dashboard(Screen[None]):
         try:
             prepared = await self.engine.runner.prepare(request)
         except ActionRefused as exc:
-            self.notify(
-                clean(str(exc), limit=300),
-                title="Refused",
-                severity="error",
-                timeout=8,
-                markup=False,
-            )
+            notify_error(self, "Refused", exc)
             return False
         answer = await self.app.push_screen_wait(ConfirmAction(prepared))
         if answer is None:

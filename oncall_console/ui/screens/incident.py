@@ -29,6 +29,7 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
+from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
 
@@ -351,13 +352,7 @@ class IncidentScreen(Screen[None]):
         try:
             await change
         except IncidentError as exc:
-            self.notify(
-                clean(str(exc), limit=300),
-                title="Not changed",
-                severity="error",
-                timeout=8,
-                markup=False,
-            )
+            notify_error(self, "Not changed", exc)
             return False
         except Exception as exc:
             self.notify(
