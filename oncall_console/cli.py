@@ -270,9 +270,9 @@ def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
     if sys.stdin.isatty() and sys.stdout.isatty():
         app = OncallApp(sketch=sketch, load=load)
     else:
-        from oncall_console.engine import Engine
+        from oncall_console.engine.api import OnCall
 
-        app = OncallApp(Engine(load()))
+        app = OncallApp(OnCall.build(load()))
     app.run()
     if app.startup_error is not None:
         raise app.startup_error
@@ -326,11 +326,11 @@ def cmd_war_room(args: argparse.Namespace) -> int:
     )
     loaded.config.console.read_only = True  # the wall never acts, whatever the config says
     loaded.config.console.theme = args.theme or loaded.config.warroom.theme
-    from oncall_console.engine import Engine
+    from oncall_console.engine.api import OnCall
     from oncall_console.ui.app import OncallApp
 
     dwell = args.dwell if args.dwell is not None else loaded.config.warroom.dwell
-    app = OncallApp(Engine(loaded), mode="war-room", dwell=dwell)
+    app = OncallApp(OnCall.build(loaded), mode="war-room", dwell=dwell)
     app.run()
     return app.return_code or 0
 
@@ -365,7 +365,7 @@ def status_json(snap: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from oncall_console.engine import Engine
+    from oncall_console.engine.api import OnCall
     from oncall_console.model import Status
 
     if args.demo:
@@ -376,14 +376,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         loaded = demo_config(args.seed, args.speed, start=start)
     else:
         loaded = load_config(args.config)
-    engine = Engine(loaded)
+    oncall = OnCall.build(loaded)
 
     async def once() -> dict[str, Any]:
         try:
-            await engine.poll_once()
-            return engine.snapshot()
+            await oncall.poll_once()
+            return oncall.status()
         finally:
-            await engine.stop()
+            await oncall.stop()
 
     snap = asyncio.run(once())
     if args.format == "json":
@@ -521,24 +521,24 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
 def cmd_handoff(args: argparse.Namespace) -> int:
     from oncall_console.durations import parse_duration
-    from oncall_console.engine import Engine
-    from oncall_console.handoff import HandoffOptions, build_report
+    from oncall_console.engine.api import OnCall
+    from oncall_console.engine.handoff import HandoffOptions, build_report
 
     since = parse_duration(args.since)
     loaded = demo_config(args.seed, args.speed) if args.demo else load_config(args.config)
-    engine = Engine(loaded)
+    oncall = OnCall.build(loaded)
 
     async def go() -> str:
-        await engine.start(poll=False)
+        await oncall.start(poll=False)
         try:
-            await engine.poller.poll_once()
-            await engine.runbooks.ready()
-            now = engine.clock()
+            await oncall.poll_once()
+            await oncall.runbooks.ready()
+            now = oncall.clock()
             return await build_report(
-                engine, HandoffOptions(since=now - since, now=now, notes=args.note)
+                oncall, HandoffOptions(since=now - since, now=now, notes=args.note)
             )
         finally:
-            await engine.stop()
+            await oncall.stop()
 
     report = asyncio.run(go())
     if args.output:
@@ -550,8 +550,8 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 
 
 def cmd_action(args: argparse.Namespace) -> int:
-    from oncall_console.engine import ActionRefused, Engine
-    from oncall_console.model import ActionRequest, Confirm, Outcome
+    from oncall_console.engine.api import ActionRefused, OnCall
+    from oncall_console.model import Outcome
     from oncall_console.text import clean
 
     params: dict[str, str] = {}
@@ -564,42 +564,46 @@ def cmd_action(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         params[name] = value
     loaded = demo_config(args.seed, args.speed) if args.demo else load_config(args.config)
-    engine = Engine(loaded)
+    oncall = OnCall.build(loaded)
 
     async def go() -> int:
-        await engine.start(poll=False)
+        await oncall.start(poll=False)
         try:
-            if engine.store_error and not args.dry_run:
-                print(f"error: store unavailable: {engine.store_error}", file=sys.stderr)
+            if oncall.store_error and not args.dry_run:
+                print(f"error: store unavailable: {oncall.store_error}", file=sys.stderr)
                 return EXIT_DOWN
-            request = ActionRequest(
-                args.backend, args.action, params, loaded.operator, args.dry_run
-            )
+            request = oncall.request(args.backend, args.action, params, dry_run=args.dry_run)
             try:
-                prepared = await engine.runner.prepare(request)
+                plan = await oncall.prepare(request)
             except ActionRefused as exc:
                 print(f"refused: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            print(prepared.preview)
+            print(plan.preview)
             if args.dry_run:
                 print("\ndry run: nothing was done")
                 return EXIT_OK
-            typed = prepared.spec.dangerous or prepared.spec.confirm is Confirm.TYPE_TARGET
-            if typed:
+            if plan.lock_holder:
+                print(f"\nlocked now by {plan.lock_holder}", file=sys.stderr)
+            # The plan says how to confirm; --yes answers a y/n, --confirm types the target.
+            if plan.typed_target:
                 answer = args.confirm or ""
             else:
-                answer = "y" if args.yes or args.confirm == prepared.target else ""
+                answer = "y" if args.yes or args.confirm == plan.target else ""
             if not answer and sys.stdin.isatty():
-                prompt = f"\nType {prepared.target!r} to run it: " if typed else "\nRun it? [y/N] "
+                prompt = (
+                    f"\nType {plan.typed_target!r} to run it: "
+                    if plan.typed_target
+                    else "\nRun it? [y/N] "
+                )
                 answer = input(prompt)
             if not answer:
-                need = f"--confirm {prepared.target}" if typed else "--yes"
+                need = f"--confirm {plan.target}" if plan.typed_target else "--yes"
                 print(
                     f"not confirmed: nothing was done (non-interactive: pass {need})",
                     file=sys.stderr,
                 )
                 return EXIT_DEGRADED
-            result = await engine.runner.execute(prepared, answer)
+            result = await oncall.execute(plan, answer)
             print(f"\n{result.outcome.value}: {result.message}")
             if result.output:
                 print(result.output)
@@ -607,7 +611,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                 print(f"before: {result.before}\nafter:  {result.after}")
             return EXIT_OK if result.outcome is Outcome.SUCCEEDED else EXIT_DEGRADED
         finally:
-            await engine.stop()
+            await oncall.stop()
 
     return asyncio.run(go())
 
@@ -616,7 +620,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import time
 
     from oncall_console.durations import parse_duration
-    from oncall_console.engine.core import store_from_config
+    from oncall_console.engine.api import store_from_config
     from oncall_console.text import clean
 
     store = store_from_config(load_config(args.config))
@@ -657,7 +661,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
     import time
 
     from oncall_console.durations import parse_duration
-    from oncall_console.engine.core import store_from_config
+    from oncall_console.engine.api import store_from_config
     from oncall_console.incidents import (
         IncidentError,
         Policy,

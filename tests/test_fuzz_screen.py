@@ -15,7 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.engine.api import OnCall
+from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.model import (
     ActionRequest,
     Alert,
@@ -127,7 +128,7 @@ async def walk_once(app: Any, pilot: Any, t: list[str]) -> dict[str, str]:
     await pilot.pause()
 
     seen["handoff"] = await build_report(
-        engine, HandoffOptions(since=now - 3600, now=now, notes=t[0])
+            OnCall(engine), HandoffOptions(since=now - 3600, now=now, notes=t[0])
     )
     return seen
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static, TextArea
 
-from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.engine.api import OnCall
+from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.model import ActionRequest
 from oncall_console.ui.screens.handoff import HandoffScreen
 from tests.support.demoapp import demo_app, settle
@@ -21,7 +22,7 @@ async def test_the_report_lists_incidents_actions_alerts_budget_and_notes():
         await engine.runner.execute(prepared, "y")
         now = app.clock()
         report = await build_report(
-            engine, HandoffOptions(since=now - 3600, now=now, notes="Watch # the *pool* [x]")
+            OnCall(engine), HandoffOptions(since=now - 3600, now=now, notes="Watch # the *pool* [x]")
         )
     assert "## Open incidents" in report and "INC-2041" in report and "SEV2" in report
     assert "`demo.rollback` on prediction-service → succeeded" in report
@@ -32,7 +33,7 @@ async def test_the_report_lists_incidents_actions_alerts_budget_and_notes():
 
 
 async def test_hostile_remote_text_cannot_change_the_reports_structure():
-    from oncall_console.handoff import md
+    from oncall_console.engine.handoff import md
 
     assert md("# [x] <b>hi</b>\x1b[2J") == "\\# \\[x\\] \\<b\\>hi\\</b\\>"
 
@@ -65,7 +66,7 @@ async def test_an_open_incident_is_handed_over_with_its_next_step():
         await service.refresh()
         app.fixed_clock.advance(40 * 60)  # SEV1: the lead is engaged at 30 min
         now = app.clock()
-        report = await build_report(app.engine, HandoffOptions(since=now - 3600, now=now))
+        report = await build_report(app.oncall, HandoffOptions(since=now - 3600, now=now))
     section = report.split("## Open incidents", 1)[1].split("## ", 1)[0]
     assert f"**SEV1 {record.id}**" in section
     assert "**next:** Engage engineering lead (Slack + phone): 40 min open" in section

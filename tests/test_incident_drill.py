@@ -3,7 +3,8 @@ event, and the postmortem draft and the handoff report are pinned as snapshots."
 
 from __future__ import annotations
 
-from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.engine.api import OnCall
+from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.model import ActionRequest
 from tests.support.demoapp import demo_app, settle
 
@@ -43,7 +44,8 @@ async def test_declare_to_resolve(snapshot):
         assert "rollback" in postmortem and "prediction-service" in postmortem
         await engine.poll_once()  # the platform as it is at the end of the drill
         await service.refresh()
-        report = await build_report(engine, HandoffOptions(since=clock() - 3600, now=clock()))
+        report = await build_report(
+            OnCall(engine), HandoffOptions(since=clock() - 3600, now=clock()))
         assert incident.id in report.split("## Resolved this shift")[1]
         assert snapshot(name="postmortem") == postmortem
         assert snapshot(name="handoff") == report

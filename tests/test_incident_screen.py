@@ -242,8 +242,8 @@ async def test_the_dashboard_tells_a_due_step_once():
         record = await service.declare(from_alert=alert, severity="SEV1")
         await service.refresh()
         app.fixed_clock.advance(16 * 60)
-        app.dashboard.sync(force=True)
-        app.dashboard.sync(force=True)
+        app.tick()  # the app tells due steps wherever the operator is looking, once
+        app.tick()
         await pilot.pause()
         told = [n.message for n in app._notifications if n.title.startswith(record.id)]
         assert sorted(told) == sorted(
@@ -303,7 +303,7 @@ def test_presence_lingers_25_s_after_the_last_word():
     from oncall_console.ui.screens.incident import PRESENCE_TTL, present_on
 
     said = {"incident": "INC-1001", "operator": "alex", "doing": "incident", "at": 100.0}
-    engine = SimpleNamespace(presence={"alex-bastion:1": said})
+    engine = SimpleNamespace(presence=lambda: {"alex-bastion:1": said})
     assert present_on(engine, "INC-1001", 100.0 + PRESENCE_TTL) == ["alex (incident)"]  # type: ignore[arg-type]
     assert present_on(engine, "INC-1001", 100.1 + PRESENCE_TTL) == []  # type: ignore[arg-type]
     assert present_on(engine, "INC-1002", 101.0) == []  # type: ignore[arg-type]

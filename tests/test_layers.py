@@ -13,7 +13,6 @@ fails here until it is placed.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "oncall_console"
@@ -50,9 +49,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store and bus", ("oncall_console.store", "oncall_console.bus")),
     ("runbooks and incidents", ("oncall_console.runbooks", "oncall_console.incidents")),
     ("engine", ("oncall_console.engine",)),
-    ("ui widgets", ("oncall_console.ui.widgets", "oncall_console.ui.render",
-                    "oncall_console.ui.themes", "oncall_console.ui.partial",
-                    "oncall_console.ui.messages")),
+    (
+        "ui widgets",
+        (
+            "oncall_console.ui.widgets",
+            "oncall_console.ui.render",
+            "oncall_console.ui.themes",
+            "oncall_console.ui.partial",
+            "oncall_console.ui.messages",
+        ),
+    ),
     ("ui screens", ("oncall_console.ui.screens", "oncall_console.ui.flow")),
     ("ui app", ("oncall_console.ui",)),
     ("cli", ("oncall_console.cli", "oncall_console.__main__")),
@@ -215,9 +221,9 @@ def test_no_import_circles():
 
 def test_the_checker_sees_a_circle_and_an_upward_import():
     """The rules above can fail: a made-up graph with both faults is caught."""
-    assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
-        ["a", "b", "c"]
-    ]
+    assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("oncall_console.cli") > layer_of("oncall_console.engine.core")
     assert layer_of("oncall_console.backends.http.probe") > layer_of("oncall_console.backends.base")
-    assert layer_of("oncall_console.ui.screens.dashboard") > layer_of("oncall_console.ui.widgets.health")
+    assert layer_of("oncall_console.ui.screens.dashboard") > layer_of(
+        "oncall_console.ui.widgets.health"
+    )

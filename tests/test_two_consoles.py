@@ -21,6 +21,8 @@ import pytest
 from oncall_console.config import from_dict
 from oncall_console.engine import Engine
 from oncall_console.model import ActionRequest, Outcome
+from oncall_console.ui.flow import run_action_flow
+from oncall_console.ui.messages import RunAction
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
@@ -188,7 +190,11 @@ async def test_two_apps_see_each_other(healthy_stack: Stack) -> None:
         values = {p.name: p.default for p in spec.params if p.default not in (None, "")}
 
         async def run(app: OncallApp, name: str) -> None:
-            results[name] = await app.dashboard.confirm_and_run("ops", spec, values, ask=())
+            # The one action flow, as any screen starts it (ui/messages.py: RunAction).
+            result = await run_action_flow(
+                app, RunAction("ops", backend="ops", spec=spec, values=values)
+            )
+            results[name] = result is not None and result.outcome is Outcome.SUCCEEDED
 
         with as_app(alex_app):
             alex_app.dashboard.run_worker(run(alex_app, "alex"))

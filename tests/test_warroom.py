@@ -9,6 +9,7 @@ from textual.widgets import ContentSwitcher, Digits, Static
 
 from oncall_console.cli import demo_config
 from oncall_console.engine import ActionRefused, Engine
+from oncall_console.engine.api import OnCall
 from oncall_console.model import ActionRequest, Alert, AlertState, Severity
 from oncall_console.ui.screens.warroom import WarRoom, big_number, incident_clock
 from oncall_console.ui.widgets.bigstat import BigStat
@@ -198,7 +199,7 @@ async def test_keys_that_act_on_the_console_do_nothing_on_the_wall():
 def test_the_war_room_refuses_an_engine_that_could_act():
     engine = Engine(demo_config(seed=7, speed=1.0, read_only=False))
     with pytest.raises(ValueError, match="read-only"):
-        WarRoom(engine)
+        WarRoom(OnCall(engine))
     engine.executor.shutdown()
 
 

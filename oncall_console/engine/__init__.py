@@ -10,12 +10,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oncall_console.engine.actions import ActionRefused, ActionRunner, PreparedAction
+    from oncall_console.engine.actions import (
+        ActionPlan,
+        ActionRefused,
+        ActionRunner,
+        PreparedAction,
+    )
+    from oncall_console.engine.api import OnCall, View
     from oncall_console.engine.core import Engine
 
-__all__ = ["ActionRefused", "ActionRunner", "Engine", "PreparedAction"]
+__all__ = [
+    "ActionPlan",
+    "ActionRefused",
+    "ActionRunner",
+    "OnCall",
+    "Engine",
+    "PreparedAction",
+    "View",
+]
 
 _MODULE = {
+    "ActionPlan": "actions",
+    "OnCall": "api",
+    "View": "api",
     "ActionRefused": "actions",
     "ActionRunner": "actions",
     "PreparedAction": "actions",

@@ -1,8 +1,10 @@
 """One path for every action: validate, refuse if read-only, preview, confirm,
 lock, audit the intent, run with a timeout, audit the result, verify.
 
-The UI and the CLI call :meth:`ActionRunner.prepare` and then
-:meth:`ActionRunner.execute`; there is no other way to reach a backend's ``run``.
+The front door (``engine/api.py``) calls :meth:`ActionRunner.prepare`, which returns an
+:class:`ActionPlan`, and then :meth:`ActionRunner.execute`; there is no other way to
+reach a backend's ``run``. The policies (read-only, how to confirm) are decided here
+only: :func:`read_only_refusal` and :func:`confirmation`.
 """
 
 from __future__ import annotations
@@ -42,19 +44,62 @@ class Locks(Protocol):
     async def release_lock(self, key: str, holder: str) -> None: ...
 
 
+def confirmation(spec: ActionSpec) -> Confirm:
+    """How a person confirms ``spec``: decided here only. A dangerous action always asks
+    for its target's name to be typed, whatever else it declares."""
+    if spec.dangerous or spec.confirm is Confirm.TYPE_TARGET:
+        return Confirm.TYPE_TARGET
+    return Confirm.YES_NO
+
+
+def read_only_refusal(spec: ActionSpec, read_only: bool) -> str:
+    """Why ``spec`` may not run in this console ('' when it may): decided here only.
+    Backends do not check again; nothing reaches a backend's ``run`` but through here."""
+    if read_only and not spec.read_only:
+        return "read-only console: actions are refused"
+    return ""
+
+
 @dataclass(frozen=True)
-class PreparedAction:
+class ActionPlan:
+    """Everything a caller must show and ask before an action runs (from ``prepare``)."""
+
     request: ActionRequest
+    """The request with its parameters validated and typed."""
     spec: ActionSpec
     params: dict[str, Any]
     target: str
+    """What is changed: the lock is taken on it, and a typed confirmation types it."""
     preview: str
+    """Exactly what will be done (the SQL, the argv, the PATCH body), as the backend says."""
+    confirm: Confirm = Confirm.YES_NO
+    """YES_NO: y/n. TYPE_TARGET: the target's name, typed."""
+    lock_holder: str = ""
+    """Who holds the target's lock in this console right now ('' when it is free)."""
+    verify: str = ""
+    """What is looked at after the run ('' when nothing is)."""
+
+    @property
+    def typed_target(self) -> str:
+        """The text to type to confirm ('' for a y/n confirmation)."""
+        return self.target if self.confirm is Confirm.TYPE_TARGET else ""
 
     @property
     def confirm_prompt(self) -> str:
-        if self.spec.confirm is Confirm.TYPE_TARGET:
+        if self.typed_target:
             return f"Type {self.target!r} to confirm"
         return "Run it? (y/n)"
+
+    def accepts(self, answer: str) -> bool:
+        """Does ``answer`` confirm this plan?"""
+        answer = answer.strip()
+        if self.typed_target:
+            return answer == self.typed_target
+        return answer.lower() in ("y", "yes")
+
+
+PreparedAction = ActionPlan
+"""The former name of :class:`ActionPlan`."""
 
 
 def validate_param(spec: ParamSpec, value: Any) -> Any:
@@ -153,13 +198,15 @@ class ActionRunner:
         self._holders: dict[str, str] = {}
 
     def available(self, backend: str | None = None) -> list[tuple[str, ActionSpec]]:
-        """Actions a person may run now; none at all in read-only mode."""
-        if self.read_only:
-            return []
+        """Actions a person may run now (in a read-only console, only read-only ones)."""
         found: list[tuple[str, ActionSpec]] = []
         for name, b in self.backends.items():
             if (backend is None or backend == name) and b.can(Capability.ACTIONS):
-                found.extend((name, spec) for spec in b.actions())
+                found.extend(
+                    (name, spec)
+                    for spec in b.actions()
+                    if not read_only_refusal(spec, self.read_only)
+                )
         return found
 
     def spec_for(self, request: ActionRequest) -> ActionSpec:
@@ -174,16 +221,18 @@ class ActionRunner:
         ids = ", ".join(s.id for s in backend.actions())
         raise ActionRefused(f"backend {request.backend!r} has no action {request.action!r} ({ids})")
 
-    async def prepare(self, request: ActionRequest) -> PreparedAction:
-        """Validate, refuse in read-only mode, and build the preview."""
+    async def prepare(self, request: ActionRequest) -> ActionPlan:
+        """Validate, refuse in read-only mode, and build the preview: the plan.
+        Raises ActionRefused (one line) when the request cannot go ahead."""
         spec = self.spec_for(request)
         known = {p.name for p in spec.params}
         unknown = sorted(set(request.params) - known)
         if unknown:
             raise ActionRefused(f"unknown parameter {unknown[0]!r} for {request.key}")
         params = {p.name: validate_param(p, request.params.get(p.name)) for p in spec.params}
-        if self.read_only:
-            raise ActionRefused("read-only console: actions are refused")
+        refusal = read_only_refusal(spec, self.read_only)
+        if refusal:
+            raise ActionRefused(refusal)
         typed = ActionRequest(
             request.backend, request.action, params, self.operator, request.dry_run
         )
@@ -196,24 +245,28 @@ class ActionRunner:
             raise ActionRefused(f"preview timed out after {self.timeout:g} s") from None
         except ActionInvalid as exc:
             raise ActionRefused(clean(str(exc), limit=300)) from None
-        return PreparedAction(
-            typed, spec, params, target, clean(preview, limit=20_000, single_line=False)
+        verify = str(params.get(spec.verify_check) or "") if spec.verify_check else ""
+        return ActionPlan(
+            typed,
+            spec,
+            params,
+            target,
+            clean(preview, limit=20_000, single_line=False),
+            confirm=confirmation(spec),
+            lock_holder=self._holders.get(f"{request.backend}/{target}", ""),
+            verify=f"check {verify}" if verify else "",
         )
 
-    def confirmed(self, prepared: PreparedAction, answer: str) -> bool:
-        answer = answer.strip()
-        if prepared.spec.confirm is Confirm.TYPE_TARGET or prepared.spec.dangerous:
-            return answer == prepared.target
-        return answer.lower() in ("y", "yes")
+    def confirmed(self, prepared: ActionPlan, answer: str) -> bool:
+        return prepared.accepts(answer)
 
-    async def execute(self, prepared: PreparedAction, answer: str) -> ActionResult:
-        """Run a prepared action once the person's answer confirms it."""
+    async def execute(self, prepared: ActionPlan, answer: str) -> ActionResult:
+        """Run a planned action once the person's answer confirms it."""
         req = prepared.request
         now = self.clock()
-        if self.read_only:
-            return ActionResult(
-                req, Outcome.REFUSED, "read-only console: actions are refused", at=now
-            )
+        refusal = read_only_refusal(prepared.spec, self.read_only)
+        if refusal:
+            return ActionResult(req, Outcome.REFUSED, refusal, at=now)
         if req.dry_run:
             return ActionResult(
                 req, Outcome.DRY_RUN, "dry run: nothing was done", prepared.preview, at=now
@@ -259,7 +312,7 @@ class ActionRunner:
             finally:
                 self._holders.pop(lock_key, None)
 
-    async def _run_locked(self, prepared: PreparedAction) -> ActionResult:
+    async def _run_locked(self, prepared: ActionPlan) -> ActionResult:
         req = prepared.request
         check = (
             str(prepared.params.get(prepared.spec.verify_check, ""))

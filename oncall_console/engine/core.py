@@ -11,7 +11,7 @@ import operator
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,9 +20,10 @@ from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.bus import Bus, Event, bus_from_config
 from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
-from oncall_console.engine.actions import ActionRunner, PreparedAction
+from oncall_console.engine.actions import ActionPlan, ActionRunner
 from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
+from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
@@ -130,9 +131,18 @@ class Engine:
             locks=self.bus if cfg.bus.redis_url else self.store,
             console=self.console_id,
         )
-        from oncall_console.engine.runbooks import RunbookService
-
-        self.runbooks = RunbookService(self)
+        self.runbooks = RunbookService(
+            paths=loaded.runbook_paths,
+            executor=self.executor,
+            store=self.store,
+            incidents=self.incident_service,
+            backends=self.backends,
+            operator=loaded.operator,
+            clock=clock,
+            timeout=cfg.poller.timeout * 2,
+        )
+        self.runbooks.check_runbooks = {c.name: c.runbook for c in loaded.checks if c.runbook}
+        self._background: set[asyncio.Task[Any]] = set()
         self._started = False
         self._store_open = False
         self.store_error = ""
@@ -177,6 +187,14 @@ class Engine:
             self.bus.post(self.bus.event(kind, payload))
         except RuntimeError:  # no running loop (a sync command): nobody to tell
             pass
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` in the background (kept referenced until it ends; errors dropped:
+        what it writes is re-read from the store)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (on the event loop) after every change of state."""
@@ -291,9 +309,7 @@ class Engine:
                     self._incident_wake.wait(), self.loaded.config.poller.interval
                 )
 
-    async def execute(
-        self, prepared: PreparedAction, answer: str, *, scope: str = ""
-    ) -> ActionResult:
+    async def execute(self, prepared: ActionPlan, answer: str, *, scope: str = "") -> ActionResult:
         """Run a prepared action; when ``scope`` is an incident id, the result goes on
         that incident's timeline (with its audit ref). Any other scope changes nothing."""
         with action_scope(scope):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend
@@ -15,7 +18,8 @@ from oncall_console.runbooks.lint import read_only_problem
 from oncall_console.store import StepProgress
 
 if TYPE_CHECKING:
-    from oncall_console.engine.core import Engine
+    from oncall_console.incidents import IncidentService
+    from oncall_console.store import Store
 
 
 class DiagnosticRefused(Exception):
@@ -23,8 +27,32 @@ class DiagnosticRefused(Exception):
 
 
 class RunbookService:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Given what it needs, not the engine: the folders, the thread pool for parsing,
+    the store for progress, the incidents for their timelines, the backends for
+    diagnostics."""
+
+    def __init__(
+        self,
+        *,
+        paths: Sequence[str | Path],
+        executor: Executor,
+        store: Store,
+        incidents: IncidentService,
+        backends: Mapping[str, Backend],
+        operator: str,
+        clock: Callable[[], float],
+        timeout: float,
+    ) -> None:
+        self.paths = list(paths)
+        self.executor = executor
+        self.store = store
+        self.incidents = incidents
+        self.backends = backends
+        self.operator = operator
+        self.clock = clock
+        self.timeout = timeout
+        self.check_runbooks: dict[str, str] = {}
+        """check name -> the runbook id its config names."""
         self.library = RunbookLibrary()
         self._loading: asyncio.Task[None] | None = None
 
@@ -46,32 +74,34 @@ class RunbookService:
 
     async def load(self) -> None:
         """Parse the configured folders in a thread: big files take a moment."""
-        paths = self.engine.loaded.runbook_paths
-        if paths:
+        if self.paths:
             loop = asyncio.get_running_loop()
             self.library = await loop.run_in_executor(
-                self.engine.executor, RunbookLibrary.load, paths
+                self.executor, RunbookLibrary.load, self.paths
             )
 
     def for_check(self, check: str) -> Runbook | None:
-        state = self.engine.checks.get(check)
-        return self.library.get(state.spec.runbook) if state and state.spec.runbook else None
+        runbook = self.check_runbooks.get(check)
+        return self.library.get(runbook) if runbook else None
 
     def for_alert(self, alert: Alert) -> Runbook | None:
         return self.library.for_alert(alert, alert.runbook_url)
 
     async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]:
-        return await self.engine.store.steps(runbook.id, scope)
+        return await self.store.steps(runbook.id, scope)
+
+    async def steps_since(self, since: float) -> list[StepProgress] | None:
+        """Steps ticked or unticked since ``since`` (None: the store cannot tell)."""
+        steps_since = getattr(self.store, "steps_since", None)
+        return None if steps_since is None else await steps_since(since)
 
     async def mark(self, runbook: Runbook, scope: str, step: str, done: bool) -> StepProgress:
-        progress = StepProgress(
-            runbook.id, scope, step, done, self.engine.loaded.operator, self.engine.clock()
-        )
-        await self.engine.store.save_step(progress)
+        progress = StepProgress(runbook.id, scope, step, done, self.operator, self.clock())
+        await self.store.save_step(progress)
         if scope:  # on the incident's timeline when the scope is one (else nothing happens)
             found = runbook.step(step)
             with contextlib.suppress(Exception):
-                await self.engine.incident_service.record_step(
+                await self.incidents.record_step(
                     scope, runbook.id, step, done, found.text if found else ""
                 )
         return progress
@@ -85,7 +115,7 @@ class RunbookService:
             language, text = "sql", block.sql
         else:
             language, text = "promql", block.query
-        timeout = self.engine.loaded.config.poller.timeout * 2
+        timeout = self.timeout
         try:
             return await asyncio.wait_for(backend.diagnose(language, text), timeout)
         except NotImplementedError as exc:
@@ -94,7 +124,7 @@ class RunbookService:
             raise DiagnosticRefused(describe(exc, timeout)) from None
 
     def _backend_for(self, block: PromqlBlock | SqlBlock) -> Backend:
-        backends = self.engine.backends
+        backends = self.backends
         name = block.backend
         if not name and isinstance(block, PromqlBlock):
             name = next((n for n, b in backends.items() if b.TYPE == "prometheus"), "")

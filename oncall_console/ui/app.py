@@ -22,12 +22,14 @@ from textual.worker import Worker, WorkerState
 
 from oncall_console.configfile import ConfigError, Sketch, default_path
 from oncall_console.ui import partial
+from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
     from oncall_console.engine import Engine
+    from oncall_console.engine.api import OnCall
     from oncall_console.ui.screens.warroom import WarRoom
 
 EXIT_CONFIG = 2
@@ -52,7 +54,7 @@ class OncallApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine | None = None,
+        engine: Engine | OnCall | None = None,
         *,
         sketch: Sketch | None = None,
         load: Callable[[], LoadedConfig] | None = None,
@@ -62,9 +64,9 @@ class OncallApp(App[None]):
         mode: Literal["console", "war-room"] = "console",
         dwell: float = 15.0,
     ) -> None:
-        """Either ``engine``, or ``sketch`` and ``load`` (called in a thread; it may raise
-        ConfigError, which ends the app with ``startup_error`` set). The war room needs
-        the engine."""
+        """Either ``engine`` (the front door, or an engine to put one around), or ``sketch``
+        and ``load`` (called in a thread; it may raise ConfigError, which ends the app with
+        ``startup_error`` set). The war room needs the engine."""
         # The wall's look is read for the wall only: the console's first frame skips it.
         super().__init__(css_path=self.CSS_PATH if mode == "war-room" else "console.tcss")
         if (engine is None) == (load is None or sketch is None):
@@ -73,13 +75,15 @@ class OncallApp(App[None]):
             raise ValueError("the war room starts on an engine")
         self.clock = clock
         self.poll = poll
-        self._engine: Engine | None = engine
+        self._oncall: OnCall | None = _front_door(engine) if engine is not None else None
         self._load = load
         self.startup_error: BaseException | None = None
         """Why the console could not start (a ConfigError, say); the CLI reports it."""
-        if engine is not None:
-            console = engine.loaded.config.console
-            sketch = Sketch(theme=console.theme, themes_dir=console.themes_dir)
+        self.told_due: set[tuple[str, str]] = set()
+        """(incident, step) already told: each due step is told once per console."""
+        if self._oncall is not None:
+            settings = self._oncall.settings
+            sketch = Sketch(theme=settings.theme, themes_dir=settings.themes_dir)
         assert sketch is not None
         user_dir = themes_dir or sketch.themes_dir or default_path().parent / "themes"
         loaded = load_themes(builtin_dir(), user_dir)
@@ -93,28 +97,35 @@ class OncallApp(App[None]):
             self.theme_problems.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.war_room: WarRoom | None = None
-        self.dashboard = Dashboard(engine, sketch=sketch)
+        self.dashboard = Dashboard(self._oncall, sketch=sketch)
         if mode == "war-room":
             from oncall_console.ui.screens.warroom import WarRoom
 
-            # The wall screen: WarRoom refuses an engine that is not read-only.
-            self.war_room = WarRoom(self.engine, dwell=dwell)
+            # The wall screen: WarRoom refuses a console that is not read-only.
+            self.war_room = WarRoom(self.oncall, dwell=dwell)
             self.use_command_palette = False  # nothing to offer on a read-only wall
         self._sync_pending = False
         self._first_sync_done = False
         self.theme = wanted
 
     @property
-    def engine(self) -> Engine:
-        """The engine (while the console is starting there is none yet: see ``ready``)."""
-        if self._engine is None:
+    def oncall(self) -> OnCall:
+        """The front door to the engine (while the console is starting there is none yet:
+        see ``ready``). Screens reach it with ``ui.messages.oncall_of``."""
+        if self._oncall is None:
             raise RuntimeError("the console is still starting")
-        return self._engine
+        return self._oncall
+
+    @property
+    def engine(self) -> Engine:
+        """The engine behind the front door: for tests and benchmarks that look inside.
+        The UI itself uses :attr:`console` only (tests/test_layers.py checks it)."""
+        return self.oncall._engine
 
     @property
     def ready(self) -> bool:
         """True once the config is validated and the engine built."""
-        return self._engine is not None
+        return self._oncall is not None
 
     @property
     def main_screen(self) -> Dashboard | WarRoom:
@@ -141,21 +152,21 @@ class OncallApp(App[None]):
             self._load_engine()
 
     @work(thread=True, exclusive=True, group="config", name="load config", exit_on_error=False)
-    def _load_engine(self) -> Engine:
+    def _load_engine(self) -> OnCall:
         """Validate the config and build the engine, off the event loop."""
         assert self._load is not None
         loaded = self._load()
-        from oncall_console.engine import Engine
+        from oncall_console.engine.api import OnCall
 
-        return Engine(loaded)
+        return OnCall.build(loaded)
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group != "config":
             return
         if event.state is WorkerState.SUCCESS and self.is_running:  # not if q came first
-            self._engine = worker.result
-            await self.dashboard.attach(self.engine)
+            self._oncall = worker.result
+            await self.dashboard.attach(self.oncall)
             await self._start()
         elif event.state is WorkerState.ERROR:
             # Textual leaves the terminal as it found it; the CLI then prints the error.
@@ -164,23 +175,24 @@ class OncallApp(App[None]):
 
     async def _start(self) -> None:
         """Start the engine and keep the main screen current (the engine is there now)."""
-        if self.engine.loaded.config.keys:
-            self.set_keymap(self.engine.loaded.config.keys)
+        oncall = self.oncall
+        if oncall.settings.keys:
+            self.set_keymap(dict(oncall.settings.keys))
         for problem in self.theme_problems:
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
-            self.engine.subscribe(self._engine_changed)
-        await self.engine.start(poll=self.poll)
-        if self.engine.store_error:
+            oncall.subscribe(self._engine_changed)
+        await oncall.start(poll=self.poll)
+        if oncall.store_error:
             self.notify(
-                f"{self.engine.store_error}. Health keeps updating; actions are refused until it is back.",
+                f"{oncall.store_error}. Health keeps updating; actions are refused until it is back.",
                 title="Store unavailable",
                 severity="error",
                 timeout=30,
                 markup=False,
             )
         self.run_worker(self._offer_shift_checklist(), group="startup")
-        for record in self.engine.unfinished:
+        for record in oncall.unfinished:
             self.notify(
                 f"{record.action} on {record.target} by {record.operator or 'someone'}: the console "
                 "stopped before its result was recorded. Check the target by hand.",
@@ -190,9 +202,9 @@ class OncallApp(App[None]):
                 markup=False,
             )
         if self.poll:
-            self.set_interval(self.engine.loaded.config.console.refresh, self.tick)
+            self.set_interval(oncall.settings.refresh, self.tick)
         else:
-            await self.engine.poll_once()
+            await oncall.poll_once()
         self.main_screen.sync(force=True)
         if not self.is_headless:  # tests run many apps in one process: not theirs to freeze
             self.set_timer(FREEZE_AFTER, self.freeze_heap)
@@ -209,14 +221,17 @@ class OncallApp(App[None]):
 
     async def _offer_shift_checklist(self) -> None:
         """At the start of a shift, offer its checklist once, unless today's is under way."""
+        from oncall_console.engine.api import shift_scope
         from oncall_console.runbooks import ShiftMoment
 
-        library = await self.engine.runbooks.ready()
+        oncall = self.oncall
+        library = await oncall.runbooks.ready()
         found = library.for_shift(ShiftMoment.START)
-        if not found or self.engine.read_only or self.engine.store_error or self.engine.is_demo:
+        settings = oncall.settings
+        if not found or settings.read_only or oncall.store_error or settings.demo:
             return  # the demo is a tour, not a shift: s / e are there when wanted
         try:
-            done = await self.engine.runbooks.progress(found[0], self.dashboard.shift_scope())
+            done = await oncall.runbooks.progress(found[0], shift_scope(self.clock()))
         except Exception:
             return
         if not done:
@@ -228,8 +243,8 @@ class OncallApp(App[None]):
             )
 
     async def on_unmount(self) -> None:
-        if self._engine is not None:
-            await self._engine.stop()
+        if self._oncall is not None:
+            await self._oncall.stop()
 
     def _engine_changed(self) -> None:
         # Coalesce a burst of results into one repaint shortly after the first of them.
@@ -257,6 +272,74 @@ class OncallApp(App[None]):
             self.main_screen.sync()
         elif stack and getattr(stack[-1], "LIVE", False):  # the incident screen is live too
             stack[-1].sync()  # type: ignore[attr-defined]
+        if self.war_room is None:
+            self.prompt_due(self.clock())
+
+    def sync_now(self) -> None:
+        """Repaint the main screen at once (after an action, say)."""
+        if self.ready and self.is_running:
+            self.main_screen.sync(force=True)
+
+    def prompt_due(self, now: float) -> None:
+        """Tell, once, when an open incident's next step falls due (escalate, acknowledge,
+        post an update), wherever the operator is looking; the incident screen says more."""
+        desk = self.oncall.incidents
+        for incident in self.oncall.incident_list():
+            record = desk.cached(incident.id)
+            if record is None or not record.is_open:
+                continue
+            for step in desk.steps(record, now):
+                key = (record.id, step.key)
+                if step.urgent and key not in self.told_due:
+                    self.told_due.add(key)
+                    self.notify(
+                        step.text,
+                        title=f"{record.id}: due (enter on it for the incident screen)",
+                        severity="warning",
+                        timeout=20,
+                        markup=False,
+                    )
+
+    # --- what screens ask for (ui/messages.py) ------------------------------------------
+
+    def on_run_action(self, message: RunAction) -> None:
+        """The one action flow, whichever screen asked; one at a time."""
+        message.stop()
+        self._action_flow(message)
+
+    @work(exclusive=True, group="action")
+    async def _action_flow(self, ask: RunAction) -> None:
+        from oncall_console.ui.flow import run_action_flow
+
+        await run_action_flow(self, ask)
+
+    def on_open_runbook(self, message: OpenRunbook) -> None:
+        """An incident's runbook, walked in the incident's scope: steps and actions go on
+        its timeline."""
+        message.stop()
+        oncall = self.oncall
+        incident = next((i for i in oncall.incident_list() if i.id == message.incident), None)
+        runbook = oncall.runbook_for_incident(message.incident) if incident else None
+        if incident is None or runbook is None:
+            self.notify(f"No runbook is linked to {message.incident}.", timeout=4, markup=False)
+            return
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
+        self.push_screen(RunbookScreen(runbook, incident.id, started_at=incident.opened_at))
+
+    def on_open_checklist(self, message: OpenChecklist) -> None:
+        message.stop()
+        from oncall_console.engine.api import shift_scope
+        from oncall_console.runbooks import ShiftMoment
+
+        when = ShiftMoment.START if message.moment == "start" else ShiftMoment.END
+        found = self.oncall.runbooks.library.for_shift(when)
+        if not found:
+            self.notify(f"No {when.value} runbook is configured.", timeout=4)
+            return
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
+        self.push_screen(RunbookScreen(found[0], shift_scope(self.clock())))
 
     def _open_runbook(self, runbook: Any) -> None:
         from oncall_console.ui.screens.runbook import RunbookScreen
@@ -289,11 +372,11 @@ class OncallApp(App[None]):
                     f"Walk today's {moment}-of-shift runbook",
                     lambda m=moment: self.dashboard.action_shift(m),
                 )
-            if not self.engine.read_only:
+            if not self.oncall.settings.read_only:
                 yield SystemCommand(
                     "Run an action", "Remediate the selected check", self.dashboard.action_actions
                 )
-            for rb in self.engine.runbooks.library.all():
+            for rb in self.oncall.runbooks.library.all():
                 yield SystemCommand(
                     f"Runbook: {rb.title}",
                     f"Walk {rb.id} (progress saved for this shift)",
@@ -305,3 +388,10 @@ class OncallApp(App[None]):
                     "Switch the colour theme",
                     lambda n=name: setattr(self, "theme", n),
                 )
+
+
+def _front_door(engine: Engine | OnCall) -> OnCall:
+    """The front door around ``engine`` (given one already, that one)."""
+    from oncall_console.engine.api import OnCall
+
+    return engine if isinstance(engine, OnCall) else OnCall(engine)

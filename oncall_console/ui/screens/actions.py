@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,9 +13,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from oncall_console.engine import PreparedAction
 from oncall_console.model import ActionResult, ActionSpec, Outcome
 from oncall_console.text import clean
+
+if TYPE_CHECKING:
+    from oncall_console.engine.api import ActionPlan
 
 
 class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
@@ -54,14 +56,17 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="params.cancel")]
 
-    def __init__(self, spec: ActionSpec, values: dict[str, Any]) -> None:
+    def __init__(self, spec: ActionSpec, values: dict[str, Any], *, subject: str = "") -> None:
         super().__init__()
         self.spec = spec
         self.values = values
+        self.subject = subject
 
     def compose(self) -> ComposeResult:
         with Vertical(id="params-box") as box:
-            box.border_title = Content(clean(self.spec.title, limit=60))
+            # The subject first: the title may be cut, what it acts on must not be.
+            title = f"{self.subject} · {self.spec.title}" if self.subject else self.spec.title
+            box.border_title = Content(clean(title, limit=70))
             box.border_subtitle = "enter next/submit · esc cancel"
             for p in self.spec.params:
                 if p.kind == "text" and self.values.get(p.name):
@@ -102,21 +107,26 @@ class ConfirmAction(ModalScreen[str | None]):
         Binding("n", "decline", "No", id="confirm.no", show=False),
     ]
 
-    def __init__(self, prepared: PreparedAction) -> None:
+    def __init__(self, plan: ActionPlan, *, subject: str = "") -> None:
         super().__init__()
-        self.prepared = prepared
-        self.typed = prepared.spec.dangerous or prepared.confirm_prompt.startswith("Type")
+        self.prepared = plan
+        self.subject = subject
+        self.typed = bool(plan.typed_target)
+        """The plan says so: the target's name is typed, y and n are letters."""
 
     def compose(self) -> ComposeResult:
         p = self.prepared
         with Vertical(id="confirm-box") as box:
-            box.border_title = Content(f"Confirm · {clean(p.spec.title, limit=50)}")
+            title = f"{self.subject} · {p.spec.title}" if self.subject else p.spec.title
+            box.border_title = Content(f"Confirm · {clean(title, limit=70)}")
             box.border_subtitle = "esc cancel"
             with VerticalScroll(id="confirm-preview"):
                 yield Static(Text(clean(p.preview, limit=20_000, single_line=False)))
+            if p.lock_holder:
+                yield Label(Text(f"Locked now by {clean(p.lock_holder, limit=80)}", style="bold"))
             if self.typed:
-                yield Label(Text(f"Dangerous. Type {p.target} to run it:", style="bold"))
-                yield Input(placeholder=p.target, id="confirm-input")
+                yield Label(Text(f"Dangerous. Type {p.typed_target} to run it:", style="bold"))
+                yield Input(placeholder=p.typed_target, id="confirm-input")
             else:
                 yield Label(Text("Run it?  y = yes   n / esc = no", style="bold"))
 

@@ -8,11 +8,9 @@ pydantic and no screen that opens later; those are imported where they are used.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,7 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
-from oncall_console.model import ActionRequest, ActionSpec, Outcome, Status
+from oncall_console.model import Status
+from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -29,9 +28,7 @@ from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
 
 if TYPE_CHECKING:
-    from oncall_console.engine import Engine
-    from oncall_console.runbooks import ActionBlock
-    from oncall_console.ui.app import OncallApp
+    from oncall_console.engine.api import OnCall
 
 
 ALERTS_TITLE = "Incidents & alerts"
@@ -82,19 +79,15 @@ class Dashboard(Screen[None]):
         ),
     ]
 
-    app: OncallApp
-
-    def __init__(self, engine: Engine | None = None, *, sketch: Sketch | None = None) -> None:
-        """Live on ``engine``; or, without one, the frame from ``sketch`` until
+    def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
+        """Live on ``console``; or, without one, the frame from ``sketch`` until
         :meth:`attach`. Its keys are shown, and do nothing, until then."""
         super().__init__()
-        self._engine = engine
+        self._oncall = oncall
         self.sketch = sketch or Sketch()
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
-        self.told_due: set[tuple[str, str]] = set()
-        """(incident, step) already told: each due step is told once per console."""
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -104,8 +97,8 @@ class Dashboard(Screen[None]):
                 yield HealthTable(id="health")
             with VerticalScroll(id="slis", classes="panel", can_focus=True) as slis:
                 slis.border_title = "SLIs"
-                if self._engine is not None:
-                    yield from self._sli_cards(self._engine)
+                if self._oncall is not None:
+                    yield from self._sli_cards(self._oncall)
         with Vertical(id="alerts-panel", classes="panel") as alerts:
             alerts.border_title = ALERTS_TITLE
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
@@ -116,20 +109,20 @@ class Dashboard(Screen[None]):
         yield Footer()
 
     @staticmethod
-    def _sli_cards(engine: Engine) -> list[SliCard]:
-        return [SliCard(state, id=f"sli-{state.spec.name}") for state in engine.slis.values()]
+    def _sli_cards(oncall: OnCall) -> list[SliCard]:
+        return [SliCard(state, id=f"sli-{state.spec.name}") for state in oncall.slis()]
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
+    def oncall(self) -> OnCall:
+        if self._oncall is None:
             raise RuntimeError("the dashboard has no engine yet (the console is starting)")
-        return self._engine
+        return self._oncall
 
     def on_mount(self) -> None:
         self.query_one(HealthTable).focus()
         # Colours come from theme variables, which are set after the theme changes.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
-        if self._engine is not None:
+        if self._oncall is not None:
             self._show_engine()
             return
         sketch = self.sketch
@@ -143,12 +136,12 @@ class Dashboard(Screen[None]):
         self._subtitle("#slis", _starting(sketch.slis, "SLI"))
         self.sync()
 
-    async def attach(self, engine: Engine) -> None:
+    async def attach(self, oncall: OnCall) -> None:
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
-        self._engine = engine
+        self._oncall = oncall
         self._subtitle("#health-panel", "")
         self._subtitle("#slis", "")
-        await self.query_one("#slis").mount_all(self._sli_cards(engine))
+        await self.query_one("#slis").mount_all(self._sli_cards(oncall))
         self._show_engine()
         self.refresh_bindings()
 
@@ -157,92 +150,49 @@ class Dashboard(Screen[None]):
 
     def _show_engine(self) -> None:
         header = self.query_one(ConsoleHeader)
-        header.environment = self.engine.loaded.config.console.environment
-        header.operator = self.engine.loaded.operator
-        header.demo = self.engine.is_demo
-        header.read_only = self.engine.read_only
+        settings = self.oncall.settings
+        header.environment = settings.environment
+        header.operator = settings.operator
+        header.demo = settings.demo
+        header.read_only = settings.read_only
         self.sync(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return True if self._engine is not None else None  # None: shown, disabled
+        return True if self._oncall is not None else None  # None: shown, disabled
 
     # --- keeping the picture current ------------------------------------------------------
 
     def sync(self, force: bool = False) -> None:
         """Update what changed since last time; cheap when nothing did."""
         now = self.app.clock()
-        if self._engine is None:  # starting: only the clock moves
+        if self._oncall is None:  # starting: only the clock moves
             header = self.query_one(ConsoleHeader)
             header.clock_text = format_clock(now, self.sketch.utc)
             return
         second = int(now)
         full = force or second != self._seen_second
-        if not full and self.engine.version == self._seen_version:
+        oncall = self.oncall
+        if not full and oncall.version == self._seen_version:
             return
-        self._seen_version, self._seen_second = self.engine.version, second
+        view = oncall.view(now)
+        self._seen_version, self._seen_second = view.version, second
         variables = self.app.theme_variables
         header = self.query_one(ConsoleHeader)
-        header.clock_text = format_clock(now, self.engine.loaded.config.console.utc)
+        header.clock_text = format_clock(now, oncall.settings.utc)
         with self.app.batch_update():
             # Between the once-a-second full syncs only checks with a new result are
             # looked at; the header may get worse at once, better within the second.
-            looked = self.query_one(HealthTable).sync(
-                self.engine.checks.values(), now, variables, full=full
-            )
-            header.overall = (
-                self.engine.overall(now) if full else Status.worst([header.overall, *looked])
-            )
+            looked = self.query_one(HealthTable).sync(view.checks, now, variables, full=full)
+            header.overall = view.overall(now) if full else Status.worst([header.overall, *looked])
             for card in self.query(SliCard):
                 card.sync(now)
             self.query_one(AlertsTable).sync(
-                self.engine.incidents(),
-                self.engine.alerts(),
-                self.notices(),
+                list(view.incidents),
+                list(view.alerts),
+                {n.key: (n.label, n.text) for n in view.notices},
                 now,
                 variables,
             )
-        self.prompt_due(now)
-
-    def prompt_due(self, now: float) -> None:
-        """Tell, once, when an open incident's next step falls due (escalate, acknowledge,
-        post an update), wherever the operator is looking; the incident screen says more."""
-        service = self.engine.incident_service
-        for record in list(service.records.values()):
-            if not record.is_open:
-                continue
-            for step in service.steps(record, now):
-                key = (record.id, step.key)
-                if step.urgent and key not in self.told_due:
-                    self.told_due.add(key)
-                    self.notify(
-                        step.text,
-                        title=f"{record.id}: due (enter on it for the incident screen)",
-                        severity="warning",
-                        timeout=20,
-                        markup=False,
-                    )
-
-    def notices(self) -> dict[str, tuple[str, str]]:
-        """Rows that are not alerts but need eyes: sources down, actions of unknown outcome."""
-        found = {
-            f"{src}:feed": ("source down", f"{src}: {err}")
-            for src, err in self.engine.feed_errors().items()
-        }
-        if self.engine.store_error:
-            found["store:error"] = ("store down", f"store: {self.engine.store_error}")
-        bus = self.engine.bus
-        if not bus.connected and bus.last_error and bus.last_error != "closed":
-            # Otherwise it looks like a working console that nobody else is using.
-            found["bus:down"] = (
-                "bus down",
-                f"bus: {bus.last_error} (other consoles' changes arrive each poll, not live)",
-            )
-        for r in self.engine.unfinished:
-            found[f"audit:{r.id}"] = (
-                "outcome unknown",
-                f"{r.action} {r.target} by {r.operator or 'someone'} (audit #{r.id}): check it by hand",
-            )
-        return found
 
     def restyle(self) -> None:
         variables = self.app.theme_variables
@@ -259,7 +209,7 @@ class Dashboard(Screen[None]):
         self.query_one(f"#{which}").focus()
 
     def action_refresh(self) -> None:
-        self.engine.refresh()
+        self.oncall.refresh()
         self.notify("Polling everything now", timeout=2)
 
     def action_detail(self) -> None:
@@ -272,6 +222,7 @@ class Dashboard(Screen[None]):
         )
 
         now = self.app.clock()
+        oncall = self.oncall
         focused = self.focused
         if isinstance(focused, AlertsTable):
             key = focused.selected_key
@@ -279,12 +230,12 @@ class Dashboard(Screen[None]):
                 return
             kind, _, ident = key.partition(":")
             if kind == "incident":
-                if self.engine.incident_service.cached(ident) is not None:
+                if oncall.incidents.cached(ident) is not None:
                     from oncall_console.ui.screens.incident import IncidentScreen
 
                     self.app.push_screen(IncidentScreen(ident))  # ours: worked on here
                     return
-                for i in self.engine.incidents():  # a source's incident: read only
+                for i in oncall.incident_list():  # a source's incident: read only
                     if i.id == ident:
                         self.app.push_screen(
                             DetailScreen(f"Incident {i.id}", incident_detail(i, now))
@@ -292,7 +243,7 @@ class Dashboard(Screen[None]):
             elif kind == "group":
                 focused.toggle_group(ident)  # enter unfolds (and folds) a group of alerts
             elif kind == "alert":
-                for a in self.engine.alerts():
+                for a in oncall.alerts():
                     if a.fingerprint == ident:
                         self.app.push_screen(DetailScreen(f"Alert {a.name}", alert_detail(a, now)))
             return
@@ -302,36 +253,33 @@ class Dashboard(Screen[None]):
                 self.app.push_screen(DetailScreen("SLIs", Group(*bodies)))
             return
         name = self.query_one(HealthTable).selected_key
-        if name and name in self.engine.checks:
-            self.app.push_screen(
-                DetailScreen(f"Check {name}", check_detail(self.engine.checks[name], now))
-            )
+        state = oncall.check(name or "")
+        if state is not None:
+            self.app.push_screen(DetailScreen(f"Check {name}", check_detail(state, now)))
 
     def action_runbook(self) -> None:
         """The runbook for the selected alert, incident or check, walked in its own scope."""
-        service = self.engine.runbooks
+        oncall = self.oncall
         focused = self.focused
         runbook, scope, started = None, "", None
         if isinstance(focused, AlertsTable) and focused.selected_key:
             kind, _, ident = focused.selected_key.partition(":")
             fingerprint = focused.alert_key(focused.selected_key)
             if fingerprint is not None:  # an alert, or a group: its worst alert
-                alert = next(
-                    (a for a in self.engine.alerts() if a.fingerprint == fingerprint), None
-                )
+                alert = next((a for a in oncall.alerts() if a.fingerprint == fingerprint), None)
                 if alert is not None:
                     runbook, scope, started = (
-                        service.for_alert(alert),
+                        oncall.runbooks.for_alert(alert),
                         f"alert {alert.name}",
                         alert.starts_at,
                     )
             elif kind == "incident":
-                self.open_incident_runbook(ident)
+                self.post_message(OpenRunbook(ident))
                 return
         else:
             name = self.query_one(HealthTable).selected_key
             if name:
-                runbook, scope = service.for_check(name), f"check {name}"
+                runbook, scope = oncall.runbooks.for_check(name), f"check {name}"
         if runbook is None:
             self.notify("No runbook is linked to this row.", timeout=4)
             return
@@ -339,37 +287,13 @@ class Dashboard(Screen[None]):
 
         self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
 
-    def open_incident_runbook(self, incident_id: str) -> None:
-        """The incident's runbook (the one set on it, else the first its alerts name),
-        walked in the incident's scope: steps and actions go on its timeline."""
-        library = self.engine.runbooks.library
-        incident = next((i for i in self.engine.incidents() if i.id == incident_id), None)
-        if incident is None:
-            return
-        record = self.engine.incident_service.cached(incident_id)
-        runbook = library.get(record.runbook) if record is not None and record.runbook else None
-        if runbook is None:
-            alerts = {a.fingerprint: a.name for a in self.engine.alerts()}
-            names = [alerts.get(fp, fp) for fp in incident.alerts]
-            if record is not None and record.title:
-                names.append(record.title.partition(":")[0])
-            runbook = next((r for n in names if (r := library.for_alert(n))), None)
-        if runbook is None:
-            self.notify(f"No runbook is linked to {incident_id}.", timeout=4, markup=False)
-            return
-        if record is not None and record.runbook != runbook.id:
-            # The incident now names the runbook it is walked with (timeline, handoff).
-            self.run_worker(self.engine.incident_service.set_runbook(incident_id, runbook.id))
-        from oncall_console.ui.screens.runbook import RunbookScreen
-
-        self.app.push_screen(RunbookScreen(runbook, incident_id, started_at=incident.opened_at))
-
     async def action_declare(self) -> None:
         """An incident from the selected alert: its group's later alerts attach to it."""
+        oncall = self.oncall
         table = self.query_one(AlertsTable)
         fingerprint = table.alert_key(table.selected_key)  # an alert, or a group's worst
         alert = (
-            next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
+            next((a for a in oncall.alerts() if a.fingerprint == fingerprint), None)
             if fingerprint is not None
             else None
         )
@@ -379,11 +303,11 @@ class Dashboard(Screen[None]):
             )
             return
         try:
-            incident = await self.engine.incident_service.declare(from_alert=alert)
+            incident = await oncall.incidents.declare(from_alert=alert)
         except Exception as exc:
             notify_error(self, "Not declared", exc)
             return
-        await self.engine.incident_service.refresh()
+        await oncall.incidents.refresh()
         self.notify(
             f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
         )
@@ -397,21 +321,8 @@ class Dashboard(Screen[None]):
 
         self.app.push_screen(HandoffScreen())
 
-    def shift_scope(self) -> str:
-        """Shift checklists are kept per day, so tomorrow's shift starts with a clean list."""
-        return "shift " + time.strftime("%Y-%m-%d", time.localtime(self.app.clock()))
-
     def action_shift(self, moment: str) -> None:
-        from oncall_console.runbooks import ShiftMoment
-
-        when = ShiftMoment.START if moment == "start" else ShiftMoment.END
-        found = self.engine.runbooks.library.for_shift(when)
-        if not found:
-            self.notify(f"No {when.value} runbook is configured.", timeout=4)
-            return
-        from oncall_console.ui.screens.runbook import RunbookScreen
-
-        self.app.push_screen(RunbookScreen(found[0], self.shift_scope()))
+        self.post_message(OpenChecklist(moment))
 
     # --- the alerts filter ------------------------------------------------------------------
 
@@ -433,92 +344,20 @@ class Dashboard(Screen[None]):
         self.action_detail()
 
     def action_actions(self) -> None:
-        if self.engine.read_only:
-            self.notify("Read-only console: actions are refused.", severity="warning")
-            return
+        oncall = self.oncall
         name = self.query_one(HealthTable).selected_key
-        state = self.engine.checks.get(name or "")
+        state = oncall.check(name or "")
         if state is None:
             return
-        choices = self.engine.runner.available(state.spec.backend)
-        if not choices:
-            self.notify(f"No actions for {name}.", severity="warning", markup=False)
+        choices = oncall.actions_for(state.spec.backend)
+        if not choices and oncall.settings.read_only:
+            self.notify("Read-only console: actions are refused.", severity="warning")
             return
-        self.run_action_flow(state.spec.label, choices, _target_of(state.spec))
-
-    @work(exclusive=True, group="action")
-    async def run_action_flow(self, subject: str, choices: list[Any], target: str) -> None:
-        from oncall_console.ui.screens.actions import ActionPicker
-
-        picked = await self.app.push_screen_wait(ActionPicker(subject, choices))
-        if picked is None:
-            return
-        backend, spec = picked
-        # The check's own name fills the target only when the target is a name (a service,
-        # a deployment); every other parameter is asked for, so patterns can be typed.
-        target_spec = next((p for p in spec.params if p.name == spec.target_param), None)
-        values: dict[str, Any] = {}
-        if target_spec is not None and target_spec.kind == "name":
-            values[spec.target_param] = target
-        await self.confirm_and_run(backend, spec, values, ask=())
-
-    @work(exclusive=True, group="action")
-    async def run_runbook_action(
-        self, block: ActionBlock, on_done: Any = None, scope: str = ""
-    ) -> None:
-        """A runbook's action block: same path, its params as the suggestion."""
-        from oncall_console.engine import ActionRefused
-
-        try:
-            spec = self.engine.runner.spec_for(ActionRequest(block.backend, block.action))
-        except ActionRefused as exc:
-            notify_error(self, "Refused", exc)
-            return
-        ok = await self.confirm_and_run(
-            block.backend, spec, dict(block.params), ask=block.ask, scope=scope
+        self.post_message(
+            RunAction(
+                state.spec.label, choices=choices, values={"target_name": _target_of(state.spec)}
+            )
         )
-        if on_done is not None:
-            await on_done(ok)
-
-    async def confirm_and_run(
-        self,
-        backend: str,
-        spec: ActionSpec,
-        values: dict[str, Any],
-        ask: tuple[str, ...],
-        scope: str = "",
-    ) -> bool:
-        """Params (when any is missing or asked) -> preview -> confirm -> run. True if it ran."""
-        from oncall_console.engine import ActionRefused
-        from oncall_console.ui.screens.actions import ConfirmAction, ParamsForm, result_text
-
-        if ask or any(p.name not in values for p in spec.params):
-            filled = await self.app.push_screen_wait(ParamsForm(spec, values))
-            if filled is None:
-                return False
-            values = {k: v for k, v in filled.items() if v != ""}
-        request = ActionRequest(backend, spec.id, values, self.engine.loaded.operator)
-        try:
-            prepared = await self.engine.runner.prepare(request)
-        except ActionRefused as exc:
-            notify_error(self, "Refused", exc)
-            return False
-        answer = await self.app.push_screen_wait(ConfirmAction(prepared))
-        if answer is None:
-            self.notify("Cancelled: nothing was done.", timeout=3)
-            return False
-        # Run inside the incident's scope (when there is one): the timeline records it.
-        result = await self.engine.execute(prepared, answer, scope=scope)
-        ok = result.outcome is Outcome.SUCCEEDED
-        self.notify(
-            result_text(result).plain,
-            title=spec.title,
-            severity="information" if ok else "error",
-            timeout=10,
-            markup=False,
-        )
-        self.sync(force=True)
-        return ok
 
 
 def _target_of(spec: Any) -> str:

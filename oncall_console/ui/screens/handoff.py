@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -15,11 +14,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from oncall_console.handoff import HandoffOptions, build_report
+from oncall_console.engine.api import shift_scope
+from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.text import clean
-
-if TYPE_CHECKING:
-    from oncall_console.ui.app import OncallApp
+from oncall_console.ui.messages import OpenChecklist, oncall_of
 
 
 def handoff_dir() -> Path:
@@ -56,8 +54,6 @@ class HandoffScreen(Screen[None]):
         ),
     ]
 
-    app: OncallApp
-
     def __init__(self, shift_hours: float = 12.0) -> None:
         super().__init__()
         self.shift_hours = shift_hours
@@ -81,13 +77,13 @@ class HandoffScreen(Screen[None]):
         unless today's is done."""
         from oncall_console.runbooks import ShiftMoment
 
-        library = await self.app.engine.runbooks.ready()
+        library = await oncall_of(self).runbooks.ready()
         found = library.for_shift(ShiftMoment.END)
         if not found:
             return
         try:
-            progress = await self.app.engine.runbooks.progress(
-                found[0], self.app.dashboard.shift_scope()
+            progress = await oncall_of(self).runbooks.progress(
+                found[0], shift_scope(self.app.clock())
             )
         except Exception:
             return
@@ -101,14 +97,14 @@ class HandoffScreen(Screen[None]):
             )
 
     def action_end_of_shift(self) -> None:
-        self.app.dashboard.action_shift("end")
+        self.post_message(OpenChecklist("end"))
 
     @work(exclusive=True, group="handoff")
     async def action_rebuild(self) -> None:
         now = self.app.clock()
         notes = self.query_one(TextArea).text
         opts = HandoffOptions(since=now - self.shift_hours * 3600, now=now, notes=notes)
-        self.report = await build_report(self.app.engine, opts)
+        self.report = await build_report(oncall_of(self), opts)
         self.query_one("#handoff-text", Static).update(Text(self.report))
 
     def action_save(self) -> None:

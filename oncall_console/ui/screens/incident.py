@@ -29,13 +29,13 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
+from oncall_console.ui.messages import ActionFinished, OpenRunbook, RunAction, oncall_of
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
 
 if TYPE_CHECKING:
-    from oncall_console.engine import Engine
-    from oncall_console.ui.app import OncallApp
+    from oncall_console.engine.api import OnCall
 
 PRESENCE_EVERY = 10.0
 """Seconds between presence announcements while a screen is open."""
@@ -79,10 +79,10 @@ def clocks_text(record: IncidentRecord, due: Due) -> Text:
     return text
 
 
-def present_on(engine: Engine, incident_id: str, now: float) -> list[str]:
+def present_on(oncall: OnCall, incident_id: str, now: float) -> list[str]:
     """Other consoles working on ``incident_id``: "bob (runbook db-pool: step …)"."""
     out = []
-    for origin, said in sorted(engine.presence.items()):
+    for origin, said in sorted(oncall.presence().items()):
         if said.get("incident") != incident_id:
             continue
         at = said.get("at")
@@ -94,9 +94,9 @@ def present_on(engine: Engine, incident_id: str, now: float) -> list[str]:
     return out
 
 
-def announce_presence(engine: Engine, incident: str, doing: str = "") -> None:
-    engine.announce(
-        "presence", incident=incident, operator=engine.loaded.operator, doing=doing[:120]
+def announce_presence(oncall: OnCall, incident: str, doing: str = "") -> None:
+    oncall.announce(
+        "presence", incident=incident, operator=oncall.settings.operator, doing=doing[:120]
     )
 
 
@@ -147,8 +147,6 @@ class IncidentScreen(Screen[None]):
         ),
     ]
 
-    app: OncallApp
-
     def __init__(self, incident_id: str) -> None:
         super().__init__()
         self.incident_id = incident_id
@@ -172,20 +170,20 @@ class IncidentScreen(Screen[None]):
 
     @property
     def service(self) -> Any:
-        return self.app.engine.incident_service
+        return oncall_of(self).incidents
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in _WRITES and self.app.engine.read_only)
+        return not (action in _WRITES and oncall_of(self).settings.read_only)
 
     async def on_mount(self) -> None:
         self.query_one(DataTable).focus()
         await self.reload()
-        announce_presence(self.app.engine, self.incident_id, "incident")
+        announce_presence(oncall_of(self), self.incident_id, "incident")
         self.set_interval(1.0, self.sync)
         self.set_interval(PRESENCE_EVERY, self._presence)
 
     def on_unmount(self) -> None:
-        announce_presence(self.app.engine, "", "")
+        announce_presence(oncall_of(self), "", "")
 
     def on_screen_resume(self) -> None:
         if self.is_mounted and self.record is not None:  # back from a runbook or a dialog
@@ -193,7 +191,7 @@ class IncidentScreen(Screen[None]):
             self.run_worker(self.reload(), group="reload", exclusive=True)
 
     def _presence(self) -> None:
-        announce_presence(self.app.engine, self.incident_id, "incident")
+        announce_presence(oncall_of(self), self.incident_id, "incident")
 
     async def reload(self) -> None:
         """Read this incident again: from the engine's snapshot, else from the store."""
@@ -214,11 +212,11 @@ class IncidentScreen(Screen[None]):
 
     async def _runbook_progress(self, record: IncidentRecord) -> str:
         """ "3/9 steps" of the incident's runbook walk, or "" when none is linked."""
-        runbook = self.app.engine.runbooks.library.get(record.runbook) if record.runbook else None
+        runbook = oncall_of(self).runbooks.library.get(record.runbook) if record.runbook else None
         if runbook is None:
             return ""
         try:
-            progress = await self.app.engine.runbooks.progress(runbook, record.id)
+            progress = await oncall_of(self).runbooks.progress(runbook, record.id)
         except Exception:
             return ""
         done = sum(1 for s in runbook.steps if (p := progress.get(s.id)) and p.done)
@@ -238,7 +236,7 @@ class IncidentScreen(Screen[None]):
             return
         now = self.app.clock()
         due = self.service.due(record, now, None if cached is not None else self.timeline)
-        presence = present_on(self.app.engine, self.incident_id, now)
+        presence = present_on(oncall_of(self), self.incident_id, now)
         seen = (record.revision, int(now), tuple(presence))
         if seen == self._seen and not force:
             return
@@ -287,7 +285,7 @@ class IncidentScreen(Screen[None]):
 
     def _tell(self, prompts: list[Prompt]) -> None:
         """An urgent step is told once per console (the dashboard tells it too)."""
-        told = self.app.dashboard.told_due
+        told: set[tuple[str, str]] = self.app.told_due  # type: ignore[attr-defined]
         for p in prompts:
             if p.urgent and (self.incident_id, p.key) not in told:
                 told.add((self.incident_id, p.key))
@@ -301,7 +299,7 @@ class IncidentScreen(Screen[None]):
 
     def _fill_timeline(self) -> None:
         table: DataTable[Text] = self.query_one(DataTable)
-        utc = self.app.engine.loaded.config.console.utc
+        utc = oncall_of(self).settings.utc
         keys = [f"{e.id}:{e.at}:{n}" for n, e in enumerate(self.timeline)]
         if keys[: len(self._row_keys)] != self._row_keys:
             table.clear()
@@ -372,7 +370,7 @@ class IncidentScreen(Screen[None]):
         await self._do(self.service.acknowledge(self.incident_id), "Acknowledged.")
 
     async def action_take_command(self) -> None:
-        me = self.app.engine.loaded.operator
+        me = oncall_of(self).settings.operator
         await self._do(self.service.set_commander(self.incident_id, me), f"{me} has command.")
 
     @work(exclusive=True, group="incident")
@@ -422,7 +420,7 @@ class IncidentScreen(Screen[None]):
         await self.reload()
 
     def action_runbook(self) -> None:
-        self.app.dashboard.open_incident_runbook(self.incident_id)
+        self.post_message(OpenRunbook(self.incident_id))
 
 
 class MessageScreen(ModalScreen[None]):
@@ -452,8 +450,6 @@ class MessageScreen(ModalScreen[None]):
         Binding("3", "kind('resolved')", "Resolved", id="message.resolved", show=False),
     ]
 
-    app: OncallApp
-
     def __init__(self, incident_id: str) -> None:
         super().__init__()
         self.incident_id = incident_id
@@ -473,9 +469,7 @@ class MessageScreen(ModalScreen[None]):
 
     async def render_kind(self, kind: str) -> None:
         try:
-            self.kind, self.text = await self.app.engine.incident_service.message(
-                self.incident_id, kind
-            )
+            self.kind, self.text = await oncall_of(self).incidents.message(self.incident_id, kind)
         except Exception as exc:
             self.notify(clean(str(exc), limit=200), severity="error", markup=False)
             return
@@ -499,22 +493,22 @@ class MessageScreen(ModalScreen[None]):
 
     async def _mark_posted(self) -> None:
         try:
-            await self.app.engine.incident_service.posted(self.incident_id, self.kind)
+            await oncall_of(self).incidents.posted(self.incident_id, self.kind)
         except Exception as exc:
             self.notify(clean(str(exc), limit=200), severity="error", markup=False)
             return
         self.notify(f"{self.kind} message recorded as posted.", timeout=4, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("posted", "post") and self.app.engine.read_only:
+        if action in ("posted", "post") and oncall_of(self).settings.read_only:
             return False
-        if action == "post" and not self.app.engine.loaded.config.incidents.post_to:
+        if action == "post" and not oncall_of(self).settings.post_to:
             return None  # shown disabled: nothing to post to
         return True
 
     @work(exclusive=True, group="message")
     async def action_post(self) -> None:
-        targets = list(self.app.engine.loaded.config.incidents.post_to)
+        targets = list(oncall_of(self).settings.post_to)
         if not targets:
             self.notify("No webhook in [incidents] post_to.", timeout=5)
             return
@@ -527,11 +521,8 @@ class MessageScreen(ModalScreen[None]):
                 return
             target = picked
         backend, _, action = target.partition(".")
-        runner = self.app.engine.runner
         try:
-            from oncall_console.model import ActionRequest
-
-            spec = runner.spec_for(ActionRequest(backend, action))
+            spec = oncall_of(self).spec_for(backend, action)
         except Exception as exc:
             self.notify(
                 f"{target}: {clean(str(exc), limit=200)}",
@@ -543,15 +534,25 @@ class MessageScreen(ModalScreen[None]):
             return
         values = message_values(
             spec,
-            self.app.engine.incident_service.cached(self.incident_id),
+            oncall_of(self).incidents.cached(self.incident_id),
             self.incident_id,
             self.kind,
             self.text,
         )
-        ok = await self.app.dashboard.confirm_and_run(
-            backend, spec, values, ask=(), scope=self.incident_id
+        self.post_message(
+            RunAction(
+                f"{self.kind} message · {self.incident_id}",
+                backend=backend,
+                spec=spec,
+                values=values,
+                scope=self.incident_id,
+                reply_to=self,
+            )
         )
-        if ok:
+
+    async def on_action_finished(self, message: ActionFinished) -> None:
+        """The post went through the action flow: recorded as posted when it ran."""
+        if message.succeeded:
             await self._mark_posted()
             self.dismiss(None)
 

@@ -3,7 +3,7 @@ behind the confirm dialog, an escalation timer, progress saved in the store."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -17,7 +17,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oncall_console.durations import format_age
-from oncall_console.engine.runbooks import DiagnosticRefused
+from oncall_console.engine.api import ActionRefused, DiagnosticRefused
 from oncall_console.runbooks import (
     ActionBlock,
     PromqlBlock,
@@ -28,11 +28,10 @@ from oncall_console.runbooks import (
 )
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
+from oncall_console.ui.messages import ActionFinished, RunAction, StepRef, oncall_of
+from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import detail_table
 from oncall_console.ui.screens.incident import PRESENCE_EVERY, announce_presence, present_on
-
-if TYPE_CHECKING:
-    from oncall_console.ui.app import OncallApp
 
 
 class RunbookScreen(Screen[None]):
@@ -49,8 +48,6 @@ class RunbookScreen(Screen[None]):
         ),
         Binding("c", "copy", "Copy", id="runbook.copy", tooltip="Copy the step's command (OSC 52)"),
     ]
-
-    app: OncallApp
 
     def __init__(self, runbook: Runbook, scope: str, *, started_at: float | None = None) -> None:
         super().__init__()
@@ -74,7 +71,7 @@ class RunbookScreen(Screen[None]):
     async def on_mount(self) -> None:
         if self.started_at is None:
             self.started_at = self.app.clock()
-        self.progress = await self.app.engine.runbooks.progress(self.runbook, self.scope)
+        self.progress = await oncall_of(self).runbooks.progress(self.runbook, self.scope)
         self._fill()
         self.query_one(OptionList).focus()
         self.set_interval(1.0, self._tick)
@@ -144,7 +141,7 @@ class RunbookScreen(Screen[None]):
         head.append(
             f"  {done}/{len(rb.steps)} done  ·  {clean(self.scope, limit=40)}  ·  open {format_age(elapsed)}"
         )
-        others = present_on(self.app.engine, self.scope, now)
+        others = present_on(oncall_of(self), self.scope, now)
         if others:
             head.append(f"  ·  also here: {'; '.join(others)}")
         self.query_one("#runbook-head", Static).update(head)
@@ -166,10 +163,10 @@ class RunbookScreen(Screen[None]):
     def _presence(self) -> None:
         step = self.selected()
         doing = f"runbook {self.runbook.id}" + (f": {clean(step.text, limit=60)}" if step else "")
-        announce_presence(self.app.engine, self.scope, doing)
+        announce_presence(oncall_of(self), self.scope, doing)
 
     def on_unmount(self) -> None:
-        announce_presence(self.app.engine, "", "")
+        announce_presence(oncall_of(self), "", "")
 
     def _show_step(self) -> None:
         step = self.selected()
@@ -219,7 +216,7 @@ class RunbookScreen(Screen[None]):
 
     async def _set_done(self, step: Step, done: bool) -> None:
         try:
-            self.progress[step.id] = await self.app.engine.runbooks.mark(
+            self.progress[step.id] = await oncall_of(self).runbooks.mark(
                 self.runbook, self.scope, step.id, done
             )
         except Exception as exc:
@@ -247,7 +244,7 @@ class RunbookScreen(Screen[None]):
             return
         for block in blocks:
             try:
-                table = await self.app.engine.runbooks.diagnose(block)
+                table = await oncall_of(self).runbooks.diagnose(block)
             except DiagnosticRefused as exc:
                 self.results[block.line] = Text(f"✗ {clean(str(exc), limit=500)}", style="bold")
             else:
@@ -261,15 +258,28 @@ class RunbookScreen(Screen[None]):
             self.notify("No action in this step.", timeout=3)
             return
         block = blocks[0]
-        self.app.dashboard.run_runbook_action(
-            block, on_done=self._after_action(step), scope=self.scope
+        oncall = oncall_of(self)
+        try:
+            spec = oncall.spec_for(block.backend, block.action)
+        except ActionRefused as exc:
+            notify_error(self, "Refused", exc)
+            return
+        assert step is not None
+        self.post_message(
+            RunAction(
+                f"{self.runbook.title} · {step.text}",
+                backend=block.backend,
+                spec=spec,
+                values=dict(block.params),
+                ask=block.ask,
+                scope=self.scope,
+                step=StepRef(self.runbook, self.scope, step.id),
+                reply_to=self,
+            )
         )
 
-    def _after_action(self, step: Step | None) -> Any:
-        async def done(succeeded: bool) -> None:
-            if succeeded and step is not None:
-                await self.action_tick() if not (
-                    self.progress.get(step.id) and self.progress[step.id].done
-                ) else None
-
-        return done
+    async def on_action_finished(self, message: ActionFinished) -> None:
+        """The step's action ran (the flow ticked it): show the tick."""
+        if message.succeeded:
+            self.progress = await oncall_of(self).runbooks.progress(self.runbook, self.scope)
+            self._fill()

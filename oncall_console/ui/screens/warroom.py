@@ -22,7 +22,6 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from oncall_console.durations import format_age
-from oncall_console.engine import Engine
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import number
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
@@ -31,7 +30,7 @@ from oncall_console.ui.widgets.bigstat import BigStat
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 
 if TYPE_CHECKING:
-    from oncall_console.ui.app import OncallApp
+    from oncall_console.engine.api import OnCall, View
 
 PANELS = (("overview", "SLIs & incidents"), ("health", "Health"), ("alerts", "Alerts"))
 SLI_TILES = 4
@@ -64,15 +63,13 @@ class WarRoom(Screen[None]):
         Binding("p", "toggle_pause", "Pause", id="warroom.pause", tooltip="Stop or resume cycling"),
     ]
 
-    app: OncallApp
-
-    def __init__(self, engine: Engine, *, dwell: float = 15.0) -> None:
-        if not engine.read_only:
+    def __init__(self, oncall: OnCall, *, dwell: float = 15.0) -> None:
+        if not oncall.settings.read_only:
             raise ValueError("the war room is read-only: build its engine with read_only = true")
         if dwell <= 0:
             raise ValueError("the war room's dwell must be a positive number of seconds")
         super().__init__()
-        self.engine = engine
+        self.oncall = oncall
         self.dwell = dwell
         """Seconds each panel stays before the next one."""
         self.paused = False
@@ -84,7 +81,7 @@ class WarRoom(Screen[None]):
         self._seen_second = -1
         self._facts: dict[str, object] = {}
         self._groups: dict[str, list[CheckState]] = {}
-        for state in engine.checks.values():
+        for state in oncall.checks():
             self._groups.setdefault(state.spec.group or "checks", []).append(state)
 
     def compose(self) -> ComposeResult:
@@ -99,10 +96,10 @@ class WarRoom(Screen[None]):
             yield Static(id="wr-calm")
         with ContentSwitcher(id="wr-panels", initial=PANELS[0][0]):
             with Vertical(id="overview"):
-                if self.engine.slis:
+                if self.oncall.slis():
                     with Horizontal(id="wr-slis", classes="wr-box") as slis:
                         slis.border_title = "Worst SLIs"
-                        for n in range(min(SLI_TILES, len(self.engine.slis))):
+                        for n in range(min(SLI_TILES, len(self.oncall.slis()))):
                             yield BigStat(id=f"wr-sli-{n}", classes="wr-sli")
                 with Vertical(id="wr-cards", classes="wr-box") as cards:
                     cards.border_title = "Active incidents"
@@ -123,9 +120,10 @@ class WarRoom(Screen[None]):
 
     def on_mount(self) -> None:
         header = self.query_one(ConsoleHeader)
-        header.environment = self.engine.loaded.config.console.environment
-        header.operator = self.engine.loaded.operator
-        header.demo = self.engine.is_demo
+        settings = self.oncall.settings
+        header.environment = settings.environment
+        header.operator = settings.operator
+        header.demo = settings.demo
         header.read_only = True
         # The signal comes once the new theme's variables are in place; watch_theme is too early.
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -137,25 +135,26 @@ class WarRoom(Screen[None]):
         """Advance the cycle when the dwell is up, and update only what changed."""
         now = self.app.clock()
         second = int(now)
-        if not force and self.engine.version == self._seen_version and second == self._seen_second:
+        if not force and self.oncall.version == self._seen_version and second == self._seen_second:
             return
-        self._seen_version, self._seen_second = self.engine.version, second
+        view = self.oncall.view(now)
+        self._seen_version, self._seen_second = view.version, second
         if self._shown_at is None:
             self._shown_at = now
         elif not self.paused and now - self._shown_at >= self.dwell:
             self._show(self.panel + 1, now)
         v = self.app.theme_variables
         header = self.query_one(ConsoleHeader)
-        header.clock_text = format_clock(now, self.engine.loaded.config.console.utc)
-        header.overall = self.engine.overall(now)
-        incidents = [i for i in self.engine.incidents() if i.status is not IncidentStatus.RESOLVED]
+        header.clock_text = format_clock(now, self.oncall.settings.utc)
+        header.overall = view.overall(now)
+        incidents = [i for i in view.incidents if i.status is not IncidentStatus.RESOLVED]
         with self.app.batch_update():
             self._sync_strip(v)
             self._sync_clocks(incidents, now, v)
             self._sync_slis(now, v)
             self._sync_cards(incidents, now, v)
-            self._sync_health(now, v)
-            self._sync_alerts(self.engine.alerts(), now, v)
+            self._sync_health(view, now, v)
+            self._sync_alerts(view, now, v)
 
     def _theme_changed(self, theme: Theme) -> None:
         self.restyle()
@@ -214,7 +213,7 @@ class WarRoom(Screen[None]):
             band.border_subtitle = f"+{extra} more under Active incidents" if extra > 0 else ""
 
     def _sync_slis(self, now: float, v: Mapping[str, str]) -> None:
-        for n, state in enumerate(worst_slis(self.engine.slis.values(), now, SLI_TILES)):
+        for n, state in enumerate(worst_slis(self.oncall.slis(), now, SLI_TILES)):
             status = state.status(now)
             reading = worst_reading(state.readings.values(), state.spec.thresholds.direction)
             value = big_number(reading.value if reading else None, plain(state.spec.unit, 12).plain)
@@ -257,7 +256,7 @@ class WarRoom(Screen[None]):
 
     def _due_step(self, incident_id: str, now: float) -> str:
         """The most urgent step due on a stored incident (the wall shows, never acts)."""
-        service = self.engine.incident_service
+        service = self.oncall.incidents
         record = service.cached(incident_id)
         if record is None:
             return ""
@@ -265,8 +264,8 @@ class WarRoom(Screen[None]):
         # Coarse on purpose: the countdown would repaint the card every second.
         return next((s.short for s in steps if s.urgent), "")
 
-    def _sync_health(self, now: float, v: Mapping[str, str]) -> None:
-        for state in self.engine.checks.values():
+    def _sync_health(self, view: View, now: float, v: Mapping[str, str]) -> None:
+        for state in view.checks:
             name = state.spec.name
             status = state.status(now)
             calm = status is Status.OK
@@ -291,8 +290,9 @@ class WarRoom(Screen[None]):
             tile.set_class(not calm, "-bad")
             tile.set_class(status is Status.DOWN, "-down")
 
-    def _sync_alerts(self, alerts: list[Alert], now: float, v: Mapping[str, str]) -> None:
-        feeds = sorted(self.engine.feed_errors().items())
+    def _sync_alerts(self, view: View, now: float, v: Mapping[str, str]) -> None:
+        alerts = view.alerts
+        feeds = sorted(self.oncall.feed_errors().items())
         facts = (
             tuple(
                 (a.fingerprint, a.severity, a.name, a.summary, a.state, _age(now - a.starts_at))

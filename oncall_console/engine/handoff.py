@@ -1,5 +1,6 @@
 """The shift handoff report: one Markdown document built from the store and the live
-sources, for the next person on call. No Textual here; the CLI and the TUI share it."""
+sources, for the next person on call. No Textual here; the CLI and the TUI share it,
+and it reads everything through the front door (``engine/api.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from oncall_console.model import Status
 from oncall_console.text import clean
 
 if TYPE_CHECKING:
-    from oncall_console.engine.core import Engine
+    from oncall_console.oncall.api import OnCall
 
 
 def md(text: object, limit: int = 300) -> str:
@@ -38,24 +39,23 @@ class HandoffOptions:
     notes: str = ""
 
 
-async def build_report(engine: Engine, opts: HandoffOptions) -> str:
+async def build_report(oncall: OnCall, opts: HandoffOptions) -> str:
     """The report. The engine must have polled at least once and have its store open."""
-    cfg = engine.loaded.config
     out: list[str] = [
-        f"# Shift handoff: {md(cfg.console.environment, 80)}",
+        f"# Shift handoff: {md(oncall.settings.environment, 80)}",
         "",
         f"- Shift: {when(opts.since)} → {when(opts.now)} ({format_age(opts.now - opts.since)})",
-        f"- Written by: {md(engine.loaded.operator, 80)}",
-        f"- Overall now: {engine.overall(opts.now).glyph} {engine.overall(opts.now).label}",
+        f"- Written by: {md(oncall.settings.operator, 80)}",
+        f"- Overall now: {oncall.overall(opts.now).glyph} {oncall.overall(opts.now).label}",
         "",
     ]
-    out += _incidents(engine, opts)
-    out += _health(engine, opts)
-    out += await _actions(engine, opts)
-    out += await _runbooks(engine, opts)
-    out += _alerts(engine, opts)
-    out += _silences(engine, opts)
-    out += _slos(engine, opts)
+    out += _incidents(oncall, opts)
+    out += _health(oncall, opts)
+    out += await _actions(oncall, opts)
+    out += await _runbooks(oncall, opts)
+    out += _alerts(oncall, opts)
+    out += _silences(oncall, opts)
+    out += _slos(oncall, opts)
     out += ["## Notes for the next person", ""]
     out += [
         clean(opts.notes, limit=20_000, single_line=False) if opts.notes.strip() else "_None._",
@@ -64,8 +64,8 @@ async def build_report(engine: Engine, opts: HandoffOptions) -> str:
     return "\n".join(out)
 
 
-def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
-    incidents = engine.incidents()
+def _incidents(oncall: OnCall, opts: HandoffOptions) -> list[str]:
+    incidents = oncall.incident_list()
     open_ = [i for i in incidents if i.status.value != "resolved"]
     out = ["## Open incidents", ""]
     if not open_:
@@ -75,16 +75,16 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
             f"- **{i.severity.label} {md(i.id, 40)}** {md(i.title)} — {i.status.value}, open "
             f"{format_age(opts.now - i.opened_at)}, commander {md(i.commander or 'none', 60)}"
         )
-        record = engine.incident_service.cached(i.id)
+        record = oncall.incidents.cached(i.id)
         if record is not None:  # ours: the policy says what is due next
-            steps = engine.incident_service.steps(record, opts.now)
+            steps = oncall.incidents.steps(record, opts.now)
             for step in steps[:2]:
                 out.append(f"  - **next:** {md(step.text, 200)}")
         for entry in i.timeline[-3:]:
             out.append(f"  - {when(entry.at)} {md(entry.kind, 30)}: {md(entry.text)}")
 
     def resolved_at(i: object) -> float:
-        record = engine.incident_service.cached(i.id)  # type: ignore[attr-defined]
+        record = oncall.incidents.cached(i.id)  # type: ignore[attr-defined]
         if record is not None and record.resolved_at is not None:
             return record.resolved_at
         return i.opened_at  # type: ignore[attr-defined]  # a source's: when it opened
@@ -97,8 +97,8 @@ def _incidents(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-def _health(engine: Engine, opts: HandoffOptions) -> list[str]:
-    bad = [c for c in engine.checks.values() if c.status(opts.now) is not Status.OK]
+def _health(oncall: OnCall, opts: HandoffOptions) -> list[str]:
+    bad = [c for c in oncall.checks() if c.status(opts.now) is not Status.OK]
     out = ["## Not healthy now", ""]
     if not bad:
         out.append("_Every check is OK._")
@@ -110,10 +110,10 @@ def _health(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-async def _actions(engine: Engine, opts: HandoffOptions) -> list[str]:
+async def _actions(oncall: OnCall, opts: HandoffOptions) -> list[str]:
     out = ["## Actions run this shift", ""]
     try:
-        records = await engine.store.audit(opts.since)
+        records = await oncall.audit(opts.since)
     except Exception as exc:
         return [*out, f"_The audit trail could not be read: {md(exc)}_", ""]
     results = {r.intent_id: r for r in records if r.kind == "result"}
@@ -131,13 +131,12 @@ async def _actions(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-async def _runbooks(engine: Engine, opts: HandoffOptions) -> list[str]:
+async def _runbooks(oncall: OnCall, opts: HandoffOptions) -> list[str]:
     out = ["## Runbooks in progress", ""]
-    steps_since = getattr(engine.store, "steps_since", None)
-    if steps_since is None:
-        return []
     try:
-        progress = await steps_since(opts.since)
+        progress = await oncall.runbooks.steps_since(opts.since)
+        if progress is None:  # the store keeps no history of steps
+            return []
     except Exception as exc:
         return [*out, f"_Progress could not be read: {md(exc)}_", ""]
     by_walk: dict[tuple[str, str], list] = {}
@@ -145,7 +144,7 @@ async def _runbooks(engine: Engine, opts: HandoffOptions) -> list[str]:
         by_walk.setdefault((p.runbook, p.scope), []).append(p)
     shown = 0
     for (rb_id, scope), steps in sorted(by_walk.items()):
-        runbook = engine.runbooks.library.get(rb_id)
+        runbook = oncall.runbooks.library.get(rb_id)
         total = len(runbook.steps) if runbook else 0
         done = sum(1 for s in steps if s.done)
         if runbook and done >= total:
@@ -171,8 +170,8 @@ async def _runbooks(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-def _alerts(engine: Engine, opts: HandoffOptions) -> list[str]:
-    alerts = engine.alerts()
+def _alerts(oncall: OnCall, opts: HandoffOptions) -> list[str]:
+    alerts = oncall.alerts()
     out = ["## Alerts firing now", ""]
     out += [
         f"- {a.severity.label} **{md(a.name, 100)}** ({a.state.value}, {format_age(opts.now - a.starts_at)}): "
@@ -182,8 +181,8 @@ def _alerts(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-def _silences(engine: Engine, opts: HandoffOptions) -> list[str]:
-    soon = [s for s in engine.silences() if s.ends_at - opts.now <= opts.silences_within]
+def _silences(oncall: OnCall, opts: HandoffOptions) -> list[str]:
+    soon = [s for s in oncall.silences() if s.ends_at - opts.now <= opts.silences_within]
     out = [f"## Silences expiring in the next {format_age(opts.silences_within)}", ""]
     out += [
         f"- `{md(', '.join(s.matchers), 200)}` ends in {format_age(s.ends_at - opts.now)} "
@@ -193,10 +192,10 @@ def _silences(engine: Engine, opts: HandoffOptions) -> list[str]:
     return [*out, ""]
 
 
-def _slos(engine: Engine, opts: HandoffOptions) -> list[str]:
+def _slos(oncall: OnCall, opts: HandoffOptions) -> list[str]:
     out = ["## SLOs and error budget", ""]
     rows = 0
-    for s in engine.slis.values():
+    for s in oncall.slis():
         for r in s.readings.values():
             if r.budget_remaining is None and r.burn_rate is None:
                 continue

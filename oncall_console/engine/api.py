@@ -1,0 +1,420 @@
+"""The front door: the one interface the UI and the CLI use to reach the engine.
+
+Two sides, as in a command/query split:
+
+- **Read** — :meth:`OnCall.view` takes a :class:`View`, a frozen snapshot of what the
+  console shows at one moment (checks, SLIs, alerts, incidents, notices, the overall
+  status). ``OnCall.version`` moves whenever anything changed, so a screen can skip a
+  repaint when it has not; :meth:`OnCall.subscribe` calls back after every change.
+- **Command** — an action is first *planned*: :meth:`OnCall.prepare` validates the
+  request, applies the safety policy and returns an :class:`ActionPlan` that says
+  everything the caller must show and ask (the preview, how to confirm, the target to
+  type, who holds the target's lock). A refusal raises :class:`ActionRefused` with one
+  line (and the parameter at fault, when there is one). :meth:`OnCall.execute` then
+  runs the plan with the person's answer through the one safety path (confirm → lock →
+  audit intent → run → audit result → verify).
+
+Incidents and runbooks have a desk each (:attr:`OnCall.incidents`,
+:attr:`OnCall.runbooks`), typed by the protocols below: what a caller may do with
+them, and nothing of how the engine keeps them.
+
+Every policy is decided in the engine, once: read-only, the confirmation kind and the
+typed target (``engine/actions.py``), parameter validation (``model/params.py``). The
+UI and the CLI only show what the plan says. No Textual here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from oncall_console.engine.actions import ActionPlan, ActionRefused
+from oncall_console.engine.runbooks import DiagnosticRefused
+from oncall_console.engine.state import CheckState, SliState
+from oncall_console.model import (
+    ActionRequest,
+    ActionResult,
+    ActionSpec,
+    Alert,
+    DetailTable,
+    Incident,
+    Silence,
+    Status,
+)
+
+if TYPE_CHECKING:
+    from oncall_console.config import LoadedConfig
+    from oncall_console.engine.core import Engine
+    from oncall_console.incidents import IncidentRecord, Prompt, TimelineRecord
+    from oncall_console.runbooks import PromqlBlock, Runbook, RunbookLibrary, SqlBlock
+    from oncall_console.store import AuditRecord, StepProgress, Store
+
+__all__ = [
+    "store_from_config",
+    "ActionPlan",
+    "ActionRefused",
+    "OnCall",
+    "DiagnosticRefused",
+    "IncidentDesk",
+    "Notice",
+    "RunbookDesk",
+    "Settings",
+    "View",
+    "shift_scope",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the console was configured with that a screen shows or obeys."""
+
+    environment: str
+    operator: str
+    read_only: bool
+    demo: bool
+    utc: bool
+    refresh: float
+    theme: str
+    keys: Mapping[str, str]
+    post_to: tuple[str, ...]
+    """``[incidents] post_to``: the webhook actions a status message may go to."""
+    warroom_dwell: float
+    warroom_theme: str
+    themes_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A row that is not an alert but needs eyes: a source down, an outcome unknown."""
+
+    key: str
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the console shows, taken at ``at``. The containers are frozen; each
+    ``CheckState`` / ``SliState`` is the engine's live record, to be read, never changed
+    (its ``last`` result is itself immutable)."""
+
+    at: float
+    version: int
+    checks: tuple[CheckState, ...]
+    slis: tuple[SliState, ...]
+    alerts: tuple[Alert, ...]
+    incidents: tuple[Incident, ...]
+    silences: tuple[Silence, ...]
+    notices: tuple[Notice, ...]
+    presence: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Other consoles -> what they last said they are working on."""
+    unfinished: tuple[AuditRecord, ...] = ()
+    store_error: str = ""
+
+    def overall(self, now: float | None = None) -> Status:
+        """The worst status of everything watched (checks, SLIs, alert sources)."""
+        now = self.at if now is None else now
+        statuses = [c.status(now) for c in self.checks]
+        statuses += [s.status(now) for s in self.slis]
+        statuses += [Status.DOWN for n in self.notices if n.key.endswith(":feed")]
+        return Status.worst(statuses) if statuses else Status.UNKNOWN
+
+    def check(self, name: str) -> CheckState | None:
+        return next((c for c in self.checks if c.spec.name == name), None)
+
+    def alert(self, fingerprint: str) -> Alert | None:
+        return next((a for a in self.alerts if a.fingerprint == fingerprint), None)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return next((i for i in self.incidents if i.id == incident_id), None)
+
+
+class IncidentDesk(Protocol):
+    """What callers may do with incidents (the store is the truth; every change writes
+    its own timeline entry and tells the other consoles)."""
+
+    def cached(self, incident_id: str) -> IncidentRecord | None:
+        """The incident as last read from the store (None: not one of ours)."""
+
+    async def get(self, incident_id: str) -> IncidentRecord: ...
+
+    async def timeline(self, incident_id: str) -> list[TimelineRecord]: ...
+
+    def steps(self, record: IncidentRecord, now: float | None = None) -> list[Prompt]:
+        """What is due next (acknowledge, escalate, post an update, take command)."""
+
+    def due(
+        self, record: IncidentRecord, now: float, timeline: Sequence[TimelineRecord] | None = None
+    ) -> Any: ...
+
+    async def refresh(self) -> bool: ...
+
+    async def declare(self, *, from_alert: Alert) -> IncidentRecord: ...
+
+    async def acknowledge(self, incident_id: str) -> IncidentRecord: ...
+
+    async def set_commander(self, incident_id: str, who: str) -> IncidentRecord: ...
+
+    async def set_status(self, incident_id: str, status: Any, note: str = "") -> IncidentRecord: ...
+
+    async def set_severity(self, incident_id: str, severity: Any) -> IncidentRecord: ...
+
+    async def set_runbook(self, incident_id: str, runbook: str) -> IncidentRecord: ...
+
+    async def note(self, incident_id: str, text: str) -> TimelineRecord: ...
+
+    async def message(self, incident_id: str, kind: str = "") -> tuple[str, str]: ...
+
+    async def posted(self, incident_id: str, kind: str) -> TimelineRecord: ...
+
+
+class RunbookDesk(Protocol):
+    """What callers may do with runbooks: read the library, keep progress, diagnose."""
+
+    @property
+    def library(self) -> RunbookLibrary: ...
+
+    async def ready(self) -> RunbookLibrary:
+        """The library once it is loaded (loading starts after the first results)."""
+
+    def for_check(self, check: str) -> Runbook | None: ...
+
+    def for_alert(self, alert: Alert) -> Runbook | None: ...
+
+    async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]: ...
+
+    async def mark(self, runbook: Runbook, scope: str, step: str, done: bool) -> StepProgress: ...
+
+    async def steps_since(self, since: float) -> list[StepProgress] | None: ...
+
+    async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable: ...
+
+
+def store_from_config(loaded: LoadedConfig) -> Store:
+    """The configured store alone, for commands that need no engine (``audit``,
+    ``incident list``)."""
+    from oncall_console.engine.core import store_from_config as build
+
+    return build(loaded)
+
+
+def shift_scope(now: float) -> str:
+    """The scope shift checklists are kept in: one a day, so tomorrow starts clean."""
+    return "shift " + time.strftime("%Y-%m-%d", time.localtime(now))
+
+
+class OnCall:
+    """The front door (see the module's docstring). Build it with :meth:`build` from a
+    validated config, or around an engine (tests, benchmarks)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        cfg = engine.loaded.config
+        self.settings = Settings(
+            environment=cfg.console.environment,
+            operator=engine.loaded.operator,
+            read_only=engine.read_only,
+            demo=engine.is_demo,
+            utc=cfg.console.utc,
+            refresh=cfg.console.refresh,
+            theme=cfg.console.theme,
+            keys=dict(cfg.keys or {}),
+            post_to=tuple(cfg.incidents.post_to),
+            warroom_dwell=cfg.warroom.dwell,
+            warroom_theme=cfg.warroom.theme or "",
+            themes_dir=cfg.console.themes_dir,
+        )
+        self.incidents: IncidentDesk = engine.incident_service
+        self.runbooks: RunbookDesk = engine.runbooks
+
+    @classmethod
+    def build(cls, loaded: LoadedConfig, **options: Any) -> OnCall:
+        from oncall_console.engine.core import Engine
+
+        return cls(Engine(loaded, **options))
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, *, poll: bool = True) -> None:
+        """Start backends and polling (failures are recorded, not raised), then the
+        store and the bus."""
+        await self._engine.start(poll=poll)
+
+    async def poll_once(self) -> None:
+        """Everything once (``status``): needs no store."""
+        await self._engine.poll_once()
+
+    async def stop(self) -> None:
+        await self._engine.stop()
+
+    def refresh(self) -> None:
+        """Poll everything now."""
+        self._engine.refresh()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` on the event loop after every change of state."""
+        self._engine.subscribe(listener)
+
+    def announce(self, kind: str, **payload: Any) -> None:
+        """Tell the other consoles (never waits; dropped when the bus is down)."""
+        self._engine.announce(kind, **payload)
+
+    # --- the read side -------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Moves on every change: a view taken at the same version is the same."""
+        return self._engine.version
+
+    def clock(self) -> float:
+        return self._engine.clock()
+
+    @property
+    def store_error(self) -> str:
+        """Why the store is unavailable ('' when it is open); actions are refused then."""
+        return self._engine.store_error
+
+    @property
+    def unfinished(self) -> list[AuditRecord]:
+        """Actions whose outcome is unknown (an intent without a result)."""
+        return self._engine.unfinished
+
+    def view(self, now: float | None = None) -> View:
+        """A frozen snapshot of what the console shows."""
+        e = self._engine
+        now = e.clock() if now is None else now
+        return View(
+            at=now,
+            version=e.version,
+            checks=tuple(e.checks.values()),
+            slis=tuple(e.slis.values()),
+            alerts=tuple(e.alerts()),
+            incidents=tuple(e.incidents()),
+            silences=tuple(e.silences()),
+            notices=tuple(self.notices()),
+            presence={k: dict(v) for k, v in e.presence.items()},
+            unfinished=tuple(e.unfinished),
+            store_error=e.store_error,
+        )
+
+    def check(self, name: str) -> CheckState | None:
+        return self._engine.checks.get(name)
+
+    def checks(self) -> Sequence[CheckState]:
+        """Every check's live record (cheap: no copy of their histories)."""
+        return tuple(self._engine.checks.values())
+
+    def slis(self) -> Sequence[SliState]:
+        return tuple(self._engine.slis.values())
+
+    def alerts(self) -> list[Alert]:
+        """Active alerts from every source, de-duplicated, worst first."""
+        return self._engine.alerts()
+
+    def incident_list(self) -> list[Incident]:
+        """Ours (in the store), then those of backends' feeds; open first, worst first."""
+        return self._engine.incidents()
+
+    def silences(self) -> list[Silence]:
+        return self._engine.silences()
+
+    def overall(self, now: float | None = None) -> Status:
+        return self._engine.overall(now)
+
+    def notices(self) -> list[Notice]:
+        """Rows that need eyes besides alerts: sources down, the store or the bus down,
+        actions whose outcome is unknown."""
+        e = self._engine
+        found = [
+            Notice(f"{src}:feed", "source down", f"{src}: {err}")
+            for src, err in e.feed_errors().items()
+        ]
+        if e.store_error:
+            found.append(Notice("store:error", "store down", f"store: {e.store_error}"))
+        bus = e.bus
+        if not bus.connected and bus.last_error and bus.last_error != "closed":
+            # Otherwise it looks like a working console that nobody else is using.
+            found.append(
+                Notice(
+                    "bus:down",
+                    "bus down",
+                    f"bus: {bus.last_error} (other consoles' changes arrive each poll, not live)",
+                )
+            )
+        for r in e.unfinished:
+            found.append(
+                Notice(
+                    f"audit:{r.id}",
+                    "outcome unknown",
+                    f"{r.action} {r.target} by {r.operator or 'someone'} (audit #{r.id}): "
+                    "check it by hand",
+                )
+            )
+        return found
+
+    def presence(self) -> dict[str, dict[str, Any]]:
+        return self._engine.presence
+
+    def feed_errors(self) -> dict[str, str]:
+        return self._engine.feed_errors()
+
+    def runbook_for_incident(self, incident_id: str) -> Runbook | None:
+        """The incident's runbook: the one set on it, else the first its alerts (or its
+        title's alert name) name. When found that way, it is set on the incident, so the
+        timeline and the handoff name the runbook it is walked with."""
+        library = self._engine.runbooks.library
+        incident = next((i for i in self.incident_list() if i.id == incident_id), None)
+        if incident is None:
+            return None
+        record = self.incidents.cached(incident_id)
+        runbook = library.get(record.runbook) if record is not None and record.runbook else None
+        if runbook is None:
+            alerts = {a.fingerprint: a.name for a in self.alerts()}
+            names = [alerts.get(fp, fp) for fp in incident.alerts]
+            if record is not None and record.title:
+                names.append(record.title.partition(":")[0])
+            runbook = next((r for n in names if (r := library.for_alert(n))), None)
+        if runbook is not None and record is not None and record.runbook != runbook.id:
+            self._engine.spawn(self.incidents.set_runbook(incident_id, runbook.id))
+        return runbook
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """Everything as plain data (``status --format json``)."""
+        return self._engine.snapshot(now)
+
+    async def audit(self, since: float | None = None) -> list[AuditRecord]:
+        """The audit trail (intents and results) since ``since``."""
+        return await self._engine.store.audit(since)
+
+    # --- the command side ----------------------------------------------------------------
+
+    def actions_for(self, backend: str | None = None) -> list[tuple[str, ActionSpec]]:
+        """Actions a person may run now (none in a read-only console but read-only ones)."""
+        return self._engine.runner.available(backend)
+
+    def spec_for(self, backend: str, action: str) -> ActionSpec:
+        """The declared action (raises ActionRefused naming what is unknown)."""
+        return self._engine.runner.spec_for(ActionRequest(backend, action))
+
+    def request(
+        self,
+        backend: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> ActionRequest:
+        """A request made by this console's operator."""
+        return ActionRequest(backend, action, dict(params or {}), self.settings.operator, dry_run)
+
+    async def prepare(self, request: ActionRequest) -> ActionPlan:
+        """Validate, apply the policy and preview. Raises ActionRefused (one line)."""
+        return await self._engine.runner.prepare(request)
+
+    async def execute(self, plan: ActionPlan, answer: str, *, scope: str = "") -> ActionResult:
+        """Run a plan once ``answer`` confirms it. When ``scope`` is an incident id, the
+        result goes on that incident's timeline."""
+        return await self._engine.execute(plan, answer, scope=scope)

@@ -1,0 +1,93 @@
+"""How a screen asks the app for something: it posts one of these messages.
+
+No screen calls another screen's methods. A screen posts a message; it bubbles to the
+app (``OncallApp``), which owns the one action flow (``ui/flow.py``) and opens the
+runbook and checklist screens. Replies come back as messages too
+(:class:`ActionFinished`), posted to the widget that asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+if TYPE_CHECKING:
+    from oncall_console.engine.api import OnCall
+    from oncall_console.model import ActionResult, ActionSpec
+
+
+def oncall_of(node: MessagePump) -> OnCall:
+    """The front door, from any widget or screen of the running app."""
+    return node.app.oncall  # type: ignore[attr-defined, no-any-return]
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A runbook step an action was started from: ticked when the action succeeds."""
+
+    runbook: Any
+    scope: str
+    step: str
+
+
+class RunAction(Message):
+    """Start the action flow: pick (when ``spec`` is None) → params → preview → confirm →
+    run → result. ``subject`` names what the action is for in every dialog title."""
+
+    def __init__(
+        self,
+        subject: str,
+        *,
+        backend: str = "",
+        spec: ActionSpec | None = None,
+        choices: list[tuple[str, ActionSpec]] | None = None,
+        values: dict[str, Any] | None = None,
+        ask: tuple[str, ...] = (),
+        scope: str = "",
+        step: StepRef | None = None,
+        reply_to: MessagePump | None = None,
+    ) -> None:
+        super().__init__()
+        self.subject = subject
+        self.backend = backend
+        self.spec = spec
+        self.choices = choices or []
+        self.values = dict(values or {})
+        self.ask = ask
+        self.scope = scope
+        self.step = step
+        self.reply_to = reply_to
+
+
+class ActionFinished(Message):
+    """The flow ended: ``result`` is None when it was cancelled or refused."""
+
+    def __init__(self, result: ActionResult | None, scope: str = "") -> None:
+        super().__init__()
+        self.result = result
+        self.scope = scope
+
+    @property
+    def succeeded(self) -> bool:
+        from oncall_console.model import Outcome
+
+        return self.result is not None and self.result.outcome is Outcome.SUCCEEDED
+
+
+class OpenRunbook(Message):
+    """Open the runbook of an incident (the one set on it, else the one its alerts name)."""
+
+    def __init__(self, incident: str) -> None:
+        super().__init__()
+        self.incident = incident
+
+
+class OpenChecklist(Message):
+    """Open the start- or end-of-shift checklist (``moment``: start | end)."""
+
+    def __init__(self, moment: str) -> None:
+        super().__init__()
+        self.moment = moment
