@@ -227,3 +227,19 @@ def test_the_checker_sees_a_circle_and_an_upward_import():
     assert layer_of("oncall_console.ui.screens.dashboard") > layer_of(
         "oncall_console.ui.widgets.health"
     )
+
+
+MAX_LINES = 600
+
+
+def test_no_module_is_over_600_lines_without_a_reason_at_its_top():
+    """A long module says why at its top ("... over 600 lines because ...")."""
+    long = []
+    for module, path in sorted(all_modules().items()):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= MAX_LINES:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if "600 lines because" not in doc:
+            long.append(f"{module}: {text.count(chr(10))} lines")
+    assert long == []

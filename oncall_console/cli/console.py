@@ -1,0 +1,100 @@
+"""The commands that open a screen: ``run`` (the default), ``demo``, ``war-room``, ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from oncall_console.cli.common import (
+    demo_config,
+    demo_sketch,
+    load_config,
+)
+
+if TYPE_CHECKING:
+    from oncall_console.config import LoadedConfig
+    from oncall_console.configfile import Sketch
+
+
+def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
+    """The console on a terminal paints the sketch first and validates the config in the
+    app's worker (issue #6: first frame); a refused config ends the app, and its error is
+    raised here once the terminal is restored, so it is reported as before. Without a
+    terminal (textual-serve, a pipe) there is no first frame to hurry: validate first."""
+    from oncall_console.ui.app import OncallApp
+
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        app = OncallApp(sketch=sketch, load=load)
+    else:
+        from oncall_console.engine.api import OnCall
+
+        app = OncallApp(OnCall.build(load()))
+    app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
+    return app.return_code or 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from oncall_console.configfile import Sketch, discover, parse, read_text
+
+    path = discover(args.config)
+    text = read_text(path)  # a missing file or bad TOML stops us before anything is drawn
+    data = parse(text, str(path))
+    sketch = Sketch.of(data)
+
+    def load() -> LoadedConfig:
+        from oncall_console.config import from_dict
+
+        loaded = from_dict(data, filename=str(path), text=text, path=path)
+        _apply_options(loaded, args.read_only, args.theme)
+        return loaded
+
+    return _open_console(_sketch_with(sketch, args.read_only, args.theme), load)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    def load() -> LoadedConfig:
+        loaded = demo_config(args.seed, args.speed, args.read_only)
+        _apply_options(loaded, args.read_only, args.theme)
+        return loaded
+
+    return _open_console(_sketch_with(demo_sketch(), args.read_only, args.theme), load)
+
+
+def _apply_options(loaded: LoadedConfig, read_only: bool, theme: str | None) -> None:
+    """``--read-only`` and ``--theme`` win over the config."""
+    if read_only:
+        loaded.config.console.read_only = True
+    if theme:
+        loaded.config.console.theme = theme
+
+
+def _sketch_with(sketch: Sketch, read_only: bool, theme: str | None) -> Sketch:
+    return replace(sketch, read_only=sketch.read_only or read_only, theme=theme or sketch.theme)
+
+
+def cmd_war_room(args: argparse.Namespace) -> int:
+    loaded = (
+        demo_config(args.seed, args.speed, read_only=True)
+        if args.demo
+        else load_config(args.config)
+    )
+    loaded.config.console.read_only = True  # the wall never acts, whatever the config says
+    loaded.config.console.theme = args.theme or loaded.config.warroom.theme
+    from oncall_console.engine.api import OnCall
+    from oncall_console.ui.app import OncallApp
+
+    dwell = args.dwell if args.dwell is not None else loaded.config.warroom.dwell
+    app = OncallApp(OnCall.build(loaded), mode="war-room", dwell=dwell)
+    app.run()
+    return app.return_code or 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from oncall_console.ui.serve import run_from_args
+
+    return run_from_args(args)

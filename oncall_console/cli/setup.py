@@ -1,0 +1,94 @@
+"""The commands about the config itself: ``check``, ``runbook lint``, ``init``, ``backends``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from oncall_console.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    demo_config,
+    load_config,
+)
+
+if TYPE_CHECKING:
+    from oncall_console.config import LoadedConfig
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from oncall_console.config import discover
+
+    path = discover(args.config)
+    loaded = load_config(args.config)
+    runbooks, failed = "", False
+    if loaded.runbook_paths:
+        count, failed = lint_runbooks(loaded, loaded.runbook_paths)
+        runbooks = f", {count} runbooks"
+    print(
+        f"{path}: {'errors' if failed else 'ok'} — {len(loaded.backend_options)} backends, "
+        f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs{runbooks}"
+    )
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def lint_runbooks(
+    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False
+) -> tuple[int, bool]:
+    """Print every runbook problem (file:line: severity: message); (runbooks, failed)."""
+    from oncall_console.runbooks import RunbookLibrary
+    from oncall_console.runbooks.lint import instantiate_backends, lint_library
+    from oncall_console.text import clean
+
+    library = RunbookLibrary.load(paths)
+    backends = instantiate_backends(loaded) if loaded is not None else None
+    problems = lint_library(library, backends)
+    for problem in problems:
+        print(clean(str(problem), limit=500), file=sys.stderr)
+    return len(library), any(p.is_error or strict for p in problems)
+
+
+def cmd_runbook(args: argparse.Namespace) -> int:
+    loaded = (
+        None
+        if args.no_config
+        else demo_config(args.seed, args.speed)
+        if args.demo
+        else load_config(args.config)
+    )
+    paths = [Path(p) for p in args.paths] or (loaded.runbook_paths if loaded else [])
+    if not paths:
+        print("error: name runbook files or folders, or set [runbooks] dirs", file=sys.stderr)
+        return EXIT_USAGE
+    count, failed = lint_runbooks(loaded, paths, strict=args.strict)
+    print(f"{count} runbooks: {'problems found' if failed else 'ok'}")
+    return EXIT_USAGE if failed else EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from oncall_console.config import default_path
+    from oncall_console.starter import starter_config
+
+    path = (
+        Path(args.path)
+        if args.path
+        else Path(os.environ.get("ONCALL_CONSOLE_CONFIG") or default_path())
+    )
+    if path.exists() and not args.force:
+        print(f"error: {path} exists; use --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(starter_config(), encoding="utf-8")
+    print(f"wrote {path}; edit it, then run: oncall-console check --config {path}")
+    return EXIT_OK
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from oncall_console import backends
+
+    for name, ep in sorted(backends.available().items()):
+        print(f"{name:<14} {ep.value}")
+    return EXIT_OK
