@@ -57,9 +57,9 @@ async def test_the_wall_shows_the_worst_slis_and_how_long_the_incident_has_been_
             ("API availability", "97.6%"),
             ("Cache hit rate", "91.7%"),
         ]
-        assert tiles[0].under.startswith("✗ DOWN")
+        assert tiles[0].under.startswith("! CRIT")  # past its critical threshold, answering
         assert tiles[3].under == "✓ OK"
-        red = app.theme_variables["status-down"]
+        red = app.theme_variables["status-critical"]
         assert tiles[0].query_one(Digits).styles.color.hex.upper() == red.upper()
 
         card = app.screen.query_one("#wr-card-0", Static)
@@ -100,7 +100,7 @@ async def test_a_new_theme_recolours_the_digits():
         app.theme = "oncall-dark"
         await pilot.pause()
         digits = room(app).query_one("#wr-sli-0", BigStat).query_one(Digits)
-        assert digits.styles.color.hex.upper() == app.theme_variables["status-down"].upper()
+        assert digits.styles.color.hex.upper() == app.theme_variables["status-critical"].upper()
 
 
 async def test_with_no_incident_open_the_wall_says_so_calmly():

@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(p)
 
     p = sub.add_parser(
-        "status", help="poll everything once and print it; exit 0 ok, 1 degraded, 2 down"
+        "status",
+        help="poll everything once and print it; exit 0 ok, 1 WARN, 2 CRIT, DOWN, unknown or stale",
     )
     _add_config(p)
     p.add_argument("--demo", action="store_true", help="use the simulated platform")

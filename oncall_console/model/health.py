@@ -7,12 +7,20 @@ from dataclasses import dataclass, field
 
 
 class Status(enum.Enum):
-    """How a thing is, worst last so that ``max`` picks the worst."""
+    """How a thing is, worst last so that ``max`` picks the worst.
+
+    DOWN means unreachable or failing: the probe could not get an answer, or the
+    answer says the thing does not work. A thing that answers but is past a
+    threshold is CRITICAL (past the critical one) or DEGRADED (shown WARN: past the
+    warning one, or short of its target). The words and glyphs tell them apart
+    without colour (NO_COLOR, 16 colours).
+    """
 
     OK = "ok"
     DEGRADED = "degraded"
     STALE = "stale"
     UNKNOWN = "unknown"
+    CRITICAL = "critical"
     DOWN = "down"
 
     @property
@@ -38,13 +46,15 @@ _RANK = {
     Status.DEGRADED: 1,
     Status.STALE: 2,
     Status.UNKNOWN: 3,
-    Status.DOWN: 4,
+    Status.CRITICAL: 4,
+    Status.DOWN: 5,
 }
 _GLYPH = {
     Status.OK: "✓",
     Status.DEGRADED: "▲",
     Status.STALE: "◷",
     Status.UNKNOWN: "?",
+    Status.CRITICAL: "!",
     Status.DOWN: "✗",
 }
 _LABEL = {
@@ -52,6 +62,7 @@ _LABEL = {
     Status.DEGRADED: "WARN",
     Status.STALE: "STALE",
     Status.UNKNOWN: "UNKN",
+    Status.CRITICAL: "CRIT",
     Status.DOWN: "DOWN",
 }
 

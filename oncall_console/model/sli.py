@@ -38,8 +38,10 @@ class Thresholds:
             else (lambda v, t: v <= t)
         )
         if self.critical is not None and worse(value, self.critical):
-            return Status.DOWN
+            return Status.CRITICAL
         if self.warning is not None and worse(value, self.warning):
+            return Status.DEGRADED
+        if not self.meets_target(value):  # short of its target is never "OK"
             return Status.DEGRADED
         return Status.OK
 
@@ -68,7 +70,7 @@ class SliReading:
     burn_rate: float | None = None
     """Error-budget burn rate over the shortest configured window (1.0 = exactly on budget)."""
     burn_status: Status | None = None
-    """DOWN when a page-level burn-rate window pair fires, DEGRADED for a ticket-level one."""
+    """CRITICAL when a page-level burn-rate window pair fires, DEGRADED for a ticket-level one."""
     note: str | None = None
     """Why there is no value although nothing failed: "no data", "NaN (0/0: no traffic?)"."""
     history: tuple[float, ...] = field(default=())

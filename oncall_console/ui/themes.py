@@ -19,6 +19,7 @@ DEFAULT_THEME = "oncall-dark"
 SEMANTIC = (
     "status-ok",
     "status-degraded",
+    "status-critical",
     "status-down",
     "status-unknown",
     "status-stale",
@@ -107,6 +108,7 @@ def load_themes(*dirs: Path | None) -> ThemeSet:
             defaults = {
                 "status-ok": theme.success or "green",
                 "status-degraded": theme.warning or "yellow",
+                "status-critical": theme.variables.get("status-down") or theme.error or "red",
                 "status-down": theme.error or "red",
                 "status-unknown": "#888888",
                 "status-stale": theme.secondary or "magenta",
