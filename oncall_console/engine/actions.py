@@ -78,6 +78,17 @@ class ActionPlan:
     """Who holds the target's lock in this console right now ('' when it is free)."""
     verify: str = ""
     """What is looked at after the run ('' when nothing is)."""
+    check: str = ""
+    """The check this action is about (its verify_check, or the row it was started
+    from): verification follows it."""
+    watch: tuple[str, ...] = ()
+    """What verification will follow after the run: "check pg", "SLI API error rate",
+    "alert DatabaseConnectionPoolLow"."""
+    watch_for: float = 0.0
+    """For how long (seconds) verification follows them before it says "not recovered"."""
+    recent: str = ""
+    """The same action on the same target ran lately: "ran 2 min ago by alex
+    (succeeded)"; the confirmation asks to run it again."""
 
     @property
     def typed_target(self) -> str:

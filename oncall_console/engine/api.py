@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from oncall_console.engine.actions import ActionPlan, ActionRefused
 from oncall_console.engine.runbooks import DiagnosticRefused
 from oncall_console.engine.state import CheckState, SliState
+from oncall_console.engine.targets import check_for_alert, slis_for_check
 from oncall_console.model import (
     ActionRequest,
     ActionResult,
@@ -410,9 +411,50 @@ class OnCall:
         """A request made by this console's operator."""
         return ActionRequest(backend, action, dict(params or {}), self.settings.operator, dry_run)
 
-    async def prepare(self, request: ActionRequest) -> ActionPlan:
-        """Validate, apply the policy and preview. Raises ActionRefused (one line)."""
-        return await self._engine.runner.prepare(request)
+    async def prepare(self, request: ActionRequest, *, about: str = "") -> ActionPlan:
+        """Validate, apply the policy and preview. Raises ActionRefused (one line).
+        ``about`` names the check the action was started from (its row, or the check an
+        alert is about): verification follows it unless the action names its own."""
+        e = self._engine
+        plan = await e.runner.prepare(request)
+        check = str(plan.params.get(plan.spec.verify_check) or "") if plan.spec.verify_check else ""
+        check = check if check in e.checks else about if about in e.checks else ""
+        return replace(
+            plan,
+            check=check,
+            watch=e.watch_targets(check),
+            watch_for=plan.spec.watch_for,
+            recent=await e.recent_run(plan),
+        )
+
+    def check_for_alert(self, alert: Alert) -> CheckState | None:
+        """The check an alert is about (its service / deployment / job labels)."""
+        return check_for_alert(alert, self._engine.checks.values())
+
+    def live_state(self, plan: ActionPlan) -> list[tuple[str, Status, str]]:
+        """The target's state now, for the confirm dialog: (what, status, detail) rows
+        for its check and the SLIs it moves (with the error budget left)."""
+        e = self._engine
+        state = e.checks.get(plan.check)
+        if state is None:
+            return []
+        now = e.clock()
+        rows = [
+            (
+                f"check {state.spec.label}",
+                state.status(now),
+                state.last.summary if state.last else "no result yet",
+            )
+        ]
+        for sli in slis_for_check(state, list(e.slis.values())):
+            reading = next(iter(sli.readings.values()), None)
+            detail = "no reading yet"
+            if reading is not None and reading.value is not None:
+                detail = f"{reading.value:g}{sli.spec.unit}"
+                if reading.budget_remaining is not None:
+                    detail += f" · budget {reading.budget_remaining * 100:.0f}% left"
+            rows.append((f"SLI {sli.spec.label}", sli.status(now), detail))
+        return rows
 
     async def execute(self, plan: ActionPlan, answer: str, *, scope: str = "") -> ActionResult:
         """Run a plan once ``answer`` confirms it. When ``scope`` is an incident id, the

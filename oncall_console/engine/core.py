@@ -20,11 +20,13 @@ from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.bus import Bus, Event, bus_from_config
 from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
+from oncall_console.durations import format_age
 from oncall_console.engine.actions import ActionPlan, ActionRunner
 from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
+from oncall_console.engine.targets import alerts_for_check, slis_for_check
 from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
     ActionRequest,
@@ -39,6 +41,11 @@ from oncall_console.model import (
     Status,
 )
 from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
+
+
+COOL_DOWN = 600.0
+"""Seconds after an action within which running it again on the same target asks
+whether that is meant ("this ran 2 min ago by alex — run again?")."""
 
 
 class Engine:
@@ -314,6 +321,42 @@ class Engine:
         that incident's timeline (with its audit ref). Any other scope changes nothing."""
         with action_scope(scope):
             return await self.runner.execute(prepared, answer)
+
+    async def recent_run(self, plan: ActionPlan, within: float = COOL_DOWN) -> str:
+        """The same action on the same target, run within ``within`` seconds (from any
+        console or the CLI: the audit trail is the truth), said in one line; '' if none."""
+        if not self._store_open:
+            return ""
+        now = self.clock()
+        try:
+            records = await self.store.audit(now - within)
+        except Exception:
+            return ""
+        req = plan.request
+        results = {r.intent_id: r for r in records if r.kind == "result"}
+        for r in reversed(records):
+            if (r.kind, r.backend, r.action, r.target) != (
+                "intent",
+                req.backend,
+                req.action,
+                plan.target,
+            ):
+                continue
+            done = results.get(r.id)
+            outcome = done.outcome if done is not None else "outcome unknown"
+            ago = format_age(max(0.0, now - r.at))
+            return f"this ran {ago} ago by {r.operator or 'someone'} ({outcome})"
+        return ""
+
+    def watch_targets(self, check: str) -> tuple[str, ...]:
+        """What verification follows for an action about ``check``."""
+        state = self.checks.get(check)
+        if state is None:
+            return ()
+        found = [f"check {state.spec.label}"]
+        found += [f"SLI {s.spec.label}" for s in slis_for_check(state, list(self.slis.values()))]
+        found += [f"alert {a.name}" for a in alerts_for_check(state, self.alerts())]
+        return tuple(dict.fromkeys(found))
 
     # --- what the views read -----------------------------------------------------------
 

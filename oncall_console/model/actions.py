@@ -61,6 +61,9 @@ class ActionSpec:
     """Parameter whose value names the check to re-probe after the run ('' = none)."""
     read_only: bool = False
     """The action changes nothing (a diagnostic): a read-only console may run it."""
+    watch_for: float = 300.0
+    """Seconds verification follows the target after a run before it says "not
+    recovered" (its check, the SLIs it moves, the alerts about it)."""
 
 
 @dataclass(frozen=True, slots=True)

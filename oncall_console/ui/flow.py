@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from oncall_console.engine.api import ActionRefused
+from oncall_console.engine.api import ActionPlan, ActionRefused
 from oncall_console.model import ActionResult, Outcome
 from oncall_console.ui.messages import ActionFinished, RunAction, oncall_of
 from oncall_console.ui.render import notify_error
@@ -65,17 +65,28 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
             values = {spec.target_param: ask.values["target_name"]}
         else:
             values = {}
+
+    async def check(filled: dict[str, Any]) -> ActionPlan:
+        """The form's values through the engine's policy: a plan, or ActionRefused
+        naming the field at fault (the form stays open and shows it there)."""
+        return await oncall.prepare(oncall.request(backend, spec.id, filled), about=ask.about)
+
+    plan: ActionPlan | None
     if ask.ask or any(p.name not in values for p in spec.params):
-        filled = await app.push_screen_wait(ParamsForm(spec, values, subject=ask.subject))
-        if filled is None:
+        plan = await app.push_screen_wait(
+            ParamsForm(spec, values, subject=ask.subject, check=check)
+        )
+        if plan is None:
             return None
-        values = {k: v for k, v in filled.items() if v != ""}
-    try:
-        plan = await oncall.prepare(oncall.request(backend, spec.id, values))
-    except ActionRefused as exc:
-        notify_error(app, "Refused", exc)
-        return None
-    answer = await app.push_screen_wait(ConfirmAction(plan, subject=ask.subject))
+    else:
+        try:
+            plan = await check(values)
+        except ActionRefused as exc:
+            notify_error(app, "Refused", exc)
+            return None
+    answer = await app.push_screen_wait(
+        ConfirmAction(plan, subject=ask.subject, live=lambda: oncall.live_state(plan))
+    )
     if answer is None:
         app.notify("Cancelled: nothing was done.", timeout=3)
         return None

@@ -49,6 +49,7 @@ class RunAction(Message):
         scope: str = "",
         step: StepRef | None = None,
         reply_to: MessagePump | None = None,
+        about: str = "",
     ) -> None:
         super().__init__()
         self.subject = subject
@@ -60,6 +61,8 @@ class RunAction(Message):
         self.scope = scope
         self.step = step
         self.reply_to = reply_to
+        self.about = about
+        """The check the action is about (the row it came from): verification follows it."""
 
 
 class ActionFinished(Message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,11 +14,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from oncall_console.model import ActionResult, ActionSpec, Outcome
+from oncall_console.model import ActionResult, ActionSpec, Outcome, Status
 from oncall_console.text import clean
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import ActionPlan
+
+from oncall_console.engine.api import ActionRefused
 
 
 class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
@@ -51,16 +54,26 @@ class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
         self.dismiss(None)
 
 
-class ParamsForm(ModalScreen[dict[str, Any] | None]):
-    """One input per parameter, prefilled; enter on the last one submits."""
+class ParamsForm(ModalScreen["ActionPlan | None"]):
+    """One input per parameter, prefilled; enter on the last one submits. The values go
+    through ``check`` (the engine's policy): the form closes with the plan, or stays
+    open and shows the refusal."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="params.cancel")]
 
-    def __init__(self, spec: ActionSpec, values: dict[str, Any], *, subject: str = "") -> None:
+    def __init__(
+        self,
+        spec: ActionSpec,
+        values: dict[str, Any],
+        *,
+        subject: str = "",
+        check: Callable[[dict[str, Any]], Awaitable[ActionPlan]],
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.values = values
         self.subject = subject
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="params-box") as box:
@@ -81,7 +94,7 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
                 value = self.values.get(p.name, p.default)
                 yield Input(value="" if value is None else str(value), id=f"param-{p.name}")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
         index = inputs.index(event.input)
         if index + 1 < len(inputs):
@@ -92,7 +105,14 @@ class ParamsForm(ModalScreen[dict[str, Any] | None]):
             for p in self.spec.params
             if p.kind == "text" and self.values.get(p.name)
         }
-        self.dismiss(kept | {i.id.removeprefix("param-"): i.value for i in inputs if i.id})
+        filled = kept | {i.id.removeprefix("param-"): i.value for i in inputs if i.id}
+        filled = {k: v for k, v in filled.items() if v != ""}
+        try:
+            plan = await self.check(filled)
+        except ActionRefused as exc:
+            self.notify(clean(str(exc), limit=300), title="Refused", severity="error", markup=False)
+            return
+        self.dismiss(plan)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -107,10 +127,18 @@ class ConfirmAction(ModalScreen[str | None]):
         Binding("n", "decline", "No", id="confirm.no", show=False),
     ]
 
-    def __init__(self, plan: ActionPlan, *, subject: str = "") -> None:
+    def __init__(
+        self,
+        plan: ActionPlan,
+        *,
+        subject: str = "",
+        live: Callable[[], list[tuple[str, Status, str]]] | None = None,
+    ) -> None:
         super().__init__()
         self.prepared = plan
         self.subject = subject
+        self.live = live
+        """The target's state now (its check, the SLIs it moves): shown, refreshed."""
         self.typed = bool(plan.typed_target)
         """The plan says so: the target's name is typed, y and n are letters."""
 
