@@ -28,8 +28,8 @@ from oncall_console.store.incidents import IncidentNotFound, IncidentRecord, Tim
 from oncall_console.text import clean
 
 if TYPE_CHECKING:
-    from oncall_console.engine.audit import AuditEntry, AuditLog
     from oncall_console.model import ActionRequest, Outcome
+    from oncall_console.store.audit import AuditEntry, AuditLog
 
 # Timeline kinds written by the service (and the store's "declared").
 DECLARED = "declared"
@@ -87,7 +87,7 @@ def transition_problem(incident_id: str, old: IncidentStatus, new: IncidentStatu
 
 
 class ActionRecordLike(Protocol):
-    """An audit ``AuditRecord`` (store) or an ``AuditEntry`` (engine.audit)."""
+    """An audit ``AuditRecord`` (store) or an ``AuditEntry`` (store.audit)."""
 
     @property
     def id(self) -> int: ...
