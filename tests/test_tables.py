@@ -10,10 +10,13 @@ wrong cell) on each poll.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Offset, Region
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -40,6 +43,15 @@ def cell_region(table: KeyedTable, row: int, column: str) -> Region:
 
 
 @pytest.fixture
+async def mounted() -> AsyncIterator[tuple[KeyedTable, Pilot[None]]]:
+    """A table of ROWS rows in a 60x20 app, settled, and the app's pilot."""
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        yield app.query_one(KeyedTable), pilot
+
+
+@pytest.fixture
 def refreshed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Region, ...], dict]]:
     """Every call that reaches DataTable.refresh (past KeyedTable's own)."""
     calls: list[tuple[tuple[Region, ...], dict]] = []
@@ -53,67 +65,57 @@ def refreshed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Region, ...],
     return calls
 
 
-async def test_one_cell_is_stored_and_only_its_region_repainted(refreshed):
-    app = TableApp()
-    async with app.run_test(size=(60, 20)) as pilot:
-        table = app.query_one(KeyedTable)
-        await pilot.pause()
-        refreshed.clear()
-        table.update_cell("r3", "b", Text("new"))
-        assert refreshed == [
-            ((cell_region(table, 3, "b"),), {"repaint": True, "layout": False, "recompose": False})
-        ]
-        assert refreshed[0][0][0] == Region(6 + 2, 1 + 3, 10 + 2, 1)  # cell padding 1 a side
-        assert table.get_cell("r3", "b").plain == "new"
-        await pilot.pause()
-        assert "new" in table.render_line(1 + 3).text
+async def test_one_cell_is_stored_and_only_its_region_repainted(mounted, refreshed):
+    table, pilot = mounted
+    refreshed.clear()
+    table.update_cell("r3", "b", Text("new"))
+    assert refreshed == [
+        ((cell_region(table, 3, "b"),), {"repaint": True, "layout": False, "recompose": False})
+    ]
+    assert refreshed[0][0][0] == Region(6 + 2, 1 + 3, 10 + 2, 1)  # cell padding 1 a side
+    assert table.get_cell("r3", "b").plain == "new"
+    await pilot.pause()
+    assert "new" in table.render_line(1 + 3).text
 
 
-async def test_an_off_screen_cell_repaints_nothing_and_is_drawn_when_scrolled_to(refreshed):
-    app = TableApp()
-    async with app.run_test(size=(60, 20)) as pilot:
-        table = app.query_one(KeyedTable)
-        await pilot.pause()
-        refreshed.clear()
-        table.update_cell("r150", "c", Text("later"))
-        assert refreshed == []
-        table.scroll_to(y=140, animate=False)
-        await pilot.pause()
-        assert table.scroll_offset == Offset(0, 140)
-        refreshed.clear()
-        table.update_cell("r145", "a", Text("seen"))
-        assert [r for r, _ in refreshed] == [(cell_region(table, 145, "a"),)]
-        assert refreshed[0][0][0].y == 1 + 145 - 140
-        table.scroll_to(y=145, animate=False)
-        await pilot.pause()
-        assert "later" in table.render_line(1 + 150 - 145).text
+async def test_an_off_screen_cell_repaints_nothing_and_is_drawn_when_scrolled_to(
+    mounted, refreshed
+):
+    table, pilot = mounted
+    refreshed.clear()
+    table.update_cell("r150", "c", Text("later"))
+    assert refreshed == []
+    table.scroll_to(y=140, animate=False)
+    await pilot.pause()
+    assert table.scroll_offset == Offset(0, 140)
+    refreshed.clear()
+    table.update_cell("r145", "a", Text("seen"))
+    assert [r for r, _ in refreshed] == [(cell_region(table, 145, "a"),)]
+    assert refreshed[0][0][0].y == 1 + 145 - 140
+    table.scroll_to(y=145, animate=False)
+    await pilot.pause()
+    assert "later" in table.render_line(1 + 150 - 145).text
 
 
-async def test_placing_a_cell_does_not_walk_the_rows(monkeypatch):
-    app = TableApp()
-    async with app.run_test(size=(60, 20)) as pilot:
-        table = app.query_one(KeyedTable)
-        await pilot.pause()
+async def test_placing_a_cell_does_not_walk_the_rows(mounted, monkeypatch):
+    table, _ = mounted
 
-        def walked(self):  # type: ignore[no-untyped-def]
-            raise AssertionError("update_cell walked every row")
+    def walked(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("update_cell walked every row")
 
-        monkeypatch.setattr(DataTable, "ordered_rows", property(walked))
-        table.update_cell("r7", "c", Text("fast"))
-        monkeypatch.undo()
-        assert table.get_cell("r7", "c").plain == "fast"
+    monkeypatch.setattr(DataTable, "ordered_rows", property(walked))
+    table.update_cell("r7", "c", Text("fast"))
+    monkeypatch.undo()
+    assert table.get_cell("r7", "c").plain == "fast"
 
 
-async def test_a_missing_cell_is_refused_and_width_updates_repaint_the_table(refreshed):
-    app = TableApp()
-    async with app.run_test(size=(60, 20)) as pilot:
-        table = app.query_one(KeyedTable)
-        await pilot.pause()
-        with pytest.raises(CellDoesNotExist):
-            table.update_cell("nope", "a", Text("x"))
-        with pytest.raises(CellDoesNotExist):
-            table.update_cell("r1", "nope", Text("x"))
-        refreshed.clear()
-        table.update_cell("r1", "a", Text("a much longer value"), update_width=True)
-        assert [r for r, _ in refreshed] == [()]  # DataTable's own whole-table refresh
-        assert table.get_cell("r1", "a").plain == "a much longer value"
+async def test_a_missing_cell_is_refused_and_width_updates_repaint_the_table(mounted, refreshed):
+    table, _ = mounted
+    with pytest.raises(CellDoesNotExist):
+        table.update_cell("nope", "a", Text("x"))
+    with pytest.raises(CellDoesNotExist):
+        table.update_cell("r1", "nope", Text("x"))
+    refreshed.clear()
+    table.update_cell("r1", "a", Text("a much longer value"), update_width=True)
+    assert [r for r, _ in refreshed] == [()]  # DataTable's own whole-table refresh
+    assert table.get_cell("r1", "a").plain == "a much longer value"
