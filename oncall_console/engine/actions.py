@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oncall_console.backends.base import Backend, Capability
-from oncall_console.backends.params import MAX_TEXT
-from oncall_console.engine.audit import AuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -26,14 +24,10 @@ from oncall_console.model import (
     CheckResult,
     Confirm,
     Outcome,
-    ParamSpec,
 )
-from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER
+from oncall_console.model.params import ActionRefused, validate_param
+from oncall_console.store.audit import AuditLog
 from oncall_console.text import clean
-
-
-class ActionRefused(Exception):
-    """The request cannot go ahead; the message says why, in one line."""
 
 
 class Locks(Protocol):
@@ -111,75 +105,6 @@ class ActionPlan:
 
 PreparedAction = ActionPlan
 """The former name of :class:`ActionPlan`."""
-
-
-def validate_param(spec: ParamSpec, value: Any) -> Any:
-    """Return the typed value or raise ActionRefused naming the parameter."""
-    name = spec.name
-    if value is None or value == "":
-        if spec.required and spec.default is None:
-            raise ActionRefused(f"{name}: required")
-        value = spec.default
-        if value is None:
-            return None
-    if spec.kind == "int":
-        if isinstance(value, bool):
-            raise ActionRefused(f"{name}: expected a whole number")
-        try:
-            n = int(str(value).strip())
-        except ValueError:
-            raise ActionRefused(
-                f"{name}: expected a whole number, got {clean(value, limit=40)!r}"
-            ) from None
-        if spec.minimum is not None and n < spec.minimum:
-            raise ActionRefused(f"{name}: must be at least {spec.minimum}")
-        if spec.maximum is not None and n > spec.maximum:
-            raise ActionRefused(f"{name}: must be at most {spec.maximum}")
-        return n
-    if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "y", "1"):
-            return True
-        if text in ("false", "no", "n", "0"):
-            return False
-        raise ActionRefused(f"{name}: expected true or false")
-    text = str(value)
-    if spec.kind == "name":
-        if not DNS_1123.match(text):
-            raise ActionRefused(
-                f"{name}: {clean(text, limit=60)!r} is not a valid name "
-                "(lowercase letters, digits and '-', at most 63)"
-            )
-        return text
-    if spec.kind == "subdomain":
-        if not DNS_SUBDOMAIN.match(text):
-            raise ActionRefused(
-                f"{name}: {clean(text, limit=60)!r} is not a valid name "
-                "(lowercase letters, digits, '-' and '.', at most 253)"
-            )
-        return text
-    if spec.kind == "identifier":
-        if not IDENTIFIER.match(text):
-            raise ActionRefused(f"{name}: {clean(text, limit=60)!r} is not a valid identifier")
-        return text
-    if spec.kind == "choice":
-        if text not in spec.choices:
-            raise ActionRefused(f"{name}: must be one of {', '.join(spec.choices)}")
-        return text
-    if spec.kind == "text":  # several lines (a status message): newlines, no other controls
-        text = text.replace("\r\n", "\n")
-        if clean(text, limit=MAX_TEXT + 1, single_line=False) != text.replace("\t", "    "):
-            raise ActionRefused(f"{name}: control characters are not allowed")
-        if len(text) > MAX_TEXT:
-            raise ActionRefused(f"{name}: too long (at most {MAX_TEXT} characters)")
-        return text
-    if clean(text, limit=10_000) != text:
-        raise ActionRefused(f"{name}: control characters are not allowed")
-    if len(text) > 500:
-        raise ActionRefused(f"{name}: too long (at most 500 characters)")
-    return text
 
 
 class ActionRunner:

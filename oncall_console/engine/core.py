@@ -22,7 +22,6 @@ from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
 from oncall_console.durations import format_age
 from oncall_console.engine.actions import ActionPlan, ActionRunner
-from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
 from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
@@ -41,7 +40,7 @@ from oncall_console.model import (
     Status,
 )
 from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
-
+from oncall_console.store.audit import AuditEntry, AuditLog, StoreAuditLog
 
 COOL_DOWN = 600.0
 """Seconds after an action within which running it again on the same target asks

@@ -13,143 +13,46 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from oncall_console.incidents import comms
 from oncall_console.incidents.policy import Due, Policy, parse_severity
+from oncall_console.incidents.records import (
+    ACKNOWLEDGED,
+    ACTION,
+    ALERT_ATTACHED,
+    ALERT_FIRED,
+    ALERT_RESOLVED,
+    COMMANDER,
+    COMMS,
+    IMPACT,
+    NOTE,
+    NOTE_LIMIT,
+    REOPENED,
+    RESOLVED,
+    RUNBOOK,
+    SEVERITY,
+    STATUS,
+    STEP,
+    TITLE_LIMIT,
+    ActionRecordLike,
+    IncidentError,
+    alert_links,
+    alert_ref,
+    alert_text,
+    because,
+    group_key_of,
+    parse_status,
+    to_model,
+    transition_problem,
+)
 from oncall_console.incidents.steps import Prompt, next_steps
-from oncall_console.model import Alert, Incident, IncidentStatus, Severity, TimelineEntry
+from oncall_console.model import Alert, Incident, IncidentStatus, Severity
 from oncall_console.store.base import Store
 from oncall_console.store.incidents import IncidentNotFound, IncidentRecord, TimelineRecord
 from oncall_console.text import clean
-
-if TYPE_CHECKING:
-    from oncall_console.engine.audit import AuditEntry, AuditLog
-    from oncall_console.model import ActionRequest, Outcome
-
-# Timeline kinds written by the service (and the store's "declared").
-DECLARED = "declared"
-ALERT_FIRED = "alert fired"
-ALERT_ATTACHED = "alert attached"
-ALERT_RESOLVED = "alert resolved"
-ACKNOWLEDGED = "acknowledged"
-STATUS = "status"
-RESOLVED = "resolved"
-REOPENED = "reopened"
-SEVERITY = "severity"
-COMMANDER = "commander"
-IMPACT = "impact"
-RUNBOOK = "runbook"
-NOTE = "note"
-ACTION = "action"
-STEP = "step"
-COMMS = comms.COMMS_KIND
-
-TITLE_LIMIT = 300
-NOTE_LIMIT = 4000
-
-_ORDER = [
-    IncidentStatus.INVESTIGATING,
-    IncidentStatus.IDENTIFIED,
-    IncidentStatus.MONITORING,
-    IncidentStatus.RESOLVED,
-]
-
-
-class IncidentError(Exception):
-    """One line for the operator: why this change was refused."""
-
-
-def parse_status(value: IncidentStatus | str) -> IncidentStatus:
-    if isinstance(value, IncidentStatus):
-        return value
-    try:
-        return IncidentStatus(str(value).strip().lower())
-    except ValueError:
-        names = ", ".join(s.value for s in _ORDER)
-        raise IncidentError(f"not a status: {clean(value, limit=40)!r} (use {names})") from None
-
-
-def transition_problem(incident_id: str, old: IncidentStatus, new: IncidentStatus) -> str:
-    """Why ``old`` → ``new`` is refused, or "" when it is allowed."""
-    if old is new:
-        return f"{incident_id} is already {old.value}"
-    if old is IncidentStatus.RESOLVED and new is not IncidentStatus.INVESTIGATING:
-        return (
-            f"{incident_id} is resolved: reopen it (status investigating) before marking"
-            f" it {new.value}"
-        )
-    return ""
-
-
-class ActionRecordLike(Protocol):
-    """An audit ``AuditRecord`` (store) or an ``AuditEntry`` (engine.audit)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def at(self) -> float: ...
-    @property
-    def operator(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def outcome(self) -> Any: ...
-    @property
-    def message(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AlertLink:
-    """One alert as an incident's timeline knows it: the ``N``th firing, still firing?"""
-
-    fingerprint: str
-    firing: int
-    attached: bool
-    ref: str
-    text: str
-
-
-def alert_ref(fingerprint: str, firing: int) -> str:
-    return f"alert:{fingerprint}#{firing}"
-
-
-def alert_links(timeline: Iterable[TimelineRecord]) -> dict[str, AlertLink]:
-    """Per fingerprint, its latest firing on this incident and whether it still fires."""
-    fired: dict[str, tuple[int, str]] = {}
-    resolved: set[str] = set()
-    for e in timeline:
-        if not e.ref.startswith("alert:"):
-            continue
-        fingerprint, _, n = e.ref[len("alert:") :].rpartition("#")
-        if not n.isdigit():
-            continue
-        if e.kind in (ALERT_FIRED, ALERT_ATTACHED):
-            if int(n) >= fired.get(fingerprint, (0, ""))[0]:
-                fired[fingerprint] = (int(n), e.text)
-        elif e.kind == ALERT_RESOLVED:
-            resolved.add(e.ref)
-    return {
-        fp: AlertLink(fp, n, alert_ref(fp, n) not in resolved, alert_ref(fp, n), text)
-        for fp, (n, text) in fired.items()
-    }
-
-
-def group_key_of(alert: Alert) -> str:
-    """What an incident declared from ``alert`` is keyed on: its group, else itself."""
-    return alert.group or alert.fingerprint
-
-
-def _alert_text(alert: Alert) -> str:
-    source = f", {alert.source}" if alert.source else ""
-    summary = f": {alert.summary}" if alert.summary else ""
-    return clean(f"{alert.name} ({alert.severity.label}{source}){summary}", limit=500)
 
 
 @dataclass
@@ -288,7 +191,7 @@ class IncidentService:
                     "",
                     from_alert.starts_at or now,
                     ALERT_FIRED,
-                    _alert_text(from_alert),
+                    alert_text(from_alert),
                     "",
                     alert_ref(from_alert.fingerprint, 1),
                 ),
@@ -354,7 +257,7 @@ class IncidentService:
         elif old is IncidentStatus.RESOLVED:
             values["resolved_at"] = None
             kind = REOPENED
-        text = f"status {old.value} → {new.value}" + _because(note)
+        text = f"status {old.value} → {new.value}" + because(note)
 
         def unchanged(now: IncidentRecord) -> str:
             if now.status != old.value:
@@ -381,7 +284,7 @@ class IncidentService:
         if current.severity == int(new):
             return current
         old = Severity(current.severity)
-        text = f"severity {old.label} → {new.label}" + _because(note)
+        text = f"severity {old.label} → {new.label}" + because(note)
 
         def unchanged(now: IncidentRecord) -> str:
             if now.severity != current.severity:
@@ -492,7 +395,7 @@ class IncidentService:
                     incident_id,
                     self.clock(),
                     ALERT_ATTACHED,
-                    _alert_text(alert),
+                    alert_text(alert),
                     operator,
                     alert_ref(alert.fingerprint, firing),
                 )
@@ -648,141 +551,3 @@ class IncidentService:
                 if r.id in wanted or (r.kind == "result" and r.intent_id in wanted)
             ]
         return comms.postmortem_markdown(record, timeline, actions, now=self.clock())
-
-
-def _because(note: str) -> str:
-    note = clean(note, limit=NOTE_LIMIT).strip()
-    return f": {note}" if note else ""
-
-
-def to_model(record: IncidentRecord, timeline: Iterable[TimelineRecord] = ()) -> Incident:
-    """The plain model the views already render (alerts: fingerprints still attached)."""
-    entries = list(timeline)
-    return Incident(
-        id=record.id,
-        title=record.title,
-        severity=Severity(record.severity),
-        status=IncidentStatus(record.status),
-        opened_at=record.opened_at,
-        commander=record.commander,
-        alerts=tuple(fp for fp, link in alert_links(entries).items() if link.attached),
-        timeline=tuple(TimelineEntry(e.at, e.kind, e.text, e.operator) for e in entries),
-    )
-
-
-# --- the action hook as an AuditLog wrapper ------------------------------------------------
-
-_scope: ContextVar[str] = ContextVar("oncall_incident_scope", default="")
-
-
-@contextlib.contextmanager
-def action_scope(incident_id: str) -> Iterator[None]:
-    """Actions executed inside this block are recorded on ``incident_id``'s timeline
-    (by IncidentAuditLog). A contextvar: it follows the awaiting task, nothing else."""
-    token = _scope.set(incident_id)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
-
-
-@dataclass
-class IncidentAuditLog:
-    """Wraps the engine's AuditLog: after an action's result is audited inside an
-    ``action_scope``, the service writes it on the incident's timeline. A timeline
-    failure never changes what the runner reports: the action ran, the audit has it."""
-
-    inner: AuditLog
-    service: IncidentService
-
-    async def intent(
-        self, request: ActionRequest, target: str, preview: str, at: float
-    ) -> AuditEntry:
-        return await self.inner.intent(request, target, preview, at)
-
-    async def result(
-        self, entry: AuditEntry, outcome: Outcome, message: str, at: float
-    ) -> AuditEntry:
-        done = await self.inner.result(entry, outcome, message, at)
-        scope = _scope.get()
-        if scope:
-            with contextlib.suppress(Exception):
-                await self.service.record_action(scope, done)
-        return done
-
-
-# --- for the CLI ---------------------------------------------------------------------------
-
-
-async def export_incident(store: Store, incident_id: str, output: Path | None = None) -> str:
-    """The postmortem draft of ``incident_id`` as Markdown; written to ``output`` when
-    given. The store must be open. IncidentError if there is no such incident."""
-    markdown = await IncidentService(store).postmortem(incident_id)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(markdown, encoding="utf-8")
-    return markdown
-
-
-async def list_incidents(
-    store: Store,
-    *,
-    open_only: bool = False,
-    since: float | None = None,
-    now: float | None = None,
-    policy: Policy | None = None,
-) -> str:
-    """A plain-text table for ``oncall-console incident list`` (newest first)."""
-    now = time.time() if now is None else now
-    policy = policy or Policy()
-    records = await store.incidents(open_only=open_only, since=since)
-    if not records:
-        return "no incidents" + (" open" if open_only else "") + "\n"
-    rows = [("ID", "SEV", "STATUS", "OPENED (UTC)", "FOR", "COMMANDER", "DUE", "TITLE")]
-    for r in records:
-        due = policy.due(r, now)
-        flags = []
-        if r.is_open and not due.acknowledged:
-            flags.append("response overdue" if due.response_breached else "unacknowledged")
-        if due.next_step is not None and due.next_at is not None:
-            flags.append(f"{due.next_step.who} in {comms.duration(due.next_at - now)}")
-        rows.append(
-            (
-                clean(r.id, limit=20),
-                Severity(r.severity).label,
-                clean(r.status, limit=20),
-                comms.utc(r.opened_at).removesuffix(" UTC"),
-                comms.duration((r.resolved_at or now) - r.opened_at),
-                clean(r.commander, limit=20) or "—",
-                "; ".join(flags) or "—",
-                clean(r.title, limit=80),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
-        + "  "
-        + row[-1]
-        + "\n"
-        for row in rows
-    )
-
-
-async def show_incident(store: Store, incident_id: str) -> str:
-    """An incident and its whole timeline, plain text (``oncall-console incident show``)."""
-    service = IncidentService(store)
-    r = await service.get(incident_id)
-    lines = [
-        f"{clean(r.id, limit=20)} {Severity(r.severity).label} {clean(r.status, limit=20)}:"
-        f" {clean(r.title, limit=TITLE_LIMIT)}",
-        f"  opened {comms.utc(r.opened_at, seconds=True)}"
-        + (f", resolved {comms.utc(r.resolved_at, seconds=True)}" if r.resolved_at else "")
-        + f", commander {clean(r.commander, limit=80) or '—'}",
-    ]
-    for e in await service.timeline(incident_id):
-        who = clean(e.operator, limit=80) or comms.AUTOMATIC
-        lines.append(
-            f"  {comms.utc(e.at, seconds=True)}  {clean(e.kind, limit=30)}:"
-            f" {clean(e.text, limit=NOTE_LIMIT)} ({who})"
-        )
-    return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
 """Runbooks: Markdown checklists with typed blocks (actions, live queries, references).
 
 No Textual and no IO outside :func:`load_file` and the library's folder scan.
-Lint lives in :mod:`oncall_console.runbooks.lint` (it imports the engine's
-parameter validation, so it is not imported here: the engine may import this package).
+The parser is ``parser`` (entry points), ``frontmatter`` (TOML) and ``body`` (phases,
+steps, blocks). Lint lives in :mod:`oncall_console.runbooks.lint` (it imports the
+backend contract, so it is not imported here: off the first frame's path).
 """
 
 from oncall_console.runbooks.library import RunbookLibrary

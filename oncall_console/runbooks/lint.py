@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend, BackendContext, Capability
-from oncall_console.engine.actions import ActionRefused, validate_param
+from oncall_console.model.params import ActionRefused, validate_param
 from oncall_console.runbooks.model import (
     ActionBlock,
     ProblemSeverity,

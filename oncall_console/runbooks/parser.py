@@ -35,65 +35,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
-import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-
-from oncall_console.config import toml_loads
-from oncall_console.model import Severity
-from oncall_console.runbooks.model import (
-    ActionBlock,
-    Block,
-    Phase,
-    ProblemSeverity,
-    PromqlBlock,
-    ReferenceBlock,
-    Runbook,
-    RunbookError,
-    RunbookProblem,
-    ShiftMoment,
-    SqlBlock,
-    Step,
-)
+from oncall_console.runbooks.body import MD, Walker, slugify
+from oncall_console.runbooks.frontmatter import fail, front_matter
+from oncall_console.runbooks.model import Runbook, RunbookProblem
 from oncall_console.text import clean
+
+__all__ = ["load_file", "parse_bytes", "parse_text", "slugify"]
 
 MAX_BYTES = 2_000_000
 """Larger files are refused: a runbook is read by people, not generated."""
 MAX_WARNINGS = 20
-MAX_EMBED_DEPTH = 3
-FENCE = "+++"
-FRONT_MATTER_KEYS = (
-    "id",
-    "title",
-    "alerts",
-    "severity",
-    "escalate_after_minutes",
-    "tags",
-    "when",
-    "numbered_steps",
-)
-ACTION_KEYS = ("backend", "action", "params", "title", "ask")
-SQL_LANGUAGES = ("sql", "postgres", "postgresql", "pgsql")
-MARKDOWN_LANGUAGES = ("markdown", "md")
-
-RUNBOOK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_TASK = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
-_TASK_LINE = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+\[[ xX]\]", re.MULTILINE)
-_BACKEND_COMMENT = re.compile(
-    r"^\s*(?:#|--|//)\s*backend\s*[:=]\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,62})\s*$", re.IGNORECASE
-)
-_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
-_TOML_KEY = re.compile(
-    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
-)
-_TOML_PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)""")
-_TOML_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"' -]+?)\s*\]\s*(?:#.*)?$")
 # A Latin-1 letter that starts a UTF-8 sequence, followed by what a continuation byte
 # looks like when decoded as Windows-1252: the signature of UTF-8 read as the wrong code.
 _MOJIBAKE = re.compile(
@@ -101,8 +55,6 @@ _MOJIBAKE = re.compile(
     "\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021\u2022"
     "\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
-
-_md = MarkdownIt("commonmark", {"maxNesting": 20}).enable("table")
 
 
 # --- entry points ------------------------------------------------------------------------------
@@ -114,17 +66,17 @@ def load_file(path: str | Path) -> Runbook:
     try:
         size = p.stat().st_size
         if size > MAX_BYTES:
-            raise _fail(str(p), 0, f"too large ({size} bytes; at most {MAX_BYTES})")
+            raise fail(str(p), 0, f"too large ({size} bytes; at most {MAX_BYTES})")
         data = p.read_bytes()
     except OSError as exc:
-        raise _fail(str(p), 0, f"cannot read: {exc.strerror or exc}") from None
+        raise fail(str(p), 0, f"cannot read: {exc.strerror or exc}") from None
     return parse_bytes(data, str(p), stem=p.stem)
 
 
 def parse_bytes(data: bytes, file: str = "<runbook>", *, stem: str | None = None) -> Runbook:
     """Decode (bad bytes replaced, with a warning per line) and parse."""
     if len(data) > MAX_BYTES:
-        raise _fail(file, 0, f"too large ({len(data)} bytes; at most {MAX_BYTES})")
+        raise fail(file, 0, f"too large ({len(data)} bytes; at most {MAX_BYTES})")
     digest = hashlib.sha256(data).hexdigest()
     text = data.decode("utf-8", errors="replace")
     return parse_text(text, file, stem=stem, digest=digest)
@@ -140,10 +92,10 @@ def parse_text(
     text = text.replace("\x00", "\ufffd")
     lines = text.split("\n")
     problems = _encoding_warnings(file, lines)
-    front, body_start = _front_matter(file, lines)
+    front, body_start = front_matter(file, lines)
     body = "\n".join(lines[body_start:])
-    walker = _Walker(file, lines, problems, numbered_steps=front.get("numbered_steps", True))
-    walker.walk(_md.parse(body), offset=body_start, level_base=0, embed=0)
+    walker = Walker(file, lines, problems, numbered_steps=front.get("numbered_steps", True))
+    walker.walk(MD.parse(body), offset=body_start, level_base=0, embed=0)
     phases, intro = walker.finish()
 
     default_id = slugify(stem if stem is not None else Path(file).stem)
@@ -166,21 +118,7 @@ def parse_text(
     )
 
 
-def slugify(text: str, fallback: str = "runbook", limit: int = 64) -> str:
-    """Lowercase letters and digits (any script) joined by '-'."""
-    s = unicodedata.normalize("NFKC", text).lower()
-    s = re.sub(r"[\W_]+", "-", s).strip("-")
-    if len(s) > limit:
-        cut = s[: limit + 1]
-        s = cut[: cut.rindex("-")] if "-" in cut[1:] else s[:limit]
-    return s.strip("-") or fallback
-
-
 # --- problems ------------------------------------------------------------------------------------
-
-
-def _fail(file: str, line: int, message: str) -> RunbookError:
-    return RunbookError([RunbookProblem(file, line, "error", message)])
 
 
 def _encoding_warnings(file: str, lines: list[str]) -> list[RunbookProblem]:
@@ -206,464 +144,6 @@ def _encoding_warnings(file: str, lines: list[str]) -> list[RunbookProblem]:
         more = sum(b - a + 1 for a, b, _ in runs[MAX_WARNINGS:])
         found.append(RunbookProblem(file, 0, "warning", f"{more} more mis-encoded lines"))
     return found
-
-
-# --- front matter ---------------------------------------------------------------------------------
-
-
-def _front_matter(file: str, lines: list[str]) -> tuple[dict[str, Any], int]:
-    """Validated front matter and the index of the first body line."""
-    if not lines or lines[0].rstrip() != FENCE:
-        return {}, 0
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == FENCE), None)
-    if end is None:
-        raise _fail(file, 1, "front matter opened with +++ is never closed (add a +++ line)")
-    source = lines[1:end]
-    try:
-        data = toml_loads("\n".join(source))  # nesting too deep is a syntax error
-    except tomllib.TOMLDecodeError as exc:
-        m = _TOML_AT.search(str(exc))
-        line = int(m.group(1)) + 1 if m else 1
-        raise _fail(
-            file, line, f"front matter: TOML syntax: {_TOML_AT.sub('', str(exc))}"
-        ) from None
-    key_lines = _key_lines(source, first_line=2)
-    problems: list[RunbookProblem] = []
-
-    def bad(key: str, message: str) -> None:
-        problems.append(RunbookProblem(file, key_lines.get(key, 1), "error", message))
-
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in FRONT_MATTER_KEYS:
-            bad(key, f"front matter: unknown key {key!r} (known: {', '.join(FRONT_MATTER_KEYS)})")
-            continue
-        try:
-            out[key] = _front_value(key, value)
-        except ValueError as exc:
-            bad(key, f"front matter: {key}: {exc}")
-    if problems:
-        raise RunbookError(problems)
-    if "id" in out:
-        out["_id_line"] = key_lines.get("id", 1)
-    return out, end + 1
-
-
-def _front_value(key: str, value: Any) -> Any:
-    if key == "id":
-        if not isinstance(value, str) or not RUNBOOK_ID.match(value):
-            raise ValueError("letters, digits, '.', '_' and '-', at most 80, e.g. high-error-rate")
-        return value
-    if key == "title":
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("expected a non-empty string")
-        return clean(value, limit=200)
-    if key in ("alerts", "tags"):
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ValueError('expected a list of non-empty strings, e.g. ["HighErrorRate"]')
-        return tuple(clean(v.strip(), limit=200) for v in value)
-    if key == "severity":
-        if not isinstance(value, str):
-            raise ValueError('expected a string such as "SEV2" or "P2"')
-        return Severity.parse(value)  # its ValueError says what is accepted
-    if key == "escalate_after_minutes":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10080:
-            raise ValueError("expected whole minutes from 1 to 10080")
-        return value
-    if key == "when":
-        try:
-            return ShiftMoment(value)
-        except ValueError:
-            raise ValueError('expected "start-of-shift" or "end-of-shift"') from None
-    if key == "numbered_steps":
-        if not isinstance(value, bool):
-            raise ValueError("expected true or false")
-        return value
-    raise ValueError("unknown key")  # pragma: no cover - keys are checked first
-
-
-def _key_lines(source: list[str], first_line: int) -> dict[str, int]:
-    """Line of each top-level key (and of each key of each table, as 'table.key')."""
-    found: dict[str, int] = {}
-    table = ""
-    for n, line in enumerate(source, start=first_line):
-        if m := _TOML_TABLE.match(line):
-            table = m.group(1).strip().strip("\"'")
-            found.setdefault(table, n)
-        elif m := _TOML_KEY.match(line):
-            parts = [a or b or c for a, b, c in _TOML_PART.findall(m.group(1))]
-            for size in range(1, len(parts) + 1):  # "params.pid = 1" also locates "params"
-                key = ".".join(parts[:size])
-                found.setdefault(f"{table}.{key}" if table else key, n)
-    return found
-
-
-# --- the body -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Item:
-    parent: _Item | None
-    ordered: bool
-    start: int
-    end: int
-    task: bool = False
-    checked: bool = False
-    text: str = ""
-    markdown: str = ""
-    head: tuple[int, int] = (0, 0)
-    link_only: bool = False
-    step: Step | None = None
-
-
-@dataclass
-class _PhaseAcc:
-    title: str
-    level: int
-    line: int
-    events: list[_Item | Block] = field(default_factory=list)
-    owned: set[int] = field(default_factory=set)
-    consumed: set[int] = field(default_factory=set)
-
-
-class _Walker:
-    def __init__(
-        self, file: str, lines: list[str], problems: list[RunbookProblem], *, numbered_steps: bool
-    ) -> None:
-        self.file = file
-        self.lines = lines
-        self.problems = problems
-        self.numbered_steps = numbered_steps
-        self.phases: list[_PhaseAcc] = [_PhaseAcc("", 1, 1)]
-        self.title = ""
-        self.title_seen = False
-        self.first_h1 = ""
-
-    @property
-    def phase(self) -> _PhaseAcc:
-        return self.phases[-1]
-
-    def problem(self, line: int, message: str, severity: ProblemSeverity = "error") -> None:
-        self.problems.append(RunbookProblem(self.file, line, severity, message))
-
-    # --- tokens -> events
-
-    def walk(self, tokens: list[Token], *, offset: int, level_base: int, embed: int) -> None:
-        items: list[_Item] = []
-        lists: list[bool] = []  # ordered?
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            span = (tok.map[0] + offset, tok.map[1] + offset) if tok.map else None
-            kind = tok.type
-            if kind == "heading_open" and tok.level == 0 and span is not None:
-                inline = tokens[i + 1] if i + 1 < len(tokens) else None
-                title = clean(_plain(inline), limit=200) if inline is not None else ""
-                self._heading(int(tok.tag[1:] or 2), title, span, level_base)
-                i += 3  # heading_open, inline, heading_close
-                continue
-            if tok.level == 0 and span is not None:
-                self.phase.owned.update(range(*span))
-            if kind in ("bullet_list_open", "ordered_list_open"):
-                lists.append(kind == "ordered_list_open")
-            elif kind in ("bullet_list_close", "ordered_list_close"):
-                if lists:
-                    lists.pop()
-            elif kind == "list_item_open" and span is not None:
-                item = _Item(
-                    parent=items[-1] if items else None,
-                    ordered=bool(lists and lists[-1]),
-                    start=span[0],
-                    end=span[1],
-                )
-                if i + 2 < len(tokens) and tokens[i + 1].type == "paragraph_open":
-                    self._item_head(item, tokens[i + 2], offset)
-                items.append(item)
-                self.phase.events.append(item)
-            elif kind == "list_item_close":
-                if items:
-                    items.pop()
-            elif kind in ("fence", "code_block") and span is not None:
-                self._block(tok, span, level_base, embed)
-            i += 1
-
-    def _heading(self, tag: int, title: str, span: tuple[int, int], level_base: int) -> None:
-        level = max(1, tag + level_base - 1) if level_base else tag
-        if tag == 1 and not self.first_h1:
-            self.first_h1 = title
-        if level == 1 and not level_base and not self.title_seen and len(self.phases) == 1:
-            self.title = title
-            self.title_seen = True
-            self.phase.owned.update(range(*span))
-            self.phase.consumed.update(range(*span))
-            return
-        acc = _PhaseAcc(title or "(untitled)", level, span[0] + 1)
-        acc.owned.update(range(*span))
-        acc.consumed.update(range(*span))
-        self.phases.append(acc)
-
-    def _item_head(self, item: _Item, inline: Token, offset: int) -> None:
-        content = inline.content
-        if inline.map:
-            item.head = (inline.map[0] + offset, inline.map[1] + offset)
-        m = _TASK.match(content)
-        plain = _plain(inline)
-        if m:
-            item.task, item.checked = True, m.group(1) in "xX"
-            content = content[m.end() :]
-            plain = _TASK.sub("", plain.lstrip(), count=1)
-        children = [c for c in inline.children or [] if c.type != "softbreak"]
-        item.link_only = (
-            bool(children)
-            and children[0].type == "link_open"
-            and (children[-1].type == "link_close")
-        )
-        item.text = clean(plain.strip(), limit=500)
-        item.markdown = clean(content.strip(), limit=2000)
-
-    def _block(self, tok: Token, span: tuple[int, int], level_base: int, embed: int) -> None:
-        phase = self.phase
-        phase.consumed.update(range(*span))
-        line = span[0] + 1
-        if tok.type == "code_block":
-            phase.events.append(ReferenceBlock("", _block_text(tok.content), line))
-            return
-        words = tok.info.strip().split()
-        lang = clean(words[0], limit=40).lower() if words else ""
-        attrs = dict(w.split("=", 1) for w in words[1:] if "=" in w)
-        content = tok.content
-        if lang == "action":
-            phase.events.append(self._action(content, line))
-        elif lang == "promql" or (lang in SQL_LANGUAGES and "backend" in attrs):
-            self._query(lang, attrs.get("backend", ""), content, line)
-        elif lang in SQL_LANGUAGES and _BACKEND_COMMENT.match(_first_line(content)):
-            self._query(lang, "", content, line)
-        elif lang in MARKDOWN_LANGUAGES and embed < MAX_EMBED_DEPTH and _TASK_LINE.search(content):
-            level = max(level_base, phase.level)
-            tokens = _md.parse(content)
-            self.walk(tokens, offset=span[0] + 1, level_base=level, embed=embed + 1)
-        else:
-            phase.events.append(ReferenceBlock(lang, _block_text(content), line))
-
-    def _query(self, lang: str, backend: str, content: str, line: int) -> None:
-        body = content
-        first = _first_line(content)
-        if m := _BACKEND_COMMENT.match(first):
-            backend = backend or m.group(1)
-            body = content[content.index(first) + len(first) :]
-        body = body.strip()
-        if backend and not BACKEND_NAME.match(backend):
-            self.problem(line, f"{lang} block: {clean(backend, limit=40)!r} is not a backend name")
-            self.phase.events.append(ReferenceBlock(lang, _block_text(content), line))
-            return
-        if not body:
-            self.problem(line, f"{lang} block is empty")
-        if lang == "promql":
-            self.phase.events.append(PromqlBlock(body, line, backend))
-        else:
-            self.phase.events.append(SqlBlock(body, backend, line))
-
-    def _action(self, content: str, line: int) -> Block:
-        fallback = ReferenceBlock("action", _block_text(content), line)
-        try:
-            data = toml_loads(content)
-        except tomllib.TOMLDecodeError as exc:
-            m = _TOML_AT.search(str(exc))
-            at = line + int(m.group(1)) if m else line
-            self.problem(at, f"action block: TOML syntax: {_TOML_AT.sub('', str(exc))}")
-            return fallback
-        key_lines = _key_lines(content.split("\n"), first_line=line + 1)
-        before = len(self.problems)
-
-        def bad(key: str, message: str) -> None:
-            self.problem(key_lines.get(key, line), f"action block: {message}")
-
-        for key in data:
-            if key not in ACTION_KEYS:
-                bad(key, f"unknown key {key!r} (known: {', '.join(ACTION_KEYS)})")
-        backend, action = data.get("backend"), data.get("action")
-        for key, value in (("backend", backend), ("action", action)):
-            if value is None:
-                bad(key, f"{key} is missing")
-            elif not isinstance(value, str) or not BACKEND_NAME.match(value):
-                bad(key, f'{key}: expected a name such as "pg" or "terminate-idle"')
-        params = data.get("params", {})
-        if not isinstance(params, dict):
-            bad("params", 'params: expected a table, e.g. params = { service = "api" }')
-            params = {}
-        for name, value in params.items():
-            if not isinstance(value, str | int | float | bool):
-                bad(f"params.{name}", f"params.{name}: expected a string, number or boolean")
-        title = data.get("title", "")
-        if not isinstance(title, str):
-            bad("title", "title: expected a string")
-        ask = data.get("ask", [])
-        if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
-            bad("ask", 'ask: expected a list of parameter names, e.g. ["deployment"]')
-            ask = []
-        if len(self.problems) > before:
-            return fallback
-        assert isinstance(backend, str) and isinstance(action, str)
-        param_lines = {
-            name: key_lines.get(f"params.{name}", key_lines.get("params", line)) for name in params
-        }
-        return ActionBlock(
-            backend=backend,
-            action=action,
-            params=dict(params),
-            line=line,
-            title=clean(title, limit=200) if isinstance(title, str) else "",
-            ask=tuple(ask),
-            param_lines=param_lines,
-            source=_block_text(content),
-        )
-
-    # --- events -> phases
-
-    def finish(self) -> tuple[tuple[Phase, ...], Phase]:
-        ids = _Ids()
-        built: list[Phase] = []
-        for n, acc in enumerate(self.phases):
-            phase_id = "intro" if n == 0 else ids.take(slugify(acc.title, "phase"))
-            built.append(self._phase(acc, phase_id, ids))
-        return tuple(built[1:]), built[0]
-
-    def _phase(self, acc: _PhaseAcc, phase_id: str, ids: _Ids) -> Phase:
-        items = [e for e in acc.events if isinstance(e, _Item)]
-        has_checkbox = any(it.task for it in items)
-
-        def is_step(it: _Item) -> bool:
-            if it.task:
-                return True
-            return (
-                not has_checkbox
-                and self.numbered_steps
-                and it.ordered
-                and it.parent is None
-                and bool(it.text)
-                and not it.link_only
-            )
-
-        steps: list[_Item] = [it for it in items if is_step(it)]
-        step_set = {id(it) for it in steps}
-        phase_slug = slugify(acc.title, "intro" if phase_id == "intro" else "phase", limit=40)
-        consumed = set(acc.consumed)
-        for it in steps:
-            consumed.update(range(it.start, it.end))
-
-        blocks_of: dict[int, list[Block]] = {id(it): [] for it in steps}
-        phase_blocks: list[Block] = []
-        last: _Item | None = None
-        for ev in acc.events:
-            if isinstance(ev, _Item):
-                if id(ev) in step_set:
-                    last = ev
-            elif last is None:
-                phase_blocks.append(ev)
-            else:
-                blocks_of[id(last)].append(ev)
-
-        out: list[Step] = []
-        for k, it in enumerate(steps):
-            ancestors = []
-            p = it.parent
-            while p is not None:
-                if id(p) in step_set:
-                    ancestors.append(p)
-                p = p.parent
-            hidden = set(range(*it.head)) | {it.start}
-            j = k + 1  # sub-steps follow their step in document order
-            while j < len(steps) and steps[j].start < it.end:
-                hidden.update(range(steps[j].start, steps[j].end))
-                j += 1
-            note = self._text(range(it.start, it.end), hidden, acc.consumed)
-            step = Step(
-                id=ids.take(f"{phase_slug}/{slugify(it.text or it.markdown, 'step', limit=60)}"),
-                text=it.text or "(empty step)",
-                line=it.start + 1,
-                markdown=it.markdown,
-                depth=len(ancestors),
-                parent=ancestors[0].step.id if ancestors and ancestors[0].step else None,
-                checked=it.checked,
-                checkbox=it.task,
-                note=note,
-                blocks=tuple(blocks_of[id(it)]),
-            )
-            it.step = step
-            out.append(step)
-        text = self._text(sorted(acc.owned), consumed)
-        return Phase(
-            phase_id, acc.title, acc.level, acc.line, text, tuple(out), tuple(phase_blocks)
-        )
-
-    def _text(self, lines: Any, hidden: set[int], also: set[int] | None = None) -> str:
-        kept: list[str] = []
-        last = None
-        for n in lines:
-            if n in hidden or (also and n in also) or not 0 <= n < len(self.lines):
-                continue
-            if last is not None and n != last + 1:
-                kept.append("")  # something was left out (or was blank): keep blocks apart
-            kept.append(self.lines[n])
-            last = n
-        text = _dedent("\n".join(kept))
-        text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
-        return clean(text, limit=20_000, single_line=False)
-
-
-class _Ids:
-    """Hands out ids, adding -2, -3... to repeats."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.last: dict[str, int] = {}
-
-    def take(self, base: str) -> str:
-        candidate, n = base, self.last.get(base, 1)
-        if n > 1:
-            candidate = f"{base}-{n}"
-        while candidate in self.seen:
-            n += 1
-            candidate = f"{base}-{n}"
-        self.seen.add(candidate)
-        self.last[base] = n
-        return candidate
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _plain(inline: Token) -> str:
-    """The text of an inline token without its markup: code spans keep their content."""
-    if not inline.children:
-        return inline.content
-    parts: list[str] = []
-    for c in inline.children:
-        if c.type in ("text", "code_inline", "html_inline"):
-            parts.append(c.content)
-        elif c.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-        elif c.type == "image":
-            parts.append(c.content)
-    return "".join(parts)
-
-
-def _first_line(content: str) -> str:
-    for line in content.split("\n"):
-        if line.strip():
-            return line
-    return ""
-
-
-def _block_text(content: str) -> str:
-    return clean(content.rstrip("\n"), limit=20_000, single_line=False)
-
-
-def _dedent(text: str) -> str:
-    lines = text.split("\n")
-    widths = [len(ln) - len(ln.lstrip(" ")) for ln in lines if ln.strip()]
-    cut = min(widths, default=0)
-    return "\n".join(ln[cut:] for ln in lines) if cut else text
 
 
 def _humanize(slug: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,24 @@ FIELDS = (
 def entry_hash(prev_hash: str, values: dict[str, Any]) -> str:
     body = json.dumps([values[f] for f in FIELDS], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+AUDIT_COLUMNS = (*FIELDS, "prev_hash", "hash")
+"""An audit row's columns, in the order of AuditRecord's fields."""
+
+
+def next_audit_record(values: dict[str, Any], last: Sequence[Any] | None) -> AuditRecord:
+    """The entry after ``last`` (its row's id and hash; None for the first): ``values``
+    with the next id and chained to it. Both stores call it inside their append's lock."""
+    row = {**values, "id": (last[0] + 1) if last else 1}
+    prev = last[1] if last else GENESIS
+    row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
+    return AuditRecord(**{c: row[c] for c in AUDIT_COLUMNS})
+
+
+def progress_by_step(rows: Iterable[Sequence[Any]]) -> dict[str, StepProgress]:
+    """Rows of (runbook, scope, step, done, operator, at, note), keyed by step."""
+    return {r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows}
 
 
 def verify(records: list[AuditRecord]) -> ChainReport:

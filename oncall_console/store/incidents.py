@@ -251,6 +251,44 @@ def is_once(ref: str) -> bool:
     return ref.startswith(ONCE_PREFIXES)
 
 
+def new_incident(
+    number: int,
+    values: Mapping[str, Any],
+    operator: str,
+    at: float,
+    prefix: str,
+    entries: Sequence[TimelineRecord],
+) -> tuple[dict[str, Any], list[TimelineRecord]]:
+    """A new incident's row, and the timeline it starts with: its "declared" entry, then
+    ``entries`` (moved to the new id)."""
+    row = new_row(number, values, at, prefix)
+    declared = TimelineRecord(row["id"], at, "declared", declared_text(row), operator)
+    return row, [declared, *(replace(e, incident_id=row["id"]) for e in entries)]
+
+
+def planned_update(
+    current: IncidentRecord,
+    incident: str,
+    values: Mapping[str, Any],
+    operator: str,
+    at: float,
+    kind: str,
+    text: str,
+    check: Callable[[IncidentRecord], None] | None,
+) -> tuple[str, tuple[Any, ...], TimelineRecord] | None:
+    """``check`` the row read inside the transaction (it may raise to refuse), then the
+    UPDATE (``?`` placeholders), its arguments and the timeline entry that tells it; None
+    when nothing changes."""
+    if check is not None:
+        check(current)
+    plan = plan_update(current, values, kind, text)
+    if plan is None:
+        return None
+    changes, k, t = plan
+    sql = "UPDATE incidents SET " + set_clause(changes) + " WHERE id = ?"
+    return sql, (*changes.values(), at, incident), TimelineRecord(incident, at, k, t, operator)
+
+
 # --- SQLite (called on the store's worker thread) ------------------------------------------
 
 
@@ -291,11 +329,12 @@ def sqlite_create(
     def create() -> IncidentRecord:
         db.execute(NEXT_NUMBER)
         number = db.execute("SELECT value FROM incident_counter WHERE name = 'incident'")
-        row = new_row(int(number.fetchone()[0]), values, at, prefix)
+        row, timeline = new_incident(
+            int(number.fetchone()[0]), values, operator, at, prefix, entries
+        )
         db.execute(INSERT_INCIDENT, tuple(row[c] for c in INCIDENT_COLUMNS))
-        _sqlite_append(db, TimelineRecord(row["id"], at, "declared", declared_text(row), operator))
-        for e in entries:
-            _sqlite_append(db, replace(e, incident_id=row["id"]))
+        for e in timeline:
+            _sqlite_append(db, e)
         created = _sqlite_one(db, row["id"])
         assert created is not None
         return created
@@ -318,17 +357,12 @@ def sqlite_update(
         current = _sqlite_one(db, incident)
         if current is None:
             raise IncidentNotFound(incident)
-        if check is not None:
-            check(current)
-        plan = plan_update(current, values, kind, text)
-        if plan is None:
+        planned = planned_update(current, incident, values, operator, at, kind, text, check)
+        if planned is None:
             return current
-        changes, k, t = plan
-        db.execute(
-            "UPDATE incidents SET " + set_clause(changes) + " WHERE id = ?",
-            (*changes.values(), at, incident),
-        )
-        _sqlite_append(db, TimelineRecord(incident, at, k, t, operator))
+        sql, args, entry = planned
+        db.execute(sql, args)
+        _sqlite_append(db, entry)
         updated = _sqlite_one(db, incident)
         assert updated is not None
         return updated
@@ -408,13 +442,10 @@ async def pg_create(
         cur = await conn.execute(NEXT_NUMBER + " RETURNING value")
         got = await cur.fetchone()
         assert got is not None, "migration 3 seeds the incident counter"
-        row = new_row(int(got[0]), values, at, prefix)
+        row, timeline = new_incident(int(got[0]), values, operator, at, prefix, entries)
         await conn.execute(pg(INSERT_INCIDENT), tuple(row[c] for c in INCIDENT_COLUMNS))
-        await _pg_append(
-            conn, TimelineRecord(row["id"], at, "declared", declared_text(row), operator)
-        )
-        for e in entries:
-            await _pg_append(conn, replace(e, incident_id=row["id"]))
+        for e in timeline:
+            await _pg_append(conn, e)
         created = await _pg_one(conn, row["id"])
     assert created is not None
     return created
@@ -434,17 +465,12 @@ async def pg_update(
         current = await _pg_one(conn, incident, lock=True)
         if current is None:
             raise IncidentNotFound(incident)
-        if check is not None:
-            check(current)
-        plan = plan_update(current, values, kind, text)
-        if plan is None:
+        planned = planned_update(current, incident, values, operator, at, kind, text, check)
+        if planned is None:
             return current
-        changes, k, t = plan
-        await conn.execute(
-            pg("UPDATE incidents SET " + set_clause(changes) + " WHERE id = ?"),
-            (*changes.values(), at, incident),
-        )
-        await _pg_append(conn, TimelineRecord(incident, at, k, t, operator))
+        sql, args, entry = planned
+        await conn.execute(pg(sql), args)
+        await _pg_append(conn, entry)
         updated = await _pg_one(conn, incident)
     assert updated is not None
     return updated

@@ -12,11 +12,18 @@ from typing import Any
 import psycopg
 
 from oncall_console.store import incidents as inc
-from oncall_console.store.base import FIELDS, GENESIS, AuditRecord, StepProgress, Store, entry_hash
+from oncall_console.store.base import (
+    AUDIT_COLUMNS,
+    AuditRecord,
+    StepProgress,
+    Store,
+    next_audit_record,
+    progress_by_step,
+)
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import MIGRATIONS
 
-COLUMNS = (*FIELDS, "prev_hash", "hash")
+COLUMNS = AUDIT_COLUMNS
 INSERT_AUDIT = (
     "INSERT INTO audit ("
     + ", ".join(COLUMNS)
@@ -100,11 +107,9 @@ class PostgresStore(Store):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 cur = await conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 last = await cur.fetchone()
-                row = {**values, "id": (last[0] + 1) if last else 1}
-                prev = last[1] if last else GENESIS
-                row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
-                await conn.execute(INSERT_AUDIT, tuple(row[c] for c in COLUMNS))
-            return AuditRecord(**{c: row[c] for c in COLUMNS})
+                record = next_audit_record(values, last)
+                await conn.execute(INSERT_AUDIT, tuple(getattr(record, c) for c in COLUMNS))
+            return record
 
     async def audit(self, since: float | None = None) -> list[AuditRecord]:
         async with self._lock:
@@ -152,10 +157,7 @@ class PostgresStore(Store):
                 " WHERE runbook = %s AND scope = %s",
                 (runbook, scope),
             )
-            rows = await cur.fetchall()
-            return {
-                r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows
-            }
+            return progress_by_step(await cur.fetchall())
 
     # --- incidents (migration 3; SQL in store/incidents.py) ---------------------------------
 

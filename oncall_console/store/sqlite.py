@@ -15,18 +15,18 @@ from typing import Any, TypeVar
 
 from oncall_console.store import incidents as inc
 from oncall_console.store.base import (
-    FIELDS,
-    GENESIS,
+    AUDIT_COLUMNS,
     AuditRecord,
     StepProgress,
     Store,
-    entry_hash,
+    next_audit_record,
+    progress_by_step,
 )
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import MIGRATIONS
 
 T = TypeVar("T")
-COLUMNS = (*FIELDS, "prev_hash", "hash")
+COLUMNS = AUDIT_COLUMNS
 # Built once from constant column names; values are always bound parameters.
 INSERT_AUDIT = (
     "INSERT INTO audit (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
@@ -103,15 +103,13 @@ class SqliteStore(Store):
             db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes too
             try:
                 last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-                row = {**values, "id": (last[0] + 1) if last else 1}
-                prev = last[1] if last else GENESIS
-                row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
-                db.execute(INSERT_AUDIT, tuple(row[c] for c in COLUMNS))
+                record = next_audit_record(values, last)
+                db.execute(INSERT_AUDIT, tuple(getattr(record, c) for c in COLUMNS))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            return AuditRecord(**{c: row[c] for c in COLUMNS})
+            return record
 
         return await self._call(append)
 
@@ -173,9 +171,7 @@ class SqliteStore(Store):
                 " WHERE runbook = ? AND scope = ?",
                 (runbook, scope),
             ).fetchall()
-            return {
-                r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows
-            }
+            return progress_by_step(rows)
 
         return await self._call(read)
 

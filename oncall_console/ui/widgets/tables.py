@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from rich.text import Text, TextType
 from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, CellType, ColumnKey, RowKey
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
 
 class KeyedTable(DataTable[Text]):
@@ -14,6 +16,10 @@ class KeyedTable(DataTable[Text]):
 
     _one_line_rows = True
     """Every row is one line high, so a row's y is its index (see ``update_cell``)."""
+    _labelled_rows = False
+    """A row was added with a label: the label column may take width (see ``update_cell``)."""
+    _cell_only = False
+    """Inside ``update_cell``: DataTable's whole-table ``refresh()`` is left out."""
 
     def add_row(
         self,
@@ -24,6 +30,8 @@ class KeyedTable(DataTable[Text]):
     ) -> RowKey:
         if height != 1:
             self._one_line_rows = False
+        if label is not None:
+            self._labelled_rows = True
         return super().add_row(*cells, height=height, key=key, label=label)
 
     @property
@@ -49,23 +57,40 @@ class KeyedTable(DataTable[Text]):
         rows, whose cache the update has just invalidated: a poll cycle of 1,000 checks
         cost 1,000 x 1,000 row lookups on the event loop (issue #6, benchmark 3). Rows
         here are one line each, so y is the row's index and off-screen cells cost nothing.
+
+        Public API only: DataTable's ``update_cell`` stores the value (and raises
+        ``CellDoesNotExist``); the whole-table ``refresh()`` it ends with is left out (see
+        ``refresh``), and the cell's region is refreshed instead. A test pins that what
+        reaches ``DataTable.refresh`` is that one region (tests/test_tables.py).
         """
         if update_width:
             super().update_cell(row_key, column_key, value, update_width=True)
             return
-        row = RowKey(row_key) if isinstance(row_key, str) else row_key
-        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
-        y = self._row_locations.get(row)
-        x = self._column_locations.get(column)
-        if y is None or x is None:
-            raise CellDoesNotExist(f"No cell exists for row_key={row!r}, column_key={column!r}.")
-        self._data[row][column] = value
-        self._update_count += 1  # the key of DataTable's render caches
-        if not self._one_line_rows:
-            self.refresh_coordinate(Coordinate(y, x))
+        self._cell_only = True
+        try:
+            super().update_cell(row_key, column_key, value)
+        finally:
+            self._cell_only = False
+        y = self.get_row_index(row_key)  # constant time: a key -> index map
+        x = self.get_column_index(column_key)
+        if not self._one_line_rows or (self._labelled_rows and self.show_row_labels):
+            self.refresh_coordinate(Coordinate(y, x))  # walks the rows: correct, not fast
             return
         top = y + (self.header_height if self.show_header else 0)
         columns = self.ordered_columns
-        left = self._row_label_column_width + sum(c.get_render_width(self) for c in columns[:x])
+        left = sum(c.get_render_width(self) for c in columns[:x])
+        region = Region(left, top, columns[x].get_render_width(self), 1)
         # Off-screen cells refresh nothing; they are drawn from the data when scrolled to.
-        self._refresh_region(Region(left, top, columns[x].get_render_width(self), 1))
+        if self.window_region.overlaps(region):
+            self.refresh(region.translate(-self.scroll_offset))
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if self._cell_only and not regions and not layout and not recompose:
+            return self  # update_cell refreshes the cell's region itself
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
