@@ -81,6 +81,11 @@ async def test_declaring_on_a_group_row_uses_its_worst_alert():
         table.move_cursor(row=keys(table).index("group:alertname=HighErrorRate"))
         await pilot.press("i")
         await pilot.pause()
+        await pilot.press("y")
+        for _ in range(100):
+            if app.engine.incident_service.records:
+                break
+            await pilot.pause(0.01)
         record = next(iter(app.engine.incident_service.records.values()))
         assert record.severity == 2 and record.group_key == "alertname=HighErrorRate"
         assert "5xx on web" in record.title  # g1, the SEV2 one

@@ -178,11 +178,18 @@ async def test_declaring_an_incident_from_an_alert_with_i():
         select_first_alert(app)
         await pilot.press("i")
         await pilot.pause()
+        prompt = app.screen  # it says what it will declare before it does
+        assert type(prompt).__name__ == "YesNoPrompt" and "SEV2" in prompt.text
+        await pilot.press("y")
+        for _ in range(100):
+            if type(app.screen).__name__ == "IncidentScreen":
+                break
+            await pilot.pause(0.01)
         declared = [i for i in app.engine.incidents() if i.id.startswith("INC-1")]
         assert len(declared) == 1 and declared[0].severity.label == "SEV2"
         assert type(app.screen).__name__ == "IncidentScreen"  # declared: now work it
         await pilot.press("escape")
         assert app.screen is app.dashboard
-        await pilot.press("i")  # the same alert group again: refused, nothing new
+        await pilot.press("i", "y")  # the same alert group again: refused, nothing new
         await pilot.pause()
         assert len([i for i in app.engine.incidents() if i.id.startswith("INC-1")]) == 1

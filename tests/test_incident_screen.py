@@ -45,6 +45,8 @@ async def declare(pilot: Any) -> IncidentScreen:
     await settle(pilot)
     select_first_alert(app)
     await pilot.press("i")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "YesNoPrompt", "declare prompt")
+    await pilot.press("y")
     await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), "incident screen")
     screen = app.screen
     await wait_for(pilot, lambda: screen.record is not None, "incident loaded")

@@ -61,6 +61,11 @@ def test_incident_screen_at_80x24(snap_compare):
         select_first_alert(app)
         await pilot.press("i")
         await pilot.pause()
+        await pilot.press("y")
+        for _ in range(100):
+            if type(app.screen).__name__ == "IncidentScreen":
+                break
+            await pilot.pause(0.01)
         await pilot.press("k", "t")
         await pilot.pause()
         await pilot.press("n")

@@ -150,6 +150,8 @@ def test_two_console_processes_share_incidents_notes_and_presence_and_survive_a_
 
         # 1. Alex declares an incident from the selected alert; Sam's dashboard lists it.
         alex.press("3", "i")
+        alex.wait_for("the declare prompt", "Declare an incident")
+        alex.press("y")
         on_alex = alex.wait_for(
             "alex's incident screen",
             lambda s: incident_id_on(s) is not None and "investigating" in s and "Note" in s,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from oncall_console.engine.actions import ActionPlan, ActionRefused
-from oncall_console.engine.runbooks import DiagnosticRefused
+from oncall_console.engine.runbooks import DiagnosticRefused, RunbookChoice
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.engine.targets import check_for_alert, slis_for_check
 from oncall_console.model import (
@@ -61,6 +61,7 @@ __all__ = [
     "DiagnosticRefused",
     "IncidentDesk",
     "Notice",
+    "RunbookChoice",
     "RunbookDesk",
     "Settings",
     "View",
@@ -230,6 +231,8 @@ class OnCall:
         )
         self.incidents: IncidentDesk = engine.incident_service
         self.runbooks: RunbookDesk = engine.runbooks
+        self._chosen: dict[str, str] = {}
+        """scope -> runbook id picked this session (alerts, checks)."""
 
     @classmethod
     def build(cls, loaded: LoadedConfig, **options: Any) -> OnCall:
@@ -362,25 +365,47 @@ class OnCall:
     def feed_errors(self) -> dict[str, str]:
         return self._engine.feed_errors()
 
-    def runbook_for_incident(self, incident_id: str) -> Runbook | None:
-        """The incident's runbook: the one set on it, else the first its alerts (or its
-        title's alert name) name. When found that way, it is set on the incident, so the
-        timeline and the handoff name the runbook it is walked with."""
-        library = self._engine.runbooks.library
-        incident = next((i for i in self.incident_list() if i.id == incident_id), None)
-        if incident is None:
-            return None
-        record = self.incidents.cached(incident_id)
-        runbook = library.get(record.runbook) if record is not None and record.runbook else None
-        if runbook is None:
-            alerts = {a.fingerprint: a.name for a in self.alerts()}
-            names = [alerts.get(fp, fp) for fp in incident.alerts]
-            if record is not None and record.title:
-                names.append(record.title.partition(":")[0])
-            runbook = next((r for n in names if (r := library.for_alert(n))), None)
-        if runbook is not None and record is not None and record.runbook != runbook.id:
-            self._engine.spawn(self.incidents.set_runbook(incident_id, runbook.id))
-        return runbook
+    def choose_runbook(
+        self, *, incident: str = "", alert: str = "", check: str = ""
+    ) -> RunbookChoice:
+        """Which runbook answers the row in front of the engineer (an incident, an alert
+        by fingerprint, a check): the one to open at once, or the guesses and the rest
+        for a picker (never a dead end). A choice made before for the same scope wins."""
+        e = self._engine
+        alerts = {a.fingerprint: a for a in e.alerts()}
+        names: list[str] = []
+        chosen = ""
+        found_alerts: list[Alert] = []
+        if incident:
+            record = self.incidents.cached(incident)
+            item = next((i for i in self.incident_list() if i.id == incident), None)
+            if item is not None:
+                found_alerts = [alerts[fp] for fp in item.alerts if fp in alerts]
+                names = [fp for fp in item.alerts if fp not in alerts]
+            if record is not None:
+                chosen = record.runbook
+                if record.title:
+                    names.append(record.title.partition(":")[0])
+        if alert and alert in alerts:
+            found_alerts.append(alerts[alert])
+            chosen = chosen or self._chosen.get(f"alert {alerts[alert].name}", "")
+        if check:
+            chosen = chosen or self._chosen.get(f"check {check}", "")
+        choice = e.runbooks.choose(alerts=found_alerts, names=names, check=check)
+        remembered = e.runbooks.library.get(chosen) if chosen else None
+        if remembered is not None:
+            return replace(choice, sure=remembered)
+        return choice
+
+    def remember_runbook(self, scope: str, runbook_id: str) -> None:
+        """The runbook picked for ``scope`` (an incident id, "alert NAME", "check NAME"):
+        offered at once next time. On an incident it is stored (its timeline says so)."""
+        if self.incidents.cached(scope) is not None:
+            record = self.incidents.cached(scope)
+            if record is not None and record.runbook != runbook_id:
+                self._engine.spawn(self.incidents.set_runbook(scope, runbook_id))
+        else:
+            self._chosen[scope] = runbook_id
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Everything as plain data (``status --format json``)."""

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,22 @@ from oncall_console.store import StepProgress
 if TYPE_CHECKING:
     from oncall_console.incidents import IncidentService
     from oncall_console.store import Store
+
+
+GUESS_LABELS = ("service", "job", "namespace", "app", "deployment", "team", "component")
+"""Alert labels whose values are compared with runbook tags to guess a runbook."""
+
+
+@dataclass(frozen=True)
+class RunbookChoice:
+    """What ``RunbookService.choose`` found: the runbook to open at once (``sure``), or
+    the guesses to offer first in a picker, then every other runbook."""
+
+    sure: Runbook | None
+    guesses: list[Runbook]
+    rest: list[Runbook]
+    link: str = ""
+    """The alerts' runbook_url: shown as a link to open or copy when nothing here matches."""
 
 
 class DiagnosticRefused(Exception):
@@ -86,6 +103,41 @@ class RunbookService:
 
     def for_alert(self, alert: Alert) -> Runbook | None:
         return self.library.for_alert(alert, alert.runbook_url)
+
+    def choose(
+        self, *, alerts: Sequence[Alert] = (), names: Sequence[str] = (), check: str = ""
+    ) -> RunbookChoice:
+        """Which runbook answers these alerts / this check, never a dead end:
+
+        1. sure: the check's configured runbook; an alert's name (front matter
+           ``alerts``, file stem), its ``runbook_url`` (last segment, fragment);
+        2. guesses: runbooks whose tags name a label value of the alerts (service,
+           job, namespace, ...) or the check;
+        3. the rest of the library, for a picker; and the alerts' runbook_url, to
+           open or copy when it is not a runbook here.
+        """
+        sure: list[Runbook] = []
+        if check and (configured := self.for_check(check)) is not None:
+            sure.append(configured)
+        for alert in alerts:
+            sure += self.library.matches(alert)
+        for name in names:
+            sure += self.library.matches(name)
+        words = {check.lower()} if check else set()
+        for alert in alerts:
+            words |= {v.lower() for k, v in alert.labels.items() if k in GUESS_LABELS and v}
+        words.discard("")
+        guesses = [r for r in self.library.all() if words & {t.lower() for t in r.tags}]
+        ordered = list({r.id: r for r in [*sure, *guesses]}.values())  # first of each id
+        taken = {r.id for r in ordered}
+        rest = [r for r in self.library.all() if r.id not in taken]
+        link = next((a.runbook_url for a in alerts if a.runbook_url), "")
+        return RunbookChoice(
+            sure=ordered[0] if sure else None,
+            guesses=ordered,
+            rest=rest,
+            link=link,
+        )
 
     async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]:
         return await self.store.steps(runbook.id, scope)

@@ -314,18 +314,56 @@ class OncallApp(App[None]):
         await run_action_flow(self, ask)
 
     def on_open_runbook(self, message: OpenRunbook) -> None:
-        """An incident's runbook, walked in the incident's scope: steps and actions go on
-        its timeline."""
         message.stop()
-        oncall = self.oncall
-        incident = next((i for i in oncall.incident_list() if i.id == message.incident), None)
-        runbook = oncall.runbook_for_incident(message.incident) if incident else None
-        if incident is None or runbook is None:
-            self.notify(f"No runbook is linked to {message.incident}.", timeout=4, markup=False)
-            return
+        self._open_runbook_of(message)
+
+    @work(exclusive=True, group="runbook-picker")
+    async def _open_runbook_of(self, ask: OpenRunbook) -> None:
+        """The row's runbook, walked in the row's scope (an incident's steps and actions go
+        on its timeline); a picker when none is sure, remembered for the scope."""
+        from oncall_console.ui.screens.pickers import LINK, RunbookPicker
         from oncall_console.ui.screens.runbook import RunbookScreen
 
-        self.push_screen(RunbookScreen(runbook, incident.id, started_at=incident.opened_at))
+        oncall = self.oncall
+        await oncall.runbooks.ready()
+        scope, started, what = "", None, ""
+        if ask.incident:
+            incident = next((i for i in oncall.incident_list() if i.id == ask.incident), None)
+            if incident is None:
+                return
+            scope, started, what = incident.id, incident.opened_at, incident.id
+        elif ask.alert:
+            alert = next((a for a in oncall.alerts() if a.fingerprint == ask.alert), None)
+            if alert is None:
+                return
+            scope, started, what = f"alert {alert.name}", alert.starts_at, f"alert {alert.name}"
+        else:
+            scope, what = f"check {ask.check}", f"check {ask.check}"
+        choice = oncall.choose_runbook(incident=ask.incident, alert=ask.alert, check=ask.check)
+        runbook = choice.sure
+        if runbook is None:
+            if not (choice.guesses or choice.rest or choice.link):
+                self.notify("No runbook is configured ([runbooks] paths).", timeout=6)
+                return
+            picked = await self.push_screen_wait(
+                RunbookPicker(f"No runbook names {what}: pick one", choice)
+            )
+            if picked is None:
+                return
+            if picked == LINK:
+                self.copy_to_clipboard(choice.link)
+                self.notify(
+                    f"Copied (OSC 52): {choice.link}",
+                    title="Runbook link",
+                    timeout=15,
+                    markup=False,
+                )
+                return
+            runbook = picked  # type: ignore[assignment]
+            oncall.remember_runbook(scope, runbook.id)
+        elif ask.incident:
+            oncall.remember_runbook(scope, runbook.id)  # the incident names what it walks
+        self.push_screen(RunbookScreen(runbook, scope, started_at=started))
 
     def on_open_checklist(self, message: OpenChecklist) -> None:
         message.stop()

@@ -81,11 +81,15 @@ class ActionFinished(Message):
 
 
 class OpenRunbook(Message):
-    """Open the runbook of an incident (the one set on it, else the one its alerts name)."""
+    """Open the runbook of a row: an incident (the one set on it, else the one its alerts
+    name), an alert (by fingerprint) or a check. When none is sure, a picker offers the
+    best guesses first, then every runbook: never a dead end."""
 
-    def __init__(self, incident: str) -> None:
+    def __init__(self, incident: str = "", *, alert: str = "", check: str = "") -> None:
         super().__init__()
         self.incident = incident
+        self.alert = alert
+        self.check = check
 
 
 class OpenChecklist(Message):

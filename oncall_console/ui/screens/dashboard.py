@@ -257,50 +257,69 @@ class Dashboard(Screen[None]):
         if state is not None:
             self.app.push_screen(DetailScreen(f"Check {name}", check_detail(state, now)))
 
-    def action_runbook(self) -> None:
-        """The runbook for the selected alert, incident or check, walked in its own scope."""
+    def selection(self) -> tuple[str, Any]:
+        """What the engineer is looking at: the focused panel's selected row, as
+        ("check", CheckState) / ("alert", Alert) / ("incident", Incident) /
+        ("sli", None) / ("", None). Keys act on this and nothing else."""
         oncall = self.oncall
         focused = self.focused
-        runbook, scope, started = None, "", None
+        if isinstance(focused, HealthTable):
+            state = oncall.check(focused.selected_key or "")
+            return ("check", state) if state is not None else ("", None)
         if isinstance(focused, AlertsTable) and focused.selected_key:
             kind, _, ident = focused.selected_key.partition(":")
-            fingerprint = focused.alert_key(focused.selected_key)
-            if fingerprint is not None:  # an alert, or a group: its worst alert
-                alert = next((a for a in oncall.alerts() if a.fingerprint == fingerprint), None)
-                if alert is not None:
-                    runbook, scope, started = (
-                        oncall.runbooks.for_alert(alert),
-                        f"alert {alert.name}",
-                        alert.starts_at,
-                    )
-            elif kind == "incident":
-                self.post_message(OpenRunbook(ident))
-                return
-        else:
-            name = self.query_one(HealthTable).selected_key
-            if name:
-                runbook, scope = oncall.runbooks.for_check(name), f"check {name}"
-        if runbook is None:
-            self.notify("No runbook is linked to this row.", timeout=4)
-            return
-        from oncall_console.ui.screens.runbook import RunbookScreen  # not on the start-up path
+            if kind == "incident":
+                found = next((i for i in oncall.incident_list() if i.id == ident), None)
+                return ("incident", found) if found is not None else ("", None)
+            fingerprint = focused.alert_key(focused.selected_key)  # an alert, or a group's worst
+            alert = next((a for a in oncall.alerts() if a.fingerprint == fingerprint), None)
+            return ("alert", alert) if alert is not None else ("", None)
+        if focused is not None and focused.id == "slis":
+            return ("sli", None)
+        return ("", None)
 
-        self.app.push_screen(RunbookScreen(runbook, scope, started_at=started))
+    def action_runbook(self) -> None:
+        """The runbook of the focused row, walked in its own scope; a picker when no
+        runbook is sure (never a dead end)."""
+        kind, row = self.selection()
+        if kind == "check":
+            self.post_message(OpenRunbook(check=row.spec.name))
+        elif kind == "alert":
+            self.post_message(OpenRunbook(alert=row.fingerprint))
+        elif kind == "incident":
+            self.post_message(OpenRunbook(row.id))
+        else:
+            self.post_message(OpenRunbook(check=""))  # the picker: every runbook
 
     async def action_declare(self) -> None:
-        """An incident from the selected alert: its group's later alerts attach to it."""
-        oncall = self.oncall
-        table = self.query_one(AlertsTable)
-        fingerprint = table.alert_key(table.selected_key)  # an alert, or a group's worst
-        alert = (
-            next((a for a in oncall.alerts() if a.fingerprint == fingerprint), None)
-            if fingerprint is not None
-            else None
-        )
-        if alert is None:
+        """An incident from the selected alert, once the engineer has read what it will
+        declare: its group's later alerts attach to it."""
+        kind, row = self.selection()
+        if kind == "incident":
+            self.notify(f"{row.id} is already declared: enter opens it.", timeout=5, markup=False)
+            return
+        if kind != "alert":
             self.notify(
-                "Select an alert in the alerts panel (3) to declare its incident.", timeout=5
+                "Declaring starts from an alert: select one in the alerts panel (3).", timeout=5
             )
+            return
+        self.run_worker(self._declare(row), exclusive=True, group="declare")
+
+    async def _declare(self, alert: Any) -> None:
+        from oncall_console.ui.screens.prompts import YesNoPrompt
+
+        oncall = self.oncall
+        group = [a for a in oncall.alerts() if alert.group and a.group == alert.group]
+        more = f"; {len(group) - 1} more alerts of its group attach" if len(group) > 1 else ""
+        yes = await self.app.push_screen_wait(
+            YesNoPrompt(
+                f"Declare an incident · alert {alert.name}",
+                f"Declare a {alert.severity.label} incident from {alert.name}: "
+                f"{alert.summary}{more}. Then its screen opens.",
+            )
+        )
+        if not yes:
+            self.notify("Not declared.", timeout=3)
             return
         try:
             incident = await oncall.incidents.declare(from_alert=alert)
@@ -344,10 +363,37 @@ class Dashboard(Screen[None]):
         self.action_detail()
 
     def action_actions(self) -> None:
+        """The actions of what the engineer is looking at: the selected check, or the
+        check the selected alert is about; the dialog names it."""
         oncall = self.oncall
-        name = self.query_one(HealthTable).selected_key
-        state = oncall.check(name or "")
-        if state is None:
+        kind, row = self.selection()
+        state, subject = None, ""
+        if kind == "check":
+            state, subject = row, row.spec.label
+        elif kind in ("alert", "incident"):
+            alerts = (
+                [row]
+                if kind == "alert"
+                else [a for a in oncall.alerts() if a.fingerprint in row.alerts]
+            )
+            for alert in alerts:
+                state = oncall.check_for_alert(alert)
+                if state is not None:
+                    subject = f"{state.spec.label} (alert {alert.name})"
+                    break
+            if state is None:
+                what = f"alert {row.name}" if kind == "alert" else row.id
+                self.notify(
+                    f"{what} names no check this console watches (by its service, deployment "
+                    "or job labels): select the check in Health (1) and press a.",
+                    timeout=8,
+                    markup=False,
+                )
+                return
+        else:
+            self.notify(
+                "Actions act on a check: select one in Health (1) or an alert (3).", timeout=5
+            )
             return
         choices = oncall.actions_for(state.spec.backend)
         if not choices and oncall.settings.read_only:
@@ -355,7 +401,10 @@ class Dashboard(Screen[None]):
             return
         self.post_message(
             RunAction(
-                state.spec.label, choices=choices, values={"target_name": _target_of(state.spec)}
+                subject,
+                choices=choices,
+                values={"target_name": _target_of(state.spec)},
+                about=state.spec.name,
             )
         )
 

@@ -75,3 +75,28 @@ class TextPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class YesNoPrompt(ModalScreen[bool]):
+    """Say what is about to happen, then y does it; n or esc does nothing."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="yesno.yes"),
+        Binding("n", "answer(False)", "No", id="yesno.no"),
+        Binding("escape", "answer(False)", "Cancel", id="yesno.cancel"),
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="params-box") as box:
+            box.border_title = Content(clean(self.title_text, limit=70))
+            box.border_subtitle = "y yes · n / esc no"
+            yield Label(Text(clean(self.text, limit=600, single_line=False)))
+            yield Label(Text("y = yes   n / esc = no", style="bold"))
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
