@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -120,13 +121,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--demo", action="store_true", help="use the simulated platform")
     _add_demo(p)
-    p.add_argument("backend", help="the backend's name in config, e.g. pg")
-    p.add_argument("action", help="the action's id, e.g. terminate-idle (see --list)")
+    p.add_argument("backend", nargs="?", help="the backend's name in config, e.g. pg (see --list)")
+    p.add_argument("action", nargs="?", help="the action's id, e.g. terminate-idle (see --list)")
     p.add_argument("params", nargs="*", metavar="NAME=VALUE", help="parameters")
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="list the actions (of BACKEND when given) with their parameters, and stop",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the preview and stop; nothing runs")
     p.add_argument("--yes", action="store_true", help="confirm a yes/no action without asking")
     p.add_argument(
         "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"
+    )
+    p.add_argument(
+        "--check",
+        metavar="NAME",
+        default="",
+        help="the check this action is about (verification follows it; default: the "
+        "action's own, e.g. the deployment a rollback names)",
+    )
+    p.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not follow the target after the run; exit codes: 0 recovered (or "
+        "nothing to follow), 1 not done, 2 refused, 4 ran but not recovered",
     )
 
     p = sub.add_parser(
@@ -233,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `oncall-console ... | head`: the reader has all it wanted
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more to flush
+        return 0
     except Exception as exc:  # the last line of defence: one line, no traceback
         if os.environ.get("ONCALL_DEBUG"):
             raise

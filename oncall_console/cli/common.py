@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_DEGRADED, EXIT_DOWN, EXIT_USAGE = 0, 1, 2, 2
 """Exit codes: all well; degraded (or not done); down; a usage or config error."""
+EXIT_NOT_RECOVERED = 4
+"""``action``: it ran, and its target had not recovered when the watch's deadline passed."""
 
 
 def load_config(path: str | None) -> LoadedConfig:

@@ -291,6 +291,7 @@ class ActionRunner:
             before=_brief(before),
             after=_brief(after),
             at=self.clock(),
+            audit_id=entry.id,
         )
 
     async def _verify(self, check: str) -> CheckResult | None:

@@ -35,6 +35,7 @@ from oncall_console.engine.actions import ActionPlan, ActionRefused
 from oncall_console.engine.runbooks import DiagnosticRefused, RunbookChoice
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.engine.targets import check_for_alert, slis_for_check
+from oncall_console.engine.verify import Watch
 from oncall_console.model import (
     ActionRequest,
     ActionResult,
@@ -65,6 +66,7 @@ __all__ = [
     "RunbookDesk",
     "Settings",
     "View",
+    "Watch",
     "shift_scope",
 ]
 
@@ -481,7 +483,22 @@ class OnCall:
             rows.append((f"SLI {sli.spec.label}", sli.status(now), detail))
         return rows
 
-    async def execute(self, plan: ActionPlan, answer: str, *, scope: str = "") -> ActionResult:
+    async def execute(
+        self, plan: ActionPlan, answer: str, *, scope: str = "", subject: str = ""
+    ) -> ActionResult:
         """Run a plan once ``answer`` confirms it. When ``scope`` is an incident id, the
-        result goes on that incident's timeline."""
-        return await self._engine.execute(plan, answer, scope=scope)
+        result goes on that incident's timeline. When it succeeded and the plan is about
+        a check, verification starts following it (:meth:`watches`)."""
+        return await self._engine.execute(plan, answer, scope=scope, subject=subject)
+
+    def watches(self, now: float | None = None) -> list[Watch]:
+        """Verifications going on, and those that ended in the last two minutes."""
+        return self._engine.verifier.active(now)
+
+    async def wait_for_watch(self, watch_id: int) -> Watch:
+        """Until that verification has ended (recovered, or its deadline passed)."""
+        return await self._engine.verifier.wait(watch_id)
+
+    def start_polling(self) -> None:
+        """Poll every check, SLI and alert source from now on (``action`` watching)."""
+        self._engine.poller.start()

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from oncall_console import backends as registry
@@ -26,6 +27,7 @@ from oncall_console.engine.poller import Poller, describe
 from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.engine.targets import alerts_for_check, slis_for_check
+from oncall_console.engine.verify import Verifier, Watch
 from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
     ActionRequest,
@@ -40,7 +42,7 @@ from oncall_console.model import (
     Status,
 )
 from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
-from oncall_console.store.audit import AuditEntry, AuditLog, StoreAuditLog
+from oncall_console.store.audit import AuditEntry, AuditLog, StoreAuditLog, append_verification
 
 COOL_DOWN = 600.0
 """Seconds after an action within which running it again on the same target asks
@@ -149,12 +151,23 @@ class Engine:
         )
         self.runbooks.check_runbooks = {c.name: c.runbook for c in loaded.checks if c.runbook}
         self._background: set[asyncio.Task[Any]] = set()
+        self._watched: dict[int, ActionRequest] = {}
+        self.verifier = Verifier(
+            clock=clock,
+            checks=self.checks.get,
+            slis=lambda names: [self.slis[n] for n in names if n in self.slis],
+            alerts=self.alerts,
+            record=self._record_watch,
+            on_change=self._changed,
+        )
+        """Verification that watches: actions followed until their target recovers."""
         self._started = False
         self._store_open = False
         self.store_error = ""
 
     def _changed(self) -> None:
         self.version += 1
+        self.verifier.judge_all()  # cheap when nothing is being verified
         for listener in self._listeners:
             listener()
 
@@ -256,6 +269,7 @@ class Engine:
         await self.poller.poll_once()
 
     async def stop(self) -> None:
+        await self.verifier.stop()
         await self.poller.stop()
         if self._incident_task is not None:
             self._incident_task.cancel()
@@ -315,11 +329,76 @@ class Engine:
                     self._incident_wake.wait(), self.loaded.config.poller.interval
                 )
 
-    async def execute(self, prepared: ActionPlan, answer: str, *, scope: str = "") -> ActionResult:
+    async def execute(
+        self, prepared: ActionPlan, answer: str, *, scope: str = "", subject: str = ""
+    ) -> ActionResult:
         """Run a prepared action; when ``scope`` is an incident id, the result goes on
-        that incident's timeline (with its audit ref). Any other scope changes nothing."""
+        that incident's timeline (with its audit ref). Any other scope changes nothing.
+        When it succeeded and is about a check, verification starts following it."""
         with action_scope(scope):
-            return await self.runner.execute(prepared, answer)
+            result = await self.runner.execute(prepared, answer)
+        if result.outcome is Outcome.SUCCEEDED and prepared.check in self.checks:
+            self.start_watch(prepared, result, scope=scope, subject=subject)
+        return result
+
+    def start_watch(
+        self, plan: ActionPlan, result: ActionResult, *, scope: str = "", subject: str = ""
+    ) -> Watch:
+        """Follow the plan's check, the SLIs it moves and the alerts about it."""
+        state = self.checks[plan.check]
+        slis = [s.spec.name for s in slis_for_check(state, list(self.slis.values()))]
+        alerts = [a.name for a in alerts_for_check(state, self.alerts())]
+        watch = self.verifier.start(
+            action=plan.request.key,
+            target=plan.target,
+            subject=subject or state.spec.label,
+            check=plan.check,
+            slis=slis,
+            alerts=alerts,
+            watch_for=plan.watch_for or plan.spec.watch_for,
+            scope=scope,
+            audit_id=result.audit_id,
+        )
+        self._watched[watch.id] = plan.request
+        self.refresh()  # the first fresh result comes now, not an interval later
+        return watch
+
+    async def _record_watch(self, watch: Watch) -> None:
+        """How verification ended: in the audit trail, on the incident's timeline, and
+        told to the other consoles."""
+        detail = watch.detail
+        if watch.state == "not recovered":
+            detail += f" — next: {self._next_step(watch.scope)}"
+            self.verifier.watches[watch.id] = replace(watch, detail=detail)
+        request = self._watched.pop(watch.id, None)
+        text = f"{watch.action} on {watch.target}: {detail}"
+        if request is not None and watch.audit_id and self._store_open:
+            await append_verification(
+                self.store,
+                request,
+                intent_id=watch.audit_id,
+                target=watch.target,
+                outcome=watch.state,
+                message=detail,
+                at=self.clock(),
+                console=self.console_id,
+            )
+        if watch.scope:
+            await self.incident_service.record_verification(
+                watch.scope, text, f"verify:{watch.audit_id or watch.id}"
+            )
+        self.announce("action", audit=watch.audit_id, outcome=watch.state, target=watch.target)
+        self._changed()
+
+    def _next_step(self, scope: str) -> str:
+        """What to do when an action did not help: the incident's next due step, else
+        the general advice."""
+        record = self.incident_service.cached(scope) if scope else None
+        if record is not None:
+            steps = self.incident_service.steps(record)
+            if steps:
+                return steps[0].text
+        return "escalate to the secondary, or follow the runbook's next step"
 
     async def recent_run(self, plan: ActionPlan, within: float = COOL_DOWN) -> str:
         """The same action on the same target, run within ``within`` seconds (from any

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from oncall_console.backends.base import Backend
 from oncall_console.engine.poller import describe
 from oncall_console.model import Alert, DetailTable
-from oncall_console.runbooks import PromqlBlock, Runbook, RunbookLibrary, SqlBlock
+from oncall_console.runbooks import ActionBlock, PromqlBlock, Runbook, RunbookLibrary, SqlBlock
 from oncall_console.runbooks.lint import read_only_problem
-from oncall_console.store import StepProgress
+from oncall_console.store import AuditRecord, StepProgress
 
 if TYPE_CHECKING:
     from oncall_console.incidents import IncidentService
@@ -37,6 +37,10 @@ class RunbookChoice:
     rest: list[Runbook]
     link: str = ""
     """The alerts' runbook_url: shown as a link to open or copy when nothing here matches."""
+
+
+SHIFT = 12 * 3600.0
+"""How far back an action counts as done for a runbook's step that asks for it."""
 
 
 class DiagnosticRefused(Exception):
@@ -140,7 +144,59 @@ class RunbookService:
         )
 
     async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]:
-        return await self.store.steps(runbook.id, scope)
+        """The steps ticked in ``scope``, with the steps whose action ran since (from any
+        console, the palette, the CLI: the audit trail is the truth) ticked too, by
+        whoever ran it. A step someone unticked after the action stays unticked."""
+        found = await self.store.steps(runbook.id, scope)
+        for step_id, record in (await self._actions_done(runbook)).items():
+            known = found.get(step_id)
+            if known is not None and (known.done or known.at >= record.at):
+                continue
+            note = f"ran {record.action} on {record.target} (audit #{record.id})"
+            ticked = StepProgress(
+                runbook.id, scope, step_id, True, record.operator, record.at, note
+            )
+            with contextlib.suppress(Exception):  # shown ticked even if it cannot be saved
+                await self.store.save_step(ticked)
+            found[step_id] = ticked
+        return found
+
+    async def _actions_done(self, runbook: Runbook) -> dict[str, AuditRecord]:
+        """Steps of ``runbook`` whose action block ran and succeeded in the last shift:
+        the same backend, action and target (any target when the block asks for it)."""
+        wanted: dict[str, tuple[str, str, str | None]] = {}
+        for step in runbook.steps:
+            for block in step.blocks:
+                if isinstance(block, ActionBlock):
+                    wanted[step.id] = (block.backend, block.action, self._target_of(block))
+                    break
+        if not wanted:
+            return {}
+        try:
+            records = await self.store.audit(self.clock() - SHIFT)
+        except Exception:
+            return {}
+        ok = {r.intent_id for r in records if r.kind == "result" and r.outcome == "succeeded"}
+        done: dict[str, AuditRecord] = {}
+        for r in records:
+            if r.kind != "intent" or r.id not in ok:
+                continue
+            for step_id, (backend, action, target) in wanted.items():
+                if (r.backend, r.action) == (backend, action) and target in (None, r.target):
+                    done[step_id] = r  # the latest run wins
+        return done
+
+    def _target_of(self, block: ActionBlock) -> str | None:
+        """The target a block names (None: any, when it asks for it or names none)."""
+        backend = self.backends.get(block.backend)
+        spec = next(
+            (a for a in (backend.actions() if backend is not None else []) if a.id == block.action),
+            None,
+        )
+        if spec is None or spec.target_param in block.ask:
+            return None
+        value = block.params.get(spec.target_param)
+        return None if value in (None, "") else str(value)
 
     async def steps_since(self, since: float) -> list[StepProgress] | None:
         """Steps ticked or unticked since ``since`` (None: the store cannot tell)."""

@@ -24,7 +24,16 @@ STATUS_WORDS = {
     IncidentStatus.MONITORING: "A fix is in place; we are watching that it holds.",
     IncidentStatus.RESOLVED: "The problem is fixed and the service is back to normal.",
 }
-TOLD_KINDS = ("status", "severity", "note", "action", "reopened", "resolved", "commander")
+TOLD_KINDS = (
+    "status",
+    "severity",
+    "note",
+    "action",
+    "verify",
+    "reopened",
+    "resolved",
+    "commander",
+)
 """Timeline kinds worth repeating in an update message."""
 COMMS_KIND = "comms"
 """The timeline kind that records a message was posted (resets the update clock)."""

@@ -31,6 +31,8 @@ IMPACT = "impact"
 RUNBOOK = "runbook"
 NOTE = "note"
 ACTION = "action"
+VERIFY = "verify"
+"""How an action's verification ended: recovered, or not within its deadline."""
 STEP = "step"
 COMMS = comms.COMMS_KIND
 

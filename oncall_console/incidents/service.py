@@ -37,6 +37,7 @@ from oncall_console.incidents.records import (
     STATUS,
     STEP,
     TITLE_LIMIT,
+    VERIFY,
     ActionRecordLike,
     IncidentError,
     alert_links,
@@ -361,6 +362,14 @@ class IncidentService:
         if not text:
             raise IncidentError("an empty note says nothing")
         return await self._append(incident_id, NOTE, text, self.operator)
+
+    async def record_verification(self, incident_id: str, text: str, ref: str) -> None:
+        """How an action's verification ended ("demo.rollback on prediction-service:
+        recovered in 37 s"), once per audit entry; nothing when not an incident here."""
+        with contextlib.suppress(IncidentError):  # a scope that is not an incident here
+            await self._append(
+                incident_id, VERIFY, clean(text, limit=NOTE_LIMIT), self.operator, ref
+            )
 
     async def _append(
         self, incident_id: str, kind: str, text: str, operator: str, ref: str = "", at: float = 0

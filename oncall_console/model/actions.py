@@ -98,3 +98,5 @@ class ActionResult:
     before: str = ""
     after: str = ""
     at: float = 0.0
+    audit_id: int = 0
+    """The audit trail's entry of this action's intent (0: none was written)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from oncall_console.model import ActionRequest, Outcome
-from oncall_console.store.base import Store, canonical_params
+from oncall_console.store.base import AuditRecord, Store, canonical_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,38 @@ class StoreAuditLog:
             }
         )
         return replace(entry, outcome=outcome, message=message, finished_at=at)
+
+
+async def append_verification(
+    store: Store,
+    request: ActionRequest,
+    *,
+    intent_id: int,
+    target: str,
+    outcome: str,
+    message: str,
+    at: float,
+    console: str,
+) -> AuditRecord:
+    """How the action of intent ``intent_id`` was verified: an entry of kind ``verify``
+    ("recovered" / "not recovered"), chained like the others, after its result."""
+    return await store.append_audit(
+        {
+            "at": at,
+            "kind": "verify",
+            "intent_id": intent_id,
+            "operator": request.operator,
+            "ssh_client": ssh_client(),
+            "console": console,
+            "backend": request.backend,
+            "action": request.action,
+            "target": target,
+            "params": canonical_params(request.params),
+            "preview": "",
+            "outcome": outcome,
+            "message": message,
+        }
+    )
 
 
 def _entry(

@@ -124,7 +124,7 @@ def verify(records: list[AuditRecord]) -> ChainReport:
             )
         if r.kind == "intent":
             intents.add(r.id)
-        elif r.kind != "result" or r.intent_id not in intents:
+        elif r.kind not in ("result", "verify") or r.intent_id not in intents:
             return ChainReport(False, len(records), f"entry {r.id}: result of an unknown intent")
         prev = r.hash
     return ChainReport(True, len(records))

@@ -274,6 +274,17 @@ class OncallApp(App[None]):
             stack[-1].sync()  # type: ignore[attr-defined]
         if self.war_room is None:
             self.prompt_due(self.clock())
+            self.show_watches()
+
+    def show_watches(self) -> None:
+        """The verification bar of the screen on top (and of the dashboard beneath)."""
+        from oncall_console.ui.widgets.watchbar import WatchBar
+
+        now = self.clock()
+        lines = [w.line(now) for w in self.oncall.watches(now)]
+        for screen in {self.screen, self.dashboard}:
+            for bar in screen.query(WatchBar):
+                bar.show(lines)
 
     def sync_now(self) -> None:
         """Repaint the main screen at once (after an action, say)."""

@@ -91,4 +91,14 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
         app.notify("Cancelled: nothing was done.", timeout=3)
         return None
     # Run inside the incident's scope (when there is one): the timeline records it.
-    return await oncall.execute(plan, answer, scope=ask.scope)
+    result = await oncall.execute(plan, answer, scope=ask.scope, subject=ask.subject)
+    if result.outcome is Outcome.SUCCEEDED and plan.watch:
+        minutes = max(1, round((plan.watch_for or 300) / 60))
+        app.notify(
+            f"Verifying: following {', '.join(plan.watch)} for up to {minutes} min; the bar "
+            "at the bottom says how it goes, on every screen.",
+            title="Verification",
+            timeout=8,
+            markup=False,
+        )
+    return result

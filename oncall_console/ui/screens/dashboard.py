@@ -26,6 +26,7 @@ from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
+from oncall_console.ui.widgets.watchbar import WatchBar
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import OnCall
@@ -106,6 +107,7 @@ class Dashboard(Screen[None]):
                 on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
             )
             yield table
+        yield WatchBar()
         yield Footer()
 
     @staticmethod
@@ -206,7 +208,9 @@ class Dashboard(Screen[None]):
     # --- actions ----------------------------------------------------------------------------
 
     def action_focus_panel(self, which: str) -> None:
-        self.query_one(f"#{which}").focus()
+        # At once, not on the next idle (Widget.focus): "3" then "i" typed together must
+        # find the alerts panel focused, or i would act on the panel left behind.
+        self.set_focus(self.query_one(f"#{which}"))
 
     def action_refresh(self) -> None:
         self.oncall.refresh()

@@ -18,6 +18,7 @@ from oncall_console.engine.api import shift_scope
 from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.text import clean
 from oncall_console.ui.messages import OpenChecklist, oncall_of
+from oncall_console.ui.widgets.watchbar import WatchBar
 
 
 def handoff_dir() -> Path:
@@ -66,6 +67,7 @@ class HandoffScreen(Screen[None]):
         notes = TextArea(id="handoff-notes", soft_wrap=True)
         notes.border_title = "Notes for the next person (ctrl+r to put them in)"
         yield notes
+        yield WatchBar()
         yield Footer()
 
     def on_mount(self) -> None:

@@ -33,6 +33,7 @@ from oncall_console.ui.messages import ActionFinished, OpenRunbook, RunAction, o
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
+from oncall_console.ui.widgets.watchbar import WatchBar
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import OnCall
@@ -166,6 +167,7 @@ class IncidentScreen(Screen[None]):
             table: DataTable[Text] = DataTable(id="incident-timeline", cursor_type="row")
             table.add_columns("time", "who", "what", "")
             yield table
+        yield WatchBar()
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; 80 columns are few
 
     @property

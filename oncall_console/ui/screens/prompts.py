@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oncall_console.text import clean
@@ -95,7 +95,7 @@ class YesNoPrompt(ModalScreen[bool]):
         with Vertical(id="params-box") as box:
             box.border_title = Content(clean(self.title_text, limit=70))
             box.border_subtitle = "y yes · n / esc no"
-            yield Label(Text(clean(self.text, limit=600, single_line=False)))
+            yield Static(Text(clean(self.text, limit=600, single_line=False)))  # wraps
             yield Label(Text("y = yes   n / esc = no", style="bold"))
 
     def action_answer(self, yes: bool) -> None:

@@ -32,6 +32,7 @@ from oncall_console.ui.messages import ActionFinished, RunAction, StepRef, oncal
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import detail_table
 from oncall_console.ui.screens.incident import PRESENCE_EVERY, announce_presence, present_on
+from oncall_console.ui.widgets.watchbar import WatchBar
 
 
 class RunbookScreen(Screen[None]):
@@ -66,6 +67,7 @@ class RunbookScreen(Screen[None]):
             with VerticalScroll(id="runbook-detail", classes="panel") as detail:
                 detail.border_title = "Step"
                 yield Static(id="runbook-step")
+        yield WatchBar()
         yield Footer()
 
     async def on_mount(self) -> None:

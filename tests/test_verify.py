@@ -1,0 +1,149 @@
+"""Verification watches (issue #13): after an action the console follows its target's
+check, the SLIs it moves and the alerts about it until they recover or the action's
+deadline passes, and says how it ended in the audit trail and the incident's timeline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from oncall_console.engine.api import OnCall
+from oncall_console.engine.verify import judge
+from oncall_console.model import Alert, AlertState, Outcome, Severity
+from tests.support.demoapp import demo_app, settle
+
+
+async def rollback_plan(oncall: OnCall):
+    request = oncall.request("demo", "rollback", {"service": "prediction-service"})
+    return await oncall.prepare(request, about="prediction-service")
+
+
+async def poll_until(engine, clock, watch_id: int, step: float = 1.0, limit: int = 400):
+    for _ in range(limit):
+        watch = engine.verifier.watches[watch_id]
+        if watch.done:
+            return watch
+        clock.advance(step)
+        await engine.poll_once()
+    raise AssertionError(f"the watch never ended: {engine.verifier.watches[watch_id]}")
+
+
+async def test_the_plan_says_what_verification_will_follow():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = await rollback_plan(app.oncall)
+        assert plan.check == "prediction-service"
+        assert "check prediction-service" in plan.watch
+        assert "alert PredictionServiceDown" in plan.watch
+        assert plan.watch_for == 300.0
+
+
+async def test_a_rollback_is_followed_until_the_service_recovers():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        oncall, engine, clock = app.oncall, app.engine, app.fixed_clock
+        alert = next(a for a in engine.alerts() if a.name == "PredictionServiceDown")
+        incident = await oncall.incidents.declare(from_alert=alert)
+        plan = await rollback_plan(oncall)
+        result = await oncall.execute(plan, "y", scope=incident.id)
+        assert result.outcome is Outcome.SUCCEEDED
+        (watch,) = oncall.watches()
+        assert watch.state == "watching" and watch.check == "prediction-service"
+        assert watch.alerts == ("PredictionServiceDown",)
+        assert watch.line(clock()).startswith("◷ verifying demo.rollback")
+
+        ended = await poll_until(engine, clock, watch.id)
+        assert ended.state == "recovered"
+        assert ended.detail.startswith("recovered in ")
+        await oncall.wait_for_watch(watch.id)
+        for _ in range(50):  # recorded in the background
+            records = await engine.store.audit()
+            if any(r.kind == "verify" for r in records):
+                break
+            await pilot.pause(0.02)
+        verify = [r for r in records if r.kind == "verify"]
+        assert len(verify) == 1 and verify[0].outcome == "recovered"
+        assert verify[0].intent_id == result.audit_id
+        assert (await engine.store.verify_audit()).ok  # still one unbroken chain
+        timeline = await oncall.incidents.timeline(incident.id)
+        assert any(e.kind == "verify" and "recovered in" in e.text for e in timeline)
+
+
+async def test_an_action_that_does_not_help_is_not_recovered_and_says_what_next():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        oncall, engine, clock = app.oncall, app.engine, app.fixed_clock
+        request = oncall.request("demo", "restart", {"service": "prediction-service"})
+        plan = replace(await oncall.prepare(request, about="prediction-service"), watch_for=20.0)
+        await oncall.execute(plan, "y")
+        (watch,) = oncall.watches()
+        ended = await poll_until(engine, clock, watch.id)
+        assert ended.state == "not recovered"
+        for _ in range(50):
+            if "next:" in engine.verifier.watches[watch.id].detail:
+                break
+            await pilot.pause(0.02)
+        detail = engine.verifier.watches[watch.id].detail
+        assert detail.startswith("not recovered after 20s") or "not recovered after" in detail
+        assert "check prediction-service DOWN" in detail
+        assert "next: escalate" in detail
+
+
+async def test_the_bar_shows_the_watch_on_every_screen():
+    from oncall_console.ui.widgets.watchbar import WatchBar
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        plan = await rollback_plan(app.oncall)
+        await app.oncall.execute(plan, "y")
+        app.tick()
+        await pilot.pause()
+        bar = app.dashboard.query_one(WatchBar)
+        assert bar.display and "verifying demo.rollback" in str(bar.render())
+        await pilot.press("h")  # the handoff screen has the bar too
+        await pilot.pause()
+        app.tick()
+        await pilot.pause()
+        assert "verifying demo.rollback" in str(app.screen.query_one(WatchBar).render())
+
+
+def test_judging_wants_a_fresh_result_and_resolved_alerts():
+    firing = Alert("f1", "PredictionServiceDown", Severity.SEV2, "", AlertState.ACTIVE)
+    assert judge(None, [], [firing], ["PredictionServiceDown"], 0.0, 10.0) == [
+        "alert PredictionServiceDown firing"
+    ]
+    assert judge(None, [], [], ["PredictionServiceDown"], 0.0, 10.0) == []
+
+
+async def test_an_action_run_elsewhere_ticks_the_runbook_step_that_asks_for_it():
+    """The console knows what it has done: a rollback run from the dashboard (or the CLI,
+    or another console: the audit trail is the truth) ticks the runbook's "Roll back"
+    step, by whoever ran it; running it again is said to have run lately."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        oncall = app.oncall
+        library = await oncall.runbooks.ready()
+        runbook = next(r for r in library.all() if r.id == "demo-bad-deploy")
+        step = next(
+            s for s in runbook.steps if any(getattr(b, "action", "") == "rollback" for b in s.blocks)
+        )
+        restart = next(
+            s for s in runbook.steps if any(getattr(b, "action", "") == "restart" for b in s.blocks)
+        )
+        assert not (await oncall.runbooks.progress(runbook, "INC-1"))
+        await oncall.execute(await rollback_plan(oncall), "y")
+
+        progress = await oncall.runbooks.progress(runbook, "INC-1")
+        assert progress[step.id].done and progress[step.id].operator == "alex"
+        assert "rollback on prediction-service" in progress[step.id].note
+        assert restart.id not in progress  # another action: not ticked
+        again = await rollback_plan(oncall)
+        assert again.recent.startswith("this ran ") and "by alex (succeeded)" in again.recent
+
+        # Unticked by hand after the action: it stays unticked.
+        await oncall.runbooks.mark(runbook, "INC-1", step.id, False)
+        assert not (await oncall.runbooks.progress(runbook, "INC-1"))[step.id].done
