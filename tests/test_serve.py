@@ -124,10 +124,18 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_public_serves_read_only_consoles_only():
-    assert refusal(parse("--host", "0.0.0.0", "--public", "--read-only")) is None
-    assert refusal(parse("--host", "0.0.0.0", "--public", "--war-room")) is None
-    problem = refusal(parse("--host", "0.0.0.0", "--public"))
+    auth = "--behind-auth"
+    assert refusal(parse("--host", "0.0.0.0", "--public", "--read-only", auth)) is None
+    assert refusal(parse("--host", "0.0.0.0", "--public", "--war-room", auth)) is None
+    problem = refusal(parse("--host", "0.0.0.0", "--public", auth))
     assert problem is not None and "read-only" in problem
+
+
+def test_public_needs_an_authenticating_proxy_said_out_loud():
+    """The page has no login: --public refuses to start unless --behind-auth says an
+    authenticating proxy stands in front (issue #16)."""
+    problem = refusal(parse("--host", "0.0.0.0", "--public", "--read-only"))
+    assert problem is not None and "--behind-auth" in problem and "authenticating" in problem
     assert refusal(parse()) is None  # loopback, writable: the engineer's own browser
 
 

@@ -24,6 +24,7 @@ from oncall_console.config import LoadedConfig
 from oncall_console.durations import format_age
 from oncall_console.engine.actions import ActionPlan, ActionRunner
 from oncall_console.engine.poller import Poller, describe
+from oncall_console.engine.readonly import ReadOnlyStore
 from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.engine.targets import alerts_for_check, slis_for_check
@@ -96,6 +97,8 @@ class Engine:
             on_change=self._changed,
         )
         self.store = store or store_from_config(loaded)
+        if cfg.console.read_only:  # no writes at all: every path meets this wrapper
+            self.store = ReadOnlyStore(self.store)
         self.bus: Bus = bus or bus_from_config(
             cfg.bus, environment=cfg.console.environment, console=self.console_id
         )
@@ -152,6 +155,9 @@ class Engine:
         self.runbooks.check_runbooks = {c.name: c.runbook for c in loaded.checks if c.runbook}
         self._background: set[asyncio.Task[Any]] = set()
         self._watched: dict[int, ActionRequest] = {}
+        self._running: set[asyncio.Task[Any] | None] = set()
+        """Tasks running an action now: stop() interrupts them and waits for their
+        audit result and lock release."""
         self.verifier = Verifier(
             clock=clock,
             checks=self.checks.get,
@@ -269,6 +275,11 @@ class Engine:
         await self.poller.poll_once()
 
     async def stop(self) -> None:
+        running = [t for t in self._running if t is not None and t is not asyncio.current_task()]
+        for task in running:  # stopped mid-action: the command stops, the lock goes
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=10)
         await self.verifier.stop()
         await self.poller.stop()
         if self._incident_task is not None:
@@ -311,7 +322,10 @@ class Engine:
         alert_feeds = [f for n, f in self.feeds.items() if self.backends[n].can(Capability.ALERTS)]
         complete = all(f.at is not None and f.error is None for f in alert_feeds)
         try:
-            changed = await self.incident_service.sync(self.alerts(), complete=complete)
+            if self.read_only:  # attaching alerts is a write: the read-write consoles do it
+                changed = await self.incident_service.refresh()
+            else:
+                changed = await self.incident_service.sync(self.alerts(), complete=complete)
         except Exception as exc:  # the store is down: keep the last snapshot, say why
             self.incident_error = describe(exc, self.loaded.config.poller.timeout)
             return
@@ -335,8 +349,14 @@ class Engine:
         """Run a prepared action; when ``scope`` is an incident id, the result goes on
         that incident's timeline (with its audit ref). Any other scope changes nothing.
         When it succeeded and is about a check, verification starts following it."""
-        with action_scope(scope):
-            result = await self.runner.execute(prepared, answer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            with action_scope(scope):
+                result = await self.runner.execute(prepared, answer)
+        finally:
+            self._running.discard(task)
         if result.outcome is Outcome.SUCCEEDED and prepared.check in self.checks:
             self.start_watch(prepared, result, scope=scope, subject=subject)
         return result

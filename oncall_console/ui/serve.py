@@ -48,6 +48,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "read-only only (--read-only or --war-room), and put an authenticating proxy in front"
         ),
     )
+    p.add_argument(
+        "--behind-auth",
+        action="store_true",
+        help=(
+            "say that an authenticating proxy stands in front of --public (the page has no "
+            "login of its own); --public refuses to start without it"
+        ),
+    )
     p.add_argument("--title", default=None, help="the browser tab's title")
 
 
@@ -73,6 +81,12 @@ def refusal(args: argparse.Namespace) -> str | None:
         return (
             "error: --public serves read-only consoles only (the page has no login); "
             "add --read-only or --war-room"
+        )
+    if args.public and not getattr(args, "behind_auth", False):
+        return (
+            "error: --public needs an authenticating proxy in front (the page has no login: "
+            "anyone who reaches the port sees your platform); put one there and add "
+            "--behind-auth to say so"
         )
     return None
 

@@ -160,7 +160,11 @@ class Dashboard(Screen[None]):
         self.sync(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return True if self._oncall is not None else None  # None: shown, disabled
+        if self._oncall is None:
+            return None  # starting: shown, disabled
+        if action == "declare" and self._oncall.settings.read_only:
+            return False  # a read-only console writes nothing: the key is not offered
+        return True
 
     # --- keeping the picture current ------------------------------------------------------
 

@@ -60,6 +60,12 @@ class RunbookScreen(Screen[None]):
         self._escalation_told = False
         self._presence_timer: Timer | None = None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A read-only console ticks nothing and runs no action: the keys are not offered.
+        if action in ("tick", "run_action") and oncall_of(self).settings.read_only:
+            return False
+        return True
+
     def compose(self) -> ComposeResult:
         yield Static(id="runbook-head")
         with Horizontal(id="runbook-body"):
