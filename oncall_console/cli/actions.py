@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -46,6 +48,13 @@ def cmd_action(args: argparse.Namespace) -> int:
         return list_actions(oncall, args.backend)
 
     async def go() -> int:
+        # SIGTERM (a closed SSH session, a supervisor) stops the action like Ctrl-C: the
+        # command stops, the trail records "interrupted", the lock is released.
+        main = asyncio.current_task()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: main.cancel() if main else None
+            )
         await oncall.start(poll=False)
         try:
             if oncall.store_error and not args.dry_run:
@@ -88,7 +97,15 @@ def cmd_action(args: argparse.Namespace) -> int:
         finally:
             await oncall.stop()
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print(
+            "stopped: the action was interrupted; the audit trail says so and its lock "
+            "is released. Check the target.",
+            file=sys.stderr,
+        )
+        return 143
 
 
 def _answer(args: argparse.Namespace, plan: ActionPlan) -> str:

@@ -38,6 +38,13 @@ class Locks(Protocol):
     async def release_lock(self, key: str, holder: str) -> None: ...
 
 
+INTERRUPTED = (
+    "interrupted: the console was stopped while it ran; what could be stopped was "
+    "stopped: check the target"
+)
+"""The audit result of an action whose console was stopped (SIGTERM, SIGINT) mid-run."""
+
+
 def confirmation(spec: ActionSpec) -> Confirm:
     """How a person confirms ``spec``: decided here only. A dangerous action always asks
     for its target's name to be typed, whatever else it declares."""
@@ -268,6 +275,13 @@ class ActionRunner:
             )
         try:
             result = await asyncio.wait_for(self.backends[req.backend].run(req), self.timeout)
+        except asyncio.CancelledError:
+            # The console is being stopped (SIGTERM, SIGINT, q) while it runs: the backend
+            # stops what it can (a shell command's process group is killed); the trail
+            # says so, and the lock is released on the way out (execute's finally).
+            with contextlib.suppress(Exception):
+                await self.audit.result(entry, Outcome.UNKNOWN, INTERRUPTED, self.clock())
+            raise
         except TimeoutError:
             result = ActionResult(
                 req, Outcome.TIMED_OUT, f"no answer after {self.timeout:g} s", at=self.clock()

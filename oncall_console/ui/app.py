@@ -8,7 +8,10 @@ with the config's error for the CLI to print (issue #6: first frame).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -182,6 +185,11 @@ class OncallApp(App[None]):
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
             oncall.subscribe(self._engine_changed)
+        if not self.is_headless:  # SIGTERM (a dropped SSH session): leave cleanly
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGTERM, lambda: self.exit(return_code=143)
+                )
         await oncall.start(poll=self.poll)
         if oncall.store_error:
             self.notify(
