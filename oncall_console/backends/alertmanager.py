@@ -50,7 +50,6 @@ from oncall_console import __version__
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.http import describe_http_error
 from oncall_console.backends.json_array import ArrayMemo, Malformed, NotAnArray
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.durations import parse_duration
 from oncall_console.model import (
     ActionInvalid,
@@ -68,6 +67,7 @@ from oncall_console.model import (
     Silence,
     Status,
 )
+from oncall_console.secrets import SecretMissing, one_source_each, redact, resolve
 from oncall_console.text import clean
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -169,11 +169,7 @@ class AlertmanagerOptions(Strict):
                 raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
-    @model_validator(mode="after")
-    def _one_token_source(self) -> AlertmanagerOptions:
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        return self
+    _one_source = model_validator(mode="after")(one_source_each)
 
 
 class AlertmanagerCheckParams(Strict):

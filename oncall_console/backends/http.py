@@ -34,7 +34,6 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote as url_quote
 
@@ -45,7 +44,6 @@ from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.params import ParamDecl, Value
 from oncall_console.backends.probe_http import ProbeClient, ProbeError, ProbeResponse
-from oncall_console.backends.secrets import redact
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -57,6 +55,7 @@ from oncall_console.model import (
     Status,
     SubStatus,
 )
+from oncall_console.secrets import SecretMissing, one_source_each, redact, reference, resolve
 from oncall_console.text import clean
 
 
@@ -353,11 +352,7 @@ class HttpOptions(Strict):
                 )
         return webhooks
 
-    @model_validator(mode="after")
-    def _one_token_source(self) -> HttpOptions:
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        return self
+    _one_source = model_validator(mode="after")(one_source_each)
 
 
 class HttpCheckParams(Strict):
@@ -477,21 +472,13 @@ class HttpBackend(Backend):
     def _resolve_token(self) -> None:
         opts, self._token, self._token_error = self.options, None, None
         self._token_read = True
-        if opts.token_env:
-            self._token = os.environ.get(opts.token_env, "").strip() or None
-            if self._token is None:
-                self._token_error = f"token: environment variable {opts.token_env} is not set"
-        elif opts.token_file:
-            try:
-                self._token = Path(opts.token_file).read_text().strip() or None
-            except OSError as exc:
-                self._token_error = f"token: cannot read {opts.token_file}: {exc.strerror}"
-            else:
-                if self._token is None:
-                    self._token_error = f"token: file {opts.token_file} is empty"
+        try:
+            self._token = resolve("token", opts.token_env, opts.token_file)
+        except SecretMissing as exc:
+            self._token_error = str(exc)
         if self._token is not None and any(c in self._token for c in "\r\n\x00"):
             # Sent, it would be refused with the header quoted in the error: never shown.
-            where = (opts.token_env and f"${opts.token_env}") or opts.token_file
+            where = reference(opts.token_env, opts.token_file)
             self._token, self._token_error = None, f"token: {where} holds a line break"
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -754,11 +741,8 @@ class HttpBackend(Backend):
             if self._token_error or not self._token:
                 raise ActionInvalid(self._token_error or "token: not set")
             headers["Authorization"] = f"{spec.auth_scheme} {self._token}"
-            where = self.options.token_env and f"${self.options.token_env}"
-            names.append(
-                f"Authorization ({spec.auth_scheme} token from {where or self.options.token_file}, "
-                "not shown)"
-            )
+            where = reference(self.options.token_env, self.options.token_file)
+            names.append(f"Authorization ({spec.auth_scheme} token from {where}, not shown)")
             secrets.append(self._token)
         seen: set[str] = set()
         unique = []

@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from oncall_console.backends import k8s_logic as kl
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.durations import format_age, parse_duration
 from oncall_console.model import (
     ActionInvalid,
@@ -52,6 +51,7 @@ from oncall_console.model import (
     Status,
     SubStatus,
 )
+from oncall_console.secrets import SecretMissing, one_source_each, redact, resolve
 from oncall_console.text import clean
 
 _MAX_ROWS = 200  # a table longer than this says how many more there are
@@ -132,9 +132,7 @@ class KubernetesOptions(Strict):
             raise ValueError("kubeconfig and context apply only without host and in_cluster")
         if (self.token_env or self.token_file) and not self.host:
             raise ValueError("token_env / token_file apply only with host")
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        return self
+        return one_source_each(self)
 
     @property
     def window_seconds(self) -> float:

@@ -36,8 +36,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from oncall_console import secrets
 from oncall_console.backends import postgres_actions as pg_actions
-from oncall_console.backends import secrets
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.durations import format_age
 from oncall_console.model import (
@@ -97,11 +97,7 @@ class PostgresOptions(Strict):
             )
         return dsn
 
-    @model_validator(mode="after")
-    def _one_password_source(self) -> PostgresOptions:
-        if self.password_env and self.password_file:
-            raise ValueError("set password_env or password_file, not both")
-        return self
+    _one_source = model_validator(mode="after")(secrets.one_source_each)
 
 
 class PostgresCheckParams(Strict):

@@ -46,7 +46,6 @@ from urllib3.util.retry import Retry
 
 from oncall_console.backends import slo as slo_math
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.durations import parse_duration
 from oncall_console.model import (
     CheckResult,
@@ -57,6 +56,7 @@ from oncall_console.model import (
     Status,
     Thresholds,
 )
+from oncall_console.secrets import SecretMissing, one_source_each, redact, resolve
 from oncall_console.text import clean
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -103,11 +103,7 @@ class PrometheusOptions(Strict):
             raise ValueError("must not carry a query string or fragment")
         return url.strip().rstrip("/")
 
-    @model_validator(mode="after")
-    def _one_token_source(self) -> PrometheusOptions:
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        return self
+    _one_source = model_validator(mode="after")(one_source_each)
 
 
 class PrometheusCheckParams(Strict):

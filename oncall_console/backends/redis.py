@@ -31,7 +31,6 @@ from redis.backoff import ExponentialBackoff
 from oncall_console.backends import redis_actions
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.redis_actions import as_int
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -43,6 +42,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.secrets import SecretMissing, one_source_each, redact, resolve
 from oncall_console.text import clean
 from oncall_console.urls import check_redis_url
 
@@ -125,8 +125,7 @@ class RedisOptions(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RedisOptions:
-        if self.password_env and self.password_file:
-            raise ValueError("set password_env or password_file, not both")
+        one_source_each(self)
         if self.username and urlsplit(self.url).username:
             raise ValueError("set the user name in username or in the url, not both")
         return self

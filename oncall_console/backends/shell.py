@@ -38,7 +38,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.params import ParamDecl, Value
-from oncall_console.backends.secrets import redact
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -49,6 +48,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.secrets import redact
 from oncall_console.text import clean
 
 # Binaries that hand an argument to a shell (sh -c, or ssh's remote command line):

@@ -35,8 +35,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.bus.base import Bus, BusUnavailable, Event, MalformedEvent, check_redis_url
+from oncall_console.secrets import SecretMissing, redact, resolve
 from oncall_console.text import clean
 
 log = logging.getLogger(__name__)

@@ -464,7 +464,7 @@ class PublishingAuditLog:
 
 def store_from_config(loaded: LoadedConfig) -> Store:
     """The configured store; the embedded SQLite file when none is configured."""
-    from oncall_console.backends.secrets import resolve
+    from oncall_console.secrets import resolve
 
     cfg = loaded.config.store
     password = resolve("password", cfg.password_env, cfg.password_file)
