@@ -48,9 +48,9 @@ from pydantic import (
 
 from oncall_console import __version__
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.backends.http import describe_http_error
 from oncall_console.backends.json_array import ArrayMemo, Malformed, NotAnArray
 from oncall_console.durations import parse_duration
+from oncall_console.errors import describe
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -511,7 +511,7 @@ class AlertmanagerBackend(Backend):
         except TimeoutError:
             raise AlertmanagerError(f"{what}: no answer after {self.options.timeout:g} s") from None
         except httpx.HTTPError as exc:
-            raise AlertmanagerError(self._redact(f"{what}: {describe_http_error(exc)}")) from None
+            raise AlertmanagerError(self._redact(f"{what}: {describe(exc)}")) from None
         if resp.status_code not in ok:
             detail = _error_text(raw.decode("utf-8", errors="replace"))
             reason = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")

@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import ssl
 import sys
 import time
@@ -44,6 +43,7 @@ from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.params import ParamDecl, Value
 from oncall_console.backends.probe_http import ProbeClient, ProbeError, ProbeResponse
+from oncall_console.errors import describe
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -543,9 +543,7 @@ class HttpBackend(Backend):
         except _SetupError as exc:
             return self._result(check, _Fetch(error=str(exc)))
         except Exception as exc:  # probe never raises: everything is a result
-            return self._result(
-                check, _Fetch(error=f"unexpected error: {describe_http_error(exc)}")
-            )
+            return self._result(check, _Fetch(error=f"unexpected error: {describe(exc)}"))
 
     def _result(self, check: CheckSpec, f: _Fetch) -> CheckResult:
         if f.error is not None:
@@ -587,7 +585,7 @@ class HttpBackend(Backend):
         except (TimeoutError, httpx.TimeoutException):
             f.error = f"timed out after {check.timeout:.1f} s"
         except (OSError, ssl.SSLError, ProbeError, httpx.HTTPError) as exc:
-            f.error = describe_http_error(exc)
+            f.error = describe(exc)
         else:
             f.latency_ms = (resp.head_at - started) * 1000
             self._judge_head(f, resp, p, f.latency_ms)
@@ -809,7 +807,7 @@ class HttpBackend(Backend):
                 at=now(),
             )
         except httpx.HTTPError as exc:
-            why = clean(redact(describe_http_error(exc), *call.secrets), limit=300)
+            why = describe(exc, secrets=call.secrets)
             return ActionResult(request, Outcome.FAILED, why, preview=shown, at=now())
         text = redact(body.decode(resp.encoding or "utf-8", errors="replace"), *call.secrets)
         output = clean(text, limit=SHOWN_BODY, single_line=False)
@@ -915,28 +913,6 @@ def _cert_not_after(ssl_obj: ssl.SSLObject | None) -> float | None:
     except ImportError:
         return None
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() if der else None
-
-
-def describe_http_error(exc: BaseException) -> str:
-    """One clean line for a failed request, from the most telling cause in the chain."""
-    seen: BaseException | None = exc
-    os_error = None
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return clean(f"TLS: certificate verify failed: {seen.verify_message}", limit=300)
-        if isinstance(seen, ssl.SSLError):
-            return clean(f"TLS: {seen.reason or seen}", limit=300)
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, socket.gaierror):
-            return clean(f"DNS lookup failed: {seen.strerror or seen}", limit=300)
-        if isinstance(seen, OSError) and seen.strerror and os_error is None:
-            os_error = seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    if os_error:
-        return clean(f"connect failed: {os_error}", limit=300)
-    text = str(exc)
-    return clean(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, limit=300)
 
 
 async def _read_capped(resp: httpx.Response, cap: int) -> tuple[bytes, bool]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from oncall_console import errors
 from oncall_console.backends import k8s_logic as kl
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.durations import format_age, parse_duration
@@ -1130,35 +1129,20 @@ def _cordon_body(on: bool) -> dict[str, Any]:
 
 
 def _describe(exc: BaseException, timeout: float, host: str) -> str:
-    """One clean line for a request that got no HTTP answer, from the most telling cause."""
-    chain: list[BaseException] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(chain) < 20:
-        chain.append(seen)
-        reason = getattr(seen, "reason", None)
-        nxt = reason if isinstance(reason, BaseException) else None
-        seen = nxt or seen.__cause__ or seen.__context__
+    """One clean line for a request that got no HTTP answer: urllib3's timeouts (which
+    tell whether anything was sent), else :func:`oncall_console.errors.describe`, with
+    the API server named when the connection itself failed."""
     where = f" ({host})" if host else ""
-    for e in chain:
-        if isinstance(e, ConnectionRefusedError):
-            return f"connection refused{where}"
-    for e in chain:
-        if isinstance(e, urllib3.exceptions.NameResolutionError | socket.gaierror):
-            return f"DNS lookup failed{where}"
-    for e in chain:
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return _c(f"TLS: certificate verify failed: {e.verify_message}{where}", 300)
-        if isinstance(e, ssl.SSLError):
-            return _c(f"TLS: {e.reason or e}{where}", 300)
-    for e in chain:
+    found = errors.telling_cause(exc)
+    if found is not None:
+        return _c(f"{found}{where}", 300)
+    for e in errors.chain(exc):
         if isinstance(e, urllib3.exceptions.NewConnectionError):
             continue  # (a subclass of ConnectTimeoutError, whatever its cause)
         if isinstance(e, urllib3.exceptions.ConnectTimeoutError):
             return f"connect timed out after {timeout:g} s{where}"  # nothing was sent
         if isinstance(e, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-            return f"timed out after {timeout:g} s"
-    for e in chain:
-        if isinstance(e, OSError) and e.strerror:
-            return _c(f"connect failed: {e.strerror}{where}", 300)
-    text = str(exc)
-    return _c(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, 300)
+            return errors.timed_out(timeout)
+    if strerror := errors.os_error(exc):
+        return _c(f"connect failed: {strerror}{where}", 300)
+    return errors.describe(exc, timeout)

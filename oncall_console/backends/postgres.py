@@ -36,7 +36,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from oncall_console import secrets
+from oncall_console import errors, secrets
 from oncall_console.backends import postgres_actions as pg_actions
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.durations import format_age
@@ -591,13 +591,13 @@ _LIBPQ_PREFIX = re.compile(
 
 
 def describe(exc: BaseException) -> str:
-    """One clean line for a failure: what libpq or the server said, minus the noise."""
+    """One clean line for a failure: what libpq or the server said, minus the noise;
+    anything else as :func:`oncall_console.errors.describe` words it."""
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return "statement timed out on the server (statement_timeout_ms)"
-    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
-        text = exc.diag.message_primary
-    else:
-        text = str(exc) or type(exc).__name__
+    if not isinstance(exc, psycopg.Error):
+        return errors.describe(exc)
+    text = exc.diag.message_primary or str(exc) or type(exc).__name__
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     where = ""
     m = _LIBPQ_PREFIX.match(first)

@@ -23,12 +23,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
-import http.client
 import json
 import math
 import re
-import socket
-import ssl
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -47,6 +44,7 @@ from urllib3.util.retry import Retry
 from oncall_console.backends import slo as slo_math
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.durations import parse_duration
+from oncall_console.errors import describe
 from oncall_console.model import (
     CheckResult,
     CheckSpec,
@@ -721,7 +719,7 @@ class PrometheusBackend(Backend):
         if isinstance(exc, requests.Timeout):  # the request's own timeout, or the SLI's
             shown = min(self.options.timeout, timeout)
             return f"Prometheus at {self._where}: timed out after {shown:g} s"
-        return f"Prometheus at {self._where}: {_cause(exc)}"
+        return f"Prometheus at {self._where}: {describe(exc, secrets=[self._token])}"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -838,36 +836,3 @@ def _http_error(exc: PrometheusApiClientException, what: str) -> str:
     if code == 503 and "timeout" in text.lower():
         return f"{what} timed out in Prometheus: {text}"
     return f"{what}: HTTP {code}" + (f": {text}" if text else "")
-
-
-def _cause(exc: BaseException) -> str:
-    """The most telling cause of a failed request: refused, DNS, TLS, or the OS's words."""
-    todo: list[BaseException] = [exc]
-    seen: set[int] = set()
-    os_error = None
-    while todo:
-        e = todo.pop(0)
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return f"TLS: certificate verify failed: {e.verify_message}"
-        if isinstance(e, ssl.SSLError):
-            return f"TLS: {e.reason or e}"
-        if isinstance(e, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(e, http.client.RemoteDisconnected):
-            return "connection closed without a response"
-        if isinstance(e, ConnectionResetError):
-            return "connection reset"
-        if isinstance(e, socket.gaierror):
-            return f"DNS lookup failed: {e.strerror or e}"
-        if isinstance(e, OSError) and e.strerror and os_error is None:
-            os_error = e.strerror
-        nxt = [e.__cause__, e.__context__, getattr(e, "reason", None)]
-        nxt += [a for a in e.args if isinstance(a, BaseException)]
-        todo.extend(n for n in nxt if isinstance(n, BaseException))
-    if os_error:
-        return f"connect failed: {os_error}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

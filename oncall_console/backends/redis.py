@@ -15,7 +15,6 @@ The actions live in :mod:`oncall_console.backends.redis_actions`.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from redis import exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from oncall_console import errors
 from oncall_console.backends import redis_actions
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.redis_actions import as_int
@@ -386,7 +386,7 @@ class RedisBackend(Backend):
 
     def describe(self, exc: BaseException, timeout: float | None = None) -> str:
         """One clean line for a failure, never with the password in it."""
-        return clean(self.redact(describe(exc, timeout)), limit=300)
+        return describe(exc, timeout, self._password)
 
     # --- health ----------------------------------------------------------------------------
 
@@ -494,33 +494,26 @@ class RedisBackend(Backend):
         )
 
 
-def describe(exc: BaseException, timeout: float | None = None) -> str:
-    """The most telling cause of a failed exchange with Redis, in one line."""
-    if isinstance(exc, TimeoutError | rexc.TimeoutError):
-        return f"timed out after {timeout:.1f} s" if timeout else "timed out"
-    if isinstance(exc, rexc.AuthenticationError) or (
+def describe(exc: BaseException, timeout: float | None = None, secret: str | None = None) -> str:
+    """One line for a failed exchange with Redis: what Redis itself said (its error
+    replies, a connection it reports lost), else :func:`oncall_console.errors.describe`."""
+    said = None
+    if isinstance(exc, rexc.TimeoutError):
+        said = errors.timed_out(timeout)
+    elif isinstance(exc, rexc.AuthenticationError) or (
         isinstance(exc, rexc.ResponseError) and str(exc).startswith(("WRONGPASS", "NOAUTH"))
     ):
-        return f"authentication failed: {exc}"
-    if isinstance(exc, rexc.BusyLoadingError):
-        return "the server is loading its dataset"
-    if isinstance(exc, rexc.ResponseError):
-        return f"server error: {exc}"
-    seen: BaseException | None = exc
-    os_error = None
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, socket.gaierror):
-            return f"DNS lookup failed: {seen.strerror or seen}"
-        if isinstance(seen, OSError) and seen.strerror and os_error is None:
-            os_error = seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    text = str(exc)
-    if isinstance(exc, rexc.ConnectionError):
+        said = f"authentication failed: {exc}"
+    elif isinstance(exc, rexc.BusyLoadingError):
+        said = "the server is loading its dataset"
+    elif isinstance(exc, rexc.ResponseError):
+        said = f"server error: {exc}"
+    elif isinstance(exc, rexc.ConnectionError) and errors.telling_cause(exc) is None:
+        text = str(exc)
         if "refused" in text.lower():
-            return "connection refused"
-        return f"connection failed: {os_error or text or 'closed by the server'}"
-    if os_error:
-        return f"connect failed: {os_error}"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+            said = "connection refused"
+        else:
+            said = f"connection failed: {errors.os_error(exc) or text or 'closed by the server'}"
+    if said is None:
+        return errors.describe(exc, timeout, secrets=[secret])
+    return clean(redact(said, secret), limit=errors.LIMIT)

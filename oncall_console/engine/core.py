@@ -22,8 +22,9 @@ from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
 from oncall_console.engine.actions import ActionRunner, PreparedAction
 from oncall_console.engine.audit import AuditEntry, AuditLog, StoreAuditLog
-from oncall_console.engine.poller import Poller, describe
+from oncall_console.engine.poller import Poller
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
+from oncall_console.errors import describe
 from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
     ActionRequest,
