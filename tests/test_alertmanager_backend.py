@@ -465,11 +465,8 @@ async def test_bad_requests_are_refused_before_anything_is_posted(
     with pytest.raises(ActionRefused, match="a silence needs an author"):
         await nobody.prepare(ActionRequest("am", "silence", good))
 
-    with pytest.raises(ActionRefused, match="read-only"):
+    with pytest.raises(ActionRefused, match="read-only"):  # the runner, before any backend
         await _runner(backend, read_only=True).prepare(ActionRequest("am", "silence", good))
-    read_only_backend = make(am.url, read_only=True)
-    refused = await read_only_backend.run(ActionRequest("am", "silence", good, operator="alice"))
-    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
 
     assert len(httpx.get(f"{am.url}/api/v2/silences", timeout=5).json()) == before
 

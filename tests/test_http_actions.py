@@ -490,12 +490,15 @@ async def test_a_secret_the_body_must_carry_comes_from_the_environment(make, ser
         await r.prepare(ActionRequest("status", "page-oncall", {"summary": "x"}))
 
 
-async def test_read_only_refuses(make, server):
-    backend = await make({"chat": {"url": server.url("/hook/ro"), "body": {}}}, read_only=True)
-    result = await backend.run(ActionRequest("status", "chat", {}, "tester"))
-    assert result.outcome is Outcome.REFUSED and "read-only" in result.message
+async def test_read_only_is_refused_by_the_runner(make, server):
+    backend = await make({"chat": {"url": server.url("/hook/ro"), "body": {}}})
+    r = runner(backend, read_only=True)
+    assert r.available() == []
     with pytest.raises(ActionRefused, match="read-only"):
-        await runner(backend, read_only=True).prepare(ActionRequest("status", "chat", {}))
+        await r.prepare(ActionRequest("status", "chat", {}))
+    prepared = await runner(backend).prepare(ActionRequest("status", "chat", {}))
+    refused = await r.execute(prepared, "y")
+    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
     assert received(server, "/hook/ro") == []
 
 

@@ -750,15 +750,14 @@ async def test_actions_only_touch_configured_namespaces(cluster: Any, make: Any)
     )
 
 
-async def test_read_only_refuses_in_the_backend_too(cluster: Any, make: Any):
-    b = await make(read_only=True)
-    result = await b.run(ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1}))
-    assert result.outcome is Outcome.REFUSED and "read-only" in result.message
-    assert obj(cluster, DEPLOYMENTS, "prod", "web")["spec"]["replicas"] == 2
+async def test_read_only_is_refused_by_the_runner(cluster: Any, make: Any):
+    b = await make()
+    scale = ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1})
     with pytest.raises(ActionRefused, match="read-only"):
-        await runner(b, read_only=True).prepare(
-            ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1})
-        )
+        await runner(b, read_only=True).prepare(scale)
+    refused = await runner(b, read_only=True).execute(await runner(b).prepare(scale), "y")
+    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
+    assert obj(cluster, DEPLOYMENTS, "prod", "web")["spec"]["replicas"] == 2
 
 
 async def test_every_change_is_audited(cluster: Any, make: Any):

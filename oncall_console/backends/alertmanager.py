@@ -848,8 +848,6 @@ class AlertmanagerBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now = self.context.clock()
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now)
         try:
             if request.action == "silence":
                 plan = self._plan_silence(request)

@@ -64,6 +64,8 @@ class BackendContext:
     clock: Callable[[], float] = time.time
     environment: str = ""
     read_only: bool = False
+    """The console is read-only. For information only: the engine's ActionRunner refuses
+    every action before a backend is called, so a backend never checks this itself."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:

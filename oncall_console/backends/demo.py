@@ -225,8 +225,6 @@ class DemoBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now, sim = self.context.clock(), self.simulation
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now)
         target = _target_of(request)
         try:
             preview = sim.preview(request.action, request.params, now)

@@ -834,11 +834,6 @@ class KubernetesBackend(Backend):
             raise ActionInvalid(_c(f"cannot prepare: unexpected error: {why}", 300)) from None
 
     async def run(self, request: ActionRequest) -> ActionResult:
-        now = self.context.clock()
-        if self.context.read_only:
-            return ActionResult(
-                request, Outcome.REFUSED, "read-only console: actions are refused", at=now
-            )
         handlers = self._handlers()
         try:
             p = self._checked(request)

@@ -278,7 +278,12 @@ def action_params(
 
 
 def declared_action(
-    key: str, title: str, params: Mapping[str, ParamDecl], target: str | None, dangerous: bool
+    key: str,
+    title: str,
+    params: Mapping[str, ParamDecl],
+    target: str | None,
+    dangerous: bool,
+    read_only: bool = False,
 ) -> ActionSpec:
     """The ActionSpec of a command or webhook declared in config (shell, http)."""
     specs, target_param = action_params(params, target, key)
@@ -289,6 +294,7 @@ def declared_action(
         target_param=target_param,
         dangerous=dangerous,
         confirm=Confirm.TYPE_TARGET if dangerous else Confirm.YES_NO,
+        read_only=read_only,
     )
 
 

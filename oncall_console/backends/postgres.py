@@ -552,8 +552,6 @@ class PostgresBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now = self.context.clock
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now())
         try:
             async with self.action_connection() as conn:
                 env = self._action_env(conn)

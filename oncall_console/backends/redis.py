@@ -470,8 +470,6 @@ class RedisBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now = self.context.clock
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now())
         if request.dry_run:
             shown = await self.preview(request)
             return ActionResult(

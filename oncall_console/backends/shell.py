@@ -98,7 +98,8 @@ class CommandSpec(Strict):
     allowed_exit_codes: list[int] = Field(default_factory=lambda: [0])
     """Exit codes that mean success."""
     read_only: bool = False
-    """A diagnostic that changes nothing: allowed in a read-only console and as a check."""
+    """A diagnostic that changes nothing (its action is declared read-only); it may back a
+    health check."""
 
     @field_validator("argv")
     @classmethod
@@ -367,7 +368,12 @@ class ShellBackend(Backend):
     def actions(self) -> list[ActionSpec]:
         return [
             P.declared_action(
-                key, cmd.title or join(cmd.argv), cmd.params, cmd.target, cmd.dangerous
+                key,
+                cmd.title or join(cmd.argv),
+                cmd.params,
+                cmd.target,
+                cmd.dangerous,
+                read_only=cmd.read_only,
             )
             for key, cmd in self.options.commands.items()
         ]
@@ -412,9 +418,6 @@ class ShellBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now = self.context.clock
-        cmd = self.options.commands.get(request.action)
-        if self.context.read_only and not (cmd is not None and cmd.read_only):
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now())
         try:
             plan = self.plan(request.action, request.params)
         except ActionInvalid as exc:

@@ -59,6 +59,8 @@ class ActionSpec:
     confirm: Confirm = Confirm.YES_NO
     verify_check: str = ""
     """Parameter whose value names the check to re-probe after the run ('' = none)."""
+    read_only: bool = False
+    """The action changes nothing: a diagnostic."""
 
 
 @dataclass(frozen=True, slots=True)
