@@ -39,10 +39,11 @@ from urllib.parse import quote as url_quote
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.backends.params import ParamDecl, Value
 from oncall_console.backends.probe_http import ProbeClient, ProbeError, ProbeResponse
+from oncall_console.backends.shared import declared
+from oncall_console.backends.shared import params as P
+from oncall_console.backends.shared.params import ParamDecl, Value
 from oncall_console.errors import describe
 from oncall_console.model import (
     ActionInvalid,
@@ -203,7 +204,7 @@ class WebhookSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> WebhookSpec:
-        P.check_declarations(self.params, self.target)
+        declared.check_declarations(self.params, self.target)
         if (self.url is None) == (self.url_env is None):
             raise ValueError("set url or url_env (exactly one)")
         both = sorted(set(self.params) & set(self.secret_env))
@@ -345,12 +346,7 @@ class HttpOptions(Strict):
     @field_validator("webhooks")
     @classmethod
     def _webhook_ids(cls, webhooks: dict[str, WebhookSpec]) -> dict[str, WebhookSpec]:
-        for key in webhooks:
-            if not P.ACTION_ID.match(key):
-                raise ValueError(
-                    f"webhook id {key!r}: lowercase letters, digits and '-', starting with a letter"
-                )
-        return webhooks
+        return declared.check_ids("webhook", webhooks)
 
     _one_source = model_validator(mode="after")(one_source_each)
 
@@ -687,22 +683,15 @@ class HttpBackend(Backend):
 
     def actions(self) -> list[ActionSpec]:
         return [
-            P.declared_action(
-                key, w.title or f"{w.method} webhook {key}", w.params, w.target, w.dangerous
-            )
+            declared.declared_action(key, w, default_title=f"{w.method} webhook {key}")
             for key, w in self.options.webhooks.items()
         ]
 
     def webhook_call(self, key: str, given: Mapping[str, Any]) -> WebhookCall:
         """Fill the templates: ActionInvalid when the request cannot be sent."""
-        spec = self.options.webhooks.get(key)
-        if spec is None:
-            known = ", ".join(self.options.webhooks) or "none"
-            raise ActionInvalid(f"no webhook {key!r} in backend {self.name!r} ({known})")
-        try:
-            values = P.values(spec.params, given, key)
-        except ValueError as exc:
-            raise ActionInvalid(str(exc)) from None
+        spec, values = declared.declared_values(
+            self.options.webhooks, key, given, what="webhook", backend=self.name
+        )
         secrets: list[str] = []
         if spec.url is not None:
             parts = P.parse(spec.url)

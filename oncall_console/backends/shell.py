@@ -35,9 +35,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from oncall_console.backends import params as P
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.backends.params import ParamDecl, Value
+from oncall_console.backends.shared import declared
+from oncall_console.backends.shared import params as P
+from oncall_console.backends.shared.params import ParamDecl, Value
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -165,7 +166,7 @@ class CommandSpec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> CommandSpec:
-        P.check_declarations(self.params, self.target)
+        declared.check_declarations(self.params, self.target)
         both = sorted(set(self.env) & set(self.env_from))
         if both:
             raise ValueError(f"{both[0]} is set in both env and env_from")
@@ -205,12 +206,7 @@ class ShellOptions(Strict):
     @field_validator("commands")
     @classmethod
     def _ids(cls, commands: dict[str, CommandSpec]) -> dict[str, CommandSpec]:
-        for key in commands:
-            if not P.ACTION_ID.match(key):
-                raise ValueError(
-                    f"command id {key!r}: lowercase letters, digits and '-', starting with a letter"
-                )
-        return commands
+        return declared.check_ids("command", commands)
 
     @model_validator(mode="after")
     def _allowed(self) -> ShellOptions:
@@ -367,27 +363,17 @@ class ShellBackend(Backend):
 
     def actions(self) -> list[ActionSpec]:
         return [
-            P.declared_action(
-                key,
-                cmd.title or join(cmd.argv),
-                cmd.params,
-                cmd.target,
-                cmd.dangerous,
-                read_only=cmd.read_only,
+            declared.declared_action(
+                key, cmd, default_title=join(cmd.argv), read_only=cmd.read_only
             )
             for key, cmd in self.options.commands.items()
         ]
 
     def plan(self, key: str, given: Mapping[str, Any]) -> Plan:
         """Substitute the parameters: ActionInvalid when the request cannot be run."""
-        cmd = self.options.commands.get(key)
-        if cmd is None:
-            known = ", ".join(self.options.commands) or "none"
-            raise ActionInvalid(f"no command {key!r} in backend {self.name!r} ({known})")
-        try:
-            vals = P.values(cmd.params, given, key)
-        except ValueError as exc:
-            raise ActionInvalid(str(exc)) from None
+        cmd, vals = declared.declared_values(
+            self.options.commands, key, given, what="command", backend=self.name
+        )
         argv = [self._binary(cmd.argv[0])]
         for item in cmd.argv[1:]:
             parts = P.parse(item)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from oncall_console.backends.base import Backend, Capability
-from oncall_console.backends.params import MAX_TEXT
+from oncall_console.backends.shared.params import MAX_TEXT
 from oncall_console.engine.audit import AuditLog
 from oncall_console.model import (
     ActionInvalid,
