@@ -14,7 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext, Capability
-from oncall_console.backends.http import HttpBackend, json_for_reading
+from oncall_console.backends.http import HttpBackend
+from oncall_console.backends.http.webhooks import json_for_reading
 from oncall_console.engine.actions import ActionRefused, ActionRunner
 from oncall_console.engine.audit import MemoryAuditLog
 from oncall_console.model import ActionInvalid, ActionRequest, ActionResult, Confirm, Outcome
