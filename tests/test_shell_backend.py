@@ -427,7 +427,7 @@ async def test_a_binary_missing_from_path_is_refused_at_preview(make, executor):
 
 
 async def test_a_binary_outside_the_allowlist_never_runs_even_if_config_was_bypassed(executor):
-    from oncall_console.backends.shell import CommandSpec
+    from oncall_console.backends.shell.options import CommandSpec
 
     unchecked = ShellBackend.Options.model_construct(
         allowlist=[PY], commands={"x": CommandSpec(argv=["/bin/echo", "hi"])}
