@@ -20,14 +20,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from oncall_console.backends.alertmanager import (
-    AlertmanagerBackend,
-    AlertmanagerError,
-    AlertmanagerOptions,
-    MatcherError,
-    parse_matchers,
-    parse_time,
-)
+from oncall_console.backends.alertmanager import AlertmanagerBackend
+from oncall_console.backends.alertmanager.client import AlertmanagerError, parse_time
+from oncall_console.backends.alertmanager.matchers import MatcherError, parse_matchers
+from oncall_console.backends.alertmanager.options import AlertmanagerOptions
 from oncall_console.backends.base import BackendContext
 from oncall_console.config import from_dict
 from oncall_console.engine import ActionRefused, ActionRunner, Engine
