@@ -26,8 +26,9 @@ import pytest
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.k8s_logic import POD_TEMPLATE_HASH, RESTARTED_AT_ANNOTATION
-from oncall_console.backends.kubernetes import KubernetesBackend, KubernetesCheckParams
+from oncall_console.backends.kubernetes import KubernetesBackend
+from oncall_console.backends.kubernetes.objects import POD_TEMPLATE_HASH, RESTARTED_AT_ANNOTATION
+from oncall_console.backends.kubernetes.options import KubernetesCheckParams
 from oncall_console.engine import ActionRefused, ActionRunner
 from oncall_console.engine.audit import MemoryAuditLog
 from oncall_console.model import ActionRequest, CheckResult, CheckSpec, Confirm, Outcome, Status
