@@ -27,13 +27,9 @@ from psycopg import sql
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.postgres import (
-    Facts,
-    PostgresBackend,
-    PostgresCheckParams,
-    PostgresOptions,
-    judge,
-)
+from oncall_console.backends.postgres import PostgresBackend
+from oncall_console.backends.postgres.health import Facts, judge
+from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner, validate_param
 from oncall_console.engine.audit import MemoryAuditLog
 from oncall_console.model import (
