@@ -21,12 +21,9 @@ import redis
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.redis import (
-    RedisBackend,
-    RedisCheckParams,
-    RedisOptions,
-    assess,
-)
+from oncall_console.backends.redis import RedisBackend
+from oncall_console.backends.redis.health import assess
+from oncall_console.backends.redis.options import RedisCheckParams, RedisOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner
 from oncall_console.engine.audit import MemoryAuditLog
 from oncall_console.model import (

@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
+from oncall_console.backends.redis.health import as_int
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -317,11 +318,3 @@ async def _config_value(client: aioredis.Redis, name: str) -> str:
         if k.lower() == name:
             return clean(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
     return "(unknown)"
-
-
-def as_int(value: Any) -> int:
-    """An INFO field as a number; 0 when it is missing or not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
