@@ -9,15 +9,10 @@ from dataclasses import dataclass
 import pytest
 from pydantic import ValidationError
 
-from oncall_console.backends._simulation import Simulation, SimulationError
 from oncall_console.backends.base import BackendContext, Capability
-from oncall_console.backends.demo import (
-    HISTORY_POINTS,
-    DemoBackend,
-    DemoCheckParams,
-    DemoOptions,
-    demo_config_dict,
-)
+from oncall_console.backends.demo import DemoBackend, demo_config_dict
+from oncall_console.backends.demo.backend import HISTORY_POINTS, DemoCheckParams, DemoOptions
+from oncall_console.backends.demo.simulation import Simulation, SimulationError
 from oncall_console.config import LoadedConfig, from_dict
 from oncall_console.engine.actions import ActionRefused, ActionRunner
 from oncall_console.engine.audit import MemoryAuditLog
