@@ -67,36 +67,6 @@ def human_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-# --- actions --------------------------------------------------------------------------------
-
-ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec(
-        id="silence",
-        title="Silence alerts matching label matchers",
-        params=(
-            ParamSpec(
-                "matchers",
-                "str",
-                help='Comma-separated, e.g. alertname="HighErrorRate",service=~"api|web"',
-            ),
-            ParamSpec(
-                "duration", "str", help="How long, e.g. 30m, 2h", required=False, default="1h"
-            ),
-            ParamSpec("comment", "str", help="Why (shown to everyone who sees the silence)"),
-        ),
-        target_param="matchers",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="expire-silence",
-        title="Expire a silence now",
-        params=(ParamSpec("silence_id", "str", help="The silence's id (a UUID)"),),
-        target_param="silence_id",
-        confirm=Confirm.YES_NO,
-    ),
-)
-
-
 class Refusal(ActionInvalid):
     """The request cannot go ahead: the runner refuses it at preview; ``run`` refuses too."""
 
@@ -162,7 +132,38 @@ class Silences(AlertmanagerClient):
     # --- actions --------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        return list(ACTIONS)
+        return [
+            ActionSpec(
+                id="silence",
+                title="Silence alerts matching label matchers",
+                params=(
+                    ParamSpec(
+                        "matchers",
+                        "str",
+                        help='Comma-separated, e.g. alertname="HighErrorRate",service=~"api|web"',
+                    ),
+                    ParamSpec(
+                        "duration",
+                        "str",
+                        help="How long, e.g. 30m, 2h",
+                        required=False,
+                        default="1h",
+                    ),
+                    ParamSpec(
+                        "comment", "str", help="Why (shown to everyone who sees the silence)"
+                    ),
+                ),
+                target_param="matchers",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="expire-silence",
+                title="Expire a silence now",
+                params=(ParamSpec("silence_id", "str", help="The silence's id (a UUID)"),),
+                target_param="silence_id",
+                confirm=Confirm.YES_NO,
+            ),
+        ]
 
     def _plan_silence(self, request: ActionRequest) -> _SilencePlan:
         p = request.params

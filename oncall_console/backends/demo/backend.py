@@ -76,66 +76,6 @@ def _service_param(help_text: str) -> ParamSpec:
     return ParamSpec("service", "name", help=help_text)
 
 
-# None of these is dangerous: a yes/no confirmation is enough. terminate-idle names its
-# target with a one-choice 'database' parameter, so that locks, confirmations and the
-# re-probe after the run all point at the postgres check.
-ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec(
-        id="rollback",
-        title="Roll back a deployment to its previous version",
-        params=(_service_param("Deployment to roll back"),),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="restart",
-        title="Restart a deployment's pods one at a time",
-        params=(_service_param("Deployment to restart"),),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="scale",
-        title="Scale a deployment",
-        params=(
-            _service_param("Deployment to scale"),
-            ParamSpec("replicas", "int", help="Desired replicas", minimum=1, maximum=10),
-        ),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="terminate-idle",
-        title="Terminate idle database connections",
-        params=(
-            ParamSpec(
-                "database",
-                "choice",
-                help="Database server",
-                required=False,
-                default="postgres",
-                choices=("postgres",),
-            ),
-            ParamSpec(
-                "older_than_minutes",
-                "int",
-                help="Only connections idle longer than this",
-                required=False,
-                default=5,
-                minimum=1,
-                maximum=1440,
-            ),
-        ),
-        target_param="database",
-        verify_check="database",
-        confirm=Confirm.YES_NO,
-    ),
-)
-
-
 class DemoBackend(Backend):
     """A simulated platform with a scripted incident, for trying the console safely."""
 
@@ -215,7 +155,64 @@ class DemoBackend(Backend):
         return self.simulation.incidents(self.context.clock())
 
     def actions(self) -> list[ActionSpec]:
-        return list(ACTIONS)
+        # None of these is dangerous: a yes/no confirmation is enough. terminate-idle names
+        # its target with a one-choice 'database' parameter, so that locks, confirmations
+        # and the re-probe after the run all point at the postgres check.
+        return [
+            ActionSpec(
+                id="rollback",
+                title="Roll back a deployment to its previous version",
+                params=(_service_param("Deployment to roll back"),),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="restart",
+                title="Restart a deployment's pods one at a time",
+                params=(_service_param("Deployment to restart"),),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="scale",
+                title="Scale a deployment",
+                params=(
+                    _service_param("Deployment to scale"),
+                    ParamSpec("replicas", "int", help="Desired replicas", minimum=1, maximum=10),
+                ),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="terminate-idle",
+                title="Terminate idle database connections",
+                params=(
+                    ParamSpec(
+                        "database",
+                        "choice",
+                        help="Database server",
+                        required=False,
+                        default="postgres",
+                        choices=("postgres",),
+                    ),
+                    ParamSpec(
+                        "older_than_minutes",
+                        "int",
+                        help="Only connections idle longer than this",
+                        required=False,
+                        default=5,
+                        minimum=1,
+                        maximum=1440,
+                    ),
+                ),
+                target_param="database",
+                verify_check="database",
+                confirm=Confirm.YES_NO,
+            ),
+        ]
 
     async def preview(self, request: ActionRequest) -> str:
         try:
@@ -225,7 +222,7 @@ class DemoBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now, sim = self.context.clock(), self.simulation
-        target = _target_of(request)
+        target = _target_of(self.actions(), request)
         try:
             preview = sim.preview(request.action, request.params, now)
             before = sim.check(target, now)[1] if target in TARGETS else ""
@@ -249,8 +246,8 @@ class DemoBackend(Backend):
         )
 
 
-def _target_of(request: ActionRequest) -> str:
-    spec = next((a for a in ACTIONS if a.id == request.action), None)
+def _target_of(actions: list[ActionSpec], request: ActionRequest) -> str:
+    spec = next((a for a in actions if a.id == request.action), None)
     if spec is None:
         return ""
     value = request.params.get(spec.target_param)

@@ -27,8 +27,10 @@ from oncall_console.model import (
     ActionSpec,
     CheckResult,
     CheckSpec,
+    Confirm,
     DetailTable,
     Outcome,
+    ParamSpec,
     Status,
 )
 from oncall_console.text import clean
@@ -268,7 +270,70 @@ class PostgresBackend(Backend):
     # --- actions ----------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        return list(pg_actions.ACTIONS)
+        pid = ParamSpec(
+            "pid",
+            "int",
+            help="Server process id (pg_stat_activity.pid)",
+            minimum=1,
+            maximum=pg_actions.MAX_PID,
+        )
+        schema = ParamSpec("schema", "identifier", help="Schema", required=False, default="public")
+        return [
+            ActionSpec(
+                id="terminate-backend",
+                title="Terminate one session (pg_terminate_backend)",
+                params=(pid,),
+                target_param="pid",
+            ),
+            ActionSpec(
+                id="cancel-query",
+                title="Cancel the running query of one session (pg_cancel_backend)",
+                params=(pid,),
+                target_param="pid",
+            ),
+            ActionSpec(
+                id="terminate-idle",
+                title="Terminate sessions idle for longer than N minutes",
+                params=(
+                    ParamSpec(
+                        "state",
+                        "choice",
+                        help="idle, or idle-in-transaction (holding a transaction open)",
+                        default="idle",
+                        choices=tuple(pg_actions.IDLE_STATES),
+                    ),
+                    ParamSpec(
+                        "older_than_minutes",
+                        "int",
+                        help="Only sessions in that state for longer than this (0: all of them, now)",
+                        default=10,
+                        minimum=0,
+                        maximum=1440,
+                    ),
+                    ParamSpec(
+                        "database",
+                        "identifier",
+                        help="Only sessions on this database",
+                        required=False,
+                    ),
+                ),
+                target_param="database",
+            ),
+            ActionSpec(
+                id="vacuum-analyze",
+                title="VACUUM (ANALYZE) one table",
+                params=(ParamSpec("table", "identifier", help="Table name"), schema),
+                target_param="table",
+            ),
+            ActionSpec(
+                id="reindex-concurrently",
+                title="Rebuild one index without blocking writes (REINDEX CONCURRENTLY)",
+                params=(ParamSpec("index", "identifier", help="Index name"), schema),
+                target_param="index",
+                dangerous=True,
+                confirm=Confirm.TYPE_TARGET,
+            ),
+        ]
 
     async def preview(self, request: ActionRequest) -> str:
         # No preview, no action: a refusal or a failure to look stops it before confirmation.

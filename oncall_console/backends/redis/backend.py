@@ -24,7 +24,9 @@ from oncall_console.model import (
     ActionSpec,
     CheckResult,
     CheckSpec,
+    Confirm,
     Outcome,
+    ParamSpec,
     Status,
 )
 from oncall_console.secrets import SecretMissing, redact, resolve
@@ -153,7 +155,62 @@ class RedisBackend(Backend):
     # --- actions ---------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        return redis_actions.specs(self.name, self.options.db, self.options.config_set_allowlist)
+        backend, db, allowlist = self.name, self.options.db, self.options.config_set_allowlist
+        return [
+            ActionSpec(
+                id="bgsave",
+                title="Save a snapshot to disk in the background (BGSAVE)",
+                params=(
+                    ParamSpec(
+                        "server",
+                        "choice",
+                        help="This Redis server",
+                        required=False,
+                        default=backend,
+                        choices=(backend,),
+                    ),
+                ),
+                target_param="server",
+            ),
+            ActionSpec(
+                id="delete-keys",
+                title="Delete the keys matching a pattern (SCAN + UNLINK)",
+                params=(
+                    ParamSpec(
+                        "pattern",
+                        "str",
+                        help="Glob pattern, e.g. session:* (a bare * is refused: use flushdb)",
+                    ),
+                ),
+                target_param="pattern",
+            ),
+            ActionSpec(
+                id="config-set",
+                title="Change a server setting (CONFIG SET)",
+                params=(
+                    ParamSpec(
+                        "parameter", "choice", help="Setting to change", choices=tuple(allowlist)
+                    ),
+                    ParamSpec("value", "str", help="New value, e.g. 256mb or allkeys-lru"),
+                ),
+                target_param="parameter",
+            ),
+            ActionSpec(
+                id="flushdb",
+                title="Delete every key of this database (FLUSHDB)",
+                params=(
+                    ParamSpec(
+                        "database",
+                        "choice",
+                        help=f"The database to empty: {db}, the one this backend uses",
+                        choices=(str(db),),
+                    ),
+                ),
+                target_param="database",
+                dangerous=True,
+                confirm=Confirm.TYPE_TARGET,
+            ),
+        ]
 
     def _limits(self) -> redis_actions.Limits:
         o = self.options
