@@ -45,8 +45,9 @@ def describe(
     if isinstance(exc, TimeoutError):
         return timed_out(timeout)
     found = telling_cause(exc)
-    if found is None and (strerror := os_error(exc)):
-        found = f"connect failed: {strerror}"
+    if found is None and (e := _first_os_error(exc)) is not None:
+        # A file names itself (a missing ca_file); any other OS error here is a connection's.
+        found = f"{e.filename}: {e.strerror}" if e.filename else f"connect failed: {e.strerror}"
     text = found if found is not None else own_words(exc)
     return clean(redact(text, *secrets), limit=LIMIT)
 
@@ -97,9 +98,14 @@ def telling_cause(exc: BaseException) -> str | None:
 
 def os_error(exc: BaseException) -> str | None:
     """The operating system's words for the first OS error in the chain, if any."""
+    found = _first_os_error(exc)
+    return found.strerror if found is not None else None
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
     for e in chain(exc):
         if isinstance(e, OSError) and e.strerror:
-            return e.strerror
+            return e
     return None
 
 

@@ -70,6 +70,8 @@ def test_other_os_errors_are_told_in_the_systems_words():
     assert describe(raised(LibraryError("x"), unreachable)) == (
         "connect failed: Network is unreachable"
     )
+    missing = FileNotFoundError(2, "No such file or directory", "/etc/ca.pem")
+    assert describe(missing) == "/etc/ca.pem: No such file or directory"
 
 
 def test_a_message_raised_with_from_none_stands_alone():
