@@ -37,8 +37,6 @@ MAX_LABELS = 100
 """Labels (and annotations) kept per alert."""
 KEY_LIMIT = 100
 VALUE_LIMIT = 1000
-PREVIEW_ALERTS = 20
-"""Matching alerts listed by a silence preview; the rest are counted."""
 
 
 class AlertmanagerError(Exception):
@@ -230,16 +228,6 @@ def parse_time(value: object) -> float:
 def format_time(epoch: float) -> str:
     dt = datetime.fromtimestamp(epoch, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def human_duration(seconds: float) -> str:
-    s = round(seconds)
-    parts = []
-    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts) or "0s"
 
 
 def as_dict(raw: object) -> dict[str, Any]:
