@@ -49,10 +49,8 @@ sys.path[:0] = [*_FIRST, str(ROOT), str(ROOT / "bench")]
 
 from _pty import PtyApp, machine, percentile, publish  # noqa: E402
 
-from oncall_console.backends.alertmanager import (  # noqa: E402
-    AlertmanagerBackend,
-    AlertmanagerOptions,
-)
+from oncall_console.backends.alertmanager import AlertmanagerBackend  # noqa: E402
+from oncall_console.backends.alertmanager.options import AlertmanagerOptions  # noqa: E402
 from oncall_console.backends.base import BackendContext  # noqa: E402
 from tests.support.stack_servers import AlertmanagerServer, missing_binaries  # noqa: E402
 

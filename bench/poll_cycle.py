@@ -48,7 +48,7 @@ NOTES = [
     "(100 live + ready checks) 155 → 38 ms, 19× → 76× the curl loop. What was left was "
     "httpx + httpcore themselves, ~2,200 Python calls per request (request and response "
     "models, header normalisation, the pool's locks and events). Probes now go out on "
-    "`backends/probe_http.py`: h11 frames the exchange (43 µs a request alone), an asyncio "
+    "`backends/http/probe.py`: h11 frames the exchange (43 µs a request alone), an asyncio "
     "Protocol carries it, kept-alive connections per origin; httpx stays for webhooks and "
     "for probes a proxy variable covers.",
     "- Wall ≈ CPU at 1,000 checks: one core is the limit, so 10,000 checks take ~10× as "

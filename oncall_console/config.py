@@ -44,6 +44,7 @@ from oncall_console.configfile import discover as discover
 from oncall_console.configfile import toml_loads as toml_loads
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
+from oncall_console.secrets import one_source_each
 from oncall_console.urls import check_redis_url
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -95,6 +96,8 @@ class StoreConfig(Section):
     password_file: str | None = None
     """File with the PostgreSQL password."""
 
+    _one_source = model_validator(mode="after")(one_source_each)
+
 
 class BusConfig(Section):
     """``[bus]``: how the consoles of a team see each other live and share locks."""
@@ -123,11 +126,7 @@ class BusConfig(Section):
         check_redis_url(url)
         return url
 
-    @model_validator(mode="after")
-    def _one_secret(self) -> BusConfig:
-        if self.password_env and self.password_file:
-            raise ValueError("set password_env or password_file, not both")
-        return self
+    _one_source = model_validator(mode="after")(one_source_each)
 
 
 class BackendConfig(BaseModel):

@@ -11,7 +11,7 @@ import pytest
 
 from oncall_console.backends.base import Backend, BackendContext, Capability, NoParams
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.engine.audit import StoreAuditLog
+from oncall_console.store.audit import StoreAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,

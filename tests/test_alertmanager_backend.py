@@ -20,18 +20,14 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from oncall_console.backends.alertmanager import (
-    AlertmanagerBackend,
-    AlertmanagerError,
-    AlertmanagerOptions,
-    MatcherError,
-    parse_matchers,
-    parse_time,
-)
+from oncall_console.backends.alertmanager import AlertmanagerBackend
+from oncall_console.backends.alertmanager.client import AlertmanagerError, parse_time
+from oncall_console.backends.alertmanager.matchers import MatcherError, parse_matchers
+from oncall_console.backends.alertmanager.options import AlertmanagerOptions
 from oncall_console.backends.base import BackendContext
 from oncall_console.config import from_dict
 from oncall_console.engine import ActionRefused, ActionRunner, Engine
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionRequest,
     AlertState,
@@ -465,11 +461,8 @@ async def test_bad_requests_are_refused_before_anything_is_posted(
     with pytest.raises(ActionRefused, match="a silence needs an author"):
         await nobody.prepare(ActionRequest("am", "silence", good))
 
-    with pytest.raises(ActionRefused, match="read-only"):
+    with pytest.raises(ActionRefused, match="read-only"):  # the runner, before any backend
         await _runner(backend, read_only=True).prepare(ActionRequest("am", "silence", good))
-    read_only_backend = make(am.url, read_only=True)
-    refused = await read_only_backend.run(ActionRequest("am", "silence", good, operator="alice"))
-    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
 
     assert len(httpx.get(f"{am.url}/api/v2/silences", timeout=5).json()) == before
 

@@ -16,13 +16,11 @@ from typing import Any
 
 import pytest
 
-from oncall_console.backends.alertmanager import (
-    AlertmanagerBackend,
-    AlertmanagerError,
-    AlertmanagerOptions,
-)
+from oncall_console.backends.alertmanager import AlertmanagerBackend
+from oncall_console.backends.alertmanager.client import AlertmanagerError
+from oncall_console.backends.alertmanager.json_array import ArrayMemo, Malformed, NotAnArray
+from oncall_console.backends.alertmanager.options import AlertmanagerOptions
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.json_array import ArrayMemo, Malformed, NotAnArray
 
 URL = "http://alertmanager.test:9093"
 WHAT = f"GET {URL}/api/v2/alerts"

@@ -50,6 +50,29 @@ def test_class_declares_what_it_can_do(type_name):
             )
 
 
+def test_a_declared_capability_without_its_methods_is_refused_when_defined():
+    with pytest.raises(
+        TypeError, match=r"declares actions but does not implement preview\(\), run\(\)"
+    ):
+
+        class HalfDone(Backend):
+            TYPE = "half-done"
+            CAPABILITIES = frozenset({Capability.ACTIONS})
+
+            def actions(self) -> list[ActionSpec]:
+                return []
+
+    class Mixin(Backend):  # no capability declared: nothing required yet
+        async def probe(self, check):
+            raise NotImplementedError
+
+    class Whole(Mixin):
+        TYPE = "whole"
+        CAPABILITIES = frozenset({Capability.HEALTH})
+
+    assert Whole.probe is Mixin.probe
+
+
 @pytest.mark.parametrize("type_name", TYPES)
 def test_option_and_parameter_models_refuse_unknown_keys(type_name):
     cls = backends.load(type_name)

@@ -24,7 +24,7 @@ import asyncio, sys
 from concurrent.futures import ThreadPoolExecutor
 from oncall_console.backends.base import Backend, BackendContext, Capability, NoParams
 from oncall_console.engine.actions import ActionRunner
-from oncall_console.engine.audit import StoreAuditLog
+from oncall_console.store.audit import StoreAuditLog
 from oncall_console.model import ActionRequest, ActionSpec, ParamSpec
 from oncall_console.store import open_store
 
@@ -91,7 +91,7 @@ import asyncio, sys
 from concurrent.futures import ThreadPoolExecutor
 from oncall_console.backends.base import Backend, BackendContext, Capability, NoParams
 from oncall_console.engine.actions import ActionRunner
-from oncall_console.engine.audit import StoreAuditLog
+from oncall_console.store.audit import StoreAuditLog
 from oncall_console.model import ActionRequest, ActionResult, ActionSpec, Outcome, ParamSpec
 from oncall_console.store import open_store
 

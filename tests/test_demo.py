@@ -9,16 +9,13 @@ from dataclasses import dataclass
 import pytest
 from pydantic import ValidationError
 
-from oncall_console.backends._simulation import Simulation, SimulationError
 from oncall_console.backends.base import BackendContext, Capability
-from oncall_console.backends.demo import (
-    HISTORY_POINTS,
-    DemoBackend,
-    DemoCheckParams,
-    DemoOptions,
-    demo_config_dict,
-)
+from oncall_console.backends.demo import DemoBackend, demo_config_dict
+from oncall_console.backends.demo.backend import HISTORY_POINTS, DemoCheckParams, DemoOptions
+from oncall_console.backends.demo.simulation import Simulation, SimulationError
 from oncall_console.config import LoadedConfig, from_dict
+from oncall_console.engine.actions import ActionRefused, ActionRunner
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionRequest,
     AlertState,
@@ -349,9 +346,11 @@ async def test_dry_run_and_read_only_change_nothing(backend, loaded, clock):
     clock.at(70)
     dry = await backend.run(ActionRequest("demo", "rollback", {"service": PRED}, dry_run=True))
     assert dry.outcome is Outcome.DRY_RUN and "v2.4.0" in dry.preview
-    backend.context.read_only = True
-    refused = await backend.run(ActionRequest("demo", "rollback", {"service": PRED}))
-    assert refused.outcome is Outcome.REFUSED
+    read_only = ActionRunner(
+        {"demo": backend}, MemoryAuditLog(), operator="t", read_only=True, clock=lambda: clock.now
+    )
+    with pytest.raises(ActionRefused, match="read-only"):  # the runner, before the backend
+        await read_only.prepare(ActionRequest("demo", "rollback", {"service": PRED}))
     clock.at(100)
     assert (await probe(backend, loaded, PRED)).status is Status.DOWN
 

@@ -14,9 +14,10 @@ import pytest
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext, Capability
-from oncall_console.backends.http import HttpBackend, json_for_reading
+from oncall_console.backends.http import HttpBackend
+from oncall_console.backends.http.webhooks import json_for_reading
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import ActionInvalid, ActionRequest, ActionResult, Confirm, Outcome
 from tests.support.httpserver import LocalServer, serve
 
@@ -490,12 +491,15 @@ async def test_a_secret_the_body_must_carry_comes_from_the_environment(make, ser
         await r.prepare(ActionRequest("status", "page-oncall", {"summary": "x"}))
 
 
-async def test_read_only_refuses(make, server):
-    backend = await make({"chat": {"url": server.url("/hook/ro"), "body": {}}}, read_only=True)
-    result = await backend.run(ActionRequest("status", "chat", {}, "tester"))
-    assert result.outcome is Outcome.REFUSED and "read-only" in result.message
+async def test_read_only_is_refused_by_the_runner(make, server):
+    backend = await make({"chat": {"url": server.url("/hook/ro"), "body": {}}})
+    r = runner(backend, read_only=True)
+    assert r.available() == []
     with pytest.raises(ActionRefused, match="read-only"):
-        await runner(backend, read_only=True).prepare(ActionRequest("status", "chat", {}))
+        await r.prepare(ActionRequest("status", "chat", {}))
+    prepared = await runner(backend).prepare(ActionRequest("status", "chat", {}))
+    refused = await r.execute(prepared, "y")
+    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
     assert received(server, "/hook/ro") == []
 
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
-from oncall_console.engine.audit import StoreAuditLog
+from oncall_console.store.audit import StoreAuditLog
 from oncall_console.incidents import (
     IncidentAuditLog,
     IncidentError,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oncall_console.backends import k8s_logic as kl
+from oncall_console.backends.kubernetes import objects, patches, selectors
 from oncall_console.model import Status
 
 # --- label selectors ----------------------------------------------------------------------
@@ -49,17 +49,17 @@ LABELS = {"app": "api", "tier": "backend", "env": "prod", "team": "core", "versi
     ],
 )
 def test_selector_matching(selector: str, matches: bool) -> None:
-    assert kl.parse_selector(selector).matches(LABELS) is matches
+    assert selectors.parse_selector(selector).matches(LABELS) is matches
 
 
 def test_selector_empty_value_matches_the_empty_label() -> None:
-    assert kl.parse_selector("flag=").matches({"flag": ""})
-    assert not kl.parse_selector("flag=").matches({})
+    assert selectors.parse_selector("flag=").matches({"flag": ""})
+    assert not selectors.parse_selector("flag=").matches({})
 
 
 def test_selector_renders_back_in_canonical_form() -> None:
     text = "app=api,tier!=cache,env in (prod,staging),!legacy,team,version>3"
-    assert str(kl.parse_selector(text)) == text
+    assert str(selectors.parse_selector(text)) == text
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_selector_renders_back_in_canonical_form() -> None:
 )
 def test_selector_syntax_errors_say_what_and_where(selector: str, fragment: str) -> None:
     with pytest.raises(ValueError) as info:
-        kl.parse_selector(selector)
+        selectors.parse_selector(selector)
     assert fragment in str(info.value)
     assert repr(selector) in str(info.value)
 
@@ -99,7 +99,7 @@ _label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
 def test_equality_selector_from_labels_matches_exactly_the_supersets(
     wanted: dict[str, str], labels: dict[str, str]
 ) -> None:
-    sel = kl.parse_selector(",".join(f"{k}={v}" for k, v in wanted.items()))
+    sel = selectors.parse_selector(",".join(f"{k}={v}" for k, v in wanted.items()))
     assert sel.matches(labels) == all(labels.get(k) == v for k, v in wanted.items())
     assert sel.matches({**labels, **wanted})
 
@@ -116,14 +116,14 @@ def test_rendered_selector_parses_to_the_same_selector(
             parts.append(f"!{key}")
         else:
             parts.append(f"{key}{op}{value}" if op else key)
-    sel = kl.parse_selector(",".join(parts))
-    assert kl.parse_selector(str(sel)) == sel
+    sel = selectors.parse_selector(",".join(parts))
+    assert selectors.parse_selector(str(sel)) == sel
 
 
 @given(st.text(max_size=30))
 def test_parser_only_ever_raises_value_error(text: str) -> None:
     try:
-        kl.parse_selector(text)
+        selectors.parse_selector(text)
     except ValueError:
         pass
 
@@ -138,7 +138,7 @@ def test_selector_from_a_label_selector_spec() -> None:
             {"key": "env", "operator": "NotIn", "values": ["dev"]},
         ],
     }
-    sel = kl.selector_from_spec(spec)
+    sel = selectors.selector_from_spec(spec)
     assert sel.matches(LABELS)
     assert not sel.matches({**LABELS, "legacy": "1"})
     assert not sel.matches({**LABELS, "tier": "cache"})
@@ -146,12 +146,12 @@ def test_selector_from_a_label_selector_spec() -> None:
 
 
 def test_a_missing_or_broken_spec_selects_nothing_and_an_empty_one_everything() -> None:
-    assert not kl.selector_from_spec(None).matches(LABELS)
-    assert kl.selector_from_spec({}).matches(LABELS)
+    assert not selectors.selector_from_spec(None).matches(LABELS)
+    assert selectors.selector_from_spec({}).matches(LABELS)
     weird = {"matchExpressions": [{"key": "a", "operator": "Near", "values": ["x"]}]}
-    assert not kl.selector_from_spec(weird).matches(LABELS)
+    assert not selectors.selector_from_spec(weird).matches(LABELS)
     empty_in = {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}
-    assert not kl.selector_from_spec(empty_in).matches({"a": "x"})
+    assert not selectors.selector_from_spec(empty_in).matches({"a": "x"})
 
 
 # --- rollout state ------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def deployment(
             "name": "api",
             "uid": "uid-api",
             "generation": generation,
-            "annotations": {kl.REVISION_ANNOTATION: "7"},
+            "annotations": {objects.REVISION_ANNOTATION: "7"},
         },
         "spec": {"replicas": replicas, **extra},
         "status": {
@@ -202,14 +202,14 @@ def deployment(
     ],
 )
 def test_rollout_state(dep: dict[str, Any], state: str, message: str) -> None:
-    r = kl.rollout_of(dep)
+    r = objects.rollout_of(dep)
     assert r.state == state
     assert message in r.message
     assert r.revision == 7
 
 
 def test_rollout_of_a_bare_object_defaults_to_one_replica_none_ready() -> None:
-    r = kl.rollout_of({"metadata": {"name": "x"}})
+    r = objects.rollout_of({"metadata": {"name": "x"}})
     assert (r.desired, r.ready, r.revision) == (1, 0, None)
 
 
@@ -229,34 +229,36 @@ def cs(name: str = "app", ready: bool = True, restarts: int = 0, **state: Any) -
 
 
 def test_crash_loop_and_oom_are_classified() -> None:
-    crash = kl.pod_facts(
+    crash = objects.pod_facts(
         pod("a", cs(ready=False, restarts=12, state={"waiting": {"reason": "CrashLoopBackOff"}}))
     )
     assert crash.crash_looping and crash.trouble == "CrashLoopBackOff" and not crash.ready
-    oom = kl.pod_facts(
+    oom = objects.pod_facts(
         pod(
             "b",
             cs(restarts=4, lastState={"terminated": {"reason": "OOMKilled"}}),
         )
     )
     assert oom.oom_killed and oom.trouble == "OOMKilled" and oom.ready
-    fine = kl.pod_facts(pod("c", cs(), cs("sidecar")))
+    fine = objects.pod_facts(pod("c", cs(), cs("sidecar")))
     assert fine.trouble == "" and fine.ready and fine.ready_count == 2
 
 
 def test_pull_errors_evictions_and_terminating_pods() -> None:
-    pull = kl.pod_facts(pod("a", cs(ready=False, state={"waiting": {"reason": "ErrImagePull"}})))
+    pull = objects.pod_facts(
+        pod("a", cs(ready=False, state={"waiting": {"reason": "ErrImagePull"}}))
+    )
     assert pull.trouble == "ErrImagePull"
-    evicted = kl.pod_facts(pod("b", phase="Failed", reason="Evicted"))
+    evicted = objects.pod_facts(pod("b", phase="Failed", reason="Evicted"))
     assert evicted.trouble == "Evicted"
-    creating = kl.pod_facts(
+    creating = objects.pod_facts(
         pod("c", cs(ready=False, state={"waiting": {"reason": "ContainerCreating"}}))
     )
     assert creating.trouble == "" and creating.reason == "ContainerCreating"
-    gone = kl.pod_facts(pod("d", cs()))
+    gone = objects.pod_facts(pod("d", cs()))
     gone_obj = pod("d", cs())
     gone_obj["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-    assert kl.pod_facts(gone_obj).reason == "Terminating" and gone.reason == ""
+    assert objects.pod_facts(gone_obj).reason == "Terminating" and gone.reason == ""
 
 
 def test_init_containers_count_restarts_but_not_readiness() -> None:
@@ -267,7 +269,7 @@ def test_init_containers_count_restarts_but_not_readiness() -> None:
             cs("init", ready=False, restarts=2, state={"terminated": {"reason": "Completed"}})
         ],
     )
-    f = kl.pod_facts(p)
+    f = objects.pod_facts(p)
     assert f.ready and f.ready_count == 1 and f.restarts == 2 and f.trouble == ""
 
 
@@ -279,17 +281,17 @@ H = 3600.0
 def test_estimate_from_one_look() -> None:
     now = 100 * H
     # Last restart ended before the window: none inside it, whatever the count.
-    assert kl.estimate_restarts(50, now, H, now - 10 * H, now - 2 * H) == 0
+    assert objects.estimate_restarts(50, now, H, now - 10 * H, now - 2 * H) == 0
     # The pod started inside the window: every restart is inside it.
-    assert kl.estimate_restarts(7, now, H, now - 0.5 * H, now - 60) == 7
+    assert objects.estimate_restarts(7, now, H, now - 0.5 * H, now - 60) == 7
     # Older pod, recent restart: its average rate, at least one.
-    assert kl.estimate_restarts(240, now, H, now - 24 * H, now - 60) == 10
-    assert kl.estimate_restarts(2, now, H, now - 24 * H, now - 60) == 1
-    assert kl.estimate_restarts(0, now, H, now - 24 * H, None) == 0
+    assert objects.estimate_restarts(240, now, H, now - 24 * H, now - 60) == 10
+    assert objects.estimate_restarts(2, now, H, now - 24 * H, now - 60) == 1
+    assert objects.estimate_restarts(0, now, H, now - 24 * H, None) == 0
 
 
 def test_tracker_becomes_exact_after_a_whole_window() -> None:
-    t = kl.RestartTracker(window=H)
+    t = objects.RestartTracker(window=H)
     start = 10 * H
     born = start - 24 * H
     # First look: old pod, last restart long ago -> 0.
@@ -304,7 +306,7 @@ def test_tracker_becomes_exact_after_a_whole_window() -> None:
 
 
 def test_tracker_starts_over_when_the_count_drops_and_forgets_old_pods() -> None:
-    t = kl.RestartTracker(window=H)
+    t = objects.RestartTracker(window=H)
     t.observe("p/c", 9, 0.0, started_at=0.0)
     assert t.observe("p/c", 1, 60.0, started_at=30.0, last_restart_at=50.0) == 1
     t.forget_older_than(120.0)
@@ -318,7 +320,7 @@ def test_tracker_starts_over_when_the_count_drops_and_forgets_old_pods() -> None
 def test_tracker_never_counts_more_than_the_pod_ever_restarted(
     steps: list[int], gap: float
 ) -> None:
-    t = kl.RestartTracker(window=H)
+    t = objects.RestartTracker(window=H)
     count, now = 0, 0.0
     for step in steps:
         count += step
@@ -330,12 +332,12 @@ def test_tracker_never_counts_more_than_the_pod_ever_restarted(
 # --- assessment -----------------------------------------------------------------------------
 
 
-def views(*specs: tuple[dict[str, Any], int]) -> list[kl.PodView]:
-    return [kl.PodView(kl.pod_facts(p), recent) for p, recent in specs]
+def views(*specs: tuple[dict[str, Any], int]) -> list[objects.PodView]:
+    return [objects.PodView(objects.pod_facts(p), recent) for p, recent in specs]
 
 
-def assess(dep: dict[str, Any], pods: list[kl.PodView]) -> kl.Assessment:
-    return kl.assess_deployment(dep, pods, restart_warning=3, restart_critical=10)
+def assess(dep: dict[str, Any], pods: list[objects.PodView]) -> objects.Assessment:
+    return objects.assess_deployment(dep, pods, restart_warning=3, restart_critical=10)
 
 
 def test_assessment_statuses() -> None:
@@ -376,13 +378,15 @@ def node(name: str, ready: str = "True", *pressures: str, cordoned: bool = False
 
 
 def test_node_statuses() -> None:
-    assert kl.node_facts(node("a")).status is Status.OK
-    assert kl.node_facts(node("b", "False")).status is Status.DOWN
-    assert kl.node_facts(node("b", "Unknown")).status is Status.DOWN
-    disk = kl.node_facts(node("c", "True", "DiskPressure"))
+    assert objects.node_facts(node("a")).status is Status.OK
+    assert objects.node_facts(node("b", "False")).status is Status.DOWN
+    assert objects.node_facts(node("b", "Unknown")).status is Status.DOWN
+    disk = objects.node_facts(node("c", "True", "DiskPressure"))
     assert disk.status is Status.DEGRADED and disk.pressures == ("DiskPressure",)
-    assert kl.node_facts(node("d", cordoned=True)).status is Status.DEGRADED
-    assert kl.node_facts({"metadata": {"name": "e"}}).status is Status.DOWN  # no Ready: unknown
+    assert objects.node_facts(node("d", cordoned=True)).status is Status.DEGRADED
+    assert (
+        objects.node_facts({"metadata": {"name": "e"}}).status is Status.DOWN
+    )  # no Ready: unknown
 
 
 # --- rollback ----------------------------------------------------------------------------------
@@ -398,7 +402,7 @@ def rs(
 ) -> dict[str, Any]:
     ann = dict(annotations)
     if revision is not None:
-        ann[kl.REVISION_ANNOTATION] = revision
+        ann[objects.REVISION_ANNOTATION] = revision
     return {
         "metadata": {
             "name": name,
@@ -408,7 +412,7 @@ def rs(
         },
         "spec": {
             "template": {
-                "metadata": {"labels": {"app": "api", kl.POD_TEMPLATE_HASH: name[-4:]}},
+                "metadata": {"labels": {"app": "api", objects.POD_TEMPLATE_HASH: name[-4:]}},
                 "spec": {"containers": [{"name": "api", "image": image}]},
             }
         },
@@ -430,7 +434,7 @@ def test_previous_revision_is_the_next_highest_even_across_gaps() -> None:
         rs("api-aaa3", "3", "api:3"),
         rs("api-aaa7", "7", "api:7"),
     ]
-    plan = kl.plan_rollback(dep_running("api:7"), sets)
+    plan = patches.plan_rollback(dep_running("api:7"), sets)
     assert (plan.from_revision, plan.to_revision, plan.replica_set) == (7, 3, "api-aaa3")
     assert plan.template["spec"]["containers"][0]["image"] == "api:3"
 
@@ -441,9 +445,11 @@ def test_named_revision_and_missing_one() -> None:
         rs("api-aaa2", "2", "api:2"),
         rs("api-aaa3", "3", "api:3"),
     ]
-    assert kl.plan_rollback(dep_running("api:3"), sets, 1).to_revision == 1
-    with pytest.raises(kl.RollbackRefused, match=r"revision 5 .* not found \(revisions: 1, 2, 3\)"):
-        kl.plan_rollback(dep_running("api:3"), sets, 5)
+    assert patches.plan_rollback(dep_running("api:3"), sets, 1).to_revision == 1
+    with pytest.raises(
+        patches.RollbackRefused, match=r"revision 5 .* not found \(revisions: 1, 2, 3\)"
+    ):
+        patches.plan_rollback(dep_running("api:3"), sets, 5)
 
 
 def test_only_owned_replica_sets_with_readable_revisions_count() -> None:
@@ -454,24 +460,24 @@ def test_only_owned_replica_sets_with_readable_revisions_count() -> None:
         rs("api-ccc8", "eight", "api:8"),
         rs("api-ddd6", None, "api:6"),
     ]
-    plan = kl.plan_rollback(dep_running("api:2"), sets)
+    plan = patches.plan_rollback(dep_running("api:2"), sets)
     assert (plan.from_revision, plan.to_revision) == (2, 1)
 
 
 def test_refusals() -> None:
-    with pytest.raises(kl.RollbackRefused, match="no rollout history"):
-        kl.plan_rollback(dep_running("api:1"), [rs("x-1111", "1", "x", owner="someone")])
-    with pytest.raises(kl.RollbackRefused, match="no previous revision"):
-        kl.plan_rollback(dep_running("api:1"), [rs("api-aaa1", "1", "api:1")])
+    with pytest.raises(patches.RollbackRefused, match="no rollout history"):
+        patches.plan_rollback(dep_running("api:1"), [rs("x-1111", "1", "x", owner="someone")])
+    with pytest.raises(patches.RollbackRefused, match="no previous revision"):
+        patches.plan_rollback(dep_running("api:1"), [rs("api-aaa1", "1", "api:1")])
     sets = [rs("api-aaa1", "1", "api:1"), rs("api-aaa2", "2", "api:2")]
-    with pytest.raises(kl.RollbackRefused, match="already runs the template of revision 2"):
-        kl.plan_rollback(dep_running("api:2"), sets, 2)
-    with pytest.raises(kl.RollbackRefused, match="already runs the template of revision 1"):
-        kl.plan_rollback(dep_running("api:1"), sets)  # rolled back already: nothing to undo
+    with pytest.raises(patches.RollbackRefused, match="already runs the template of revision 2"):
+        patches.plan_rollback(dep_running("api:2"), sets, 2)
+    with pytest.raises(patches.RollbackRefused, match="already runs the template of revision 1"):
+        patches.plan_rollback(dep_running("api:1"), sets)  # rolled back already: nothing to undo
     unowned = dep_running("api:2")
     del unowned["metadata"]["uid"]
-    with pytest.raises(kl.RollbackRefused, match="no rollout history"):
-        kl.plan_rollback(unowned, sets)
+    with pytest.raises(patches.RollbackRefused, match="no rollout history"):
+        patches.plan_rollback(unowned, sets)
 
 
 def test_two_replica_sets_claiming_one_revision_the_newest_wins() -> None:
@@ -480,7 +486,7 @@ def test_two_replica_sets_claiming_one_revision_the_newest_wins() -> None:
         rs("api-old2", "2", "api:2-old", created="2024-01-01T00:00:00Z"),
         rs("api-aaa3", "3", "api:3", created="2024-03-01T00:00:00Z"),
     ]
-    plan = kl.plan_rollback(dep_running("api:3"), sets)
+    plan = patches.plan_rollback(dep_running("api:3"), sets)
     assert plan.replica_set == "api-new2"
 
 
@@ -491,16 +497,18 @@ def test_undo_patch_drops_the_pod_template_hash_and_keeps_bookkeeping() -> None:
     ]
     dep = dep_running("api:2")
     dep["metadata"]["annotations"]["note"] = "dropped, as kubectl drops it"
-    plan = kl.plan_rollback(dep, sets)
-    patch = kl.undo_patch(plan)
+    plan = patches.plan_rollback(dep, sets)
+    patch = patches.undo_patch(plan)
     assert patch[0]["op"] == "replace" and patch[0]["path"] == "/spec/template"
-    assert kl.POD_TEMPLATE_HASH not in patch[0]["value"]["metadata"]["labels"]
+    assert objects.POD_TEMPLATE_HASH not in patch[0]["value"]["metadata"]["labels"]
     assert patch[0]["value"]["metadata"]["labels"] == {"app": "api"}
-    assert sets[0]["spec"]["template"]["metadata"]["labels"][kl.POD_TEMPLATE_HASH]  # not mutated
+    assert sets[0]["spec"]["template"]["metadata"]["labels"][
+        objects.POD_TEMPLATE_HASH
+    ]  # not mutated
     assert patch[1] == {
         "op": "add",
         "path": "/metadata/annotations",
-        "value": {kl.REVISION_ANNOTATION: "7", "kubernetes.io/change-cause": "deploy 1"},
+        "value": {objects.REVISION_ANNOTATION: "7", "kubernetes.io/change-cause": "deploy 1"},
     }
     json.dumps(patch)  # sendable as is
 
@@ -536,7 +544,7 @@ def test_template_diff_shows_images_and_env_and_hides_secret_values() -> None:
             ]
         }
     }
-    lines = kl.template_diff(a, b)
+    lines = patches.template_diff(a, b)
     assert "  api: image api:3 → api:2" in lines
     assert "  api: env MODE fast → safe" in lines
     assert "  api: env DB_PASSWORD … → …" in lines
@@ -549,10 +557,12 @@ def test_template_diff_shows_images_and_env_and_hides_secret_values() -> None:
 
 
 def test_restart_patch() -> None:
-    assert kl.restart_patch("2024-05-01T10:00:00Z") == {
+    assert patches.restart_patch("2024-05-01T10:00:00Z") == {
         "spec": {
             "template": {
-                "metadata": {"annotations": {kl.RESTARTED_AT_ANNOTATION: "2024-05-01T10:00:00Z"}}
+                "metadata": {
+                    "annotations": {objects.RESTARTED_AT_ANNOTATION: "2024-05-01T10:00:00Z"}
+                }
             }
         }
     }
@@ -567,7 +577,7 @@ def test_set_env_patch_replaces_adds_and_creates() -> None:
         {"name": "api", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
         {"name": "side"},
     )
-    patch, name, old = kl.set_env_patch(dep, "api", "B", "3")
+    patch, name, old = patches.set_env_patch(dep, "api", "B", "3")
     assert (name, old) == ("api", "2")
     assert patch == [
         {"op": "test", "path": "/spec/template/spec/containers/0/name", "value": "api"},
@@ -578,9 +588,9 @@ def test_set_env_patch_replaces_adds_and_creates() -> None:
             "value": {"name": "B", "value": "3"},
         },
     ]
-    patch, _, old = kl.set_env_patch(dep, "api", "C", "x")
+    patch, _, old = patches.set_env_patch(dep, "api", "C", "x")
     assert old is None and patch[-1]["op"] == "add" and patch[-1]["path"].endswith("/env/-")
-    patch, name, old = kl.set_env_patch(dep, "side", "C", "x")
+    patch, name, old = patches.set_env_patch(dep, "side", "C", "x")
     assert patch[-1] == {
         "op": "add",
         "path": "/spec/template/spec/containers/1/env",
@@ -590,14 +600,14 @@ def test_set_env_patch_replaces_adds_and_creates() -> None:
 
 def test_set_env_container_choice() -> None:
     one = env_dep({"name": "only"})
-    assert kl.set_env_patch(one, None, "A", "1")[1] == "only"
+    assert patches.set_env_patch(one, None, "A", "1")[1] == "only"
     two = env_dep({"name": "a"}, {"name": "b"})
     with pytest.raises(ValueError, match="name the container: this deployment has a, b"):
-        kl.set_env_patch(two, None, "A", "1")
+        patches.set_env_patch(two, None, "A", "1")
     with pytest.raises(ValueError, match="no container 'c'"):
-        kl.set_env_patch(two, "c", "A", "1")
+        patches.set_env_patch(two, "c", "A", "1")
     with pytest.raises(ValueError, match="not a valid environment variable name"):
-        kl.set_env_patch(one, None, "1BAD", "1")
+        patches.set_env_patch(one, None, "1BAD", "1")
 
 
 # --- API errors ----------------------------------------------------------------------------------
@@ -612,14 +622,17 @@ def test_api_error_lines() -> None:
         }
     )
     assert (
-        kl.api_error_line(403, "Forbidden", body)
+        objects.api_error_line(403, "Forbidden", body)
         == 'forbidden: deployments.apps is forbidden: User "x" cannot list'
     )
     nf = json.dumps({"reason": "NotFound", "message": 'deployments.apps "api" not found'})
-    assert kl.api_error_line(404, "Not Found", nf) == 'not found: deployments.apps "api" not found'
     assert (
-        kl.api_error_line(500, "Internal Server Error", "<html>\n  oops</html>")
+        objects.api_error_line(404, "Not Found", nf)
+        == 'not found: deployments.apps "api" not found'
+    )
+    assert (
+        objects.api_error_line(500, "Internal Server Error", "<html>\n  oops</html>")
         == "HTTP 500 Internal Server Error: <html> oops</html>"
     )
-    assert kl.api_error_line(502, "Bad Gateway", "") == "HTTP 502 Bad Gateway"
-    assert kl.api_error_line(500, None, b"{not json") == "HTTP 500: {not json"
+    assert objects.api_error_line(502, "Bad Gateway", "") == "HTTP 502 Bad Gateway"
+    assert objects.api_error_line(500, None, b"{not json") == "HTTP 500: {not json"

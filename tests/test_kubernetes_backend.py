@@ -26,10 +26,11 @@ import pytest
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.k8s_logic import POD_TEMPLATE_HASH, RESTARTED_AT_ANNOTATION
-from oncall_console.backends.kubernetes import KubernetesBackend, KubernetesCheckParams
+from oncall_console.backends.kubernetes import KubernetesBackend
+from oncall_console.backends.kubernetes.objects import POD_TEMPLATE_HASH, RESTARTED_AT_ANNOTATION
+from oncall_console.backends.kubernetes.options import KubernetesCheckParams
 from oncall_console.engine import ActionRefused, ActionRunner
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import ActionRequest, CheckResult, CheckSpec, Confirm, Outcome, Status
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -750,15 +751,14 @@ async def test_actions_only_touch_configured_namespaces(cluster: Any, make: Any)
     )
 
 
-async def test_read_only_refuses_in_the_backend_too(cluster: Any, make: Any):
-    b = await make(read_only=True)
-    result = await b.run(ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1}))
-    assert result.outcome is Outcome.REFUSED and "read-only" in result.message
-    assert obj(cluster, DEPLOYMENTS, "prod", "web")["spec"]["replicas"] == 2
+async def test_read_only_is_refused_by_the_runner(cluster: Any, make: Any):
+    b = await make()
+    scale = ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1})
     with pytest.raises(ActionRefused, match="read-only"):
-        await runner(b, read_only=True).prepare(
-            ActionRequest("k8s", "scale", {"deployment": "web", "replicas": 1})
-        )
+        await runner(b, read_only=True).prepare(scale)
+    refused = await runner(b, read_only=True).execute(await runner(b).prepare(scale), "y")
+    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
+    assert obj(cluster, DEPLOYMENTS, "prod", "web")["spec"]["replicas"] == 2
 
 
 async def test_every_change_is_audited(cluster: Any, make: Any):

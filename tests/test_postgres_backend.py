@@ -27,15 +27,11 @@ from psycopg import sql
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.postgres import (
-    Facts,
-    PostgresBackend,
-    PostgresCheckParams,
-    PostgresOptions,
-    judge,
-)
+from oncall_console.backends.postgres import PostgresBackend
+from oncall_console.backends.postgres.health import Facts, judge
+from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner, validate_param
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -659,20 +655,20 @@ async def test_injection_attempts_are_refused_and_the_table_survives(
 
 
 @on_stack
-async def test_a_read_only_console_refuses_in_the_backend_too(
+async def test_a_read_only_console_is_refused_by_the_runner(
     stack: Stack, made: list[PostgresBackend]
 ) -> None:
     _ensure_role(stack)
-    b = backend(stack.postgres.dsn, read_only=True)
+    b = backend(stack.postgres.dsn)
     made.append(b)
     with psycopg.connect(role_dsn(stack), autocommit=True) as plain:
         pid = plain.info.backend_pid
-        result = await b.run(ActionRequest("pg", "terminate-backend", {"pid": pid}))
-        assert result.outcome is Outcome.REFUSED and "read-only" in result.message
+        terminate = ActionRequest("pg", "terminate-backend", {"pid": pid})
         with pytest.raises(ActionRefused, match="read-only"):
-            await runner_for(b, read_only=True).prepare(
-                ActionRequest("pg", "terminate-backend", {"pid": pid})
-            )
+            await runner_for(b, read_only=True).prepare(terminate)
+        prepared = await runner_for(b).prepare(terminate)
+        refused = await runner_for(b, read_only=True).execute(prepared, "y")
+        assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
         assert pid in alive(stack, [pid])
 
 

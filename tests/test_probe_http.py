@@ -1,4 +1,4 @@
-"""The lean probe client (backends/probe_http.py) against a scripted TCP server.
+"""The lean probe client (backends/http/probe.py) against a scripted TCP server.
 
 Each test's server answers exactly the bytes it is given, so framing the RFC allows
 but well-behaved test servers never send (chunked, read-until-close, 1xx, a close
@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from oncall_console.backends.probe_http import ProbeClient, ProbeError, origin_of
+from oncall_console.backends.http.probe import ProbeClient, ProbeError, origin_of
 
 Reply = Callable[[bytes, int], bytes | None]
 """(request head, exchange number on this connection) -> bytes to send (None: close)."""
@@ -270,7 +270,7 @@ def test_origins() -> None:
 
 
 def test_charset() -> None:
-    from oncall_console.backends.probe_http import ProbeResponse
+    from oncall_console.backends.http.probe import ProbeResponse
 
     def enc(ctype: str) -> str:
         return ProbeResponse(200, "OK", {"content-type": ctype}, b"", False, None, 0.0).encoding

@@ -19,12 +19,12 @@ from urllib.parse import urlencode
 import pytest
 
 from oncall_console import backends, config
-from oncall_console.backends import slo as slo_math
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.prometheus import (
-    PrometheusBackend,
+from oncall_console.backends.prometheus import PrometheusBackend
+from oncall_console.backends.prometheus import slo as slo_math
+from oncall_console.backends.prometheus.client import PrometheusError
+from oncall_console.backends.prometheus.options import (
     PrometheusCheckParams,
-    PrometheusError,
     PrometheusOptions,
     PrometheusSliParams,
 )

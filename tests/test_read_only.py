@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from oncall_console.engine.readonly import ReadOnlyRefused, ReadOnlyStore, WRITES
+from oncall_console.engine.readonly import WRITES, ReadOnlyRefused, ReadOnlyStore
 from oncall_console.store import Store
 from tests.support.demoapp import demo_app, select_first_alert, settle
 

@@ -21,14 +21,11 @@ import redis
 from pydantic import ValidationError
 
 from oncall_console.backends.base import BackendContext
-from oncall_console.backends.redis import (
-    RedisBackend,
-    RedisCheckParams,
-    RedisOptions,
-    assess,
-)
+from oncall_console.backends.redis import RedisBackend
+from oncall_console.backends.redis.health import assess
+from oncall_console.backends.redis.options import RedisCheckParams, RedisOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -555,17 +552,15 @@ async def test_bgsave_succeeds(make: Any, db: redis.Redis) -> None:
     assert "last background save: ok" in result.output
 
 
-async def test_read_only_refuses_in_the_runner_and_in_the_backend(
-    make: Any, db: redis.Redis
-) -> None:
+async def test_read_only_is_refused_by_the_runner(make: Any, db: redis.Redis) -> None:
     db.mset({"session:1": 1, "session:2": 2})
-    backend = await make(read_only=True)
+    backend = await make()
+    delete = ActionRequest("cache", "delete-keys", {"pattern": "session:*"})
     with pytest.raises(ActionRefused, match="read-only"):
-        await _runner(backend, read_only=True).prepare(
-            ActionRequest("cache", "delete-keys", {"pattern": "session:*"})
-        )
-    result = await backend.run(ActionRequest("cache", "delete-keys", {"pattern": "session:*"}))
-    assert result.outcome is Outcome.REFUSED
+        await _runner(backend, read_only=True).prepare(delete)
+    prepared = await _runner(backend).prepare(delete)
+    refused = await _runner(backend, read_only=True).execute(prepared, "y")
+    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
     assert db.dbsize() == 2
 
 

@@ -21,7 +21,7 @@ from oncall_console import backends
 from oncall_console.backends.base import BackendContext, Capability
 from oncall_console.backends.shell import ShellBackend
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.engine.audit import MemoryAuditLog
+from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -427,7 +427,7 @@ async def test_a_binary_missing_from_path_is_refused_at_preview(make, executor):
 
 
 async def test_a_binary_outside_the_allowlist_never_runs_even_if_config_was_bypassed(executor):
-    from oncall_console.backends.shell import CommandSpec
+    from oncall_console.backends.shell.options import CommandSpec
 
     unchecked = ShellBackend.Options.model_construct(
         allowlist=[PY], commands={"x": CommandSpec(argv=["/bin/echo", "hi"])}
@@ -578,18 +578,18 @@ async def test_output_is_cleaned_of_escapes(make, tool):
     assert result.output.startswith("[bold red]boom[/] red done")  # text, never markup
 
 
-async def test_a_read_only_console_runs_only_read_only_commands(make, tool):
+async def test_read_only_commands_are_declared_as_diagnostics(make, tool):
     backend = await make(
-        {"echo": echo(tool), "status": {"argv": [PY, tool, "say", "fine", "0"], "read_only": True}},
-        read_only=True,
+        {"echo": echo(tool), "status": {"argv": [PY, tool, "say", "fine", "0"], "read_only": True}}
     )
-    refused = await run(backend, "echo", value="x")
-    assert refused.outcome is Outcome.REFUSED and "read-only" in refused.message
+    specs = {s.id: s for s in backend.actions()}
+    assert specs["status"].read_only and not specs["echo"].read_only
     ok = await run(backend, "status")
     assert ok.outcome is Outcome.SUCCEEDED and ok.output == "fine"
     assert "read-only diagnostic" in await backend.preview(ActionRequest("ops", "status", {}))
+    # A read-only console refuses in the runner, before the backend is asked.
     with pytest.raises(ActionRefused, match="read-only"):
-        await runner(backend, read_only=True).prepare(ActionRequest("ops", "status", {}))
+        await runner(backend, read_only=True).prepare(ActionRequest("ops", "echo", {"value": "x"}))
 
 
 async def test_dry_run_runs_nothing(make, tool, tmp_path):

@@ -1,4 +1,4 @@
-"""Error-budget arithmetic (oncall_console/backends/slo.py): budget, burn rate, window pairs."""
+"""Error-budget arithmetic (oncall_console/backends/prometheus/slo.py): budget, burn rate, window pairs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oncall_console.backends import slo
+from oncall_console.backends.prometheus import slo
 from oncall_console.durations import parse_duration
 from oncall_console.model import SloSpec, Status
 

@@ -35,8 +35,9 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 
-from oncall_console.backends.secrets import SecretMissing, redact, resolve
 from oncall_console.bus.base import Bus, BusUnavailable, Event, MalformedEvent, check_redis_url
+from oncall_console.errors import describe
+from oncall_console.secrets import SecretMissing, redact, resolve
 from oncall_console.text import clean
 
 log = logging.getLogger(__name__)
@@ -309,7 +310,7 @@ class RedisBus(Bus):
         elif isinstance(exc, SecretMissing):
             text = str(exc)
         else:
-            text = str(exc) or type(exc).__name__
+            text = describe(exc, secrets=[self._password])
             if self.address not in text:
                 text = f"{self.address}: {text}"
         return clean(redact(text, self._password), limit=300)

@@ -23,12 +23,13 @@ from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
 from oncall_console.durations import format_age
 from oncall_console.engine.actions import ActionPlan, ActionRunner
-from oncall_console.engine.poller import Poller, describe
+from oncall_console.engine.poller import Poller
 from oncall_console.engine.readonly import ReadOnlyStore
 from oncall_console.engine.runbooks import RunbookService
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.engine.targets import alerts_for_check, slis_for_check
 from oncall_console.engine.verify import Verifier, Watch
+from oncall_console.errors import describe
 from oncall_console.incidents import IncidentAuditLog, IncidentService, Policy, action_scope
 from oncall_console.model import (
     ActionRequest,
@@ -621,7 +622,7 @@ class PublishingAuditLog:
 
 def store_from_config(loaded: LoadedConfig) -> Store:
     """The configured store; the embedded SQLite file when none is configured."""
-    from oncall_console.backends.secrets import resolve
+    from oncall_console.secrets import resolve
 
     cfg = loaded.config.store
     password = resolve("password", cfg.password_env, cfg.password_file)

@@ -20,18 +20,10 @@ from typing import TypeVar
 
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.state import CheckState, FeedState, SliState
+from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
-from oncall_console.text import clean
 
 T = TypeVar("T")
-
-
-def describe(exc: BaseException, timeout: float) -> str:
-    """One clean line for a failed probe; never a traceback."""
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout:g} s"
-    text = clean(str(exc), limit=300) or type(exc).__name__
-    return text
 
 
 class Poller:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend
-from oncall_console.engine.poller import describe
+from oncall_console.errors import describe
 from oncall_console.model import Alert, DetailTable
 from oncall_console.runbooks import ActionBlock, PromqlBlock, Runbook, RunbookLibrary, SqlBlock
 from oncall_console.runbooks.lint import read_only_problem

@@ -13,8 +13,7 @@ from typing import Any
 from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER, ParamSpec
 from oncall_console.text import clean
 
-# The longest ``text`` value (a status message). backends/params.py keeps the same
-# number for values it checks from config (a test holds the two equal).
+# The longest ``text`` value (a status message); backends/shared/params.py uses it too.
 MAX_TEXT = 4096
 
 

@@ -5,7 +5,7 @@ keeps the same contract in memory for tests. An intent with no result is what a
 crash leaves behind, shown as "outcome unknown" at the next start.
 
 It lives in the store layer, below the engine and the incidents, so that both can
-speak of audit entries (``oncall_console.engine.audit`` re-exports it).
+speak of audit entries.
 """
 
 from __future__ import annotations

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from oncall_console.backends.demo.state import (
+    Check,
+    Deployment,
+    Event,
+    State,
+    TargetView,
+    clamp,
+    first_true,
+    level_status,
+)
 from oncall_console.model import (
     Alert,
     Incident,
@@ -113,72 +122,6 @@ class SimulationError(ValueError):
 _DEFS = {s.name: s for s in SERVICES}
 _BLAST = (PRED, "api-gateway")  # actions on these belong to the incident timeline
 _SEVERITY = {"critical": Severity.SEV2, "warning": Severity.SEV3, "info": Severity.SEV4}
-Check = tuple[Status, str, float, dict[str, str], tuple[SubStatus, ...]]
-
-
-@dataclass(frozen=True, slots=True)
-class TargetView:
-    """What a health probe of one service or data store finds."""
-
-    name: str
-    status: Status
-    summary: str
-    probe_ms: float
-    details: dict[str, str]
-    substatuses: tuple[SubStatus, ...] = ()
-
-
-@dataclass
-class _Deployment:
-    versions: list[str]
-    desired: int
-    ready_from: int
-    scaled_at: float = -math.inf
-    rolled_at: float = -math.inf
-    restarted_at: float | None = None
-
-
-@dataclass(frozen=True)
-class _Event:
-    t: float
-    action: str
-    params: dict[str, Any]
-    operator: str = ""
-
-
-@dataclass
-class _State:
-    """The platform as the events up to scenario time ``t`` left it."""
-
-    t: float
-    deployments: dict[str, _Deployment]
-    bad_at: float | None = None
-    bad_gone_at: float | None = None
-    pg_killed: int = 0
-    log: list[tuple[float, str, str, str]] = field(default_factory=list)
-    """Operator actions: (time, target, what was done, who)."""
-    views: dict[str, TargetView] = field(default_factory=dict)
-
-
-def _clamp(x: float) -> float:
-    return max(0.0, min(1.0, x))
-
-
-def _level(value: float, warn: float, crit: float) -> Status:
-    return Status.DOWN if value >= crit else Status.DEGRADED if value >= warn else Status.OK
-
-
-def _first_true(cond: Callable[[float], bool], lo: float, hi: float) -> float | None:
-    """Earliest time in [lo, hi] where ``cond`` holds (to ~1 ms), scanning then bisecting."""
-    prev = t = lo
-    while not cond(t):
-        if t >= hi:
-            return None
-        prev, t = t, min(hi, t + 0.5)
-    for _ in range(10 if t > lo else 0):  # cond is false at prev, true at t
-        mid = (prev + t) / 2
-        prev, t = (prev, mid) if cond(mid) else (mid, t)
-    return t
 
 
 class Simulation:
@@ -189,7 +132,7 @@ class Simulation:
             raise ValueError("speed must be positive")
         self.seed, self.start, self.speed = seed, start, speed
         deploy = {"service": PRED, "version": BAD_VERSION}
-        self._events = [_Event(ROLLOUT_AT, "deploy", deploy, "ci")]
+        self._events = [Event(ROLLOUT_AT, "deploy", deploy, "ci")]
 
     def scenario_time(self, now: float) -> float:
         return (now - self.start) * self.speed
@@ -203,9 +146,9 @@ class Simulation:
 
     # --- the fold: replay events up to a moment ----------------------------------------------
 
-    def _state(self, t: float) -> _State:
-        st = _State(
-            t, {s.name: _Deployment(list(s.versions), s.replicas, s.replicas) for s in SERVICES}
+    def _state(self, t: float) -> State:
+        st = State(
+            t, {s.name: Deployment(list(s.versions), s.replicas, s.replicas) for s in SERVICES}
         )
         for ev in self._events:
             if ev.t > t:
@@ -213,7 +156,7 @@ class Simulation:
             self._fold(st, ev)
         return st
 
-    def _fold(self, st: _State, ev: _Event) -> None:
+    def _fold(self, st: State, ev: Event) -> None:
         p, text = ev.params, ""
         if ev.action == "terminate-idle":
             killed = self._killable(st, ev.t, p["older_than_minutes"])
@@ -244,41 +187,41 @@ class Simulation:
 
     # --- noise-free signals; the state may be from any time at or after ``t`` ---------------
 
-    def _fault(self, st: _State, t: float) -> float:
+    def _fault(self, st: State, t: float) -> float:
         """How bad the bad release is at ``t``: 0 (fine) .. 1 (peak errors)."""
         if st.bad_at is None:
             return 0.0
         onset, end = st.bad_at + ERRORS_DELAY, st.bad_gone_at
-        f = _clamp(((t if end is None else min(t, end)) - onset) / ERRORS_RAMP)
-        return f if end is None or t <= end else f * _clamp(1 - (t - end) / RECOVERY_SECONDS)
+        f = clamp(((t if end is None else min(t, end)) - onset) / ERRORS_RAMP)
+        return f if end is None or t <= end else f * clamp(1 - (t - end) / RECOVERY_SECONDS)
 
-    def _pred_err(self, st: _State, t: float) -> float:
+    def _pred_err(self, st: State, t: float) -> float:
         return PRED_BASE_ERR + (PRED_PEAK_ERR - PRED_BASE_ERR) * self._fault(st, t)
 
-    def _api_err(self, st: _State, t: float) -> float:
+    def _api_err(self, st: State, t: float) -> float:
         return API_BASE_ERR + PRED_SHARE * (self._pred_err(st, t) - PRED_BASE_ERR)
 
-    def _rolling_err(self, st: _State, t: float) -> float:
+    def _rolling_err(self, st: State, t: float) -> float:
         n = int(AVAIL_WINDOW // 5) + 1
         return sum(self._api_err(st, t - 5.0 * k) for k in range(n)) / n
 
     @staticmethod
     def _pressure(t: float) -> float:
-        return _clamp((t - REDIS_PRESSURE_AT) / REDIS_RAMP)
+        return clamp((t - REDIS_PRESSURE_AT) / REDIS_RAMP)
 
     def _redis_mem(self, t: float) -> float:
         return REDIS_BASE_MEM + (REDIS_PEAK_MEM - REDIS_BASE_MEM) * self._pressure(t)
 
-    def _leaked(self, st: _State, t: float) -> int:
-        creep = PG_LEAK * _clamp((t - PG_CREEP_AT) / PG_CREEP_SECONDS)
+    def _leaked(self, st: State, t: float) -> int:
+        creep = PG_LEAK * clamp((t - PG_CREEP_AT) / PG_CREEP_SECONDS)
         return max(0, round(creep) - st.pg_killed)
 
-    def _killable(self, st: _State, t: float, older_than: int) -> int:
+    def _killable(self, st: State, t: float, older_than: int) -> int:
         # The leaked connections report idle ages spread evenly over a fixed range.
-        share = _clamp((LEAK_IDLE_MAX - older_than) / (LEAK_IDLE_MAX - LEAK_IDLE_MIN))
+        share = clamp((LEAK_IDLE_MAX - older_than) / (LEAK_IDLE_MAX - LEAK_IDLE_MIN))
         return round(self._leaked(st, t) * share)
 
-    def _ready(self, st: _State, name: str, t: float) -> int:
+    def _ready(self, st: State, name: str, t: float) -> int:
         d = st.deployments[name]
         if name == PRED and self._pred_err(st, t) >= READINESS_FAIL_ERR:
             return 0  # the readiness probe fails on every pod
@@ -291,7 +234,7 @@ class Simulation:
             ready = max(0, ready - 1)
         return ready
 
-    def _leak_mem(self, st: _State, t: float) -> float:
+    def _leak_mem(self, st: State, t: float) -> float:
         restarted = st.deployments["notification-service"].restarted_at
         age = t + LEAK_AGE_AT_START if restarted is None else t - restarted
         return min(MEM_CAP, MEM_BASE + (MEM_WARN - MEM_BASE) * age / LEAK_SECONDS_TO_WARN)
@@ -349,19 +292,19 @@ class Simulation:
         v = self._view(self._state(self.scenario_time(now)), name)
         return v.status, v.summary, v.probe_ms, dict(v.details), v.substatuses
 
-    def _view(self, st: _State, name: str) -> TargetView:
+    def _view(self, st: State, name: str) -> TargetView:
         if name not in st.views:
             make = {"postgres": self._postgres, "redis": self._redis}.get(name)
             st.views[name] = make(st) if make else self._service(st, name)
         return st.views[name]
 
-    def _dependency(self, st: _State, name: str) -> SubStatus:
+    def _dependency(self, st: State, name: str) -> SubStatus:
         if name not in TARGETS:  # kafka is not part of the story: always fine
             return SubStatus(name, Status.OK, "3/3 brokers")
         v = self._view(st, name)
         return SubStatus(name, v.status, v.summary)
 
-    def _service(self, st: _State, name: str) -> TargetView:
+    def _service(self, st: State, name: str) -> TargetView:
         t, sdef, d = st.t, _DEFS[name], st.deployments[name]
         version, ready = d.versions[-1], self._ready(st, name, t)
         n = self._noise(f"{name}:p99", t)
@@ -392,11 +335,11 @@ class Simulation:
                 problems.append(f"memory {mem:.0f} % of limit, p99 {p99:.0f} ms")
         elif name == "websocket-service":
             capacity = ready * WS_PER_REPLICA
-            surge = _clamp((t - WS_SURGE_AT) / WS_SURGE_SECONDS)
+            surge = clamp((t - WS_SURGE_AT) / WS_SURGE_SECONDS)
             conns = min((WS_BASE + (WS_PEAK - WS_BASE) * surge) * (1 + 0.01 * n), capacity)
             use = 100.0 * conns / capacity if capacity else 100.0
             details["connections"] = f"{conns:,.0f} of {capacity:,} ({use:.0f} %)"
-            if (status := _level(use, WS_WARN, WS_CRIT)) is not Status.OK:
+            if (status := level_status(use, WS_WARN, WS_CRIT)) is not Status.OK:
                 problems.append(f"connections at {use:.0f} % of capacity")
         details["p99"], details["5xx"] = f"{p99:.0f} ms", f"{err:.2f} %"
         if err >= ERROR_ALERT:
@@ -413,7 +356,7 @@ class Simulation:
         summary = "; ".join(problems) or f"{version}, {ready}/{d.desired} ready, p99 {p99:.0f} ms"
         return TargetView(name, status, summary, round(probe, 1), details, subs)
 
-    def _postgres(self, st: _State) -> TargetView:
+    def _postgres(self, st: State) -> TargetView:
         t = st.t
         active = round(PG_ACTIVE + 3 * self._noise("pg:active", t))
         idle = round(PG_IDLE + 2 * self._noise("pg:idle", t)) + self._leaked(st, t)
@@ -434,12 +377,12 @@ class Simulation:
             SubStatus("replica-1", Status.OK, f"lag {lag:.1f} s"),
             SubStatus("replica-2", Status.OK, f"lag {lag + 0.1:.1f} s"),
         )
-        status = _level(pct, PG_WARN + 1e-9, PG_CRIT + 1e-9)  # the runbook says "> 70 %"
+        status = level_status(pct, PG_WARN + 1e-9, PG_CRIT + 1e-9)  # the runbook says "> 70 %"
         return TargetView(
             "postgres", status, summary, round(2.5 + self._noise("pg:probe", t), 1), details, subs
         )
 
-    def _redis(self, st: _State) -> TargetView:
+    def _redis(self, st: State) -> TargetView:
         t = st.t
         mem = self._redis_mem(t) + 0.4 * self._noise("redis:mem", t)
         hit = self._sli_at("cache_hit_rate", t)
@@ -455,12 +398,12 @@ class Simulation:
         subs = (SubStatus("cluster", Status.OK, "6/6 nodes, cluster_state ok"),)
         probe = round(1.2 + 0.5 * self._noise("redis:probe", t), 1)
         return TargetView(
-            "redis", _level(mem, REDIS_ALERT, REDIS_CRIT), summary, probe, details, subs
+            "redis", level_status(mem, REDIS_ALERT, REDIS_CRIT), summary, probe, details, subs
         )
 
     # --- alerts and the incident ----------------------------------------------------------------
 
-    def _episodes(self, st: _State) -> dict[str, tuple[float, float | None]]:
+    def _episodes(self, st: State) -> dict[str, tuple[float, float | None]]:
         """Per alert that fires: (when its condition began to hold, when it stopped or None)."""
         out: dict[str, tuple[float, float | None]] = {}
 
@@ -468,12 +411,12 @@ class Simulation:
             name: str, cond: Callable[[float], bool], lo: float, hi: float, fix: float | None
         ) -> None:
             # Conditions rise during a known ramp and can only fall after a fix.
-            up = _first_true(cond, lo, hi)
+            up = first_true(cond, lo, hi)
             if up is None:
                 return
             down = None
             if fix is not None:
-                down = _first_true(lambda x: not cond(x), max(up, fix), fix + RECOVERY_SECONDS + 1)
+                down = first_true(lambda x: not cond(x), max(up, fix), fix + RECOVERY_SECONDS + 1)
             if down is None or down - up >= ALERT_FOR:  # shorter than 'for': never fired
                 out[name] = (up, down)
 
@@ -584,11 +527,11 @@ class Simulation:
         """Take the action at ``now`` (later values reflect it); returns what was done."""
         t = self.scenario_time(now)
         _, done, clean = self._plan(self._state(t), action, params)
-        bisect.insort(self._events, _Event(t, action, clean, operator), key=lambda e: e.t)
+        bisect.insort(self._events, Event(t, action, clean, operator), key=lambda e: e.t)
         return done
 
     def _plan(
-        self, st: _State, action: str, params: dict[str, Any]
+        self, st: State, action: str, params: dict[str, Any]
     ) -> tuple[str, str, dict[str, Any]]:
         """(preview, message when done, normalised params), or SimulationError."""
         if action == "terminate-idle":

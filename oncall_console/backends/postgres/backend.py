@@ -1,24 +1,4 @@
-"""The ``postgres`` backend: server health from one read-only round trip, and remediation.
-
-A probe sends, in one pipelined round trip, a read-only transaction with a local
-``statement_timeout`` and one SELECT over the statistics views: the server
-version, client connections by state against ``max_connections``, the sessions
-running longer than the threshold (an active query, or a transaction left idle),
-replication lag on a replica, and the size of one database.
-
-Status is the worst of: the share of ``max_connections`` in use (client backends,
-our own included: every one of them holds a slot), any long-running session
-(DEGRADED) and, on a replica, the replay lag. Anything that stops the round trip
-(refused, authentication, timeout, a server going away) is DOWN with one clean
-line; the next probe opens a fresh connection, so a server that comes back is
-seen again without a restart.
-
-Probes share one connection, opened lazily and reopened after any failure
-(``psycopg_pool`` is not a dependency). Previews and actions open their own
-short-lived connection, so a long VACUUM never holds up a probe; ``pool_size``
-bounds how many connections the backend holds at once. The actions live in
-``postgres_actions.py``.
-"""
+"""The ``postgres`` backend: the plugin class (connections, the probe's round trip, actions)."""
 
 from __future__ import annotations
 
@@ -28,18 +8,18 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
-from oncall_console.backends import postgres_actions as pg_actions
-from oncall_console.backends import secrets
-from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
-from oncall_console.durations import format_age
+from oncall_console import errors, secrets
+from oncall_console.backends.base import Backend, BackendContext, Capability
+from oncall_console.backends.postgres import actions as pg_actions
+from oncall_console.backends.postgres.health import LONG_ROWS, PROBE_SQL, Facts, judge
+from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -47,264 +27,15 @@ from oncall_console.model import (
     ActionSpec,
     CheckResult,
     CheckSpec,
+    Confirm,
     DetailTable,
     Outcome,
+    ParamSpec,
     Status,
 )
 from oncall_console.text import clean
 
 T = TypeVar("T")
-
-STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)")
-LONG_ROWS = 50  # rows of the long-running table; the count covers them all
-
-
-class PostgresOptions(Strict):
-    model_config = ConfigDict(use_attribute_docstrings=True, hide_input_in_errors=True)
-
-    dsn: str
-    """libpq URI or key=value string, without a password: postgresql://user@host:5432/db."""
-    password_env: str | None = None
-    """Environment variable holding the password."""
-    password_file: str | None = None
-    """File holding the password, read at every (re)connect so a rotated one is picked up."""
-    pool_size: int = Field(default=2, ge=2, le=20)
-    """Most connections held at once: one for probes, the rest for previews and actions."""
-    connect_timeout: float = Field(default=5.0, gt=0, le=300)
-    """Seconds to wait for a connection to be established."""
-    statement_timeout_ms: int = Field(default=3000, ge=10, le=3_600_000)
-    """Server-side limit on the probe's and the previews' queries (not on VACUUM/REINDEX)."""
-    application_name: str = "oncall-console"
-    """Shown in pg_stat_activity for every connection of the console."""
-    allow_superuser_termination: bool = False
-    """Let terminate and cancel actions signal superuser sessions."""
-
-    @field_validator("dsn")
-    @classmethod
-    def _no_inline_password(cls, dsn: str) -> str:
-        try:
-            parts = conninfo_to_dict(dsn)
-        except psycopg.Error:
-            # libpq's message may quote the string, password and all: not repeated here.
-            raise ValueError(
-                "not a libpq connection string: write a URI such as "
-                "postgresql://user@host:5432/db or key=value pairs"
-            ) from None
-        if parts.get("password"):
-            raise ValueError(
-                "the dsn must not contain a password: put it in an environment variable "
-                "or a file and set password_env or password_file"
-            )
-        return dsn
-
-    @model_validator(mode="after")
-    def _one_password_source(self) -> PostgresOptions:
-        if self.password_env and self.password_file:
-            raise ValueError("set password_env or password_file, not both")
-        return self
-
-
-class PostgresCheckParams(Strict):
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    pool_warning: float = Field(default=0.7, gt=0, le=1)
-    """Connections in use above this share of max_connections are DEGRADED."""
-    pool_critical: float = Field(default=0.9, gt=0, le=1)
-    """Connections in use above this share of max_connections are DOWN."""
-    long_query_seconds: float = Field(default=60.0, gt=0)
-    """A query (or an open transaction left idle) running longer than this is DEGRADED."""
-    replication_lag_warning_s: float = Field(default=30.0, ge=0)
-    """On a replica, replay lag above this is DEGRADED."""
-    replication_lag_critical_s: float = Field(default=300.0, ge=0)
-    """On a replica, replay lag above this is DOWN."""
-    database: str | None = None
-    """Database whose size is reported (default: the one connected to)."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PostgresCheckParams:
-        if self.pool_warning > self.pool_critical:
-            raise ValueError("pool_warning must not exceed pool_critical")
-        if self.replication_lag_warning_s > self.replication_lag_critical_s:
-            raise ValueError("replication_lag_warning_s must not exceed replication_lag_critical_s")
-        return self
-
-
-# One statement over the statistics views; both parameters are bound.
-PROBE_SQL = """
-WITH act AS (
-    SELECT pid, usename, state, query, backend_type,
-           extract(epoch FROM now() - CASE
-               WHEN state IN ('active', 'fastpath function call') THEN query_start
-               ELSE coalesce(xact_start, query_start) END)::float8 AS seconds
-    FROM pg_stat_activity
-    WHERE backend_type = 'client backend'
-), long AS (
-    SELECT pid, usename, state, seconds, left(query, 200) AS query
-    FROM act
-    WHERE pid <> pg_backend_pid()
-      AND state IN ('active', 'fastpath function call',
-                    'idle in transaction', 'idle in transaction (aborted)')
-      AND seconds > %(long_s)s
-)
-SELECT
-    current_setting('server_version') AS version,
-    current_setting('server_version_num')::int AS version_num,
-    current_setting('max_connections')::int AS max_connections,
-    current_setting('superuser_reserved_connections')::int AS superuser_reserved,
-    coalesce(current_setting('reserved_connections', true), '0')::int AS reserved,
-    pg_backend_pid() AS own_pid,
-    (SELECT count(*) FROM act)::int AS connections,
-    (SELECT coalesce(json_object_agg(st, n), '{}'::json) FROM (
-        SELECT coalesce(state, 'unknown') AS st, count(*) AS n FROM act GROUP BY 1) s
-    ) AS by_state,
-    (SELECT count(*) FROM long)::int AS long_count,
-    (SELECT coalesce(json_agg(l), '[]'::json) FROM (
-        SELECT * FROM long ORDER BY seconds DESC LIMIT %(long_rows)s) l
-    ) AS long_rows,
-    pg_is_in_recovery() AS in_recovery,
-    CASE WHEN pg_is_in_recovery() THEN
-        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
-             ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
-    END AS lag_s,
-    (SELECT count(*) FROM pg_stat_replication)::int AS replicas,
-    coalesce(%(db)s::text, current_database()) AS db,
-    d.oid IS NOT NULL AS db_found,
-    CASE WHEN has_database_privilege(d.oid, 'CONNECT')
-              OR pg_has_role('pg_read_all_stats', 'USAGE')
-         THEN pg_database_size(d.oid) END AS db_bytes,
-    CASE WHEN d.oid IS NOT NULL AND (has_database_privilege(d.oid, 'CONNECT')
-              OR pg_has_role('pg_read_all_stats', 'USAGE'))
-         THEN pg_size_pretty(pg_database_size(d.oid)) END AS db_size
-FROM (SELECT 1) AS one
-LEFT JOIN pg_database d ON d.datname = coalesce(%(db)s::text, current_database())
-"""
-
-
-@dataclass
-class Facts:
-    """What one probe read from the server (the columns of PROBE_SQL)."""
-
-    version: str
-    version_num: int
-    max_connections: int
-    superuser_reserved: int
-    reserved: int
-    own_pid: int
-    connections: int
-    by_state: dict[str, int]
-    long_count: int
-    long_rows: list[dict[str, Any]]
-    in_recovery: bool
-    lag_s: float | None
-    replicas: int
-    db: str
-    db_found: bool
-    db_bytes: int | None
-    db_size: str | None
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Judged:
-    status: Status
-    summary: str
-    details: dict[str, str]
-    tables: tuple[DetailTable, ...]
-
-
-def judge(f: Facts, p: PostgresCheckParams) -> Judged:
-    """Status, summary, details and tables from the facts: pure, no IO."""
-    statuses = [Status.OK]
-    ratio = f.connections / f.max_connections if f.max_connections > 0 else 0.0
-    pct = ratio * 100
-    conn_note = f"{f.connections}/{f.max_connections} connections ({pct:.0f} %)"
-    if ratio > p.pool_critical:
-        statuses.append(Status.DOWN)
-        conn_note += f" > {p.pool_critical * 100:g} %"
-    elif ratio > p.pool_warning:
-        statuses.append(Status.DEGRADED)
-        conn_note += f" > {p.pool_warning * 100:g} %"
-    notes = [conn_note]
-    if f.long_count:
-        statuses.append(Status.DEGRADED)
-        plural = "query" if f.long_count == 1 else "queries"
-        notes.append(f"{f.long_count} long {plural}")
-    else:
-        notes.append("0 long queries")
-    if f.in_recovery:
-        if f.lag_s is None:
-            statuses.append(Status.DEGRADED)
-            notes.append("replica, nothing replayed yet")
-        else:
-            lag_note = f"replica lag {format_age(f.lag_s)}"
-            if f.lag_s > p.replication_lag_critical_s:
-                statuses.append(Status.DOWN)
-                lag_note += f" > {p.replication_lag_critical_s:g} s"
-            elif f.lag_s > p.replication_lag_warning_s:
-                statuses.append(Status.DEGRADED)
-                lag_note += f" > {p.replication_lag_warning_s:g} s"
-            notes.append(lag_note)
-    db = clean(f.db, limit=80)
-    if not f.db_found:
-        statuses.append(Status.DEGRADED)
-        notes.append(f"database {db!r} not found")
-    elif f.db_size is not None:
-        notes.append(clean(f.db_size, limit=40))
-
-    usable = max(0, f.max_connections - f.superuser_reserved - f.reserved)
-    details = {
-        "version": clean(f.version, limit=80),
-        "server_version_num": str(f.version_num),
-        "role": "replica" if f.in_recovery else "primary",
-        "connections": str(f.connections),
-        "max_connections": str(f.max_connections),
-        "connections_pct": f"{pct:.1f}",
-        "superuser_reserved_connections": str(f.superuser_reserved),
-        "reserved_connections": str(f.reserved),
-        "available_to_non_superusers": str(usable),
-        "long_queries": str(f.long_count),
-        "long_query_threshold_s": f"{p.long_query_seconds:g}",
-        "replicas": str(f.replicas),
-        "database": db,
-        "backend_pid": str(f.own_pid),
-    }
-    for state, n in sorted(f.by_state.items()):
-        details[f"connections_{clean(state, limit=40).replace(' ', '_')}"] = str(n)
-    for state in STATES:
-        details.setdefault(f"connections_{state.replace(' ', '_')}", "0")
-    if f.in_recovery:
-        details["replication_lag_s"] = "unknown" if f.lag_s is None else f"{f.lag_s:.1f}"
-    if f.db_bytes is not None:
-        details["database_size_bytes"] = str(f.db_bytes)
-        details["database_size"] = clean(f.db_size or "", limit=40)
-    details.update(f.extra)
-
-    long_rows = tuple(
-        (
-            str(r.get("pid", "")),
-            clean(r.get("usename") or "", limit=63),
-            clean(r.get("state") or "", limit=40),
-            format_age(float(r.get("seconds") or 0)),
-            clean(r.get("query") or "", limit=200),
-        )
-        for r in f.long_rows
-    )
-    states = [*STATES, *sorted(s for s in f.by_state if s not in STATES)]
-    state_rows = tuple(
-        (
-            clean(s, limit=40),
-            str(f.by_state.get(s, 0)),
-            f"{(f.by_state.get(s, 0) / f.max_connections * 100) if f.max_connections else 0:.0f} %",
-        )
-        for s in states
-    )
-    tables = (
-        DetailTable(
-            "Long-running queries", ("pid", "user", "state", "running", "query"), long_rows
-        ),
-        DetailTable("Connections by state", ("state", "connections", "of max"), state_rows),
-    )
-    return Judged(Status.worst(statuses), " · ".join(notes), details, tables)
 
 
 class _Refused(Exception):
@@ -539,7 +270,70 @@ class PostgresBackend(Backend):
     # --- actions ----------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        return list(pg_actions.ACTIONS)
+        pid = ParamSpec(
+            "pid",
+            "int",
+            help="Server process id (pg_stat_activity.pid)",
+            minimum=1,
+            maximum=pg_actions.MAX_PID,
+        )
+        schema = ParamSpec("schema", "identifier", help="Schema", required=False, default="public")
+        return [
+            ActionSpec(
+                id="terminate-backend",
+                title="Terminate one session (pg_terminate_backend)",
+                params=(pid,),
+                target_param="pid",
+            ),
+            ActionSpec(
+                id="cancel-query",
+                title="Cancel the running query of one session (pg_cancel_backend)",
+                params=(pid,),
+                target_param="pid",
+            ),
+            ActionSpec(
+                id="terminate-idle",
+                title="Terminate sessions idle for longer than N minutes",
+                params=(
+                    ParamSpec(
+                        "state",
+                        "choice",
+                        help="idle, or idle-in-transaction (holding a transaction open)",
+                        default="idle",
+                        choices=tuple(pg_actions.IDLE_STATES),
+                    ),
+                    ParamSpec(
+                        "older_than_minutes",
+                        "int",
+                        help="Only sessions in that state for longer than this (0: all of them, now)",
+                        default=10,
+                        minimum=0,
+                        maximum=1440,
+                    ),
+                    ParamSpec(
+                        "database",
+                        "identifier",
+                        help="Only sessions on this database",
+                        required=False,
+                    ),
+                ),
+                target_param="database",
+            ),
+            ActionSpec(
+                id="vacuum-analyze",
+                title="VACUUM (ANALYZE) one table",
+                params=(ParamSpec("table", "identifier", help="Table name"), schema),
+                target_param="table",
+            ),
+            ActionSpec(
+                id="reindex-concurrently",
+                title="Rebuild one index without blocking writes (REINDEX CONCURRENTLY)",
+                params=(ParamSpec("index", "identifier", help="Index name"), schema),
+                target_param="index",
+                dangerous=True,
+                confirm=Confirm.TYPE_TARGET,
+            ),
+        ]
 
     async def preview(self, request: ActionRequest) -> str:
         # No preview, no action: a refusal or a failure to look stops it before confirmation.
@@ -556,8 +350,6 @@ class PostgresBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now = self.context.clock
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now())
         try:
             async with self.action_connection() as conn:
                 env = self._action_env(conn)
@@ -595,13 +387,13 @@ _LIBPQ_PREFIX = re.compile(
 
 
 def describe(exc: BaseException) -> str:
-    """One clean line for a failure: what libpq or the server said, minus the noise."""
+    """One clean line for a failure: what libpq or the server said, minus the noise;
+    anything else as :func:`oncall_console.errors.describe` words it."""
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return "statement timed out on the server (statement_timeout_ms)"
-    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
-        text = exc.diag.message_primary
-    else:
-        text = str(exc) or type(exc).__name__
+    if not isinstance(exc, psycopg.Error):
+        return errors.describe(exc)
+    text = exc.diag.message_primary or str(exc) or type(exc).__name__
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     where = ""
     m = _LIBPQ_PREFIX.match(first)

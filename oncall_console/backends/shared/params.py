@@ -24,18 +24,16 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from oncall_console.backends.base import Strict
 from oncall_console.model import ParamSpec
-from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER, ActionSpec, Confirm
+from oncall_console.model.actions import DNS_1123, DNS_SUBDOMAIN, IDENTIFIER
+from oncall_console.model.params import MAX_TEXT
 
 ParamKind = Literal["name", "subdomain", "identifier", "int", "str", "text", "choice", "bool"]
 Value = str | int | bool
 
 PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-ACTION_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _PLACEHOLDER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# The same rules as the runner's validate_param (oncall_console.engine.actions); the
-# backends cannot import the engine, and values from config (check parameters,
-# defaults) are checked here before any request reaches the runner.
-MAX_TEXT = 4096
+# Values from config (check parameters, defaults) are checked here before any request
+# reaches the runner, with the same longest text as the runner's validate_param.
 
 
 class TemplateError(ValueError):
@@ -224,24 +222,6 @@ def check_value(name: str, decl: ParamDecl, value: Any) -> Value:
     return value
 
 
-def check_declarations(params: Mapping[str, ParamDecl], target: str | None) -> None:
-    """Parameter names and the target: ValueError naming what is wrong."""
-    for pname in params:
-        if not PARAM_NAME.match(pname):
-            raise ValueError(
-                f"parameter name {pname!r}: lowercase letters, digits and '_', "
-                "starting with a letter"
-            )
-    if params and not target:
-        raise ValueError(
-            f"target is required when there are parameters: which of {', '.join(params)} "
-            "names what is changed?"
-        )
-    if target and target not in params:
-        known = ", ".join(params) or "none declared"
-        raise ValueError(f"target {target!r} is not a declared parameter ({known})")
-
-
 def check_refs(where: str, parts: tuple[Part, ...], params: Mapping[str, ParamDecl]) -> None:
     """Every placeholder names a declared parameter that always has a value."""
     for ref in names(parts):
@@ -254,64 +234,3 @@ def check_refs(where: str, parts: tuple[Part, ...], params: Mapping[str, ParamDe
                 f"{where}: placeholder {{{ref}}} needs a value: make {ref} required "
                 "or give it a default"
             )
-
-
-def action_params(
-    params: Mapping[str, ParamDecl], target: str | None, fallback: str
-) -> tuple[tuple[ParamSpec, ...], str]:
-    """The ActionSpec's params and target parameter.
-
-    With no declared parameters, the action acts on one fixed thing: a ``target``
-    choice of that one value (``fallback``), so locks and type-to-confirm name it.
-    """
-    if params:
-        return tuple(d.spec(n) for n, d in params.items()), str(target)
-    only = ParamSpec(
-        "target",
-        "choice",
-        help="What this action acts on",
-        required=False,
-        default=fallback,
-        choices=(fallback,),
-    )
-    return (only,), "target"
-
-
-def declared_action(
-    key: str, title: str, params: Mapping[str, ParamDecl], target: str | None, dangerous: bool
-) -> ActionSpec:
-    """The ActionSpec of a command or webhook declared in config (shell, http)."""
-    specs, target_param = action_params(params, target, key)
-    return ActionSpec(
-        id=key,
-        title=title,
-        params=specs,
-        target_param=target_param,
-        dangerous=dangerous,
-        confirm=Confirm.TYPE_TARGET if dangerous else Confirm.YES_NO,
-    )
-
-
-def values(
-    params: Mapping[str, ParamDecl], given: Mapping[str, Any], fallback: str
-) -> dict[str, Value]:
-    """The typed value of every parameter, defaults filled in: ValueError if not usable."""
-    allowed = set(params) or {"target"}
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}")
-    if not params:
-        if given.get("target") not in (None, fallback):
-            raise ValueError(f"target: must be {fallback}")
-        return {}
-    out: dict[str, Value] = {}
-    for pname, decl in params.items():
-        value = given.get(pname)
-        if value is None or value == "":
-            value = decl.default
-        if value is None:
-            if decl.required:
-                raise ValueError(f"{pname}: required")
-            continue
-        out[pname] = check_value(pname, decl, value)
-    return out

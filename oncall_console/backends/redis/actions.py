@@ -1,4 +1,5 @@
-"""The ``redis`` backend's actions: what each one previews and what it does.
+"""The ``redis`` backend's actions (declared by ``RedisBackend.actions()``): what each one
+previews and what it does.
 
 - ``bgsave``: BGSAVE, then wait a little for it to finish and report how it ended.
 - ``delete-keys``: SCAN ... MATCH in steps of ``delete_batch``, UNLINK each batch;
@@ -14,20 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
+from oncall_console.backends.redis.health import as_int
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
-    ActionSpec,
-    Confirm,
     Outcome,
-    ParamSpec,
 )
 from oncall_console.text import clean
 
@@ -46,64 +44,6 @@ class Limits:
     db: int
     server: str
     backend: str
-
-
-def specs(backend: str, db: int, allowlist: Sequence[str]) -> list[ActionSpec]:
-    return [
-        ActionSpec(
-            id="bgsave",
-            title="Save a snapshot to disk in the background (BGSAVE)",
-            params=(
-                ParamSpec(
-                    "server",
-                    "choice",
-                    help="This Redis server",
-                    required=False,
-                    default=backend,
-                    choices=(backend,),
-                ),
-            ),
-            target_param="server",
-        ),
-        ActionSpec(
-            id="delete-keys",
-            title="Delete the keys matching a pattern (SCAN + UNLINK)",
-            params=(
-                ParamSpec(
-                    "pattern",
-                    "str",
-                    help="Glob pattern, e.g. session:* (a bare * is refused: use flushdb)",
-                ),
-            ),
-            target_param="pattern",
-        ),
-        ActionSpec(
-            id="config-set",
-            title="Change a server setting (CONFIG SET)",
-            params=(
-                ParamSpec(
-                    "parameter", "choice", help="Setting to change", choices=tuple(allowlist)
-                ),
-                ParamSpec("value", "str", help="New value, e.g. 256mb or allkeys-lru"),
-            ),
-            target_param="parameter",
-        ),
-        ActionSpec(
-            id="flushdb",
-            title="Delete every key of this database (FLUSHDB)",
-            params=(
-                ParamSpec(
-                    "database",
-                    "choice",
-                    help=f"The database to empty: {db}, the one this backend uses",
-                    choices=(str(db),),
-                ),
-            ),
-            target_param="database",
-            dangerous=True,
-            confirm=Confirm.TYPE_TARGET,
-        ),
-    ]
 
 
 def key_text(key: bytes | str) -> str:
@@ -317,11 +257,3 @@ async def _config_value(client: aioredis.Redis, name: str) -> str:
         if k.lower() == name:
             return clean(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
     return "(unknown)"
-
-
-def as_int(value: Any) -> int:
-    """An INFO field as a number; 0 when it is missing or not one."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

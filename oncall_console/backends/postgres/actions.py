@@ -1,4 +1,5 @@
-"""The ``postgres`` backend's actions: declared, planned read-only, then run.
+"""The ``postgres`` backend's actions (declared by ``PostgresBackend.actions()``): planned
+read-only, then run.
 
 Every statement is psycopg SQL with bound parameters, and identifiers go through
 ``sql.Identifier``: nothing is built from strings. A plan reads what it can
@@ -24,7 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.numeric import Int4
 
 from oncall_console.durations import format_age
-from oncall_console.model import ActionRequest, ActionSpec, Confirm, Outcome, ParamSpec
+from oncall_console.model import ActionRequest, Outcome
 from oncall_console.text import clean
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -32,65 +33,7 @@ MAX_PID = 2**31 - 1
 SAMPLES = 10
 Statement = sql.SQL | sql.Composed
 
-_PID = ParamSpec(
-    "pid", "int", help="Server process id (pg_stat_activity.pid)", minimum=1, maximum=MAX_PID
-)
-_SCHEMA = ParamSpec("schema", "identifier", help="Schema", required=False, default="public")
 IDLE_STATES = {"idle": "idle", "idle-in-transaction": "idle in transaction"}
-
-ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec(
-        id="terminate-backend",
-        title="Terminate one session (pg_terminate_backend)",
-        params=(_PID,),
-        target_param="pid",
-    ),
-    ActionSpec(
-        id="cancel-query",
-        title="Cancel the running query of one session (pg_cancel_backend)",
-        params=(_PID,),
-        target_param="pid",
-    ),
-    ActionSpec(
-        id="terminate-idle",
-        title="Terminate sessions idle for longer than N minutes",
-        params=(
-            ParamSpec(
-                "state",
-                "choice",
-                help="idle, or idle-in-transaction (holding a transaction open)",
-                default="idle",
-                choices=tuple(IDLE_STATES),
-            ),
-            ParamSpec(
-                "older_than_minutes",
-                "int",
-                help="Only sessions in that state for longer than this (0: all of them, now)",
-                default=10,
-                minimum=0,
-                maximum=1440,
-            ),
-            ParamSpec(
-                "database", "identifier", help="Only sessions on this database", required=False
-            ),
-        ),
-        target_param="database",
-    ),
-    ActionSpec(
-        id="vacuum-analyze",
-        title="VACUUM (ANALYZE) one table",
-        params=(ParamSpec("table", "identifier", help="Table name"), _SCHEMA),
-        target_param="table",
-    ),
-    ActionSpec(
-        id="reindex-concurrently",
-        title="Rebuild one index without blocking writes (REINDEX CONCURRENTLY)",
-        params=(ParamSpec("index", "identifier", help="Index name"), _SCHEMA),
-        target_param="index",
-        dangerous=True,
-        confirm=Confirm.TYPE_TARGET,
-    ),
-)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 It plays a scripted incident on the platform of the Fantasy Basketball Analyzer
 runbook (a bad prediction-service release, then slower troubles in postgres, redis
 and notification-service) and lets the remediation actions really change it. Nothing
-leaves the process; all values come from :mod:`oncall_console.backends._simulation`
+leaves the process; all values come from :mod:`oncall_console.backends.demo.simulation`
 at the injected clock's time.
 """
 
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from oncall_console.backends._simulation import SERVICES, TARGETS, Simulation, SimulationError
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
+from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
 from oncall_console.model import (
     ActionRequest,
     ActionResult,
@@ -74,66 +74,6 @@ class DemoSliParams(Strict):
 
 def _service_param(help_text: str) -> ParamSpec:
     return ParamSpec("service", "name", help=help_text)
-
-
-# None of these is dangerous: a yes/no confirmation is enough. terminate-idle names its
-# target with a one-choice 'database' parameter, so that locks, confirmations and the
-# re-probe after the run all point at the postgres check.
-ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec(
-        id="rollback",
-        title="Roll back a deployment to its previous version",
-        params=(_service_param("Deployment to roll back"),),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="restart",
-        title="Restart a deployment's pods one at a time",
-        params=(_service_param("Deployment to restart"),),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="scale",
-        title="Scale a deployment",
-        params=(
-            _service_param("Deployment to scale"),
-            ParamSpec("replicas", "int", help="Desired replicas", minimum=1, maximum=10),
-        ),
-        target_param="service",
-        verify_check="service",
-        confirm=Confirm.YES_NO,
-    ),
-    ActionSpec(
-        id="terminate-idle",
-        title="Terminate idle database connections",
-        params=(
-            ParamSpec(
-                "database",
-                "choice",
-                help="Database server",
-                required=False,
-                default="postgres",
-                choices=("postgres",),
-            ),
-            ParamSpec(
-                "older_than_minutes",
-                "int",
-                help="Only connections idle longer than this",
-                required=False,
-                default=5,
-                minimum=1,
-                maximum=1440,
-            ),
-        ),
-        target_param="database",
-        verify_check="database",
-        confirm=Confirm.YES_NO,
-    ),
-)
 
 
 class DemoBackend(Backend):
@@ -215,7 +155,64 @@ class DemoBackend(Backend):
         return self.simulation.incidents(self.context.clock())
 
     def actions(self) -> list[ActionSpec]:
-        return list(ACTIONS)
+        # None of these is dangerous: a yes/no confirmation is enough. terminate-idle names
+        # its target with a one-choice 'database' parameter, so that locks, confirmations
+        # and the re-probe after the run all point at the postgres check.
+        return [
+            ActionSpec(
+                id="rollback",
+                title="Roll back a deployment to its previous version",
+                params=(_service_param("Deployment to roll back"),),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="restart",
+                title="Restart a deployment's pods one at a time",
+                params=(_service_param("Deployment to restart"),),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="scale",
+                title="Scale a deployment",
+                params=(
+                    _service_param("Deployment to scale"),
+                    ParamSpec("replicas", "int", help="Desired replicas", minimum=1, maximum=10),
+                ),
+                target_param="service",
+                verify_check="service",
+                confirm=Confirm.YES_NO,
+            ),
+            ActionSpec(
+                id="terminate-idle",
+                title="Terminate idle database connections",
+                params=(
+                    ParamSpec(
+                        "database",
+                        "choice",
+                        help="Database server",
+                        required=False,
+                        default="postgres",
+                        choices=("postgres",),
+                    ),
+                    ParamSpec(
+                        "older_than_minutes",
+                        "int",
+                        help="Only connections idle longer than this",
+                        required=False,
+                        default=5,
+                        minimum=1,
+                        maximum=1440,
+                    ),
+                ),
+                target_param="database",
+                verify_check="database",
+                confirm=Confirm.YES_NO,
+            ),
+        ]
 
     async def preview(self, request: ActionRequest) -> str:
         try:
@@ -225,9 +222,7 @@ class DemoBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now, sim = self.context.clock(), self.simulation
-        if self.context.read_only:
-            return ActionResult(request, Outcome.REFUSED, "read-only console", at=now)
-        target = _target_of(request)
+        target = _target_of(self.actions(), request)
         try:
             preview = sim.preview(request.action, request.params, now)
             before = sim.check(target, now)[1] if target in TARGETS else ""
@@ -251,69 +246,9 @@ class DemoBackend(Backend):
         )
 
 
-def _target_of(request: ActionRequest) -> str:
-    spec = next((a for a in ACTIONS if a.id == request.action), None)
+def _target_of(actions: list[ActionSpec], request: ActionRequest) -> str:
+    spec = next((a for a in actions if a.id == request.action), None)
     if spec is None:
         return ""
     value = request.params.get(spec.target_param)
     return str(value) if value is not None else "postgres" if spec.id == "terminate-idle" else ""
-
-
-def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
-    """The config of ``oncall-console demo``, as the dict a TOML file would load to."""
-    checks: dict[str, Any] = {
-        name: {"backend": "demo", "target": name, "group": "services"}
-        for name in (s.name for s in SERVICES)
-    }
-    checks["postgres"] = {
-        "backend": "demo",
-        "target": "postgres",
-        "group": "data",
-        "title": "PostgreSQL",
-    }
-    checks["redis"] = {"backend": "demo", "target": "redis", "group": "data", "title": "Redis"}
-
-    def sli(metric: str, unit: str, good: str, levels: tuple[float, ...], title: str) -> dict:
-        target, warning, critical = levels
-        return {
-            "backend": "demo",
-            "metric": metric,
-            "unit": unit,
-            "good": good,
-            "target": target,
-            "warning": warning,
-            "critical": critical,
-            "title": title,
-        }
-
-    slis = {
-        "latency-p99": sli("latency_p99", "ms", "lower", (500, 750, 1000), "API latency p99"),
-        "error-rate": sli("error_rate", "%", "lower", (0.1, 0.5, 1.0), "API error rate"),
-        "availability": sli("availability", "%", "higher", (99.9, 99.5, 99.0), "API availability"),
-        "cache-hit-rate": sli("cache_hit_rate", "%", "higher", (90, 80, 70), "Cache hit rate"),
-    }
-    slis["availability"]["slo"] = {"objective": 0.999, "window": "30d"}
-    from oncall_console.paths import shipped
-
-    # The demo's own runbooks: their alert names would clash with the team runbooks'.
-    for check, runbook in (
-        ("prediction-service", "demo-bad-deploy"),
-        ("postgres", "demo-connection-leak"),
-        ("notification-service", "demo-memory-leak"),
-        ("websocket-service", "demo-websocket-capacity"),
-    ):
-        checks[check]["runbook"] = runbook
-    return {
-        "console": {"environment": "demo"},
-        "poller": {"interval": 2, "timeout": 1},
-        "backends": {"demo": {"type": "demo", "seed": seed, "speed": speed}},
-        "checks": checks,
-        "slis": slis,
-        "runbooks": {
-            "dirs": [
-                str(shipped("runbooks") / "demo"),
-                str(shipped("runbooks") / "start-of-shift.md"),  # s / e, and the handoff's offer
-                str(shipped("runbooks") / "end-of-shift.md"),
-            ]
-        },
-    }

@@ -1,0 +1,277 @@
+"""The ``http`` backend's health checks: status code, JSON health body, latency, TLS expiry.
+
+Status is the worst of: the HTTP code, the body's top-level JSON status, each
+dependency in the body's services map, the latency and, for https, the days left
+on the server certificate. Slow answers are DEGRADED, never DOWN: a slow service
+is still serving, and paging it as down would hide the ones that are not.
+Certificates past ``cert_critical_days`` (or expired) are DOWN, since clients are
+about to start failing; under ``cert_warning_days`` they are DEGRADED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from oncall_console.backends.http.connections import (
+    HttpConnections,
+    SetupError,
+    proxied,
+    read_capped,
+)
+from oncall_console.backends.http.options import HttpCheckParams
+from oncall_console.backends.http.probe import ProbeError, ProbeResponse
+from oncall_console.errors import describe
+from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
+from oncall_console.text import clean
+
+_OK_WORDS = frozenset({"healthy", "ok", "up", "pass", "passed", "green", "true"})
+_WARN_WORDS = frozenset({"degraded", "warn", "warning", "yellow"})
+_MAX_SUBSTATUSES = 100  # a body listing thousands of "services" is not a health page
+
+
+def _word_status(value: object) -> Status:
+    word = str(value).strip().lower()
+    if word in _OK_WORDS:
+        return Status.OK
+    return Status.DEGRADED if word in _WARN_WORDS else Status.DOWN
+
+
+@dataclass
+class _Fetch:
+    """What one request found; the pair of a live/ready check merges two."""
+
+    status: Status = Status.DOWN
+    code: str = ""
+    latency_ms: float | None = None
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)
+    subs: list[SubStatus] = field(default_factory=list)
+    error: str | None = None
+    tls_days: float | None = None
+
+
+class HttpHealth(HttpConnections):
+    """Probes one check's URL (and its readiness URL), judging what comes back."""
+
+    async def probe(self, check: CheckSpec) -> CheckResult:
+        try:
+            params = check.params
+            if not isinstance(params, HttpCheckParams):
+                params = HttpCheckParams.model_validate(params or {})
+            if not self._token_read or self._token_error:
+                self._resolve_token()  # retried so that a fixed token needs no restart
+            if self._token_error:
+                return self._result(check, _Fetch(error=self._token_error))
+            self._probe_client()
+            if params.ready_url is None:
+                return self._result(check, await self._fetch(params.url, params, check))
+            live, ready = await asyncio.gather(
+                self._fetch(params.url, params, check),
+                self._fetch(params.ready_url, params, check),
+            )
+            return self._result(check, _merge(live, ready))
+        except SetupError as exc:
+            return self._result(check, _Fetch(error=str(exc)))
+        except Exception as exc:  # probe never raises: everything is a result
+            return self._result(check, _Fetch(error=f"unexpected error: {describe(exc)}"))
+
+    def _result(self, check: CheckSpec, f: _Fetch) -> CheckResult:
+        if f.error is not None:
+            summary = f"{f.code} · {f.error}" if f.code else f.error
+            status, error = Status.DOWN, self._redact(f.error)
+        else:
+            summary = " · ".join([f.code, *f.notes])
+            status, error = f.status, None
+        details = {k: self._redact(v) for k, v in f.details.items()}
+        if f.tls_days is not None:
+            details["tls_expires_in"] = f"{f.tls_days:.1f} days"
+        return CheckResult(
+            check=check.name,
+            status=status,
+            summary=self._redact(summary),
+            latency_ms=f.latency_ms,
+            at=self.context.clock(),
+            details=details,
+            substatuses=tuple(f.subs),
+            error=error,
+        )
+
+    def _redact(self, text: str) -> str:
+        # Belt and braces: an error message quoting the request must not leak the token.
+        return text.replace(self._token, "[token]") if self._token else text
+
+    async def _fetch(self, url: str, p: HttpCheckParams, check: CheckSpec) -> _Fetch:
+        f = _Fetch(details={"url": url})
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        started = time.perf_counter()
+        try:
+            # One deadline for the whole exchange, which a server dripping one byte at a
+            # time would otherwise stretch.
+            async with asyncio.timeout(check.timeout):
+                if self._proxies and proxied(url, self._proxies):
+                    resp = await self._fetch_via_proxy(url, p, headers, check.timeout)
+                else:
+                    resp = await self._probe_client().request(p.method, url, headers)
+        except (TimeoutError, httpx.TimeoutException):
+            f.error = f"timed out after {check.timeout:.1f} s"
+        except (OSError, ssl.SSLError, ProbeError, httpx.HTTPError) as exc:
+            f.error = describe(exc)
+        else:
+            f.latency_ms = (resp.head_at - started) * 1000
+            self._judge_head(f, resp, p, f.latency_ms)
+            if p.method == "GET":
+                self._judge_body(f, resp, p)
+        f.status = Status.worst([f.status, *(s.status for s in f.subs)])
+        return f
+
+    async def _fetch_via_proxy(
+        self, url: str, p: HttpCheckParams, headers: dict[str, str] | None, timeout: float
+    ) -> ProbeResponse:
+        """The same exchange through httpx, which honours the proxy variables."""
+        client = self._ensure_client()
+        req = client.build_request(p.method, url, headers=headers, timeout=httpx.Timeout(timeout))
+        resp = await client.send(req, stream=True)
+        try:
+            head_at = time.perf_counter()
+            body, truncated = await read_capped(resp, self.options.max_body_bytes)
+        finally:
+            await resp.aclose()
+        stream = resp.extensions.get("network_stream")
+        return ProbeResponse(
+            status_code=resp.status_code,
+            reason_phrase=resp.reason_phrase,
+            headers={k.lower(): v for k, v in resp.headers.items()},
+            body=body,
+            truncated=truncated,
+            ssl_object=stream.get_extra_info("ssl_object") if stream is not None else None,
+            head_at=head_at,
+        )
+
+    def _judge_head(
+        self, f: _Fetch, resp: ProbeResponse, p: HttpCheckParams, latency_ms: float
+    ) -> None:
+        reason = clean(resp.reason_phrase, limit=80)
+        f.code = f"{resp.status_code} {reason}".strip()
+        f.details["http_status"] = f.code
+        if ctype := resp.headers.get("content-type"):
+            f.details["content_type"] = clean(ctype, limit=200)
+        if resp.status_code in p.expect_status:
+            f.status = Status.OK
+        elif resp.status_code in p.degraded_status:
+            f.status = Status.DEGRADED
+        else:
+            f.status = Status.DOWN
+        if latency_ms > p.critical_ms:
+            f.status = Status.worst([f.status, Status.DEGRADED])
+            f.notes.append(f"critical latency {latency_ms:.0f} ms (> {p.critical_ms:g} ms)")
+        elif latency_ms > p.warning_ms:
+            f.status = Status.worst([f.status, Status.DEGRADED])
+            f.notes.append(f"slow {latency_ms:.0f} ms (> {p.warning_ms:g} ms)")
+        self._judge_tls(f, resp, p)
+
+    def _judge_tls(self, f: _Fetch, resp: ProbeResponse, p: HttpCheckParams) -> None:
+        not_after = _cert_not_after(resp.ssl_object)
+        if not_after is None:
+            return
+        f.tls_days = days = (not_after - self.context.clock()) / 86400
+        if days < 0:
+            f.status, note = Status.DOWN, "TLS certificate expired"
+        elif days < p.cert_critical_days:
+            f.status, note = Status.DOWN, f"TLS certificate expires in {days:.1f} days"
+        elif days < p.cert_warning_days:
+            f.status = Status.worst([f.status, Status.DEGRADED])
+            note = f"TLS certificate expires in {days:.0f} days"
+        else:
+            return
+        f.notes.append(note)
+
+    def _judge_body(self, f: _Fetch, resp: ProbeResponse, p: HttpCheckParams) -> None:
+        body = resp.body
+        f.details["body_bytes"] = str(len(body))
+        if resp.truncated:
+            f.notes.append(f"body truncated at {self.options.max_body_bytes} bytes")
+            return  # half a JSON document says nothing
+        text = body.decode(resp.encoding, errors="replace")
+        try:
+            doc = json.loads(text) if text.strip()[:1] in ("{", "[") else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            if text.strip():
+                f.details["body"] = clean(text, limit=300)
+            return
+        if (top := doc.get(p.json_status_key)) is not None and not isinstance(top, dict | list):
+            word = clean(top, limit=80)
+            f.details["json_status"] = word
+            f.status = Status.worst([f.status, _word_status(top)])
+            if _word_status(top) is not Status.OK:
+                f.notes.append(f"status {word}")
+        f.subs = _substatuses(doc.get(p.json_services_key), p.json_status_key)
+        bad = [f"{s.name} {s.detail}" for s in f.subs if s.status is not Status.OK]
+        if bad:
+            f.notes.append(
+                ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
+            )
+
+    # --- webhooks (actions) --------------------------------------------------------------
+
+
+def _substatuses(services: object, key: str) -> list[SubStatus]:
+    """Dependencies from ``{"db": "healthy"}``, ``{"db": {"status": ...}}`` or a list."""
+    if isinstance(services, list):
+        items = [(s.get("name", f"#{i}"), s) for i, s in enumerate(services) if isinstance(s, dict)]
+    elif isinstance(services, dict):
+        items = list(services.items())
+    else:
+        return []
+    subs = []
+    for name, value in items[:_MAX_SUBSTATUSES]:
+        raw = value.get(key) if isinstance(value, dict) else value
+        detail = clean(raw, limit=120)
+        if isinstance(value, dict) and (msg := value.get("message") or value.get("error")):
+            detail = f"{detail}: {clean(msg, limit=200)}"
+        subs.append(SubStatus(clean(name, limit=80), _word_status(raw), detail))
+    return subs
+
+
+def _merge(live: _Fetch, ready: _Fetch) -> _Fetch:
+    """One result for a liveness + readiness pair: "live 200 · ready 503"."""
+    out = _Fetch(status=Status.worst([live.status, ready.status]))
+    parts = []
+    both = live.subs and ready.subs  # both may name the same dependency: say which saw what
+    for label, f in (("live", live), ("ready", ready)):
+        code = f.code.split(" ", 1)[0]
+        parts.append(f"{label} {code}" if f.error is None else f"{label}: {f.error}")
+        out.notes += [f"{label}: {n}" for n in f.notes]
+        out.details.update({f"{label}.{k}": v for k, v in f.details.items()})
+        out.subs += [replace(s, name=f"{label}.{s.name}") for s in f.subs] if both else f.subs
+        if f.error is not None:
+            out.status = Status.DOWN
+    out.code = " · ".join(parts)
+    lat = [f.latency_ms for f in (live, ready) if f.latency_ms is not None]
+    out.latency_ms = max(lat) if lat else None
+    days = [f.tls_days for f in (live, ready) if f.tls_days is not None]
+    out.tls_days = min(days) if days else None
+    return out
+
+
+def _cert_not_after(ssl_obj: ssl.SSLObject | None) -> float | None:
+    """Epoch expiry of the server certificate, or None for plain http."""
+    if ssl_obj is None:
+        return None
+    cert = ssl_obj.getpeercert()
+    if cert and "notAfter" in cert:
+        return ssl.cert_time_to_seconds(cert["notAfter"])
+    # Unverified connections give only the DER form; parse it if cryptography is there.
+    der = ssl_obj.getpeercert(binary_form=True)
+    try:
+        from cryptography import x509
+    except ImportError:
+        return None
+    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp() if der else None

@@ -1,0 +1,20 @@
+"""The ``kubernetes`` backend: the plugin class, made of its health checks and its actions."""
+
+from __future__ import annotations
+
+from oncall_console.backends.base import Capability
+from oncall_console.backends.kubernetes.actions import KubernetesActions
+from oncall_console.backends.kubernetes.health import KubernetesHealth
+from oncall_console.backends.kubernetes.options import KubernetesCheckParams, KubernetesOptions
+
+
+class KubernetesBackend(KubernetesHealth, KubernetesActions):
+    """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons."""
+
+    TYPE = "kubernetes"
+    DESCRIPTION = "Kubernetes deployments, workloads and nodes, with kubectl-style remediation"
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
+    Options = KubernetesOptions
+    CheckParams = KubernetesCheckParams
+
+    options: KubernetesOptions

@@ -1,0 +1,151 @@
+"""The ``prometheus`` backend's settings: the server, a health check's and an SLI's parameters."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from oncall_console.backends.base import Strict
+from oncall_console.durations import parse_duration
+from oncall_console.secrets import one_source_each
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_RANGE_POINTS = 11_000  # Prometheus refuses a query_range with more points than this
+
+
+class PrometheusOptions(Strict):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    url: str
+    """Base URL of Prometheus (or of a proxy in front of it), e.g. http://prometheus:9090."""
+    token_env: str | None = None
+    """Environment variable holding a bearer token (the token never goes in config)."""
+    token_file: str | None = None
+    """File holding a bearer token, read when the backend starts."""
+    verify_tls: bool = True
+    """Verify the server certificate; off only for a server you trust another way."""
+    ca_file: str | None = None
+    """PEM bundle of CAs to trust instead of the default bundle."""
+    timeout: Seconds = Field(default=5.0, gt=0)
+    """Longest wait for one request, seconds; also cut to what is left of the SLI's timeout."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        return url.strip().rstrip("/")
+
+    _one_source = model_validator(mode="after")(one_source_each)
+
+
+class PrometheusCheckParams(Strict):
+    """A health check of Prometheus itself: ready, and how many scrape targets are down."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    targets_down_warning: int = Field(default=1, ge=1)
+    """This many scrape targets down (or more) is DEGRADED."""
+    targets_down_critical: int | None = Field(default=None, ge=1)
+    """This many scrape targets down (or more) is DOWN; unset: never DOWN for targets."""
+    jobs: list[str] = Field(default_factory=list)
+    """Count only the targets of these jobs; empty: every job."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PrometheusCheckParams:
+        crit = self.targets_down_critical
+        if crit is not None and crit < self.targets_down_warning:
+            raise ValueError("targets_down_critical must not be below targets_down_warning")
+        return self
+
+
+class PrometheusSliParams(Strict):
+    """``[slis.NAME]`` keys of a Prometheus SLI."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    query: str
+    """PromQL giving the value: an instant vector (one reading per series) or a scalar."""
+    series_label: str | None = None
+    """Name each series of a vector result by this label, e.g. ``service`` -> ``service=api``.
+    Unset: a single series is the SLI's value, several are named by all their labels."""
+    scale: float = 1.0
+    """Multiply values by this, e.g. 100 for a ratio shown as %, 1000 for seconds as ms."""
+    history: str = "30m"
+    """How far back the sparkline reaches (a query_range); "0" for no history."""
+    step: str = "30s"
+    """Resolution of the sparkline history."""
+    error_ratio_query: str | None = None
+    """PromQL for the error ratio (bad / total) over ``{window}``, e.g.
+    ``sum(rate(http_requests_total{code=~"5.."}[{window}])) / sum(rate(http_requests_total[{window}]))``.
+    With the SLI's ``[slis.NAME.slo]`` it gives the error budget and the burn rates."""
+    max_series: int = Field(default=50, ge=1, le=1000)
+    """Show at most this many series (the first by name); a fleet-wide query is not a panel."""
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("a PromQL query is required")
+        return query.strip()
+
+    @field_validator("error_ratio_query")
+    @classmethod
+    def _ratio_query(cls, query: str | None) -> str | None:
+        if query is None:
+            return None
+        if not query.strip():
+            raise ValueError("a PromQL query is required (or leave the key out)")
+        if "{window}" not in query:
+            raise ValueError(
+                "must contain the {window} placeholder, e.g. rate(errors_total[{window}])"
+            )
+        return query.strip()
+
+    @field_validator("series_label")
+    @classmethod
+    def _label(cls, label: str | None) -> str | None:
+        if label is not None and not _LABEL_NAME.match(label):
+            raise ValueError("not a Prometheus label name")
+        return label
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, scale: float) -> float:
+        if not math.isfinite(scale) or scale == 0:
+            raise ValueError("must be a finite, non-zero number")
+        return scale
+
+    @field_validator("history", "step")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)  # raises ValueError with the right message
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> PrometheusSliParams:
+        if self.history_seconds > 0:
+            if self.step_seconds <= 0:
+                raise ValueError("step must be more than 0")
+            if self.history_seconds / self.step_seconds > _MAX_RANGE_POINTS:
+                raise ValueError(
+                    f"history / step is more than {_MAX_RANGE_POINTS} points; raise step"
+                )
+        return self
+
+    @property
+    def history_seconds(self) -> float:
+        return parse_duration(self.history)
+
+    @property
+    def step_seconds(self) -> float:
+        return parse_duration(self.step)

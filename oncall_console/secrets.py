@@ -1,0 +1,81 @@
+"""Secrets by reference: an environment variable or a file, never a config value.
+
+A secret ``X`` is referenced by a pair of settings, ``X_env`` (the name of an
+environment variable) and ``X_file`` (a path); at most one of them is set. Two
+functions cover every such pair in the console (backends, the store, the bus):
+
+- :func:`one_source_each`, a pydantic after-validator: setting both halves of a
+  pair is an error when config is loaded, with the same words everywhere;
+- :func:`resolve`, at connect time: the value, or :class:`SecretMissing` whose
+  message names the reference, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+M = TypeVar("M")
+
+
+class SecretMissing(Exception):
+    """The reference names nothing usable; the message names the reference only."""
+
+
+def both_set(what: str) -> str:
+    return f"set {what}_env or {what}_file, not both"
+
+
+def one_source_each(model: M) -> M:
+    """Pydantic after-validator: every secret of the model is referenced at most one way.
+
+    A secret is any pair of fields ``X_env`` and ``X_file``; setting both is a
+    ValueError ("set X_env or X_file, not both"). Attach it to a model with
+
+        _one_source = model_validator(mode="after")(one_source_each)
+
+    or call it from the model's own after-validator.
+    """
+    fields: dict[str, Any] = type(model).model_fields  # type: ignore[attr-defined]
+    for name in fields:
+        what = name.removesuffix("_env")
+        file = f"{what}_file"
+        if what != name and file in fields and getattr(model, name) and getattr(model, file):
+            raise ValueError(both_set(what))
+    return model
+
+
+def resolve(what: str, env: str | None, file: str | None, *, required: bool = False) -> str | None:
+    """The secret's value, or None when neither reference is set and it is optional."""
+    if env and file:
+        raise SecretMissing(f"{what}: {both_set(what)}")
+    if env:
+        value = os.environ.get(env, "").strip()
+        if not value:
+            raise SecretMissing(f"{what}: environment variable {env} is not set")
+        return value
+    if file:
+        try:
+            value = Path(file).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretMissing(f"{what}: cannot read {file}: {exc.strerror}") from None
+        if not value:
+            raise SecretMissing(f"{what}: file {file} is empty")
+        return value
+    if required:
+        raise SecretMissing(f"{what}: set {what}_env or {what}_file")
+    return None
+
+
+def reference(env: str | None, file: str | None) -> str:
+    """Where a secret comes from, for messages: ``$VAR`` or the file's path."""
+    return f"${env}" if env else str(file or "")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Belt and braces: a library error that quotes a secret must not show it."""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "[redacted]")
+    return text
