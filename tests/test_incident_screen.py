@@ -209,8 +209,15 @@ async def test_read_only_console_shows_the_incident_but_changes_nothing():
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         service = app.engine.incident_service
+        # A console at a desk declares on the same store; this one only looks.
+        from oncall_console.incidents import IncidentService
+
+        desk = IncidentService(
+            app.engine.store._store, clock=app.engine.clock, operator="sam",
+            policy=service.policy,
+        )
         alert = next(a for a in app.engine.alerts())
-        record = await service.declare(from_alert=alert, title="[red]x[/] \x1b]52;c;aGk=\x07db")
+        record = await desk.declare(from_alert=alert, title="[red]x[/] \x1b]52;c;aGk=\x07db")
         await service.refresh()
         app.push_screen(IncidentScreen(record.id))
         await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), "screen")

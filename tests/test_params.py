@@ -65,10 +65,10 @@ def test_a_refusal_without_a_parameter_names_none():
 
 
 def test_the_engine_and_the_backends_agree_with_the_model():
-    from oncall_console.backends import params as backend_params
+    from oncall_console.backends.shared import params as backend_params
     from oncall_console.engine import actions
 
     assert actions.ActionRefused is ActionRefused
     assert actions.validate_param is validate_param
-    # backends/params.py checks config values against the same longest text
+    # backends/shared/params.py checks config values against the same longest text
     assert backend_params.MAX_TEXT == MAX_TEXT
