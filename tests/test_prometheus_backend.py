@@ -300,7 +300,7 @@ async def test_budget_and_burn_rate_match_a_hand_computation(
     expected = Status.OK
     for long_s, short_s, factor, pages in SloSpec(objective).burn_windows:
         if burns[long_s] > factor and burns[short_s] > factor:
-            expected = Status.DOWN if pages else Status.worst([expected, Status.DEGRADED])
+            expected = Status.CRITICAL if pages else Status.worst([expected, Status.DEGRADED])
     assert r.burn_status is expected
     assert set(backend.last_timings_ms) == {
         "query",
@@ -312,8 +312,8 @@ async def test_budget_and_burn_rate_match_a_hand_computation(
 @pytest.mark.parametrize(
     ("ratio", "budget", "burn", "status"),
     [
-        (0.02, -19.0, 20.0, Status.DOWN),  # 1h and 5m both above 14.4: page
-        (0.008, -7.0, 8.0, Status.DOWN),  # 6h and 30m above 6: page
+        (0.02, -19.0, 20.0, Status.CRITICAL),  # 1h and 5m both above 14.4: page
+        (0.008, -7.0, 8.0, Status.CRITICAL),  # 6h and 30m above 6: page
         (0.002, -1.0, 2.0, Status.DEGRADED),  # 3d and 6h above 1: ticket; budget overspent
         (0.0005, 0.5, 0.5, Status.OK),
     ],
@@ -347,7 +347,7 @@ async def test_custom_windows_and_no_traffic(healthy_stack: Stack, make: Make) -
     (r,) = await backend.query_sli(
         sli(query="vector(1)", error_ratio_query=CONSTANT_RATIO.format(ratio=0.05), slo=custom)
     )
-    assert r.burn_rate == pytest.approx(5.0) and r.burn_status is Status.DOWN
+    assert r.burn_rate == pytest.approx(5.0) and r.burn_status is Status.CRITICAL
     assert r.budget_remaining == pytest.approx(-4.0)
     assert {k for k in backend.last_timings_ms if k.startswith("error")} == {
         "error_ratio_query [5m]",
@@ -381,7 +381,7 @@ async def test_per_series_error_ratios_follow_the_series_label(
         slo=SloSpec(0.999),
     )
     by_series = {r.series: r for r in await backend.query_sli(spec)}
-    assert by_series["job=redis"].burn_status is Status.DOWN
+    assert by_series["job=redis"].burn_status is Status.CRITICAL
     assert by_series["job=node"].burn_status is Status.OK
     assert by_series["job=node"].budget_remaining == pytest.approx(0.9)
     assert by_series["job=postgres"].burn_status is None  # no ratio for it
@@ -506,7 +506,7 @@ async def test_health_lists_a_down_target(healthy_stack: Stack, make: Make) -> N
         assert "refused" in last_error
 
         paged = await backend.probe(check(targets_down_critical=1))
-        assert paged.status is Status.DOWN
+        assert paged.status is Status.CRITICAL  # Prometheus answers: a count past its limit
         other = await backend.probe(check(jobs=["prometheus", "node"]))
         assert other.status is Status.OK and other.details["targets"] == "2"
     finally:

@@ -104,7 +104,7 @@ def burns(**by_window: float | None) -> dict[float, float | None]:
 def test_a_pair_fires_only_when_both_windows_burn_too_fast() -> None:
     pairs = DEFAULT.burn_windows
     # A fast burn over the last hour that is still going on: page.
-    assert slo.burn_status(burns(w1h=15, w5m=16), pairs) is Status.DOWN
+    assert slo.burn_status(burns(w1h=15, w5m=16), pairs) is Status.CRITICAL
     # The same hour, but the last 5 minutes are calm again: the page resets.
     assert slo.burn_status(burns(w1h=15, w5m=0.5), pairs) is Status.OK
     # A short spike alone does not page.
@@ -137,7 +137,7 @@ def test_the_status_is_the_worst_firing_pair(by_window: dict[float, float | None
     pairs = DEFAULT.burn_windows
     firing = [p for p in pairs if slo.pair_fires(by_window, p[0], p[1], p[2])]
     expected = (
-        Status.DOWN if any(p[3] for p in firing) else Status.DEGRADED if firing else Status.OK
+        Status.CRITICAL if any(p[3] for p in firing) else Status.DEGRADED if firing else Status.OK
     )
     assert slo.burn_status(by_window, pairs) is expected
 
@@ -161,7 +161,7 @@ def test_a_steady_ratio_gives_the_workbook_answer(objective: float, ratio: float
     assert result.burn_rate == pytest.approx(burn)
     assert result.budget_remaining == pytest.approx(1 - burn)
     if burn > 6.0:  # the second paging pair (6h / 30m at 6x) fires
-        assert result.burn_status is Status.DOWN
+        assert result.burn_status is Status.CRITICAL
     elif burn > 1.0:  # only the ticket pair (3d / 6h at 1x)
         assert result.burn_status is Status.DEGRADED
     else:
@@ -180,7 +180,7 @@ def test_evaluate_reports_the_one_hour_burn_and_the_slo_window_budget() -> None:
     result = slo.evaluate(DEFAULT, ratios_by_window)
     assert result.burn_rate == pytest.approx(15.0)  # the 1 h window
     assert result.budget_remaining == pytest.approx(0.6)  # the 30 d window
-    assert result.burn_status is Status.DOWN  # 1 h and 5 m both above 14.4
+    assert result.burn_status is Status.CRITICAL  # 1 h and 5 m both above 14.4
     assert result.firing == ((HOUR, 300.0, 14.4, True),)
     assert result.burns[300.0] == pytest.approx(20.0)
 

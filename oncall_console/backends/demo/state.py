@@ -65,7 +65,8 @@ def clamp(x: float) -> float:
 
 
 def level_status(value: float, warn: float, crit: float) -> Status:
-    return Status.DOWN if value >= crit else Status.DEGRADED if value >= warn else Status.OK
+    """A level past its thresholds: CRIT or WARN (the thing answers: never DOWN)."""
+    return Status.CRITICAL if value >= crit else Status.DEGRADED if value >= warn else Status.OK
 
 
 def first_true(cond: Callable[[float], bool], lo: float, hi: float) -> float | None:

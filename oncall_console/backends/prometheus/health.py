@@ -129,7 +129,7 @@ class PrometheusHealth(PrometheusClient):
         table = DetailTable("Scrape targets down", ("job", "instance", "lastError"), rows)
         crit = p.targets_down_critical
         if crit is not None and len(down) >= crit:
-            status = Status.DOWN
+            status = Status.CRITICAL  # Prometheus answers: a count past its threshold
         elif len(down) >= p.targets_down_warning:
             status = Status.DEGRADED
         else:

@@ -97,12 +97,13 @@ def burn_status(
     burns: Mapping[float, float | None],
     burn_windows: Iterable[tuple[float, float, float, bool]],
 ) -> Status:
-    """DOWN if a paging pair fires, DEGRADED if a ticket-level pair fires, else OK."""
+    """CRITICAL if a paging pair fires, DEGRADED if a ticket-level pair fires, else OK
+    (burning budget is a threshold crossed, not a service that does not answer)."""
     found = Status.OK
     for long_s, short_s, factor, pages in burn_windows:
         if pair_fires(burns, long_s, short_s, factor):
             if pages:
-                return Status.DOWN
+                return Status.CRITICAL
             found = Status.DEGRADED
     return found
 
