@@ -147,3 +147,24 @@ async def test_an_action_run_elsewhere_ticks_the_runbook_step_that_asks_for_it()
         # Unticked by hand after the action: it stays unticked.
         await oncall.runbooks.mark(runbook, "INC-1", step.id, False)
         assert not (await oncall.runbooks.progress(runbook, "INC-1"))[step.id].done
+
+
+async def test_the_handoff_says_how_verification_ended():
+    from oncall_console.engine.handoff import HandoffOptions, build_report
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        oncall, engine, clock = app.oncall, app.engine, app.fixed_clock
+        result = await oncall.execute(await rollback_plan(oncall), "y")
+        (watch,) = oncall.watches()
+        report = await build_report(oncall, HandoffOptions(since=clock() - 3600, now=clock()))
+        assert "verifying now: the target has not recovered yet" in report
+        await poll_until(engine, clock, watch.id)
+        for _ in range(50):
+            if any(r.kind == "verify" for r in await engine.store.audit()):
+                break
+            await pilot.pause(0.02)
+        report = await build_report(oncall, HandoffOptions(since=clock() - 3600, now=clock()))
+        line = next(x for x in report.splitlines() if "verified:" in x)
+        assert "recovered in" in line and result.audit_id

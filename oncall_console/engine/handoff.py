@@ -117,6 +117,7 @@ async def _actions(oncall: OnCall, opts: HandoffOptions) -> list[str]:
     except Exception as exc:
         return [*out, f"_The audit trail could not be read: {md(exc)}_", ""]
     results = {r.intent_id: r for r in records if r.kind == "result"}
+    verified = {r.intent_id: r for r in records if r.kind == "verify"}
     intents = [r for r in records if r.kind == "intent"]
     if not intents:
         out.append("_None._")
@@ -128,6 +129,13 @@ async def _actions(oncall: OnCall, opts: HandoffOptions) -> list[str]:
             f"on {md(r.target, 80)} → {md(outcome, 60)}"
             + (f" ({md(done.message, 200)})" if done and done.message else "")
         )
+        check = verified.get(r.id)
+        if check is not None:  # how verification ended: recovered, or not (and what next)
+            out.append(f"  - verified: {md(check.message, 300)}")
+        elif done is not None and done.outcome == "succeeded" and any(
+            w.audit_id == r.id and not w.done for w in oncall.watches()
+        ):
+            out.append("  - verifying now: the target has not recovered yet")
     return [*out, ""]
 
 
