@@ -51,7 +51,7 @@ async def test_a_rollback_is_followed_until_the_service_recovers():
         (watch,) = oncall.watches()
         assert watch.state == "watching" and watch.check == "prediction-service"
         assert watch.alerts == ("PredictionServiceDown",)
-        assert watch.line(clock()).startswith("◷ verifying demo.rollback")
+        assert watch.line(clock()).startswith("◷ verifying 0s of 5m · demo.rollback")
 
         ended = await poll_until(engine, clock, watch.id)
         assert ended.state == "recovered"
@@ -102,12 +102,12 @@ async def test_the_bar_shows_the_watch_on_every_screen():
         app.tick()
         await pilot.pause()
         bar = app.dashboard.query_one(WatchBar)
-        assert bar.display and "verifying demo.rollback" in str(bar.render())
+        assert bar.display and "· demo.rollback · prediction-service" in str(bar.render())
         await pilot.press("h")  # the handoff screen has the bar too
         await pilot.pause()
         app.tick()
         await pilot.pause()
-        assert "verifying demo.rollback" in str(app.screen.query_one(WatchBar).render())
+        assert "◷ verifying" in str(app.screen.query_one(WatchBar).render())
 
 
 def test_judging_wants_a_fresh_result_and_resolved_alerts():

@@ -59,16 +59,16 @@ class Watch:
         return self.state != "watching"
 
     def line(self, now: float) -> str:
-        """One line for a status bar: what, where it stands, how long."""
-        if self.state == "recovered":
-            return f"✓ {self.action} · {self.subject}: {self.detail}"
-        if self.state == "not recovered":
-            return f"✗ {self.action} · {self.subject}: {self.detail}"
+        """One line for a status bar, what matters first (a narrow terminal cuts the
+        end): how it stands, then which action on what, then the details."""
+        if self.done:
+            mark = "✓" if self.state == "recovered" else "✗"
+            return f"{mark} {self.detail} · {self.action} · {self.subject}"
         left = max(0.0, self.deadline - now)
         waiting = ", ".join(self.waiting_on) or "a fresh result"
         return (
-            f"◷ verifying {self.action} · {self.subject}: waiting on {waiting} "
-            f"({format_age(now - self.started)} in, {format_age(left)} left)"
+            f"◷ verifying {format_age(now - self.started)} of {format_age(self.deadline - self.started)}"
+            f" · {self.action} · {self.subject} · waiting on {waiting} ({format_age(left)} left)"
         )
 
 
