@@ -82,12 +82,16 @@ async def test_declare_opens_the_incident_and_the_commander_works_it():
         steps = text_of(screen, "#incident-next")
         assert "Acknowledge within" in steps and "take it (t)" in steps
 
-        await pilot.press("k")
+        await pilot.press("A")  # a second key: it says what it will do, y does it
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "YesNoPrompt", "ack asks")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "acknowledged" in timeline_text(screen), "ack on timeline")
         assert "acked after" in text_of(screen, "#incident-clocks")
         assert "Acknowledge within" not in text_of(screen, "#incident-next")
 
         await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "YesNoPrompt", "cmd asks")
+        await pilot.press("y")
         await wait_for(pilot, lambda: "commander alex" in text_of(screen, "#incident-head"), "cmd")
 
         await pilot.press("n")
@@ -226,7 +230,7 @@ async def test_read_only_console_shows_the_incident_but_changes_nothing():
         head = text_of(screen, "#incident-head")
         assert "[red]x[/]" in head and "\x1b" not in head and "\x07" not in head
         before = len(await service.timeline(record.id))
-        for key in ("k", "t", "n", "s", "v", "m"):
+        for key in ("A", "t", "n", "s", "v", "m"):
             await pilot.press(key)
             await pilot.pause()
             assert app.screen is screen, key
@@ -257,7 +261,7 @@ async def test_the_dashboard_tells_a_due_step_once():
         told = [n.message for n in app._notifications if n.title.startswith(record.id)]
         assert sorted(told) == sorted(
             [
-                "Response time passed 1:00 ago: acknowledge it (k)",
+                "Response time passed 1:00 ago: acknowledge it (A)",
                 "Engage secondary on-call (PagerDuty): 16 min open",
             ]
         )

@@ -66,7 +66,7 @@ def test_incident_screen_at_80x24(snap_compare):
             if type(app.screen).__name__ == "IncidentScreen":
                 break
             await pilot.pause(0.01)
-        await pilot.press("k", "t")
+        await pilot.press("A", "y", "t", "y")
         await pilot.pause()
         await pilot.press("n")
         await pilot.pause()

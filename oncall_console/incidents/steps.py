@@ -39,14 +39,14 @@ def next_steps(record: IncidentRecord, due: Due) -> list[Prompt]:
         if left <= 0:
             out.append(
                 Prompt(
-                    f"Response time passed {clock(-left)} ago: acknowledge it (k)",
+                    f"Response time passed {clock(-left)} ago: acknowledge it (A)",
                     urgent=True,
                     key="ack",
                     short="Acknowledge: response time passed",
                 )
             )
         else:
-            out.append(Prompt(f"Acknowledge within {clock(left)} (k)", key="ack-soon"))
+            out.append(Prompt(f"Acknowledge within {clock(left)} (A)", key="ack-soon"))
     if due.level_index > 0:
         out.append(
             Prompt(

@@ -50,9 +50,27 @@ class OncallApp(App[None]):
     TITLE = "oncall-console"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console (polling stops)"),
-        Binding("t", "cycle_theme", "Theme", id="theme", tooltip="Next theme"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
+        # `?` first: at 80 columns the footer is cut from the right, and help must show.
+        Binding(
+            "question_mark", "help", "Help", id="help", tooltip="Every key, this screen's first"
+        ),
+        Binding(
+            "q",
+            "back_or_quit",
+            "Quit",
+            id="quit",
+            tooltip="Back from a screen; on the dashboard, leave the console (polling stops)",
+        ),
+        Binding(
+            "ctrl+q",
+            "quit_asking",
+            "Quit",
+            id="quit.anywhere",
+            show=False,
+            tooltip="Leave the console from any screen (asks first)",
+        ),
+        # ctrl+t, not t: t is "take command" on the incident screen (one meaning per key).
+        Binding("ctrl+t", "cycle_theme", "Theme", id="theme", show=False, tooltip="Next theme"),
     ]
 
     def __init__(
@@ -410,7 +428,59 @@ class OncallApp(App[None]):
         self.notify(f"Theme: {nxt}", timeout=2, markup=False)
 
     def action_help(self) -> None:
-        self.action_show_help_panel()
+        """The console's own keys, this screen's first (ui/screens/help.py)."""
+        from oncall_console.ui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        from oncall_console.ui.screens.handoff import HandoffScreen
+        from oncall_console.ui.screens.help import rows_of
+        from oncall_console.ui.screens.incident import IncidentScreen
+        from oncall_console.ui.screens.runbook import RunbookScreen
+
+        keymap = dict(self.oncall.settings.keys) if self.ready else {}
+        screens = [
+            ("Dashboard", Dashboard),
+            ("Incident screen", IncidentScreen),
+            ("Runbook screen", RunbookScreen),
+            ("Handoff screen", HandoffScreen),
+        ]
+        here = type(self.screen)
+        sections = [
+            (f"{name} (here)", rows_of(cls.BINDINGS, keymap))
+            for name, cls in screens
+            if cls is here
+        ]
+        sections.append(("Everywhere", rows_of(self.BINDINGS, keymap)))
+        sections += [
+            (name, rows_of(cls.BINDINGS, keymap)) for name, cls in screens if cls is not here
+        ]
+        return sections
+
+    def action_back_or_quit(self) -> None:
+        """q: back from a sub-screen (as esc), leave the console from the main screen."""
+        if len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        else:
+            self.exit()
+
+    async def action_quit_asking(self) -> None:
+        """ctrl+q: leave from anywhere; from a sub-screen, after a y."""
+        if self.screen is self.main_screen:
+            self.exit()
+            return
+        self.run_worker(self._ask_quit(), group="quit", exclusive=True)
+
+    async def _ask_quit(self) -> None:
+        from oncall_console.ui.screens.prompts import YesNoPrompt
+
+        if await self.push_screen_wait(
+            YesNoPrompt("Leave the console?", "Polling stops; nothing in progress is lost.")
+        ):
+            self.exit()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

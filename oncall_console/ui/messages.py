@@ -11,12 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import OnCall
     from oncall_console.model import ActionResult, ActionSpec
+
+
+HELP = Binding(
+    "question_mark", "app.help", "Help", id="help", tooltip="Every key, this screen's first"
+)
+"""`?` on every screen, first in its footer (at 80 columns the footer is cut from the right)."""
 
 
 def oncall_of(node: MessagePump) -> OnCall:

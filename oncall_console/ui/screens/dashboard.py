@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
-from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
+from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -43,6 +43,7 @@ def _starting(count: int, what: str) -> str:
 
 class Dashboard(Screen[None]):
     BINDINGS = [
+        HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
             "a",
             "actions",

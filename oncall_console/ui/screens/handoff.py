@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static, TextArea
 from oncall_console.engine.api import shift_scope
 from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.text import clean
-from oncall_console.ui.messages import OpenChecklist, oncall_of
+from oncall_console.ui.messages import HELP, OpenChecklist, oncall_of
 from oncall_console.ui.widgets.watchbar import WatchBar
 
 
@@ -31,6 +31,7 @@ def handoff_dir() -> Path:
 class HandoffScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="handoff.back"),
+        HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
             "ctrl+r", "rebuild", "Rebuild", id="handoff.rebuild", tooltip="Rebuild with the notes"
         ),

@@ -29,10 +29,11 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
-from oncall_console.ui.messages import ActionFinished, OpenRunbook, RunAction, oncall_of
+from oncall_console.ui.messages import HELP, ActionFinished, OpenRunbook, RunAction, oncall_of
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
-from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
+from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt, YesNoPrompt
+from oncall_console.ui.widgets.tables import KeyedTable
 from oncall_console.ui.widgets.watchbar import WatchBar
 
 if TYPE_CHECKING:
@@ -109,19 +110,20 @@ class IncidentScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="incident.back"),
+        HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
-            "k",
+            "A",
             "acknowledge",
             "Ack",
             id="incident.ack",
-            tooltip="Acknowledge: stops the response clock",
+            tooltip="Acknowledge (asks y): stops the response clock",
         ),
         Binding(
             "t",
             "take_command",
             "Command",
             id="incident.take",
-            tooltip="You become the incident commander",
+            tooltip="You become the incident commander (asks y)",
         ),
         Binding(
             "C",
@@ -164,7 +166,7 @@ class IncidentScreen(Screen[None]):
         yield Static(id="incident-presence")
         with Vertical(id="incident-timeline-panel", classes="panel") as panel:
             panel.border_title = "Timeline"
-            table: DataTable[Text] = DataTable(id="incident-timeline", cursor_type="row")
+            table: DataTable[Text] = KeyedTable(id="incident-timeline", cursor_type="row")
             table.add_columns("time", "who", "what", "")
             yield table
         yield WatchBar()
@@ -368,12 +370,35 @@ class IncidentScreen(Screen[None]):
             self.notify(done, timeout=3, markup=False)
         return True
 
+    @work(exclusive=True, group="incident")
     async def action_acknowledge(self) -> None:
-        await self._do(self.service.acknowledge(self.incident_id), "Acknowledged.")
+        """A second key first: acknowledging stops the response clock for everyone."""
+        if await self._confirm(
+            f"Acknowledge {self.incident_id}",
+            "The response clock stops for everyone; the timeline says you acknowledged.",
+        ):
+            await self._do(
+                self.service.acknowledge(self.incident_id),
+                f"Acknowledged {self.incident_id}: the response clock stopped.",
+            )
 
+    @work(exclusive=True, group="incident")
     async def action_take_command(self) -> None:
         me = oncall_of(self).settings.operator
-        await self._do(self.service.set_commander(self.incident_id, me), f"{me} has command.")
+        now = self._cur("commander")
+        if await self._confirm(
+            f"Take command of {self.incident_id}",
+            f"{me} becomes the incident commander"
+            + (f" (instead of {now})" if now else "")
+            + "; C hands it over again.",
+        ):
+            await self._do(
+                self.service.set_commander(self.incident_id, me),
+                f"{me} has command of {self.incident_id}.",
+            )
+
+    async def _confirm(self, title: str, text: str) -> bool:
+        return bool(await self.app.push_screen_wait(YesNoPrompt(title, text)))
 
     @work(exclusive=True, group="incident")
     async def action_hand_command(self) -> None:

@@ -28,10 +28,11 @@ from oncall_console.runbooks import (
 )
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
-from oncall_console.ui.messages import ActionFinished, RunAction, StepRef, oncall_of
+from oncall_console.ui.messages import HELP, ActionFinished, RunAction, StepRef, oncall_of
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import detail_table
 from oncall_console.ui.screens.incident import PRESENCE_EVERY, announce_presence, present_on
+from oncall_console.ui.widgets.tables import VimOptionList
 from oncall_console.ui.widgets.watchbar import WatchBar
 
 
@@ -40,6 +41,7 @@ class RunbookScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="runbook.back"),
+        HELP,  # first: the footer is cut from the right at 80 columns
         Binding("space", "tick", "Done", id="runbook.toggle", tooltip="Tick or untick the step"),
         Binding(
             "x", "run_action", "Run action", id="runbook.action", tooltip="Run the step's action"
@@ -69,7 +71,7 @@ class RunbookScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="runbook-head")
         with Horizontal(id="runbook-body"):
-            yield OptionList(id="runbook-steps")
+            yield VimOptionList(id="runbook-steps")
             with VerticalScroll(id="runbook-detail", classes="panel") as detail:
                 detail.border_title = "Step"
                 yield Static(id="runbook-step")

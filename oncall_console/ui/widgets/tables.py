@@ -5,14 +5,36 @@ from __future__ import annotations
 from typing import Self
 
 from rich.text import Text, TextType
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.geometry import Region
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
+
+VIM_TABLE = [
+    Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+    Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+    Binding("g", "scroll_top", "Top", show=False, id="table.top"),
+    Binding("G", "scroll_bottom", "Bottom", show=False, id="table.bottom"),
+]
+"""j / k / g / G move as they do in vim, less, k9s and lazygit."""
+
+
+class VimOptionList(OptionList):
+    """An option list that also moves with j / k / g / G."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("g", "first", "First", show=False, id="list.first"),
+        Binding("G", "last", "Last", show=False, id="list.last"),
+    ]
 
 
 class KeyedTable(DataTable[Text]):
     """A row-cursor table whose rows are known by key (a check name, an alert fingerprint)."""
+
+    BINDINGS = VIM_TABLE
 
     _one_line_rows = True
     """Every row is one line high, so a row's y is its index (see ``update_cell``)."""

@@ -1,0 +1,94 @@
+"""Habits of k9s and lazygit users (issue #15): help one key away at every size, q goes
+back from a sub-screen, vim keys move, one meaning per key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oncall_console.ui.screens.help import HelpScreen
+from tests.support.demoapp import demo_app, select_first_alert, settle
+
+
+def screen_text(app: Any) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def until(pilot: Any, what: str, holds: Any) -> None:
+    for _ in range(200):
+        if holds():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_help_is_one_key_away_at_80x24_and_lists_the_consoles_keys_first():
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "? Help" in screen_text(app).splitlines()[-1]  # the footer keeps it at 80 cols
+        await pilot.press("question_mark")
+        await until(pilot, "help", lambda: isinstance(app.screen, HelpScreen))
+        titles = [title for title, _ in app.screen.sections]
+        assert titles[0] == "Dashboard (here)" and titles[1] == "Everywhere"
+        text = screen_text(app)
+        assert "actions" in text.lower() and "incident.declare" in text  # ids for [keys]
+        box = app.screen.query_one("#help-box")
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert box.scroll_y > 0  # the keyboard scrolls it
+        await pilot.press("G")
+        await pilot.pause()
+        assert "Moving" in screen_text(app)  # the generic keys come last
+        await pilot.press("question_mark")
+        await until(pilot, "closed", lambda: app.screen is app.dashboard)
+        await pilot.press("question_mark")
+        await until(pilot, "help again", lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await until(pilot, "closed by esc", lambda: app.screen is app.dashboard)
+
+
+async def test_q_on_a_sub_screen_goes_back_and_ctrl_q_there_asks():
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await until(pilot, "handoff", lambda: type(app.screen).__name__ == "HandoffScreen")
+        await pilot.press("escape")  # the report is focused... esc and q are both back
+        await until(pilot, "back", lambda: app.screen is app.dashboard)
+        select_first_alert(app)
+        await pilot.press("b")
+        await until(pilot, "a runbook", lambda: app.screen is not app.dashboard)
+        await pilot.press("q")
+        await until(pilot, "back from q", lambda: app.screen is app.dashboard)
+        assert app.is_running
+        await pilot.press("b")
+        await until(pilot, "a runbook", lambda: app.screen is not app.dashboard)
+        await pilot.press("ctrl+q")
+        await until(pilot, "asks", lambda: type(app.screen).__name__ == "YesNoPrompt")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_j_and_k_move_and_k_no_longer_acknowledges():
+    from tests.test_incident_screen import declare
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        health = app.dashboard.query_one("#health")
+        health.focus()
+        await pilot.pause()
+        await pilot.press("j", "j")
+        assert health.cursor_row == 2
+        await pilot.press("k")
+        assert health.cursor_row == 1
+        await pilot.press("G")
+        assert health.cursor_row == health.row_count - 1
+        await pilot.press("g")
+        assert health.cursor_row == 0
+        screen = await declare(pilot)
+        await pilot.press("k", "j", "k")
+        await pilot.pause()
+        record = app.engine.incident_service.cached(screen.incident_id)
+        assert record is not None and not record.acknowledged_at  # k moved, nothing else
