@@ -57,8 +57,8 @@ async def test_slash_filters_by_label_and_escape_gives_every_alert_back():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await flood(app, storm(10_000))
-        await pilot.press("slash")
-        box = app.screen.query_one(AlertFilter)
+        await pilot.press("3", "slash")  # / filters the focused panel: the alerts
+        box = app.screen.query_one("#alerts-filter", AlertFilter)
         assert box.display and box.has_focus and box.content_size.height == 1  # one line
         await pilot.press(*"CHECKOUT")  # any case; "q", "a", "d" type letters, not keys
         await pilot.pause()
@@ -95,7 +95,7 @@ async def test_remote_text_and_the_typed_filter_stay_plain_text():
             source="am",
         )
         await flood(app, [evil])
-        await pilot.press("slash", *"[bold")
+        await pilot.press("3", "slash", *"[bold")
         await pilot.pause()
         table = app.screen.query_one(AlertsTable)
         assert alert_keys(table) == ["alert:evil"]
@@ -112,7 +112,7 @@ async def test_a_poll_under_the_filter_shows_what_changed_and_only_that():
         await settle(pilot)
         alerts = storm(10_000)
         await flood(app, alerts)
-        await pilot.press("slash", *"host-0500")
+        await pilot.press("3", "slash", *"host-0500")
         await pilot.pause()
         table = app.screen.query_one(AlertsTable)
         assert alert_keys(table) == [f"alert:fp0500{n}" for n in range(10)]
@@ -151,8 +151,8 @@ async def test_a_typed_letter_filters_the_rows_and_the_title_in_the_same_step():
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await flood(app, storm(10_000))
-        await pilot.press("slash")
-        box = app.screen.query_one(AlertFilter)
+        await pilot.press("3", "slash")  # / filters the focused panel: the alerts
+        box = app.screen.query_one("#alerts-filter", AlertFilter)
         table = app.screen.query_one(AlertsTable)
         box.value = "host-05007"  # no await: nothing else has run since
         assert alert_keys(table) == ["alert:fp05007"]

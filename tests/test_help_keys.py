@@ -78,6 +78,7 @@ async def test_j_and_k_move_and_k_no_longer_acknowledges():
         await settle(pilot)
         health = app.dashboard.query_one("#health")
         health.focus()
+        health.move_cursor(row=0)
         await pilot.pause()
         await pilot.press("j", "j")
         assert health.cursor_row == 2
@@ -92,3 +93,43 @@ async def test_j_and_k_move_and_k_no_longer_acknowledges():
         await pilot.pause()
         record = app.engine.incident_service.cached(screen.incident_id)
         assert record is not None and not record.acknowledged_at  # k moved, nothing else
+
+
+async def test_health_is_worst_first_filters_with_slash_and_w_jumps_to_the_worst():
+    from oncall_console.ui.widgets.header import ConsoleHeader
+    from oncall_console.ui.widgets.health import HealthTable
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.dashboard.query_one(HealthTable)
+        order = [row.key.value for row in table.ordered_rows]
+        ranks = [app.engine.checks[name].status(app.clock()).rank for name in order]
+        assert ranks == sorted(ranks, reverse=True) and order[0] == "prediction-service"
+        header = app.dashboard.query_one(ConsoleHeader)
+        assert header.worst == "prediction-service"  # the header names the row
+
+
+        table.move_cursor(row=3)
+        await pilot.press("w")
+        assert table.has_focus and table.selected_key == "prediction-service"
+
+        await pilot.press("slash", *"redis")
+        await pilot.pause()
+        assert [row.key.value for row in table.ordered_rows] == ["redis"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == len(app.engine.checks)
+
+
+async def test_the_reason_takes_the_free_width_of_a_wide_terminal():
+    from oncall_console.ui.widgets.health import HealthTable
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        table = app.dashboard.query_one(HealthTable)
+        summary = table.columns[next(k for k in table.columns if k.value == "summary")]
+        others = sum(c.get_render_width(table) for k, c in table.columns.items() if k.value != "summary")
+        # it stopped near 26 with 100 empty columns beside it
+        assert summary.get_render_width(table) + others >= table.scrollable_content_region.width - 2

@@ -77,8 +77,10 @@ class Dashboard(Screen[None]):
             "filter_alerts",
             "Filter",
             id="alerts.filter",
-            tooltip="Filter the alerts by name, label or summary (esc clears)",
+            tooltip="Filter the focused panel: checks by name or reason, alerts by name, "
+            "label or summary (esc clears)",
         ),
+        Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -96,7 +98,13 @@ class Dashboard(Screen[None]):
         with Horizontal(id="top"):
             with Vertical(id="health-panel", classes="panel") as health:
                 health.border_title = "Health"
-                yield HealthTable(id="health")
+                table = HealthTable(id="health")
+                yield AlertFilter(
+                    on_change=self._health_filtered,
+                    placeholder="filter checks: name or reason (esc clears)",
+                    id="health-filter",
+                )
+                yield table
             with VerticalScroll(id="slis", classes="panel", can_focus=True) as slis:
                 slis.border_title = "SLIs"
                 if self._oncall is not None:
@@ -191,6 +199,7 @@ class Dashboard(Screen[None]):
             # looked at; the header may get worse at once, better within the second.
             looked = self.query_one(HealthTable).sync(view.checks, now, variables, full=full)
             header.overall = view.overall(now) if full else Status.worst([header.overall, *looked])
+            header.worst = self.query_one(HealthTable).worst() or ""
             for card in self.query(SliCard):
                 card.sync(now)
             self.query_one(AlertsTable).sync(
@@ -355,14 +364,38 @@ class Dashboard(Screen[None]):
     # --- the alerts filter ------------------------------------------------------------------
 
     def action_filter_alerts(self) -> None:
-        self.query_one(AlertFilter).open()
+        """/ filters the focused panel: Health (by name or reason), else the alerts."""
+        if isinstance(self.focused, HealthTable):
+            self.query_one("#health-filter", AlertFilter).open()
+        else:
+            self.query_one("#alerts-filter", AlertFilter).open()
+
+    def _health_filtered(self, text: str) -> None:
+        table = self.query_one(HealthTable)
+        table.set_filter(text)
+        if self._oncall is not None:
+            self.sync(force=True)
+        panel = self.query_one("#health-panel")
+        shown, total = table.row_count, len(self.oncall.checks()) if self._oncall else 0
+        panel.border_title = filter_title("Health", shown, total, text.strip())
+
+    def action_worst(self) -> None:
+        """w: to the worst check (the header names it)."""
+        table = self.query_one(HealthTable)
+        worst = table.worst()
+        if worst is None:
+            return
+        self.set_focus(table)
+        table.move_cursor(row=table.get_row_index(worst))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
-            self.query_one(AlertsTable).focus()
+            target = HealthTable if event.input.id == "health-filter" else AlertsTable
+            self.set_focus(self.query_one(target))
 
     def on_alert_filter_closed(self, event: AlertFilter.Closed) -> None:
-        self.query_one(AlertsTable).focus()
+        target = HealthTable if event.filter_id == "health-filter" else AlertsTable
+        self.set_focus(self.query_one(target))
 
     def _alerts_counted(self, matched: int, total: int, query: str) -> None:
         panel = self.query_one("#alerts-panel")

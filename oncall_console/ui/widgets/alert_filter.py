@@ -24,12 +24,18 @@ class AlertFilter(Input):
     class Closed(Message):
         """The filter was cleared and closed (escape)."""
 
-    def __init__(self, on_change: Callable[[str], None] | None = None, **kwargs: object) -> None:
+        def __init__(self, filter_id: str | None) -> None:
+            super().__init__()
+            self.filter_id = filter_id
+
+    def __init__(
+        self,
+        on_change: Callable[[str], None] | None = None,
+        placeholder: str = "filter alerts: name, label or summary (esc clears)",
+        **kwargs: object,
+    ) -> None:
         """``on_change(text)`` is called as the text changes, while the key is handled."""
-        super().__init__(
-            placeholder="filter alerts: name, label or summary (esc clears)",
-            **kwargs,  # type: ignore[arg-type]
-        )
+        super().__init__(placeholder=placeholder, **kwargs)  # type: ignore[arg-type]
         self._on_change = on_change
 
     def watch_value(self, value: str) -> None:
@@ -45,4 +51,4 @@ class AlertFilter(Input):
     def action_close(self) -> None:
         self.value = ""
         self.remove_class("-open")
-        self.post_message(self.Closed())
+        self.post_message(self.Closed(self.id))

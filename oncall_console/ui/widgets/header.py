@@ -31,6 +31,8 @@ class ConsoleHeader(Widget):
     """Show the READ-ONLY badge."""
     overall: reactive[Status] = reactive(Status.UNKNOWN)
     """Worst status of everything watched."""
+    worst: reactive[str] = reactive("")
+    """The row the overall status comes from (w jumps to it), '' when all is well."""
     clock_text: reactive[str] = reactive("", repaint=False)
     """The time, already formatted (the app owns the clock)."""
 
@@ -63,6 +65,7 @@ class ConsoleHeader(Widget):
                 f"{self.overall.glyph} {self.overall.label}",
                 status_style(v, self.overall) + Style(bold=True),
             ),
+            (f" {self.worst[:24]} (w)" if self.worst and self.overall is not Status.OK else ""),
             "  ",
             self.clock_text,
             " ",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rich.text import Text
+from textual.widgets.data_table import ColumnKey
 
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState
@@ -23,16 +24,60 @@ COLUMNS = (
 
 
 class HealthTable(KeyedTable):
-    """Checks with status glyph and colour, latency, age of the last result, summary."""
+    """Checks with status glyph and colour, latency, age of the last result, and the
+    reason (the summary), which takes the width the other columns leave. Worst first;
+    ``/`` narrows the rows to those whose name or reason contain the typed text."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._cells: dict[str, tuple[object, ...]] = {}
         self._versions: dict[str, int] = {}  # check -> CheckState.version drawn
+        self._order: list[str] = []  # the order the checks came in: ties keep it
+        self._query = ""
+        self._hidden: set[str] = set()
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+
+    def on_resize(self) -> None:
+        self._fit_reason()
+
+    def _fit_reason(self) -> None:
+        """The reason column takes what the others leave (it said 're' at 80x24)."""
+        if "summary" not in self.columns:
+            return
+        others = sum(
+            c.get_render_width(self) for key, c in self.columns.items() if key.value != "summary"
+        )
+        free = self.scrollable_content_region.width - others - 2 * self.cell_padding
+        column = self.columns[ColumnKey("summary")]
+        width = max(12, free)
+        if column.width != width or column.auto_width:
+            column.auto_width = False
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        """Show only the checks whose name, title or reason contain ``text`` (any case);
+        the next sync applies it (the dashboard syncs at once)."""
+        self._query = text.strip().casefold()
+        self._versions.clear()  # look at every row again
+
+    def _shown(self, name: str, facts: tuple[object, ...]) -> bool:
+        if not self._query:
+            return True
+        return self._query in f"{name} {facts[1]} {facts[4]}".casefold()
+
+    def worst(self) -> str | None:
+        """The name of the worst row shown (the header's status names it)."""
+        ranked = [
+            (facts[0].rank, name)  # type: ignore[attr-defined]
+            for name, facts in self._cells.items()
+            if name not in self._hidden
+        ]
+        return max(ranked, key=lambda r: r[0])[1] if ranked else None
 
     def sync(
         self,
@@ -49,9 +94,12 @@ class HealthTable(KeyedTable):
         seen: set[str] = set()
         statuses: list[Status] = []
         versions = self._versions
+        moved = False
         for state in states:
             name = state.spec.name
             seen.add(name)
+            if name not in self._order:
+                self._order.append(name)
             if not full and versions.get(name) == state.version:
                 continue
             versions[name] = state.version
@@ -67,22 +115,54 @@ class HealthTable(KeyedTable):
                 summary,
             )
             old = self._cells.get(name)
-            if old == facts:
+            shown = self._shown(name, facts)
+            if old == facts and shown == (name not in self._hidden):
+                continue
+            self._cells[name] = facts
+            if not shown:
+                if name not in self._hidden and old is not None:
+                    self.remove_row(name)
+                self._hidden.add(name)
                 continue
             cells = self._make_cells(facts, variables)
-            if old is None:
+            if old is None or name in self._hidden:
+                self._hidden.discard(name)
                 self.add_row(*cells, key=name)
+                moved = True
             else:
                 recolour = old[0] != facts[0]  # the status colours several cells
+                moved = moved or recolour
                 for (col, _), before, after, cell in zip(COLUMNS, old, facts, cells, strict=True):
                     if recolour or before != after:
                         self.update_cell(name, col, cell)
-            self._cells[name] = facts
         for gone in set(self._cells) - seen:
-            self.remove_row(gone)
+            if gone not in self._hidden:
+                self.remove_row(gone)
+            self._hidden.discard(gone)
             del self._cells[gone]
             versions.pop(gone, None)
+            self._order.remove(gone)
+        if moved:
+            self._sort_worst_first()
         return statuses
+
+    def _sort_worst_first(self) -> None:
+        """Worst first, then as configured; the cursor stays on the same check. Only
+        when a status changed or a row came: an unchanged order repaints nothing."""
+        place = {name: n for n, name in enumerate(self._order)}
+        wanted = sorted(
+            (k.value for k in self.rows),
+            key=lambda name: (-self._cells[name][0].rank, place.get(name, 0)),  # type: ignore[attr-defined]
+        )
+        current = [row.key.value for row in self.ordered_rows]
+        if wanted == current:
+            return
+        selected = self.selected_key
+        rank = {name: n for n, name in enumerate(wanted)}
+        label_of = {self.get_cell(name, "check").plain: name for name in wanted}
+        self.sort("check", key=lambda label: rank.get(label_of.get(label.plain, ""), 0))
+        if selected is not None and selected in rank:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Re-colour every row (after a theme change)."""
