@@ -153,6 +153,8 @@ def measure(
                     at_row = 0
                 measured += 1
                 time.sleep(GAP)
+            app.write(b"3")  # / filters the focused panel: the alerts (untimed)
+            time.sleep(0.3)
             timed(app, b"/", lambda d: b"filter alerts: name" in d, [])
             time.sleep(GAP)
             for k in range(1, len(TYPED) + 1):

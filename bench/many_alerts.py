@@ -216,6 +216,8 @@ def ui_times(
 def filter_keys(app: PtyApp, out: dict[str, list[float]]) -> None:
     for _ in range(3):  # the feed polls every 5 s: some keys land during a fetch
         time.sleep(1.0)
+        app.write(b"3")  # / filters the focused panel: the alerts (untimed)
+        time.sleep(0.3)
         t = app.write(b"/")
         app.wait_frame(lambda d: b"ilter alerts: name" in d, after=t)
         for k in range(1, len(TYPED) + 1):
