@@ -9,6 +9,13 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test writes the console's state (handoff notes, drafts) to a folder of its
+    own, never to the user's ~/.local/state (a test may set its own)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 def need(condition: bool, why: str) -> None:
     """Skip when a real server is missing on a developer machine; fail in CI."""
     if condition:

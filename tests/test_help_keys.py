@@ -133,3 +133,42 @@ async def test_the_reason_takes_the_free_width_of_a_wide_terminal():
         others = sum(c.get_render_width(table) for k, c in table.columns.items() if k.value != "summary")
         # it stopped near 26 with 100 empty columns beside it
         assert summary.get_render_width(table) + others >= table.scrollable_content_region.width - 2
+
+
+async def test_the_handoff_notes_take_every_key_survive_a_crash_and_saves_never_overwrite(
+    tmp_path, monkeypatch
+):
+    from textual.widgets import TextArea
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        theme = app.theme
+        await pilot.press("h")
+        await until(pilot, "handoff", lambda: type(app.screen).__name__ == "HandoffScreen")
+        notes = app.screen.query_one(TextArea)
+        await until(pilot, "notes focused", lambda: notes.has_focus)
+        await pilot.press(*"watch the pool, quit at 9")  # t, q: letters, not keys
+        await pilot.pause()
+        assert notes.text == "watch the pool, quit at 9"
+        assert app.theme == theme and app.is_running
+        draft = tmp_path / "oncall-console" / "handoffs" / "notes-draft.md"
+        assert draft.read_text() == "watch the pool, quit at 9"  # on disk as typed
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+s")  # the same second: a second file, not an overwrite
+        for _ in range(100):
+            written = sorted((tmp_path / "oncall-console" / "handoffs").glob("handoff-*.md"))
+            if len(written) == 2:
+                break
+            await pilot.pause(0.02)
+        assert len(written) == 2
+        assert all(p.read_text().rstrip().endswith("quit at 9") for p in written)  # as typed
+
+    app = demo_app(at=90)  # the next console (after a crash) finds the notes again
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await until(pilot, "handoff", lambda: type(app.screen).__name__ == "HandoffScreen")
+        assert app.screen.query_one(TextArea).text == "watch the pool, quit at 9"

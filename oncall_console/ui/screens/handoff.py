@@ -3,6 +3,7 @@ typed in place, written to a file or copied over SSH (OSC 52)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -22,10 +23,40 @@ from oncall_console.ui.widgets.watchbar import WatchBar
 
 
 def handoff_dir() -> Path:
-    import os
-
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "oncall-console" / "handoffs"
+
+
+def draft_path() -> Path:
+    """The notes being typed, kept as they are typed (private to the user)."""
+    return handoff_dir() / "notes-draft.md"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by the user only; errors are not fatal."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError:
+        pass  # the notes are still on screen; the draft is a safety net
+
+
+def write_new(folder: Path, stem: str, text: str) -> Path:
+    """``stem``.md in ``folder``, or ``stem``-2.md, -3 … : an existing file is never
+    overwritten (opened with O_EXCL)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = folder / (f"{stem}.md" if n == 1 else f"{stem}-{n}.md")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+    raise OSError(17, "too many handoff files with that name")
 
 
 class HandoffScreen(Screen[None]):
@@ -72,8 +103,22 @@ class HandoffScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        notes = self.query_one(TextArea)
+        draft = draft_path()
+        try:  # notes typed before a crash (or a closed SSH session) come back
+            notes.text = draft.read_text(encoding="utf-8")
+        except OSError:
+            pass
+        # The notes have the keys: letters are typed, not taken as commands (a "t" in
+        # "watch" changed the theme when the report had the focus).
+        notes.focus()
+        notes.move_cursor(notes.document.end)
         self.action_rebuild()
         self.run_worker(self._offer_end_of_shift(), group="offer")
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """Every change is on disk at once: a crash loses nothing typed."""
+        write_private(draft_path(), event.text_area.text)
 
     async def _offer_end_of_shift(self) -> None:
         """Handing over is the moment for the end-of-shift checklist: offer it, once,
@@ -110,12 +155,21 @@ class HandoffScreen(Screen[None]):
         self.report = await build_report(oncall_of(self), opts)
         self.query_one("#handoff-text", Static).update(Text(self.report))
 
-    def action_save(self) -> None:
-        folder = handoff_dir()
-        path = folder / time.strftime("handoff-%Y%m%d-%H%M.md", time.localtime(self.app.clock()))
+    @work(exclusive=True, group="handoff")
+    async def action_save(self) -> None:
+        """Write what is on screen now: the report rebuilt with the notes as typed, to a
+        new file (a second save in the same minute gets its own name, never overwrites)."""
+        now = self.app.clock()
+        notes = self.query_one(TextArea).text
+        opts = HandoffOptions(since=now - self.shift_hours * 3600, now=now, notes=notes)
+        self.report = await build_report(oncall_of(self), opts)
+        self.query_one("#handoff-text", Static).update(Text(self.report))
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.report, encoding="utf-8")
+            path = write_new(
+                handoff_dir(),
+                time.strftime("handoff-%Y%m%d-%H%M%S", time.localtime(now)),
+                self.report,
+            )
         except OSError as exc:
             self.notify(
                 f"not written: {clean(exc.strerror or str(exc))}", severity="error", markup=False
