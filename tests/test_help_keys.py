@@ -172,3 +172,11 @@ async def test_the_handoff_notes_take_every_key_survive_a_crash_and_saves_never_
         await pilot.press("h")
         await until(pilot, "handoff", lambda: type(app.screen).__name__ == "HandoffScreen")
         assert app.screen.query_one(TextArea).text == "watch the pool, quit at 9"
+
+
+async def test_a_terminal_below_80x24_is_told_it_is_too_small():
+    app = demo_app(at=90)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        assert any("Terminal too small: 70×20" in n.message for n in app._notifications)

@@ -312,6 +312,27 @@ class OncallApp(App[None]):
             for bar in screen.query(WatchBar):
                 bar.show(lines)
 
+    MIN_SIZE = (80, 24)
+    """The smallest terminal the console is laid out for."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 80x24 the panels do not fit: say so once, instead of a header that
+        scrolls away without a word."""
+        width, height = event.size
+        small = width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]
+        if small and not getattr(self, "_told_small", False):
+            self._told_small = True
+            self.notify(
+                f"Terminal too small: {width}×{height}. The console is laid out for at least "
+                f"{self.MIN_SIZE[0]}×{self.MIN_SIZE[1]}; some panels are cut.",
+                title="Too small",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
+        elif not small:
+            self._told_small = False
+
     def sync_now(self) -> None:
         """Repaint the main screen at once (after an action, say)."""
         if self.ready and self.is_running:
