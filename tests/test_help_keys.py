@@ -180,3 +180,25 @@ async def test_a_terminal_below_80x24_is_told_it_is_too_small():
         await settle(pilot)
         await pilot.pause()
         assert any("Terminal too small: 70×20" in n.message for n in app._notifications)
+
+
+async def test_the_palette_shows_keys_and_finds_actions_by_words():
+    from oncall_console.ui.screens.actions import ConfirmAction
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.dashboard)]
+        assert "Detail  (d / enter)" in titles and "Keys  (?)" in titles
+        rollback = next(t for t in titles if t.startswith("Action: Roll back"))
+        assert "roll" in rollback.lower()
+        health = app.dashboard.query_one("#health")
+        health.focus()
+        health.move_cursor(row=health.get_row_index("prediction-service"))
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"roll back")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, "the confirm", lambda: isinstance(app.screen, ConfirmAction))
+        assert app.screen.prepared.target == "prediction-service"

@@ -504,25 +504,37 @@ class OncallApp(App[None]):
             self.exit()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: every command with its key, actions findable by the words of
+        their titles ("roll" finds the rollback)."""
         yield from super().get_system_commands(screen)
         if screen is self.dashboard and self.ready:
+            dash = self.dashboard
             yield SystemCommand(
-                "Refresh now",
-                "Poll every check, SLI and alert source",
-                self.dashboard.action_refresh,
+                "Refresh now  (r)", "Poll every check, SLI and alert source", dash.action_refresh
             )
             yield SystemCommand(
-                "Detail", "Everything known about the selected row", self.dashboard.action_detail
+                "Detail  (d / enter)", "Everything known about the selected row", dash.action_detail
             )
-            for moment in ("start", "end"):
+            yield SystemCommand(
+                "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
+            )
+            yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
+            yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
+            for moment, key in (("start", "s"), ("end", "e")):
                 yield SystemCommand(
-                    f"{moment.title()}-of-shift checklist",
+                    f"{moment.title()}-of-shift checklist  ({key})",
                     f"Walk today's {moment}-of-shift runbook",
-                    lambda m=moment: self.dashboard.action_shift(m),
+                    lambda m=moment: dash.action_shift(m),
                 )
             if not self.oncall.settings.read_only:
                 yield SystemCommand(
-                    "Run an action", "Remediate the selected check", self.dashboard.action_actions
+                    "Run an action  (a)", "The actions of the selected row", dash.action_actions
+                )
+            for backend, spec in self.oncall.actions_for():
+                yield SystemCommand(
+                    f"Action: {spec.title}  ({backend}.{spec.id})",
+                    f"{spec.title}: on the selected check when it is this backend's, else asked for",
+                    lambda b=backend, sp=spec: self._palette_action(b, sp),
                 )
             for rb in self.oncall.runbooks.library.all():
                 yield SystemCommand(
@@ -532,10 +544,27 @@ class OncallApp(App[None]):
                 )
             for name in self.theme_order:
                 yield SystemCommand(
-                    f"Theme: {name}",
+                    f"Theme: {name}  (ctrl+t: next)",
                     "Switch the colour theme",
                     lambda n=name: setattr(self, "theme", n),
                 )
+
+    def _palette_action(self, backend: str, spec: Any) -> None:
+        """An action picked in the palette: on the selected check when that check is this
+        backend's (its name fills a name target), else the form asks for the target."""
+        kind, row = self.dashboard.selection()
+        values: dict[str, Any] = {}
+        subject, about = f"{backend}.{spec.id}", ""
+        if kind == "check" and row.spec.backend == backend:
+            target = next((p for p in spec.params if p.name == spec.target_param), None)
+            if target is not None and target.kind == "name":
+                values[spec.target_param] = str(
+                    getattr(row.spec.params, "target", None) or row.spec.name
+                )
+            subject, about = row.spec.label, row.spec.name
+        self.post_message(
+            RunAction(subject, backend=backend, spec=spec, values=values, about=about)
+        )
 
 
 def _front_door(engine: Engine | OnCall) -> OnCall:
