@@ -202,3 +202,17 @@ async def test_the_palette_shows_keys_and_finds_actions_by_words():
         await pilot.press("enter")
         await until(pilot, "the confirm", lambda: isinstance(app.screen, ConfirmAction))
         assert app.screen.prepared.target == "prediction-service"
+
+
+def test_bad_ranks_above_good_without_colour():
+    """NO_COLOR and 16 colours: weight tells bad from good, not colour (red came out
+    dimmer, grey 243, than healthy rows, 252)."""
+    from oncall_console.model import Status
+    from oncall_console.ui.render import status_glyph, status_style
+
+    assert not status_style({}, Status.OK).bold
+    assert status_style({}, Status.DEGRADED).bold and status_style({}, Status.DOWN).bold
+    down = status_glyph(Status.DOWN, {})
+    assert down.style.reverse and down.plain == "✗"  # type: ignore[union-attr]
+    assert status_glyph(Status.CRITICAL, {}).style.reverse  # type: ignore[union-attr]
+    assert not status_glyph(Status.OK, {}).style.reverse  # type: ignore[union-attr]

@@ -21,11 +21,20 @@ def colour(variables: Mapping[str, str], name: str) -> Style:
 
 
 def status_style(variables: Mapping[str, str], status: Status) -> Style:
-    return colour(variables, f"status-{status.value}")
+    """The status's colour, and weight that does not need colour: with NO_COLOR (or in 16
+    colours) red came out dimmer than a healthy row's grey, so bad ranks above good by
+    weight too: WARN and worse bold, CRIT and DOWN also reversed where they are marked."""
+    style = colour(variables, f"status-{status.value}")
+    if status.rank >= Status.DEGRADED.rank:
+        style += Style(bold=True)
+    return style
 
 
 def status_glyph(status: Status, variables: Mapping[str, str]) -> Text:
-    return Text(status.glyph, style=status_style(variables, status))
+    style = status_style(variables, status)
+    if status.rank >= Status.CRITICAL.rank:
+        style += Style(reverse=True)
+    return Text(status.glyph, style=style)
 
 
 def status_word(status: Status, variables: Mapping[str, str]) -> Text:
