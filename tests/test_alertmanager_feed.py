@@ -281,6 +281,7 @@ def test_an_answer_over_max_alerts_still_says_how_many_were_cut() -> None:
         for _ in range(2):  # the second time from what was kept
             got = capped._parse_alerts(body)
             assert len(got) == 4 and got[-1].name == "AlertFeedTruncated"
+            assert got.complete is False  # type: ignore[attr-defined]
             assert "returned 5 alerts; only the first 3" in got[-1].summary
         # One more past the cap: the same three alerts shown, a new count.
         got = capped._parse_alerts(answer([alert(n) for n in range(6)]))
@@ -306,9 +307,31 @@ def test_a_broken_answer_is_one_clean_line(
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("body", [b"", b"  \n", b"null", b"[]"])
-def test_an_empty_answer_is_no_alerts(backend: AlertmanagerBackend, body: bytes) -> None:
-    assert backend._parse_alerts((body, "application/json")) == []
+def test_an_empty_list_is_no_alerts(backend: AlertmanagerBackend) -> None:
+    got = backend._parse_alerts((b"[]", "application/json"))
+    assert got == [] and getattr(got, "complete", True) is True
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"", "empty answer, expected a list of alerts"),
+        (b"  \n", "empty answer, expected a list of alerts"),
+        (b"null", "expected a list of alerts, got JSON null"),
+        (b"[null]", "item 0 of the list is not an alert"),
+        (b'[{"fingerprint": "a"}, 1]', "item 1 of the list is not an alert"),
+    ],
+)
+def test_an_answer_that_is_not_a_list_of_alerts_is_an_error_not_no_alerts(
+    backend: AlertmanagerBackend, body: bytes, says: str
+) -> None:
+    # Read as "no alerts", each of these once resolved every alert of the open incidents.
+    backend._parse_alerts(answer([alert(1)]))
+    with pytest.raises(AlertmanagerError) as info:
+        backend._parse_alerts((body, "application/json"))
+    assert str(info.value) == f"{WHAT}: {says}"
+    with pytest.raises(AlertmanagerError):  # and again: nothing of it was kept
+        backend._parse_alerts((body, "application/json"))
 
 
 def test_remote_text_in_any_script_comes_back_as_sent(backend: AlertmanagerBackend) -> None:

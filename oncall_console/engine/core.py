@@ -321,7 +321,14 @@ class Engine:
         if not self._store_open:
             return
         alert_feeds = [f for n, f in self.feeds.items() if self.backends[n].can(Capability.ALERTS)]
-        complete = all(f.at is not None and f.error is None for f in alert_feeds)
+        # An alert missing from the feeds is resolved only when every feed has answered,
+        # its last answer was well formed (a broken one is an error: the feed keeps its
+        # alerts) and whole: a feed cut at its limit hands back a list whose ``complete``
+        # is False (alertmanager's CutAlerts), and what it did not show may still fire.
+        complete = all(
+            f.at is not None and f.error is None and getattr(f.alerts, "complete", True)
+            for f in alert_feeds
+        )
         try:
             if self.read_only:  # attaching alerts is a write: the read-write consoles do it
                 changed = await self.incident_service.refresh()

@@ -422,8 +422,11 @@ class IncidentService:
         is an open incident's group_key, or that was linked to it before and fires again,
         is attached ("alert attached"); an attached alert no longer in ``alerts`` is
         written "alert resolved", once. ``complete=False`` (a source has not answered yet,
-        or failed) attaches but never resolves: a missing alert may only be unreported.
-        Idempotent, also across consoles (the store writes an alert ref once)."""
+        or failed, or cut its answer) attaches but never resolves: a missing alert may only
+        be unreported. A list whose ``complete`` attribute is False (a feed cut at its
+        limit) counts as ``complete=False`` too. Idempotent, also across consoles (the
+        store writes an alert ref once)."""
+        complete = complete and getattr(alerts, "complete", True)
         now = self.clock()
         written: list[TimelineRecord] = []
         active = {a.fingerprint: a for a in alerts}

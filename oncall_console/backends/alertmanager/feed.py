@@ -7,6 +7,14 @@ it is; anything else is ``default_severity``. More than ``max_alerts`` alerts ar
 cut, and one extra synthetic alert (``AlertFeedTruncated``) says how many were left
 out. The answer is read one alert at a time in the thread pool, and an alert whose
 JSON did not change since the last poll keeps its ``Alert`` (json_array.ArrayMemo).
+
+What "no alert" means is decided here, and only a well-formed answer may say it: a
+JSON array whose every item is an alert object. An empty body, ``null``, anything
+but an array, or an item that is not an object is an error (the feed is DOWN and
+keeps its last alerts), never "every alert resolved". Alertmanager itself always
+answers ``[]`` when nothing fires. A cut answer is a :class:`CutAlerts`, whose
+``complete`` is False: an alert missing from it may only have been cut off, so
+the engine resolves nothing on its account (``Engine.sync_incidents``).
 """
 
 from __future__ import annotations
@@ -31,6 +39,16 @@ from oncall_console.backends.alertmanager.json_array import ArrayMemo, Malformed
 from oncall_console.backends.base import BackendContext
 from oncall_console.model import Alert, AlertState, Severity
 from oncall_console.text import clean
+
+
+class CutAlerts(list[Alert]):
+    """The first ``max_alerts`` alerts of a longer answer, then ``AlertFeedTruncated``.
+
+    ``complete`` is False: an alert that is not in it may be in the part cut off, so it
+    must not be taken for resolved (the engine reads ``complete`` of every feed's list;
+    a plain list is complete)."""
+
+    complete = False
 
 
 class AlertFeed(AlertmanagerClient):
@@ -61,29 +79,33 @@ class AlertFeed(AlertmanagerClient):
         return await self.context.run_sync(self._parse_alerts, answer, timeout=self.options.timeout)
 
     def _parse_alerts(self, answer: Answer) -> list[Alert]:
-        """The answer's alerts; the very same list as last time when no alert changed."""
+        """The answer's alerts; the very same list as last time when no alert changed.
+
+        Raises AlertmanagerError for anything but an array of alert objects: an empty
+        body or ``null`` is a broken answer, not "no alerts" (Alertmanager sends ``[]``)."""
         body, content_type = answer
+        what = f"GET {self.options.url}/api/v2/alerts"
         # One C call, but short: 4 MB of ASCII in ~0.2 ms (~1 ms a MB when not ASCII).
         text = body.decode("utf-8", errors="replace")
         if not text.strip():
-            return []
-        what = f"GET {self.options.url}/api/v2/alerts"
+            raise AlertmanagerError(f"{what}: empty answer, expected a list of alerts")
         try:
             alerts, total = self._feed.update(text)
         except NotAnArray:
             doc = decode_json(what, text, content_type)
-            if doc is None:
-                return []
-            raise AlertmanagerError(
-                f"{what}: expected a list of alerts, got a JSON {type(doc).__name__}"
-            ) from None
+            kind = "JSON null" if doc is None else f"a JSON {type(doc).__name__}"
+            raise AlertmanagerError(f"{what}: expected a list of alerts, got {kind}") from None
         except Malformed:
             raise not_json(what, text, content_type) from None
         last, last_total, out = self._feed_alerts
         if alerts is last and total == last_total:
-            return out
+            return out  # the very list read (and checked) last time
+        for index, found in enumerate(alerts):
+            if found is None:
+                raise AlertmanagerError(f"{what}: item {index} of the list is not an alert")
         out = [a for a in alerts if a is not None]
         if total > len(alerts):
+            out = CutAlerts(out)
             out.append(self._truncation_alert(total, len(alerts)))
         self._feed_alerts = (alerts, total, out)
         return out
