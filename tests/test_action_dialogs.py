@@ -27,7 +27,7 @@ from oncall_console.engine.api import ActionPlan, ActionRefused
 from oncall_console.model import ActionRequest, ActionSpec, Confirm, ParamSpec, Status
 from oncall_console.model.params import validate_param
 from oncall_console.ui.messages import RunAction
-from oncall_console.ui.screens.actions import FOCUS_MARK, ConfirmAction, ParamsForm
+from oncall_console.ui.screens.actions import FOCUS_MARK, ActionPicker, ConfirmAction, ParamsForm
 from tests.support.demoapp import demo_app, settle
 from tests.support.terminal import Terminal
 
@@ -148,6 +148,28 @@ async def wait_for(pilot: Any, condition: Any, what: str, timeout: float = 5.0) 
             return
         await pilot.pause(0.01)
     raise AssertionError(f"never happened: {what}")
+
+
+# --- the picker -------------------------------------------------------------------------
+
+
+async def test_the_picker_marks_the_highlighted_action_with_a_character():
+    app = FormApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        picked: list[Any] = []
+        choices = [("demo", SPEC), ("demo", replace(SPEC, id="other", title="Restart a pod"))]
+        app.push_screen(ActionPicker("pg", choices), picked.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, ActionPicker), "the picker")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert f"{FOCUS_MARK} Terminate sessions idle" in shown
+        assert f"{FOCUS_MARK} Restart a pod" not in shown
+        await pilot.press("down")
+        shown = screen_text(app)
+        assert f"{FOCUS_MARK} Restart a pod" in shown
+        assert f"{FOCUS_MARK} Terminate sessions idle" not in shown
+        await pilot.press("enter")
+        assert picked == [choices[1]]
 
 
 # --- the params form --------------------------------------------------------------------

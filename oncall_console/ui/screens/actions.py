@@ -54,7 +54,8 @@ else:
 
 
 class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
-    """A list of what can be done to the selected thing."""
+    """A list of what can be done to the selected thing. The highlighted one carries the
+    ▶ mark: the list's highlight is a colour, gone with NO_COLOR."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="actions.cancel")]
 
@@ -63,19 +64,25 @@ class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
         self.subject = subject
         self.choices = choices
 
+    def _prompt(self, n: int, highlighted: bool) -> Text:
+        spec = self.choices[n][1]
+        text = Text(f"{FOCUS_MARK} " if highlighted else "  ", style="bold")
+        text.append(f"{spec.title}{'  (dangerous)' if spec.dangerous else ''}")
+        return text
+
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box") as box:
             box.border_title = Content(f"Actions · {clean(self.subject, limit=40)}")
             box.border_subtitle = "enter choose · esc cancel"
             yield OptionList(
-                *(
-                    Option(
-                        Text(f"{spec.title}{'  (dangerous)' if spec.dangerous else ''}"), id=str(n)
-                    )
-                    for n, (_, spec) in enumerate(self.choices)
-                ),
+                *(Option(self._prompt(n, n == 0), id=str(n)) for n in range(len(self.choices))),
                 id="picker",
             )
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        picker = event.option_list
+        for n in range(picker.option_count):
+            picker.replace_option_prompt_at_index(n, self._prompt(n, n == event.option_index))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.choices[int(event.option.id or 0)])
