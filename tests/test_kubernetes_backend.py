@@ -597,6 +597,9 @@ async def test_rollout_restart_sets_the_annotation(cluster: Any, make: Any):
     assert "PATCH /apis/apps/v1/namespaces/prod/deployments/web" in prepared.preview
     assert "application/strategic-merge-patch+json" in prepared.preview
     assert "now: 2/2 ready · rev 1 · rollout complete" in prepared.preview
+    # The blast radius: the pods the deployment's selector matches now (our selector code).
+    touched = next(line for line in prepared.preview.splitlines() if line.startswith("touches"))
+    assert touched == "touches 2 pod(s) now: web-1, web-2"  # the api pods are not touched
     assert result.outcome is Outcome.SUCCEEDED
     annotations = obj(cluster, DEPLOYMENTS, "prod", "web")["spec"]["template"]["metadata"][
         "annotations"

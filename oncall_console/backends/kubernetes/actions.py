@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from oncall_console.backends.kubernetes import objects, patches
+from oncall_console.backends.kubernetes import objects, patches, selectors
 from oncall_console.backends.kubernetes.client import ApiError, KubernetesClient, Unsure, _c
 from oncall_console.model import (
     ActionInvalid,
@@ -238,13 +238,27 @@ class KubernetesActions(KubernetesClient):
         return self.options.timeout
 
     async def _state_line(self, ns: str, name: str) -> str:
+        """The deployment now, and the blast radius: the pods its selector matches (our
+        own selector code, as the probe uses), which a restart or a rollout replaces."""
         try:
             dep = await self._read_deployment(ns, name, self._t)
         except ApiError as exc:
             return f"now: cannot read the deployment: {exc}"
         r = objects.rollout_of(dep)
         rev = r.revision if r.revision is not None else "?"
-        return f"now: {r.ready}/{r.desired} ready · rev {rev} · rollout {r.state}"
+        line = f"now: {r.ready}/{r.desired} ready · rev {rev} · rollout {r.state}"
+        try:
+            pods = await self._list_pods(ns, self._t)
+        except ApiError:
+            return line
+        selector = selectors.selector_from_spec((dep.get("spec") or {}).get("selector"))
+        mine = sorted(
+            str((pod.get("metadata") or {}).get("name", "?"))
+            for pod in pods
+            if selector.matches(selectors.labels_of(pod))
+        )
+        shown = ", ".join(mine[:5]) + (f" +{len(mine) - 5}" if len(mine) > 5 else "")
+        return f"{line}\ntouches {len(mine)} pod(s) now" + (f": {shown}" if mine else "")
 
     def _stamp(self) -> str:
         return datetime.fromtimestamp(self.context.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
