@@ -177,16 +177,22 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
         self._labels: dict[str, Static] = {}
         self._messages: dict[str, Static] = {}
         self._checking = False
+        # Set in compose; kept, not queried: a late refresh may come as the form closes.
+        self._box: Vertical
+        self._scroller: VerticalScroll
+        self._bottom_line: Static
 
     # --- building ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         with Vertical(id="params-box") as box:
+            self._box = box
             # The subject first: the title may be cut, what it acts on must not be.
             title = f"{self.subject} · {self.spec.title}" if self.subject else self.spec.title
             box.border_title = Content(clean(title, limit=70))
             box.border_subtitle = "tab move · enter next · ctrl+s submit · esc cancel"
-            with VerticalScroll(id="params-fields", can_focus=False):
+            with VerticalScroll(id="params-fields", can_focus=False) as scroller:
+                self._scroller = scroller
                 for p in self.spec.params:
                     with Vertical(classes="param-field") as field:
                         self._boxes[p.name] = field
@@ -208,7 +214,8 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
                             self.fields[p.name] = widget
                             yield widget
                             yield message
-            yield Static("", id="params-message")
+            self._bottom_line = Static("", id="params-message")
+            yield self._bottom_line
 
     def _widget(self, p: ParamSpec) -> Widget:
         value = self.values.get(p.name, p.default)
@@ -271,13 +278,10 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
 
     def _fit(self) -> None:
         """The fields scroll, the message line under them stays on screen."""
-        if not self.query("#params-box"):
-            return  # closed meanwhile
-        box = self.query_one("#params-box")
-        limit = int(self.size.height * 0.9) - box.styles.gutter.height
-        bottom = self.query_one("#params-message")
+        limit = int(self.size.height * 0.9) - self._box.styles.gutter.height
+        bottom = self._bottom_line
         rest = bottom.outer_size.height if bottom.display else 0
-        self.query_one("#params-fields").styles.max_height = max(3, limit - rest)
+        self._scroller.styles.max_height = max(3, limit - rest)
 
     # --- reading the fields ----------------------------------------------------------------
 
@@ -429,9 +433,7 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
 
     def _bottom(self, message: Text) -> None:
         """The line under the fields: shown only when it says something."""
-        if not self.query("#params-message"):
-            return  # closed meanwhile
-        bottom = self.query_one("#params-message", Static)
+        bottom = self._bottom_line
         bottom.update(message)
         bottom.display = bool(message.plain)
         bottom.set_class(message.plain.startswith("✗"), "-error")
@@ -477,15 +479,21 @@ class ConfirmAction(ModalScreen[str | None]):
         self.typed = bool(plan.typed_target)
         """The plan says so: the target's name is typed, y and n are letters."""
         self._shown_live: str | None = None
+        # Set in compose; kept, not queried: a late refresh may come as the dialog closes.
+        self._box: Vertical
+        self._preview: VerticalScroll
+        self._live_line: Static
 
     def compose(self) -> ComposeResult:
         p = self.prepared
         with Vertical(id="confirm-box") as box:
+            self._box = box
             title = f"{self.subject} · {p.spec.title}" if self.subject else p.spec.title
             box.border_title = Content(f"Confirm · {clean(title, limit=70)}")
             box.border_subtitle = "esc cancel"
             if self.live is not None:
-                yield Static("", id="confirm-live")
+                self._live_line = Static("", id="confirm-live")
+                yield self._live_line
             yield Static(self.watch_text(), id="confirm-watch")
             if p.lock_holder:
                 yield Static(
@@ -498,6 +506,7 @@ class ConfirmAction(ModalScreen[str | None]):
                     id="confirm-recent",
                 )
             with VerticalScroll(id="confirm-preview") as preview:
+                self._preview = preview
                 preview.border_title = "preview"
                 yield Static(Text(clean(p.preview, limit=20_000, single_line=False)))
             with Vertical(id="confirm-answer"):
@@ -559,7 +568,7 @@ class ConfirmAction(ModalScreen[str | None]):
         if text.plain != self._shown_live:
             rows = self._shown_live.count("\n") if self._shown_live is not None else None
             self._shown_live = text.plain
-            self.query_one("#confirm-live", Static).update(text)
+            self._live_line.update(text)
             if rows is not None and rows != text.plain.count("\n"):
                 self.call_after_refresh(self._fit)
 
@@ -568,10 +577,7 @@ class ConfirmAction(ModalScreen[str | None]):
 
     def _fit(self) -> None:
         """The preview takes what the box has left, so the answer line always shows."""
-        if not self.query("#confirm-box"):
-            return  # closed meanwhile
-        box = self.query_one("#confirm-box")
-        preview = self.query_one("#confirm-preview")
+        box, preview = self._box, self._preview
         limit = int(self.size.height * 0.9) - box.styles.gutter.height
         rest = sum(c.outer_size.height for c in box.children if c is not preview)
         preview.styles.max_height = max(3, limit - rest - preview.styles.margin.height)
