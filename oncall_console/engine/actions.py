@@ -200,6 +200,17 @@ class ActionRunner:
             verify=f"check {verify}" if verify else "",
         )
 
+    async def repreview(self, plan: ActionPlan) -> str:
+        """The backend's preview of the same typed request, now (for a live blast radius
+        in the confirm dialog); the plan's own preview when it fails or times out."""
+        try:
+            text = await asyncio.wait_for(
+                self.backends[plan.request.backend].preview(plan.request), self.timeout
+            )
+        except Exception:
+            return plan.preview
+        return clean(text, limit=20_000, single_line=False)
+
     def confirmed(self, prepared: ActionPlan, answer: str) -> bool:
         return prepared.accepts(answer)
 

@@ -454,6 +454,12 @@ class OnCall:
             recent=await e.recent_run(plan),
         )
 
+    async def repreview(self, plan: ActionPlan) -> str:
+        """The plan's preview as the backend sees it now (the blast radius moves: the
+        sessions that match, the keys, the pods); the plan's own text when it cannot be
+        had. Read-only: a preview changes nothing."""
+        return await self._engine.runner.repreview(plan)
+
     def check_for_alert(self, alert: Alert) -> CheckState | None:
         """The check an alert is about (its service / deployment / job labels)."""
         return check_for_alert(alert, self._engine.checks.values())
