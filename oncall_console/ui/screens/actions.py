@@ -1,15 +1,11 @@
 """Choosing an action, filling its parameters, and confirming it after the preview.
 
-The form fits each parameter's kind: a choice is a list (no free text to mistype), a
-flag a checkbox that says yes or no, a number is checked as it is typed by the same rule
-the engine applies (``model/params.py``), the message beside the field. The focused field
-is marked by a character (``▶``) and a reversed label, not only by colour, so it shows
-with NO_COLOR. A refusal keeps the form open, its words beside the field it names, and
-nothing typed is lost.
-
-The confirm dialog shows, above the preview: the target's state now (refreshed every
-second), what verification will watch after the run, who holds the lock, and a warning
-when the same action ran lately. The preview scrolls; the answer line is always shown.
+The form fits each parameter's kind (a choice is a list, a flag a checkbox, a number is
+checked as typed by the engine's own rule, ``model/params.py``, the message beside it);
+the focused field is marked by a character (``▶``), so it shows with NO_COLOR; a refusal
+keeps the form, its words beside the field it names, nothing typed lost. The confirm
+dialog shows, above the preview (it scrolls; the answer line stays): the target's state
+now (refreshed every second), what verification will watch, the lock, a recent run.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -45,8 +41,8 @@ FOCUS_MARK = "▶"
 
 _WIDGET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
-# The mixin below is typed as a widget but adds no Widget base of its own: it would
-# come first in the order of bases and reset what the widget declares (can_focus).
+# The mixin is typed as a widget but has no Widget base: first in the bases, it would
+# reset what the widget declares (can_focus).
 if TYPE_CHECKING:
     _WidgetBase = Widget
 else:
@@ -152,9 +148,7 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
         Binding("ctrl+s", "submit", "Submit", id="params.submit", priority=True),
         Binding("enter", "advance", "Next", id="params.next", show=False, priority=True),
         Binding("tab", "move(1)", "Next field", id="params.tab", show=False, priority=True),
-        Binding(
-            "shift+tab", "move(-1)", "Previous field", id="params.back", show=False, priority=True
-        ),
+        Binding("shift+tab", "move(-1)", "Back", id="params.back", show=False, priority=True),
     ]
 
     def __init__(
@@ -333,14 +327,10 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
                 return p
         return None
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        p = self._spec(event.input)
-        if p is not None:
-            self._show(p.name, self._local_message(p))
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        p = self._spec(event.select)
-        if p is not None:
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _recheck(self, event: Input.Changed | Select.Changed) -> None:
+        if (p := self._spec(event.control)) is not None:
             self._show(p.name, self._local_message(p))
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
@@ -348,12 +338,8 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
 
     # --- focus: shown by a character, not only by colour ---------------------------------
 
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        self._mark()
-
-    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
-        self._mark()
-
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
     def _mark(self) -> None:
         here = self._spec(self.focused)
         for p in self.spec.params:
@@ -373,20 +359,21 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
             and any(isinstance(a, Select) and a.expanded for a in focused.ancestors_with_self)
         )
 
+    def _focused_index(self) -> tuple[list[Widget], int]:
+        """The fields in order, and which one has the focus (-1: none)."""
+        names, here = list(self.fields), self._spec(self.focused)
+        index = names.index(here.name) if here and here.name in names else -1
+        return list(self.fields.values()), index
+
     def action_move(self, step: int) -> None:
         """Tab / shift+tab: the next or previous field, focused now (not later)."""
-        order = list(self.fields.values())
-        if not order:
-            return
-        here = self._spec(self.focused)
-        index = order.index(self.fields[here.name]) if here and here.name in self.fields else -1
-        self.set_focus(order[(index + step) % len(order)])
+        order, index = self._focused_index()
+        if order:
+            self.set_focus(order[(index + step) % len(order)])
 
     def action_advance(self) -> None:
         """Enter: the next field, or submit from the last one."""
-        order = list(self.fields.values())
-        here = self._spec(self.focused)
-        index = order.index(self.fields[here.name]) if here and here.name in self.fields else -1
+        order, index = self._focused_index()
         if 0 <= index < len(order) - 1:
             self.set_focus(order[index + 1])
         else:
