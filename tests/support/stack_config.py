@@ -20,6 +20,9 @@ POOL_WARNING = "PostgresConnectionPoolWarning"
 POSTGRES_DOWN = "PostgresDown"
 REDIS_DOWN = "RedisDown"
 REDIS_MEMORY_HIGH = "RedisMemoryHigh"
+DB_POOL_LOW = "DatabaseConnectionPoolLow"
+"""Seed 002's rule under its own name, for the 3 a.m. drill (bench/drill.py): labelled
+with the console's check (``service``) and the bundled runbook's id (``runbook_url``)."""
 
 # sum of client connections over all databases, per instance, divided by max_connections
 PG_POOL_RATIO = (
@@ -42,6 +45,25 @@ def _alert(
             "summary": summary,
             "description": description,
             "runbook_url": f"{RUNBOOKS}/{slug}",
+        },
+    }
+
+
+def _db_pool_low() -> dict[str, Any]:
+    """Seed 002's ``DatabaseConnectionPoolLow`` (``pg_stat_activity_count /
+    pg_settings_max_connections > 0.9``, for 5m, critical), for the drill: the seed's
+    ratio summed per instance as above (the two series' labels differ, so the seed's
+    bare division matches nothing), ``for`` 5 s, and labels that say what it is about."""
+    return {
+        "alert": DB_POOL_LOW,
+        "expr": f"({PG_POOL_RATIO}) > 0.9",
+        "for": "5s",
+        "labels": {"severity": "critical", "service": "postgres"},  # the dev config's check
+        "annotations": {
+            "summary": "Database connection pool nearly exhausted",
+            "description": "{{ $value | humanizePercentage }} of max_connections are in use on"
+            " {{ $labels.instance }}.",
+            "runbook_url": f"{RUNBOOKS}/database-connection-exhaustion",
         },
     }
 
@@ -93,6 +115,7 @@ def alert_rules() -> dict[str, Any]:
                         "{{ $value | humanizePercentage }} of max_connections are in use on"
                         " {{ $labels.instance }}.",
                     ),
+                    _db_pool_low(),
                     _alert(
                         REDIS_DOWN,
                         "redis_up == 0",
