@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from oncall_console.ui.screens.incident import IncidentScreen, MessageScreen
+from oncall_console.ui.screens.incident import IncidentScreen
+from oncall_console.ui.screens.message import MessageScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt
 from tests.support.demoapp import demo_app, select_first_alert, settle
 from tests.support.httpserver import LocalServer, serve
