@@ -4,16 +4,20 @@
 those :func:`instantiate_backends` builds from config without starting them):
 an action's list depends on its options (the redis allowlist, the kubernetes
 namespaces), so a class alone cannot answer.
+
+``read_only_problem`` (is a ```` ```sql ```` block plainly read-only?) is PostgreSQL's
+rule, on PostgreSQL's tokens: it lives with the postgres backend
+(``backends/postgres/readonly_sql.py``), which applies it again before it runs one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend, BackendContext, Capability
+from oncall_console.backends.postgres.readonly_sql import read_only_problem as read_only_problem
 from oncall_console.model.params import ActionRefused, validate_param
 from oncall_console.runbooks.model import (
     ActionBlock,
@@ -176,121 +180,3 @@ def errors(problems: Iterable[RunbookProblem]) -> list[RunbookProblem]:
 def _no_backend(name: str, backends: Mapping[str, Backend]) -> str:
     names = ", ".join(sorted(backends)) or "none configured"
     return f"no backend named {name!r} ({names})"
-
-
-# --- read-only SQL -------------------------------------------------------------------------
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_FIRST = {"SELECT", "SHOW", "EXPLAIN", "WITH"}
-_WRITES = {
-    "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "DROP", "ALTER", "CREATE", "GRANT",
-    "REVOKE", "COPY", "CALL", "DO", "VACUUM", "ANALYZE", "ANALYSE", "REINDEX", "CLUSTER",
-    "LOCK", "REFRESH", "IMPORT", "LISTEN", "NOTIFY", "UNLISTEN", "PREPARE", "EXECUTE",
-    "DEALLOCATE", "DISCARD", "BEGIN", "COMMIT", "ROLLBACK", "ABORT", "SAVEPOINT",
-    "CHECKPOINT", "INTO", "REASSIGN",
-}  # fmt: skip
-"""Words that make a statement change something (or hold locks), wherever they appear.
-``INTO`` catches SELECT ... INTO (a new table); ``ANALYZE`` catches EXPLAIN ANALYZE,
-which runs its statement."""
-_SIDE_EFFECTS = re.compile(
-    r"^(pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal"
-    r"|pg_promote|pg_create_\w+|pg_drop_\w+|pg_advisory\w*|pg_try_advisory\w*"
-    r"|pg_replication_origin\w*|pg_logical_emit_message|pg_stat_reset\w*|pg_read_\w+"
-    r"|pg_file_\w+|pg_log_backend_memory_contexts|pg_import_system_collations|pg_sleep\w*"
-    r"|lo_\w+|dblink\w*|set_config|nextval|setval|pg_notify|txid_current|query_to_xml\w*"
-    r"|pg_current_xact_id)$",
-    re.IGNORECASE,
-)
-"""Functions a SELECT may call that change state, reach outside, read files, or stall."""
-
-
-def read_only_problem(sql: str) -> str | None:
-    """Why ``sql`` is not one plainly read-only statement; None when it is.
-
-    Conservative on purpose: comments are removed, string literals and quoted
-    identifiers blanked, then one statement of SELECT / SHOW / EXPLAIN / WITH ...
-    SELECT is accepted, with no write keyword anywhere (so no data-modifying CTE,
-    no SELECT INTO, no FOR UPDATE) and no function known to have side effects.
-    The runner must still run it in a READ ONLY transaction with a timeout.
-    """
-    try:
-        code = _strip(sql)
-    except ValueError as exc:
-        return str(exc)
-    statements = [s for s in code.split(";") if s.strip()]
-    if not statements:
-        return "no statement"
-    if len(statements) > 1:
-        return "more than one statement (only one read-only statement may run)"
-    words = [w.upper() for w in _WORD.findall(statements[0])]
-    if not words or words[0] not in _FIRST:
-        first = words[0] if words else statements[0].strip()[:20]
-        return f"starts with {first!r}: only SELECT, SHOW, EXPLAIN or WITH ... SELECT may run"
-    for w in words:
-        if w in _WRITES:
-            return f"{w} is not allowed in a read-only diagnostic"
-    for m in re.finditer(r"([A-Za-z_][A-Za-z0-9_$]*)\s*\(", statements[0]):
-        if _SIDE_EFFECTS.match(m.group(1)):
-            return f"{m.group(1)}() changes state or reaches outside the database"
-    if re.search(r"(^|\n)\s*\\", statements[0]):
-        return "psql meta-commands (\\...) are not SQL"
-    if "FOR" in words and any(w in words for w in ("SHARE", "KEY", "NOWAIT", "SKIP")):
-        return "row-locking clauses (FOR SHARE / FOR KEY SHARE) are not allowed"
-    return None
-
-
-def _strip(sql: str) -> str:
-    """Comments removed, literals and quoted identifiers blanked; ValueError if unclosed."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        c = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-        elif sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            if depth:
-                raise ValueError("a /* comment is never closed")
-            out.append(" ")
-        elif c == "'":
-            escapes = i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
-            i = _skip_quoted(sql, i, "'", backslash=escapes)
-            out.append(" '' ")
-        elif c == '"':
-            i = _skip_quoted(sql, i, '"', backslash=False)
-            out.append(' "x" ')
-        elif c == "$" and (m := _DOLLAR_TAG.match(sql, i)) and not (i and sql[i - 1].isalnum()):
-            end = sql.find(m.group(0), m.end())
-            if end < 0:
-                raise ValueError("a $$ string is never closed")
-            i = end + len(m.group(0))
-            out.append(" '' ")
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _skip_quoted(sql: str, i: int, quote: str, *, backslash: bool) -> int:
-    """Index after the closing quote of the literal opening at ``i``."""
-    j = i + 1
-    while j < len(sql):
-        if backslash and sql[j] == "\\":
-            j += 2
-            continue
-        if sql[j] == quote:
-            if sql.startswith(quote * 2, j):
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    raise ValueError(f"a {quote} quote is never closed")

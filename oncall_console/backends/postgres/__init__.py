@@ -21,9 +21,25 @@ bounds how many connections the backend holds at once.
 - ``options.py``: the server and a check's thresholds;
 - ``health.py``: the probe's SELECT and how its facts are judged (pure);
 - ``actions.py``: the actions, planned read-only, then run;
+- ``readonly_sql.py``: is a runbook's SQL diagnostic plainly read-only (pure; the
+  runbook linter uses it too, so this package imports psycopg only when the backend
+  itself is asked for);
 - ``backend.py``: :class:`PostgresBackend`, its connections and the probe.
 """
 
-from oncall_console.backends.postgres.backend import PostgresBackend
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncall_console.backends.postgres.backend import PostgresBackend
 
 __all__ = ["PostgresBackend"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PostgresBackend":
+        from oncall_console.backends.postgres.backend import PostgresBackend
+
+        return PostgresBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

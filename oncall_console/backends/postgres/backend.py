@@ -20,6 +20,7 @@ from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.backends.postgres import actions as pg_actions
 from oncall_console.backends.postgres.health import LONG_ROWS, PROBE_SQL, Facts, judge
 from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
+from oncall_console.backends.postgres.readonly_sql import NotReadOnly, read_only_problem
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -40,6 +41,10 @@ T = TypeVar("T")
 
 class _Refused(Exception):
     """Settings that cannot work (a missing secret): reported as is."""
+
+
+class DiagnosticFailed(Exception):
+    """A diagnostic the server refused or stopped; the message is one clean line."""
 
 
 async def _abandon_when_cancelled(
@@ -150,20 +155,36 @@ class PostgresBackend(Backend):
                     await conn.close()
 
     async def diagnose(self, language: str, text: str) -> DetailTable:
-        """A runbook's SQL diagnostic, in a READ ONLY transaction with the statement timeout."""
+        """A runbook's SQL diagnostic: checked here (``readonly_sql``), then run in a
+        transaction the server holds READ ONLY, with the statement and lock timeouts.
+
+        Both, whoever calls: the server refuses every write, and the check refuses what
+        a read-only transaction still allows (ending sessions, reloading settings, SQL
+        run from text...). ``standard_conforming_strings`` is set so the server reads
+        quotes as the check did. At most 50 rows come back."""
         if language != "sql":
             return await super().diagnose(language, text)
-        async with self.action_connection() as conn, conn.transaction():
-            await conn.execute("SET TRANSACTION READ ONLY")
-            await conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(self.options.statement_timeout_ms),),
-            )
-            # The statement comes from a runbook file, checked read-only by the engine;
-            # the server refuses any write inside this READ ONLY transaction anyway.
-            cur = await conn.execute(sql.SQL(text))
-            columns = tuple(clean(d.name, limit=60) for d in (cur.description or ()))
-            rows = await cur.fetchmany(50)
+        why = read_only_problem(text)
+        if why:
+            raise NotReadOnly(f"not run: {why}")
+        timeout_ms = str(self.options.statement_timeout_ms)
+        try:
+            async with self.action_connection() as conn, conn.transaction():
+                await conn.execute("SET TRANSACTION READ ONLY")  # first: before any query
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true),"
+                    " set_config('lock_timeout', %s, true),"
+                    " set_config('idle_in_transaction_session_timeout', %s, true),"
+                    " set_config('standard_conforming_strings', 'on', true)",
+                    (timeout_ms, timeout_ms, timeout_ms),
+                )
+                cur = await conn.execute(sql.SQL(text))
+                columns = tuple(clean(d.name, limit=60) for d in (cur.description or ()))
+                rows = await cur.fetchmany(50) if cur.description else []
+        except _Refused as exc:
+            raise DiagnosticFailed(self._redact(str(exc))) from None
+        except psycopg.Error as exc:  # the server's refusal, or its statement timeout
+            raise DiagnosticFailed(self._redact(describe(exc))) from None
         return DetailTable(
             "Result",
             columns or ("result",),
