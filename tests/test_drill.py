@@ -123,7 +123,7 @@ async def test_connection_exhaustion_drill(healthy_stack: Stack, tmp_path: Path)
 
             # The diagnostic names the leaking application.
             await keys(*downs_to(screen, "Count sessions"))
-            await keys("g")
+            await keys("r")  # run the step's query (g goes to the first step)
             await app.workers.wait_for_complete()
             await pilot.pause()
             shown = rendered(*screen.results.values())

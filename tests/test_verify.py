@@ -103,11 +103,20 @@ async def test_the_bar_shows_the_watch_on_every_screen():
         await pilot.pause()
         bar = app.dashboard.query_one(WatchBar)
         assert bar.display and "· demo.rollback · prediction-service" in str(bar.render())
+        # On the screen itself, above the footer (docked, the footer covered it).
+        lines = [s.text for s in app.screen._compositor.render_strips()]
+        assert any("◷ verifying" in line for line in lines[-4:-1]), lines[-4:]
+        (watch,) = app.oncall.watches()
+        await poll_until(app.engine, app.fixed_clock, watch.id)
+        app.tick()
+        await pilot.pause()
+        lines = [s.text for s in app.screen._compositor.render_strips()]
+        assert lines[-2].lstrip().startswith("✓ recovered in"), lines[-3:]  # one line: shown
         await pilot.press("h")  # the handoff screen has the bar too
         await pilot.pause()
         app.tick()
         await pilot.pause()
-        assert "◷ verifying" in str(app.screen.query_one(WatchBar).render())
+        assert "recovered in" in str(app.screen.query_one(WatchBar).render())
 
 
 def test_judging_wants_a_fresh_result_and_resolved_alerts():

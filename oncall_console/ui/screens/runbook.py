@@ -47,7 +47,7 @@ class RunbookScreen(Screen[None]):
             "x", "run_action", "Run action", id="runbook.action", tooltip="Run the step's action"
         ),
         Binding(
-            "g", "diagnose", "Diagnose", id="runbook.diagnose", tooltip="Run the step's queries"
+            "r", "diagnose", "Run query", id="runbook.diagnose", tooltip="Run the step's read-only queries (g is the first step)"
         ),
         Binding("c", "copy", "Copy", id="runbook.copy", tooltip="Copy the step's command (OSC 52)"),
     ]

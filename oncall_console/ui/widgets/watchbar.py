@@ -1,5 +1,9 @@
 """The verification bar: what the console is verifying right now, on every screen.
 
+It sits in the screen's flow just above the footer, not docked: two widgets docked to
+the bottom overlap, and the footer hid the bar's last line ("recovered" never showed at
+120 columns, bench/drill.py).
+
 After an action the engine follows its target until it recovers or a deadline passes
 (``engine/verify.py``); this one-line-per-watch bar sits above the footer of each
 screen so the engineer sees "◷ verifying demo.rollback · prediction-service: waiting on
@@ -19,7 +23,6 @@ from oncall_console.text import clean
 class WatchBar(Static):
     DEFAULT_CSS = """
     WatchBar {
-        dock: bottom;
         height: auto;
         max-height: 3;
         padding: 0 1;
