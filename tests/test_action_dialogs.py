@@ -162,13 +162,25 @@ async def test_the_picker_marks_the_highlighted_action_with_a_character():
         await wait_for(pilot, lambda: isinstance(app.screen, ActionPicker), "the picker")
         await pilot.pause()
         shown = screen_text(app)
-        assert f"{FOCUS_MARK} Terminate sessions idle" in shown
-        assert f"{FOCUS_MARK} Restart a pod" not in shown
+        assert f"{FOCUS_MARK} 1 Terminate sessions idle" in shown
+        assert f"{FOCUS_MARK} 2 Restart a pod" not in shown
         await pilot.press("down")
         shown = screen_text(app)
-        assert f"{FOCUS_MARK} Restart a pod" in shown
-        assert f"{FOCUS_MARK} Terminate sessions idle" not in shown
+        assert f"{FOCUS_MARK} 2 Restart a pod" in shown
+        assert f"{FOCUS_MARK} 1 Terminate sessions idle" not in shown
         await pilot.press("enter")
+        assert picked == [choices[1]]
+
+
+async def test_a_digit_picks_the_nth_action_in_one_key():
+    app = FormApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        picked: list[Any] = []
+        choices = [("demo", SPEC), ("demo", replace(SPEC, id="other", title="Restart a pod"))]
+        app.push_screen(ActionPicker("pg", choices), picked.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, ActionPicker), "the picker")
+        await pilot.press("9")  # no ninth action: nothing happens
+        await pilot.press("2")
         assert picked == [choices[1]]
 
 

@@ -14,6 +14,9 @@ from oncall_console.text import clean
 
 BARS = "▁▂▃▄▅▆▇█"
 
+FOCUS_MARK = "▶"
+"""Before the focused field's label: a character, so it shows without colour."""
+
 
 def colour(variables: Mapping[str, str], name: str) -> Style:
     value = variables.get(name)

@@ -23,21 +23,17 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.validation import Number
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from oncall_console.model import ActionResult, ActionSpec, Outcome, ParamSpec, Status
 from oncall_console.model.params import validate_param
 from oncall_console.text import clean
-from oncall_console.ui.render import status_word
+from oncall_console.ui.render import FOCUS_MARK, status_word
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import ActionPlan
 
 from oncall_console.engine.api import ActionRefused
-
-FOCUS_MARK = "▶"
-"""Before the focused field's label: a character, so it shows without colour."""
 
 _WIDGET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
@@ -49,42 +45,9 @@ else:
     _WidgetBase = object
 
 
-class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
-    """A list of what can be done to the selected thing. The highlighted one carries the
-    ▶ mark: the list's highlight is a colour, gone with NO_COLOR."""
+from oncall_console.ui.screens.pickers import ActionPicker  # noqa: E402 - where it was
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="actions.cancel")]
-
-    def __init__(self, subject: str, choices: list[tuple[str, ActionSpec]]) -> None:
-        super().__init__()
-        self.subject = subject
-        self.choices = choices
-
-    def _prompt(self, n: int, highlighted: bool) -> Text:
-        spec = self.choices[n][1]
-        text = Text(f"{FOCUS_MARK} " if highlighted else "  ", style="bold")
-        text.append(f"{spec.title}{'  (dangerous)' if spec.dangerous else ''}")
-        return text
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker-box") as box:
-            box.border_title = Content(f"Actions · {clean(self.subject, limit=40)}")
-            box.border_subtitle = "enter choose · esc cancel"
-            yield OptionList(
-                *(Option(self._prompt(n, n == 0), id=str(n)) for n in range(len(self.choices))),
-                id="picker",
-            )
-
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        picker = event.option_list
-        for n in range(picker.option_count):
-            picker.replace_option_prompt_at_index(n, self._prompt(n, n == event.option_index))
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[int(event.option.id or 0)])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+__all__ = ["FOCUS_MARK", "ActionPicker", "ConfirmAction", "ParamsForm", "result_text"]
 
 
 class InOrder(_WidgetBase):

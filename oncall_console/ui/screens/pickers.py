@@ -14,7 +14,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from oncall_console.model import ActionSpec
 from oncall_console.text import clean
+from oncall_console.ui.render import FOCUS_MARK
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import RunbookChoice
@@ -94,6 +96,56 @@ class RunbookPicker(ModalScreen["Runbook | str | None"]):
             self.dismiss(LINK)
         elif option_id in self.runbooks:
             self.dismiss(self.runbooks[option_id])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ActionPicker(ModalScreen[tuple[str, ActionSpec] | None]):
+    """A list of what can be done to the selected thing. The highlighted one carries the
+    ▶ mark: the list's highlight is a colour, gone with NO_COLOR."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="actions.cancel"),
+        # One key picks: the Nth action (at 3 a.m. a count of downs is keys lost).
+        *(
+            Binding(str(n), f"pick({n - 1})", f"Action {n}", show=False, id=f"actions.pick{n}")
+            for n in range(1, 10)
+        ),
+    ]
+
+    def __init__(self, subject: str, choices: list[tuple[str, ActionSpec]]) -> None:
+        super().__init__()
+        self.subject = subject
+        self.choices = choices
+
+    def _prompt(self, n: int, highlighted: bool) -> Text:
+        spec = self.choices[n][1]
+        text = Text(f"{FOCUS_MARK} " if highlighted else "  ", style="bold")
+        text.append(f"{n + 1} " if n < 9 else "  ", style="bold")
+        text.append(f"{spec.title}{'  (dangerous)' if spec.dangerous else ''}")
+        return text
+
+    def action_pick(self, index: int) -> None:
+        if 0 <= index < len(self.choices):
+            self.dismiss(self.choices[index])
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box") as box:
+            box.border_title = Content(f"Actions · {clean(self.subject, limit=60)}")
+            box.border_subtitle = "1-9 or enter choose · esc cancel"
+            yield OptionList(
+                *(Option(self._prompt(n, n == 0), id=str(n)) for n in range(len(self.choices))),
+                id="picker",
+            )
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        picker = event.option_list
+        for n in range(picker.option_count):
+            picker.replace_option_prompt_at_index(n, self._prompt(n, n == event.option_index))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[int(event.option.id or 0)])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
