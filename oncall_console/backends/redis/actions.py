@@ -3,7 +3,13 @@ previews and what it does.
 
 - ``bgsave``: BGSAVE, then wait a little for it to finish and report how it ended.
 - ``delete-keys``: SCAN ... MATCH in steps of ``delete_batch``, UNLINK each batch;
-  at most ``delete_max_keys`` keys per run. A bare ``*`` is refused: that is flushdb.
+  at most ``delete_max_keys`` keys per run. How far a pattern reaches is decided by
+  reading it as Redis does (:func:`reach`), not by its spelling: one made of ``*`` and
+  ``?`` only (``*``, ``?*``, ``*?``) matches every key and is refused: that is flushdb.
+  One with no literal character (``[a-z]*``, ``[^x]*``, ``???``) could match every key:
+  its pattern must be typed to confirm it (``RedisBackend.confirmation_for``), and
+  while the runner cannot ask for that per request it is refused too. Only a pattern
+  with a literal character (``session:*``, ``*:tmp``) is confirmed with y/n.
 - ``config-set``: CONFIG SET of a setting from ``config_set_allowlist``, read back after.
 - ``flushdb``: FLUSHDB ASYNC of the backend's own database; dangerous, so the
   person types the database number.
@@ -14,6 +20,7 @@ Key names come from the server: they are cleaned before they are shown.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +51,9 @@ class Limits:
     db: int
     server: str
     backend: str
+    typed_per_request: bool = False
+    """The runner asks the backend how to confirm each request (``confirmation_for``),
+    so a pattern that could match every key can be confirmed by typing it."""
 
 
 def key_text(key: bytes | str) -> str:
@@ -52,14 +62,78 @@ def key_text(key: bytes | str) -> str:
     return clean(text, limit=200)
 
 
-def bare_star(pattern: str) -> bool:
-    return bool(pattern) and set(pattern) == {"*"}
+class Reach(enum.Enum):
+    """How many keys a glob pattern may match, read as Redis reads it."""
+
+    SOME = "some"
+    """It has a literal character: only keys with that character there."""
+    ANY = "any"
+    """No literal character, but a class or a fixed length: it could match every key."""
+    ALL = "all"
+    """Only ``*`` and ``?``, with a ``*``: every key (of at least that many bytes)."""
 
 
-def _refusal(lim: Limits) -> str:
+def reach(pattern: str) -> Reach:
+    """How far ``pattern`` reaches, read with the rules of Redis's ``stringmatchlen``
+    (on the pattern's UTF-8 bytes): ``\\x`` is the literal x (a final ``\\`` is itself);
+    ``[...]`` is one character of a class: ``^`` first negates it, ``\\`` escapes, ``a-z``
+    is a range whose end may be ``]``, a ``]`` right after ``[`` or ``^`` ends it, and an
+    unclosed one runs to the end. A class that admits a single character still counts
+    as a class: when in doubt, the pattern is taken to reach further."""
+    p = pattern.encode("utf-8", "surrogatepass")
+    literal = star = klass = False
+    i, n = 0, len(p)
+    while i < n:
+        c = p[i : i + 1]
+        if c == b"*":
+            star, i = True, i + 1
+        elif c == b"?":
+            i += 1
+        elif c == b"[":
+            klass, i = True, i + 1
+            if p[i : i + 1] == b"^":
+                i += 1
+            while i < n:
+                if p[i : i + 1] == b"\\" and n - i >= 2:
+                    i += 2
+                elif p[i : i + 1] == b"]":
+                    i += 1
+                    break
+                elif n - i >= 3 and p[i + 1 : i + 2] == b"-":
+                    i += 3
+                else:
+                    i += 1
+        elif c == b"\\":
+            literal, i = True, i + 2
+        else:
+            literal, i = True, i + 1
+    if literal:
+        return Reach.SOME
+    if star and not klass:
+        return Reach.ALL
+    return Reach.ANY
+
+
+def _refusal(pattern: str, lim: Limits) -> str:
+    shown = clean(pattern, limit=60)
+    if reach(pattern) is Reach.ALL:
+        return (
+            f"{shown!r} matches every key of db {lim.db}: use the flushdb action to empty"
+            " the database"
+        )
     return (
-        f"a bare '*' matches every key of db {lim.db}: use the flushdb action to empty the database"
+        f"{shown!r} has no literal character and could match every key of db {lim.db}: it"
+        " must be typed to confirm, which this console cannot ask for; use a pattern with a"
+        " literal part (session:*), or the flushdb action"
     )
+
+
+def refused(pattern: str, lim: Limits) -> str:
+    """Why ``pattern`` may not be deleted by this action ('' when it may)."""
+    found = reach(pattern)
+    if found is Reach.ALL or (found is Reach.ANY and not lim.typed_per_request):
+        return _refusal(pattern, lim)
+    return ""
 
 
 async def preview(client: aioredis.Redis, lim: Limits, request: ActionRequest) -> str:
@@ -76,13 +150,20 @@ async def preview(client: aioredis.Redis, lim: Limits, request: ActionRequest) -
         )
     if request.action == "delete-keys":
         pattern = str(p.get("pattern") or "")
-        if bare_star(pattern):
-            raise ActionInvalid(_refusal(lim))
+        if not pattern:
+            raise ActionInvalid("pattern: required")
+        if why := refused(pattern, lim):
+            raise ActionInvalid(why)
         count, sample, capped = await _count(client, pattern, lim)
         lines = [
             f"SCAN MATCH {clean(pattern)!r} COUNT {lim.batch} on {where}, then UNLINK the keys "
             f"found, {lim.batch} at a time (at most {lim.max_keys:,} keys in one run).",
         ]
+        if reach(pattern) is Reach.ANY:
+            lines.append(
+                "this pattern has no literal character: it could match every key, so it is"
+                " typed to confirm"
+            )
         if capped:
             lines.append(
                 f"matching now: at least {count:,} keys (counting stopped at delete_max_keys;"
@@ -125,8 +206,8 @@ async def run(
         pattern = str(p.get("pattern") or "")
         if not pattern:
             return Outcome.REFUSED, "pattern: required", ""
-        if bare_star(pattern):
-            return Outcome.REFUSED, _refusal(lim), ""
+        if why := refused(pattern, lim):
+            return Outcome.REFUSED, why, ""
         return await _delete(client, pattern, lim)
     if request.action == "config-set":
         name, value = str(p.get("parameter")), str(p.get("value"))

@@ -179,7 +179,10 @@ class RedisBackend(Backend):
                     ParamSpec(
                         "pattern",
                         "str",
-                        help="Glob pattern, e.g. session:* (a bare * is refused: use flushdb)",
+                        help=(
+                            "Glob pattern with a literal part, e.g. session:* (one that could"
+                            " match every key is typed to confirm; *, ?* are refused: flushdb)"
+                        ),
                     ),
                 ),
                 target_param="pattern",
@@ -221,7 +224,19 @@ class RedisBackend(Backend):
             db=o.db,
             server=o.server,
             backend=self.name,
+            typed_per_request=runner_asks_per_request(),
         )
+
+    def confirmation_for(self, request: ActionRequest) -> Confirm | None:
+        """How ``request`` must be confirmed when its action's spec is not enough; None:
+        as the spec says. A delete-keys pattern with no literal character could match
+        every key (``[a-z]*``): it is confirmed by typing it, as flushdb is by typing the
+        database (the runner's policy, ``engine/actions.py`` ``confirmation``)."""
+        if request.action == "delete-keys":
+            pattern = str(request.params.get("pattern") or "")
+            if redis_actions.reach(pattern) is not redis_actions.Reach.SOME:
+                return Confirm.TYPE_TARGET
+        return None
 
     async def preview(self, request: ActionRequest) -> str:
         # No preview, no action: what cannot be shown cannot be confirmed.
@@ -257,6 +272,14 @@ class RedisBackend(Backend):
             output=clean(self.redact(output), limit=20_000, single_line=False),
             at=now(),
         )
+
+
+def runner_asks_per_request() -> bool:
+    """Does the runner ask a backend how to confirm each request? Once the contract
+    (``backends/base.py``) declares ``Backend.confirmation_for``, the runner's policy
+    consults it; until then a pattern that must be typed is refused instead, so that no
+    pattern that could match every key is ever confirmed with a plain y/n."""
+    return hasattr(Backend, "confirmation_for")
 
 
 def describe(exc: BaseException, timeout: float | None = None, secret: str | None = None) -> str:
