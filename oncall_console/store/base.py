@@ -157,7 +157,12 @@ class Store:
         raise NotImplementedError
 
     async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
-        """Take ``key`` for ``holder`` until now + ttl. None if taken; else who holds it."""
+        """Take ``key`` for ``holder`` for ``ttl`` seconds. None if taken; else who holds it.
+
+        Expiry is judged by the store's own clock (the database server's; for SQLite the
+        machine its file is on), never by ``now``, the console's clock: a console whose
+        clock is ahead would take a lock another still holds. ``now`` is kept for the
+        callers' signature (the buses use it) and is not trusted here."""
         raise NotImplementedError
 
     async def release_lock(self, key: str, holder: str) -> None:

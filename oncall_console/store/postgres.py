@@ -33,6 +33,8 @@ INSERT_AUDIT = (
 )
 SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= %s ORDER BY id"
 LOCK_KEY = 0x0C0A11  # one advisory lock for the audit chain and for migrations
+STORE_NOW = "extract(epoch from clock_timestamp())::float8"
+"""The server's clock in Unix seconds (locks expire by it, not by a console's clock)."""
 
 
 class PostgresStore(Store):
@@ -120,11 +122,14 @@ class PostgresStore(Store):
     async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
         async with self._lock:
             conn = await self._connection()
+            # Expiry by the server's clock, never the console's ``now`` (see Store).
             cur = await conn.execute(
-                "INSERT INTO locks (key, holder, expires_at) VALUES (%s, %s, %s) ON CONFLICT (key)"
+                "INSERT INTO locks (key, holder, expires_at)"
+                f" VALUES (%s, %s, {STORE_NOW} + %s::float8) ON CONFLICT (key)"
                 " DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
-                " WHERE locks.expires_at <= %s OR locks.holder = excluded.holder RETURNING holder",
-                (key, holder, now + ttl, now),
+                f" WHERE locks.expires_at <= {STORE_NOW} OR locks.holder = excluded.holder"
+                " RETURNING holder",
+                (key, holder, float(ttl)),
             )
             if await cur.fetchone():
                 return None

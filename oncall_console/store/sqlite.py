@@ -32,6 +32,8 @@ INSERT_AUDIT = (
     "INSERT INTO audit (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
 )
 SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= ? ORDER BY id"
+STORE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+"""The store's clock in Unix seconds, read by SQLite itself (locks expire by it)."""
 
 
 class SqliteStore(Store):
@@ -123,19 +125,24 @@ class SqliteStore(Store):
         return await self._call(read)
 
     async def acquire_lock(self, key: str, holder: str, ttl: float, now: float) -> str | None:
+        """Expiry is judged by the store's clock (SQLite's, on the one machine the file
+        lives on), never by ``now``: a console whose clock is ahead cannot take a lock
+        another still holds, nor one whose clock is behind write a lock born expired."""
+
         def take(db: sqlite3.Connection) -> str | None:
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute(
-                    "SELECT holder, expires_at FROM locks WHERE key = ?", (key,)
+                    f"SELECT holder, expires_at > {STORE_NOW} FROM locks WHERE key = ?", (key,)
                 ).fetchone()
-                if row and row[1] > now and row[0] != holder:
+                if row and row[1] and row[0] != holder:
                     db.execute("ROLLBACK")
                     return str(row[0])
                 db.execute(
-                    "INSERT INTO locks (key, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                    "INSERT INTO locks (key, holder, expires_at)"
+                    f" VALUES (?, ?, {STORE_NOW} + ?) ON CONFLICT (key)"
                     " DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
-                    (key, holder, now + ttl),
+                    (key, holder, float(ttl)),
                 )
                 db.execute("COMMIT")
                 return None
