@@ -294,7 +294,7 @@ def test_replica_lag_is_judged_against_its_thresholds() -> None:
     assert judge(_facts(lag_s=3), p).status is Status.OK
     lagging = judge(_facts(lag_s=45), p)
     assert lagging.status is Status.DEGRADED and "replica lag 45s > 30 s" in lagging.summary
-    assert judge(_facts(lag_s=400), p).status is Status.DOWN
+    assert judge(_facts(lag_s=400), p).status is Status.CRITICAL  # answers: a threshold
     assert judge(_facts(lag_s=None), p).status is Status.DEGRADED
     assert judge(_facts(in_recovery=False, lag_s=None), p).details["role"] == "primary"
     assert judge(_facts(db_found=False), p).status is Status.DEGRADED
@@ -388,10 +388,10 @@ async def test_connections_over_70_and_90_percent_are_degraded_then_down(
 
         held += await connect_many(stack.postgres.dsn, 47 - 40)  # 94 %
         down = await until(
-            "DOWN at 94 %", lambda: _when(b.probe(spec()), lambda r: r.status is Status.DOWN)
+            "CRIT at 94 %", lambda: _when(b.probe(spec()), lambda r: r.status is Status.CRITICAL)
         )
         assert float(down.details["connections_pct"]) > 90 and "> 90 %" in down.summary
-        assert down.latency_ms is not None  # still answered: DOWN by threshold, not error
+        assert down.latency_ms is not None  # still answered: CRIT by threshold, never DOWN
     finally:
         await close_all(held)
     await until("OK again", lambda: _when(b.probe(spec()), lambda r: r.status is Status.OK))

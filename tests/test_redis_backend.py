@@ -174,7 +174,7 @@ async def test_memory_past_80_and_90_percent_of_maxmemory(make: Any, db: redis.R
     try:
         # 1 MiB steps are 1.6 % of the stack's 64 MiB: one lands in each band, well
         # below 100 %, where allkeys-lru would start evicting.
-        for band, status in (((0.82, 0.88), Status.DEGRADED), ((0.92, 0.97), Status.DOWN)):
+        for band, status in (((0.82, 0.88), Status.DEGRADED), ((0.92, 0.97), Status.CRITICAL)):
             while _ratio(db) < band[0]:
                 db.set(f"fill:{i}", chunk)
                 i += 1
@@ -183,7 +183,7 @@ async def test_memory_past_80_and_90_percent_of_maxmemory(make: Any, db: redis.R
             seen[status] = result
             assert result.status is status, result.summary
         assert "memory ≥ 80 %" in seen[Status.DEGRADED].summary
-        assert "memory ≥ 90 %" in seen[Status.DOWN].summary
+        assert "memory ≥ 90 %" in seen[Status.CRITICAL].summary
         assert db.dbsize() == i  # nothing evicted: the ratio came from our own data
     finally:
         db.flushdb()
@@ -199,7 +199,7 @@ async def test_queue_lengths_against_their_limits(make: Any, db: redis.Redis) ->
             "queue:absent": {"warning": 1, "critical": 2},
         }
     )
-    for length, status in ((3, Status.OK), (7, Status.DEGRADED), (12, Status.DOWN)):
+    for length, status in ((3, Status.OK), (7, Status.DEGRADED), (12, Status.CRITICAL)):
         db.delete("queue:celery")
         db.rpush("queue:celery", *[f"task-{n}" for n in range(length)])
         result = await backend.probe(check)

@@ -168,7 +168,7 @@ class HttpHealth(HttpConnections):
         else:
             f.status = Status.DOWN
         if latency_ms > p.critical_ms:
-            f.status = Status.worst([f.status, Status.DEGRADED])
+            f.status = Status.worst([f.status, Status.CRITICAL])
             f.notes.append(f"critical latency {latency_ms:.0f} ms (> {p.critical_ms:g} ms)")
         elif latency_ms > p.warning_ms:
             f.status = Status.worst([f.status, Status.DEGRADED])
@@ -183,7 +183,8 @@ class HttpHealth(HttpConnections):
         if days < 0:
             f.status, note = Status.DOWN, "TLS certificate expired"
         elif days < p.cert_critical_days:
-            f.status, note = Status.DOWN, f"TLS certificate expires in {days:.1f} days"
+            f.status = Status.worst([f.status, Status.CRITICAL])
+            note = f"TLS certificate expires in {days:.1f} days"
         elif days < p.cert_warning_days:
             f.status = Status.worst([f.status, Status.DEGRADED])
             note = f"TLS certificate expires in {days:.0f} days"

@@ -108,7 +108,7 @@ def judge(f: Facts, p: PostgresCheckParams) -> Judged:
     pct = ratio * 100
     conn_note = f"{f.connections}/{f.max_connections} connections ({pct:.0f} %)"
     if ratio > p.pool_critical:
-        statuses.append(Status.DOWN)
+        statuses.append(Status.CRITICAL)  # it answers: a threshold, not an outage
         conn_note += f" > {p.pool_critical * 100:g} %"
     elif ratio > p.pool_warning:
         statuses.append(Status.DEGRADED)
@@ -127,7 +127,7 @@ def judge(f: Facts, p: PostgresCheckParams) -> Judged:
         else:
             lag_note = f"replica lag {format_age(f.lag_s)}"
             if f.lag_s > p.replication_lag_critical_s:
-                statuses.append(Status.DOWN)
+                statuses.append(Status.CRITICAL)
                 lag_note += f" > {p.replication_lag_critical_s:g} s"
             elif f.lag_s > p.replication_lag_warning_s:
                 statuses.append(Status.DEGRADED)

@@ -56,7 +56,7 @@ def assess(
         d["memory_ratio"] = f"{ratio * 100:.1f} %"
         a.parts.append(f"memory {ratio * 100:.0f} % of {size(maxmem)}")
         if p.memory_critical is not None and ratio >= p.memory_critical:
-            a.worse(Status.DOWN, f"memory ≥ {p.memory_critical * 100:g} %")
+            a.worse(Status.CRITICAL, f"memory ≥ {p.memory_critical * 100:g} %")
         elif p.memory_warning is not None and ratio >= p.memory_warning:
             a.worse(Status.DEGRADED, f"memory ≥ {p.memory_warning * 100:g} %")
     else:
@@ -116,14 +116,14 @@ def assess(
         else:
             shown = str(n)
             state = (
-                Status.DOWN
+                Status.CRITICAL
                 if n >= limit.critical
                 else Status.DEGRADED
                 if n >= limit.warning
                 else Status.OK
             )
             if state is not Status.OK:
-                bound = limit.critical if state is Status.DOWN else limit.warning
+                bound = limit.critical if state is Status.CRITICAL else limit.warning
                 a.worse(state, f"queue {label} {n} ≥ {bound}")
         d[f"queue.{label}"] = shown
         rows.append((label, shown, str(limit.warning), str(limit.critical), state.label))
