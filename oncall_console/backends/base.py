@@ -87,6 +87,7 @@ from oncall_console.model import (
     Alert,
     CheckResult,
     CheckSpec,
+    Confirm,
     DetailTable,
     Incident,
     Silence,
@@ -258,6 +259,13 @@ class Backend:
         through :mod:`oncall_console.backends.shared.declared`. Called often: no IO.
         """
         return []
+
+    def confirmation_for(self, request: ActionRequest) -> Confirm | None:
+        """ACTIONS: how this request must be confirmed when its action's spec is not
+        enough (a key pattern that could match every key: ``Confirm.TYPE_TARGET``), or
+        None for what the spec says. The runner's policy (``engine/actions.py``
+        ``confirmation``) can only make it stricter. No IO."""
+        return None
 
     async def diagnose(self, language: str, text: str) -> DetailTable:
         """Run a read-only diagnostic from a runbook (``promql``, ``sql``) and return rows.

@@ -45,10 +45,11 @@ INTERRUPTED = (
 """The audit result of an action whose console was stopped (SIGTERM, SIGINT) mid-run."""
 
 
-def confirmation(spec: ActionSpec) -> Confirm:
+def confirmation(spec: ActionSpec, asked: Confirm | None = None) -> Confirm:
     """How a person confirms ``spec``: decided here only. A dangerous action always asks
-    for its target's name to be typed, whatever else it declares."""
-    if spec.dangerous or spec.confirm is Confirm.TYPE_TARGET:
+    for its target's name to be typed, whatever else it declares; the backend may ask the
+    same of one request (``asked``: a pattern that could match every key), never less."""
+    if spec.dangerous or spec.confirm is Confirm.TYPE_TARGET or asked is Confirm.TYPE_TARGET:
         return Confirm.TYPE_TARGET
     return Confirm.YES_NO
 
@@ -195,7 +196,7 @@ class ActionRunner:
             params,
             target,
             clean(preview, limit=20_000, single_line=False),
-            confirm=confirmation(spec),
+            confirm=confirmation(spec, self.backends[request.backend].confirmation_for(typed)),
             lock_holder=self._holders.get(f"{request.backend}/{target}", ""),
             verify=f"check {verify}" if verify else "",
         )
