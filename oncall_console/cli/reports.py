@@ -161,7 +161,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if args.what == "verify":
                 report = await store.verify_audit()
                 if report.ok:
-                    print(f"audit chain ok: {report.entries} entries")
+                    head = f" (head {report.head[:16]})" if report.head else ""
+                    print(f"audit chain ok: {report.entries} entries{head}")
                     return EXIT_OK
                 print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
                 return EXIT_DOWN

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
-
-GENESIS = "0" * 64
+from oncall_console.store.schema import GENESIS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +58,9 @@ class ChainReport:
     entries: int
     problem: str = ""
     """What is wrong and where, e.g. 'entry 7: hash does not match its content'."""
+    head: str = ""
+    """The hash of the entry the audit head names, when the chain reaches it: written
+    down elsewhere, it shows a later rewrite of the whole store."""
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -92,9 +94,20 @@ AUDIT_COLUMNS = (*FIELDS, "prev_hash", "hash")
 """An audit row's columns, in the order of AuditRecord's fields."""
 
 
+def chain_from(head: Sequence[Any] | None, last: Sequence[Any] | None) -> Sequence[Any] | None:
+    """What the next entry follows: the audit head (id and hash of the newest entry ever
+    appended) or the last row (id and hash), whichever is further on. After a cut at the
+    end (rows deleted behind the triggers) the next entry follows the head, so the gap
+    stays visible (``verify``: "entry N is missing") instead of being written over."""
+    if head is None or (last is not None and last[0] > head[0]):
+        return last
+    return head if head[0] > 0 else None
+
+
 def next_audit_record(values: dict[str, Any], last: Sequence[Any] | None) -> AuditRecord:
-    """The entry after ``last`` (its row's id and hash; None for the first): ``values``
-    with the next id and chained to it. Both stores call it inside their append's lock."""
+    """The entry after ``last`` (an id and hash, from ``chain_from``; None for the first):
+    ``values`` with the next id and chained to it. Both stores call it inside their
+    append's lock, and move the head to it in the same transaction."""
     row = {**values, "id": (last[0] + 1) if last else 1}
     prev = last[1] if last else GENESIS
     row["prev_hash"], row["hash"] = prev, entry_hash(prev, row)
@@ -106,8 +119,15 @@ def progress_by_step(rows: Iterable[Sequence[Any]]) -> dict[str, StepProgress]:
     return {r[2]: StepProgress(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows}
 
 
-def verify(records: list[AuditRecord]) -> ChainReport:
-    """Check the chain: each hash matches its content and its predecessor, ids have no gaps."""
+NOT_CHECKED: Any = object()
+"""``verify(records)`` without a head: the chain alone (for records from elsewhere)."""
+
+
+def verify(records: list[AuditRecord], head: Any = NOT_CHECKED) -> ChainReport:
+    """Check the chain: each hash matches its content and its predecessor, ids have no gaps;
+    and that it reaches its ``head`` (entries, hash), read before the records: the entry
+    the head names is there, with that hash (entries after it were appended since). A
+    missing head (None) or one past the last entry is a cut at the end."""
     prev = GENESIS
     intents: set[int] = set()
     for n, r in enumerate(records, start=1):
@@ -127,7 +147,26 @@ def verify(records: list[AuditRecord]) -> ChainReport:
         elif r.kind not in ("result", "verify") or r.intent_id not in intents:
             return ChainReport(False, len(records), f"entry {r.id}: result of an unknown intent")
         prev = r.hash
-    return ChainReport(True, len(records))
+    return _reaches(records, head) if head is not NOT_CHECKED else ChainReport(True, len(records))
+
+
+def _reaches(records: list[AuditRecord], head: Sequence[Any] | None) -> ChainReport:
+    n = len(records)
+    if head is None:
+        return ChainReport(False, n, "the audit head is missing: the end of the trail may be cut")
+    entries, hash_ = int(head[0]), str(head[1])
+    if entries > n:
+        cut = f"entry {entries} was" if entries == n + 1 else f"entries {n + 1}-{entries} were"
+        return ChainReport(
+            False, n, f"the trail ends at entry {n} but its head at {entries}: {cut} cut"
+        )
+    if entries and records[entries - 1].hash != hash_:
+        return ChainReport(
+            False, n, f"entry {entries}: not the entry the audit head names (the trail was cut)"
+        )
+    if not entries and hash_ != GENESIS:
+        return ChainReport(False, n, "the audit head does not match the trail")
+    return ChainReport(True, n, head=hash_)
 
 
 class Store:
@@ -168,8 +207,16 @@ class Store:
     async def release_lock(self, key: str, holder: str) -> None:
         raise NotImplementedError
 
+    async def audit_head(self) -> tuple[int, str] | None:
+        """The audit head: the id and hash of the newest entry ever appended (0 and the
+        genesis hash when none was), moved in each append's transaction; None if it is
+        gone (deleted behind its trigger)."""
+        raise NotImplementedError
+
     async def verify_audit(self) -> ChainReport:
-        return verify(await self.audit())
+        """The chain, and that it reaches its head (read first: appends may follow)."""
+        head = await self.audit_head()
+        return verify(await self.audit(), head)
 
     async def unfinished(self) -> list[AuditRecord]:
         """Intents with no result: the console died (or was killed) while they ran."""

@@ -17,6 +17,7 @@ from oncall_console.store.base import (
     AuditRecord,
     StepProgress,
     Store,
+    chain_from,
     next_audit_record,
     progress_by_step,
 )
@@ -32,6 +33,8 @@ INSERT_AUDIT = (
     + ")"
 )
 SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= %s ORDER BY id"
+SELECT_HEAD = "SELECT entries, hash FROM audit_head WHERE one = 1"
+MOVE_HEAD = "UPDATE audit_head SET entries = %s, hash = %s WHERE one = 1"
 LOCK_KEY = 0x0C0A11  # one advisory lock for the audit chain and for migrations
 STORE_NOW = "extract(epoch from clock_timestamp())::float8"
 """The server's clock in Unix seconds (locks expire by it, not by a console's clock)."""
@@ -107,11 +110,21 @@ class PostgresStore(Store):
             async with conn.transaction():
                 # Consoles on other machines append too: the lock makes id + chain atomic.
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                cur = await conn.execute(SELECT_HEAD)
+                head = await cur.fetchone()
                 cur = await conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
                 last = await cur.fetchone()
-                record = next_audit_record(values, last)
+                record = next_audit_record(values, chain_from(head, last))
                 await conn.execute(INSERT_AUDIT, tuple(getattr(record, c) for c in COLUMNS))
+                await conn.execute(MOVE_HEAD, (record.id, record.hash))  # missing stays missing
             return record
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        async with self._lock:
+            conn = await self._connection()
+            cur = await conn.execute(SELECT_HEAD)
+            row = await cur.fetchone()
+            return (int(row[0]), str(row[1])) if row else None
 
     async def audit(self, since: float | None = None) -> list[AuditRecord]:
         async with self._lock:

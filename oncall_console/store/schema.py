@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+GENESIS = "0" * 64
+"""The hash the first audit entry follows (store/base.py uses this one)."""
+
 # (version, sqlite statements, postgresql statements)
 MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
     (
@@ -106,6 +109,43 @@ MIGRATIONS: list[tuple[int, list[str], list[str]]] = [
                $$ BEGIN RAISE EXCEPTION 'the incident timeline is append-only'; END $$""",
             """CREATE TRIGGER timeline_append_only BEFORE UPDATE OR DELETE ON timeline
                FOR EACH ROW EXECUTE FUNCTION oncall_timeline_append_only()""",
+        ],
+    ),
+    (
+        4,  # the audit head: the newest entry's id and hash, moved in each append's
+        # transaction, so a cut at the chain's end (rows deleted behind the triggers) shows
+        [
+            """CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1),
+                entries INTEGER NOT NULL, hash TEXT NOT NULL)""",
+            f"""INSERT INTO audit_head (one, entries, hash) VALUES (1,
+                coalesce((SELECT max(id) FROM audit), 0),
+                coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '{GENESIS}'))""",
+            """CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+               BEGIN SELECT RAISE(ABORT, 'the audit head only moves forward'); END""",
+            """CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head
+               WHEN NEW.entries < OLD.entries
+               BEGIN SELECT RAISE(ABORT, 'the audit head only moves forward'); END""",
+        ],
+        [
+            """CREATE TABLE audit_head (one INTEGER PRIMARY KEY CHECK (one = 1),
+                entries BIGINT NOT NULL, hash TEXT NOT NULL)""",
+            f"""INSERT INTO audit_head (one, entries, hash) VALUES (1,
+                coalesce((SELECT max(id) FROM audit), 0),
+                coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '{GENESIS}'))""",
+            """CREATE FUNCTION oncall_audit_head_forward() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'the audit head only moves forward'; END $$""",
+            """CREATE TRIGGER audit_head_kept BEFORE DELETE ON audit_head
+               FOR EACH ROW EXECUTE FUNCTION oncall_audit_head_forward()""",
+            """CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head
+               FOR EACH ROW WHEN (NEW.entries < OLD.entries)
+               EXECUTE FUNCTION oncall_audit_head_forward()""",
+            # TRUNCATE skips row triggers: refuse it on every append-only table
+            """CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head
+               FOR EACH STATEMENT EXECUTE FUNCTION oncall_audit_head_forward()""",
+            """CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+               FOR EACH STATEMENT EXECUTE FUNCTION oncall_audit_append_only()""",
+            """CREATE TRIGGER timeline_no_truncate BEFORE TRUNCATE ON timeline
+               FOR EACH STATEMENT EXECUTE FUNCTION oncall_timeline_append_only()""",
         ],
     ),
 ]

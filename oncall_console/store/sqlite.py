@@ -7,6 +7,7 @@ serialised there and the event loop never waits on the disk.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from oncall_console.store.base import (
     AuditRecord,
     StepProgress,
     Store,
+    chain_from,
     next_audit_record,
     progress_by_step,
 )
@@ -32,6 +34,8 @@ INSERT_AUDIT = (
     "INSERT INTO audit (" + ", ".join(COLUMNS) + ") VALUES (" + ", ".join("?" * len(COLUMNS)) + ")"
 )
 SELECT_AUDIT = "SELECT " + ", ".join(COLUMNS) + " FROM audit WHERE at >= ? ORDER BY id"
+SELECT_HEAD = "SELECT entries, hash FROM audit_head WHERE one = 1"
+MOVE_HEAD = "UPDATE audit_head SET entries = ?, hash = ? WHERE one = 1"
 STORE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 """The store's clock in Unix seconds, read by SQLite itself (locks expire by it)."""
 
@@ -54,7 +58,7 @@ class SqliteStore(Store):
     async def open(self) -> None:
         def connect() -> None:
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(self.path))
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # an intent is on disk before the action runs
@@ -104,9 +108,11 @@ class SqliteStore(Store):
         def append(db: sqlite3.Connection) -> AuditRecord:
             db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes too
             try:
+                head = db.execute(SELECT_HEAD).fetchone()
                 last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-                record = next_audit_record(values, last)
+                record = next_audit_record(values, chain_from(head, last))
                 db.execute(INSERT_AUDIT, tuple(getattr(record, c) for c in COLUMNS))
+                db.execute(MOVE_HEAD, (record.id, record.hash))  # a missing head stays missing
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -114,6 +120,13 @@ class SqliteStore(Store):
             return record
 
         return await self._call(append)
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        def read(db: sqlite3.Connection) -> tuple[int, str] | None:
+            row = db.execute(SELECT_HEAD).fetchone()
+            return (int(row[0]), str(row[1])) if row else None
+
+        return await self._call(read)
 
     async def audit(self, since: float | None = None) -> list[AuditRecord]:
         def read(db: sqlite3.Connection) -> list[AuditRecord]:
@@ -227,3 +240,18 @@ class SqliteStore(Store):
 
     async def incident_for_group(self, group_key: str) -> IncidentRecord | None:
         return await self._call(lambda db: inc.sqlite_for_group(db, group_key))
+
+
+def create_private(path: Path) -> None:
+    """Create the store's file 0600 (its folder 0700) when it does not exist yet, whatever
+    the umask: the trail names operators, targets and what they ran. SQLite gives the
+    -wal and -shm files the mode of the database file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return  # an existing store keeps the mode it has
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
