@@ -651,3 +651,26 @@ def test_confirm_dialog_at_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(at=90), terminal_size=(80, 24), run_before=open_dialog)
+
+
+async def test_the_confirm_reads_the_blast_radius_again_while_it_is_open(monkeypatch):
+    """Sessions, keys, pods: the count moves while the engineer reads; the preview is
+    read from the backend again every few seconds (OnCall.repreview)."""
+    from oncall_console.ui.screens import actions as dialogs
+
+    monkeypatch.setattr(dialogs, "PREVIEW_EVERY", 0.05)
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        plan = await rollback_plan(app)
+        counts = iter(range(44, 0, -1))
+
+        async def repreview() -> str:
+            return f"{next(counts)} session(s) idle match now\n\nSELECT ..."
+
+        app.push_screen(ConfirmAction(plan, subject="pg", repreview=repreview))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmAction), "the dialog")
+        await wait_for(pilot, lambda: "session(s) idle match now" in screen_text(app), "read", 3)
+        first = line_of(screen_text(app), "match now")
+        await wait_for(pilot, lambda: line_of(screen_text(app), "match now") != first, "moved", 3)
+        await pilot.press("escape")

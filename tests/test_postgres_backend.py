@@ -706,7 +706,10 @@ async def test_terminate_idle_previews_then_ends_only_the_matching_sessions(
         prepared = await runner.prepare(request)
         assert prepared.target == "app"
         preview = prepared.preview
-        assert preview.startswith("SELECT s.pid, s.usename, s.datname")
+        # The blast radius first (the dialog shows the top at 80x24), then the SQL.
+        headline, _, sql = preview.partition("\n\n")
+        assert headline == "3 session(s) idle for over 1 min on database app match now"
+        assert sql.startswith("SELECT s.pid, s.usename, s.datname")
         assert "pg_terminate_backend(s.pid)" in preview
         assert "a.state = 'idle'" in preview and "make_interval(mins => 1)" in preview
         assert "a.datname = 'app'::text" in preview

@@ -85,7 +85,12 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
             notify_error(app, "Refused", exc)
             return None
     answer = await app.push_screen_wait(
-        ConfirmAction(plan, subject=ask.subject, live=lambda: oncall.live_state(plan))
+        ConfirmAction(
+            plan,
+            subject=ask.subject,
+            live=lambda: oncall.live_state(plan),
+            repreview=lambda: oncall.repreview(plan),
+        )
     )
     if answer is None:
         app.notify("Cancelled: nothing was done.", timeout=3)

@@ -54,6 +54,9 @@ class Plan:
     params: dict[str, Any] = field(default_factory=dict)
     sql_text: str = ""
     lines: list[str] = field(default_factory=list)
+    headline: str = ""
+    """The blast radius in one line ("44 session(s) idle … match now"), shown first: at
+    80x24 the confirm dialog shows the top of the preview, and the SQL is long."""
     refusal: str | None = None
     """Why it must not run at all (the run is REFUSED)."""
     failure: str | None = None
@@ -65,7 +68,8 @@ class Plan:
             head = [f"refused: {self.refusal}", ""]
         elif self.failure:
             head = [f"would fail: {self.failure}", ""]
-        body = [self.sql_text] if self.sql_text else []
+        body = [self.headline, ""] if self.headline else []
+        body += [self.sql_text] if self.sql_text else []
         if self.lines:
             body += ["", *self.lines]
         return "\n".join(head + body).strip()
@@ -204,7 +208,9 @@ def _signal_planner(fn: str, verb: str) -> Any:
         lines = [_session_line(row)] if row else []
         if row and fn == "pg_cancel_backend" and row["state"] != "active":
             lines.append("it is not running a query now: cancelling does nothing")
-        return Plan(statement, args, exact(env, statement, args), lines, refusal, failure)
+        return Plan(
+            statement, args, exact(env, statement, args), lines, refusal=refusal, failure=failure
+        )
 
     return planner
 
@@ -270,13 +276,13 @@ async def _plan_terminate_idle(env: Env, params: dict[str, Any]) -> Plan:
     count = (await read(env, _IDLE_COUNT, args))[0]["n"]
     samples = await read(env, _IDLE_SAMPLE, args) if count else []
     where = f" on database {args['database']}" if args["database"] else ""
-    lines = [f"{count} session(s) {args['state']} for over {args['minutes']} min{where} match now"]
-    lines += [_idle_line(r) for r in samples]
+    headline = f"{count} session(s) {args['state']} for over {args['minutes']} min{where} match now"
+    lines = [_idle_line(r) for r in samples]
     if count > len(samples):
         lines.append(f"… and {count - len(samples)} more")
     if not env.allow_superuser:
         lines.append("superuser sessions are left alone (allow_superuser_termination is off)")
-    return Plan(_IDLE_TERMINATE, args, exact(env, _IDLE_TERMINATE, args), lines)
+    return Plan(_IDLE_TERMINATE, args, exact(env, _IDLE_TERMINATE, args), lines, headline=headline)
 
 
 async def _run_terminate_idle(

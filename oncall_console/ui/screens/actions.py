@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -404,6 +404,10 @@ LIVE_ROWS = 4
 """The target's state shows at most this many rows (its check first), then "… N more"."""
 
 
+PREVIEW_EVERY = 3.0
+"""Seconds between reads of the preview while the confirm dialog is open."""
+
+
 class ConfirmAction(ModalScreen[str | None]):
     """Shows exactly what will be done, and the target as it is now; y/n, or type the
     target's name if dangerous."""
@@ -420,15 +424,20 @@ class ConfirmAction(ModalScreen[str | None]):
         *,
         subject: str = "",
         live: Callable[[], list[tuple[str, Status, str]]] | None = None,
+        repreview: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         super().__init__()
         self.prepared = plan
         self.subject = subject
         self.live = live
+        self.repreview = repreview
+        """The backend's preview now: the blast radius (sessions, keys, pods) moves while
+        the dialog is open, so it is read again every few seconds."""
         """The target's state now (its check, the SLIs it moves): shown, refreshed."""
         self.typed = bool(plan.typed_target)
         """The plan says so: the target's name is typed, y and n are letters."""
         self._shown_live: str | None = None
+        self._shown_preview = clean(plan.preview, limit=20_000, single_line=False)
         # Set in compose; kept, not queried: a late refresh may come as the dialog closes.
         self._box: Vertical
         self._preview: VerticalScroll
@@ -458,7 +467,9 @@ class ConfirmAction(ModalScreen[str | None]):
             with VerticalScroll(id="confirm-preview") as preview:
                 self._preview = preview
                 preview.border_title = "preview"
-                yield Static(Text(clean(p.preview, limit=20_000, single_line=False)))
+                yield Static(
+                    Text(clean(p.preview, limit=20_000, single_line=False)), id="confirm-text"
+                )
             with Vertical(id="confirm-answer"):
                 if self.typed:
                     target = clean(p.typed_target, limit=80)
@@ -510,7 +521,18 @@ class ConfirmAction(ModalScreen[str | None]):
         if self.live is not None:
             self.refresh_live()
             self.set_interval(1.0, self.refresh_live)
+        if self.repreview is not None:
+            self.set_interval(PREVIEW_EVERY, self._refresh_preview)
         self.call_after_refresh(self._fit)
+
+    @work(exclusive=True, group="repreview")
+    async def _refresh_preview(self) -> None:
+        """The preview as the backend sees it now; repainted only when it changed."""
+        assert self.repreview is not None
+        text = clean(await self.repreview(), limit=20_000, single_line=False)
+        if text != self._shown_preview and self.is_attached:
+            self._shown_preview = text
+            self.query_one("#confirm-text", Static).update(Text(text))
 
     def refresh_live(self) -> None:
         """Read the target's state again; repaint only when it changed (slow links)."""
