@@ -55,28 +55,20 @@ FOCUS_MARK = "▶"  # the params form's mark before the focused field (when it h
 NOTES = [
     # What the runs found beyond the figures (read from this tree; update with the console).
     "- Where the keys go: 2 on the dashboard (`3` focuses the alerts panel, whose cursor is "
-    "already on the alert; `a`), 3 in the action picker (terminate-idle is the third of the "
-    "postgres backend's five actions: `↓ ↓ enter`), 3 in the parameters form (`enter` past "
-    "`state`, `0` over the prefilled 10, as sessions leaked seconds ago are not older than "
-    "10 minutes, `ctrl+s` to submit), `y`. Without ctrl+s (`enter` past `database`, `enter` "
-    "on the last field) it is one more. 8 needs one key less: in the picker (the likely "
-    "action first, or a key per action), or a form that needs no edit here (a default age "
-    "that matches a leak in progress).",
-    '- Why "recovered" is not seen at 120x40: the verification bar '
-    "(ui/widgets/watchbar.py, `dock: bottom`) and the footer are both docked at the bottom, "
-    "and Textual overlaps widgets docked to the same edge rather than stacking them, the "
-    "footer on top. The bar's last line is always under the footer, so a one-line bar (every "
-    "outcome line at 120 columns: `✓ recovered in 2s · pg.terminate-idle · …`) does not "
-    "show at all; at 80 columns the same line wraps to two and its first shows. Read from "
-    "the widget in the running console: region (0, 39, 120, 1), the footer's row, after "
-    "recovery; (0, 37, 120, 3) while verifying. The console did judge it recovered: the audit "
-    "trail has the verify entry (last column of the table).",
-    "- Why the alert took longer to reach the screen at 80x24: the start-of-shift toast "
-    '("New shift", 15 s) sits over the alerts panel from column 38, where the alert\'s name '
-    "is cut to `DatabaseConnection` (screen below). It is there because the drill starts the "
-    "console just before the leak; but every toast lands on the same place at 80 columns: "
-    'after the run, the result (10 s) and "Verifying: …" (8 s) toasts cover the right '
-    'half of the dashboard, alerts panel included (the "recovered" screen below).',
+    "already on the alert; `a` opens the actions of the check the alert is about), 1 in the "
+    "action picker (`3`: a digit picks the Nth action), 3 in the parameters form (`enter` "
+    "past `state`, `0` over the prefilled 10, as sessions leaked seconds ago are not older "
+    "than 10 minutes, `ctrl+s` to submit), `y`.",
+    "- Before (first run of this drill, earlier today): 9 keys (the picker took `↓ ↓ enter`), "
+    "and \"recovered\" was never seen at 120x40: the verification bar was docked at the "
+    "bottom under the footer (Textual overlaps widgets docked to the same edge); it now sits "
+    "in the flow above the footer. PostgreSQL past its pool threshold showed ✗ DOWN; it "
+    "shows ! CRIT now (it answers).",
+    "- Still seen: at 80x24 toasts sit over the right half of the alerts panel (the "
+    "start-of-shift toast delayed reading the alert's name; after the run the result and "
+    "\"Verifying\" toasts cover it for 8-10 s). Fixed after this run: the confirm dialog "
+    "showed the SQL before the \"44 session(s) … match now\" line (a scroll at 80x24); the "
+    "count is the preview's first line now, read again every 3 s.",
 ]
 
 # --- what is on the screen ----------------------------------------------------------------
@@ -237,10 +229,8 @@ KEYS: list[Key] = [
     Key("Down", f"to {ALERT}'s row (only if it is not the first)", highlighted(ALERT),
         "dashboard", repeat=True),
     Key("a", "the actions of the check the alert is about", on_screen("Actions ·"), "dashboard"),
-    Key("Down", "next action", highlighted("Cancel the running query"), "picker"),
-    Key("Down", "next action: terminate idle sessions", highlighted("Terminate sessions idle"),
-        "picker"),
-    Key("Enter", "choose it: its parameters form", on_screen("older_than_minutes"), "picker"),
+    Key("3", "the third action, terminate idle sessions: its parameters form",
+        on_screen("older_than_minutes"), "picker"),
     Key("Enter", "state: idle (prefilled); next field", focused("older_than_minutes"), "form"),
     Key("0", "older than 0 minutes, i.e. every idle session now (typed over the 10)",
         field_value("older_than_minutes", "0"), "form"),
