@@ -146,17 +146,32 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit list`` / ``audit verify``. Both only read: they work on a store that cannot
+    be written (a full disk, a read-only file). A store fault is one line naming the store
+    and exits 2; for ``verify``, a corrupt store is a broken chain."""
     import time
 
     from oncall_console.durations import parse_duration
     from oncall_console.engine.api import store_from_config
+    from oncall_console.store import StoreCorrupt, StoreError
     from oncall_console.text import clean
 
     store = store_from_config(load_config(args.config))
     since = time.time() - parse_duration(args.since) if args.since else None
 
+    def fault(exc: StoreError) -> int:
+        if args.what == "verify" and isinstance(exc, StoreCorrupt):
+            print(f"audit chain BROKEN: the store is corrupt: {clean(str(exc))}", file=sys.stderr)
+        else:
+            print(f"error: {clean(str(exc))}", file=sys.stderr)
+        return EXIT_DOWN
+
     async def go() -> int:
-        await store.open()
+        try:
+            await store.open()
+        except StoreError as exc:
+            await store.close()
+            return fault(exc)
         try:
             if args.what == "verify":
                 report = await store.verify_audit()
@@ -164,7 +179,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                     head = f" (head {report.head[:16]})" if report.head else ""
                     print(f"audit chain ok: {report.entries} entries{head}")
                     return EXIT_OK
-                print(f"audit chain BROKEN: {report.problem}", file=sys.stderr)
+                print(f"audit chain BROKEN: {clean(report.problem)}", file=sys.stderr)
                 return EXIT_DOWN
             records = await store.audit(since)
             finished = {r.intent_id: r for r in records if r.kind == "result"}
@@ -172,7 +187,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 if r.kind != "intent":
                     continue
                 done = finished.get(r.id)
-                outcome = done.outcome if done else "outcome unknown"
+                outcome = clean(done.outcome) if done else "outcome unknown"
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.at))
                 who = clean(r.operator) + (f"@{clean(r.ssh_client)}" if r.ssh_client else "")
                 print(
@@ -181,6 +196,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 if done and done.message:
                     print(f"    {clean(done.message, limit=200)}")
             return EXIT_OK
+        except StoreError as exc:
+            return fault(exc)
         finally:
             await store.close()
 

@@ -6,12 +6,17 @@ import os
 from pathlib import Path
 
 from oncall_console.store.base import AuditRecord, ChainReport, StepProgress, Store
+from oncall_console.store.faults import StoreCorrupt, StoreDenied, StoreError, StoreFull
 
 __all__ = [
     "AuditRecord",
     "ChainReport",
     "StepProgress",
     "Store",
+    "StoreCorrupt",
+    "StoreDenied",
+    "StoreError",
+    "StoreFull",
     "default_sqlite_path",
     "open_store",
 ]

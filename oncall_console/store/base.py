@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oncall_console.store.faults import StoreCorrupt
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import GENESIS
 
@@ -170,7 +171,12 @@ def _reaches(records: list[AuditRecord], head: Sequence[Any] | None) -> ChainRep
 
 
 class Store:
-    """What every store implements. All methods are coroutines; none blocks the loop."""
+    """What every store implements. All methods are coroutines; none blocks the loop.
+
+    A fault of the store itself (a full disk, a corrupt file, no permission) raises a
+    ``faults.StoreError`` whose message is one line naming the store and the fault.
+    ``open`` writes only to create or update the schema: a current store opens for
+    reading even where it cannot be written, and its writes then raise the fault."""
 
     async def open(self) -> None:
         """Connect and apply migrations."""
@@ -214,9 +220,13 @@ class Store:
         raise NotImplementedError
 
     async def verify_audit(self) -> ChainReport:
-        """The chain, and that it reaches its head (read first: appends may follow)."""
-        head = await self.audit_head()
-        return verify(await self.audit(), head)
+        """The chain, and that it reaches its head (read first: appends may follow). A
+        store too damaged to be read is a broken chain, said as such."""
+        try:
+            head = await self.audit_head()
+            return verify(await self.audit(), head)
+        except StoreCorrupt as exc:
+            return ChainReport(False, 0, f"the store is corrupt: {exc}")
 
     async def unfinished(self) -> list[AuditRecord]:
         """Intents with no result: the console died (or was killed) while they ran."""

@@ -12,6 +12,7 @@ always bound parameters.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -299,7 +300,9 @@ def _sqlite_tx(db: sqlite3.Connection, fn: Callable[[], Any]) -> Any:
         db.execute("COMMIT")
         return out
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back itself (a full disk): keep its error
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
 
 

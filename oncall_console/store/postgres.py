@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 
 from oncall_console.store import incidents as inc
 from oncall_console.store.base import (
@@ -21,8 +22,9 @@ from oncall_console.store.base import (
     next_audit_record,
     progress_by_step,
 )
+from oncall_console.store.faults import StoreCorrupt, StoreDenied, StoreError, StoreFull
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
-from oncall_console.store.schema import MIGRATIONS
+from oncall_console.store.schema import LATEST, MIGRATIONS
 
 COLUMNS = AUDIT_COLUMNS
 INSERT_AUDIT = (
@@ -49,6 +51,8 @@ class PostgresStore(Store):
         self._lock = asyncio.Lock()  # one connection: one statement at a time
         self.call_timeout = max(10.0, connect_timeout * 2)
         """No store call waits longer: a hung (e.g. SIGSTOPped) server fails it instead."""
+        self.where = where(dsn)
+        """The database, as faults name it: no user, no password."""
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
@@ -61,8 +65,12 @@ class PostgresStore(Store):
         return self._conn
 
     async def open(self) -> None:
+        """Connect; migrate only when the schema is behind. A current store is opened
+        without writing, so a role that may only read (or a read-only standby) reads."""
         async with self._lock:
             conn = await self._connection()
+            if await _version(conn) >= LATEST:
+                return
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
                 await conn.execute(
@@ -229,6 +237,47 @@ class PostgresStore(Store):
             return await inc.pg_for_group(await self._connection(), group_key)
 
 
+async def _version(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The schema's version, by reading alone (0 for a new database)."""
+    cur = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cur.fetchone()
+    if not (row and row[0]):
+        return 0
+    cur = await conn.execute("SELECT max(version) FROM schema_version")
+    row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def where(dsn: str) -> str:
+    """``postgresql://host:port/dbname`` of a DSN, without its user or password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except Exception:
+        return "postgresql"
+    host, port = str(info.get("host") or "localhost"), str(info.get("port") or "")
+    return f"postgresql://{host}{':' + port if port else ''}/{info.get('dbname') or ''}"
+
+
+# SQLSTATEs that are faults of the store itself (others: the caller's error, or the
+# connection's, which errors.describe already words well).
+_FAULTS: dict[str, tuple[type[StoreError], str]] = {
+    "53100": (StoreFull, "the database server's disk is full"),
+    "42501": (StoreDenied, "permission denied"),
+    "25006": (StoreDenied, "the database is read-only"),
+    "XX001": (StoreCorrupt, "the database is corrupt"),
+    "XX002": (StoreCorrupt, "an index is corrupt"),
+    "58030": (StoreError, "disk I/O error on the database server"),
+}
+
+
+def pg_fault(where: str, exc: psycopg.Error) -> StoreError | None:
+    found = _FAULTS.get(exc.sqlstate or "")
+    if found is None:
+        return None
+    said = exc.diag.message_primary or str(exc)
+    return found[0](where, found[1], said.splitlines()[0] if said else "")
+
+
 def _bounded(method: Any) -> Any:
     """At most ``call_timeout``. Not ``asyncio.wait_for``: a cancelled psycopg call asks the
     server to cancel the query and waits for it, and a hung server never answers (wait_for
@@ -243,7 +292,13 @@ def _bounded(method: Any) -> Any:
             task.cancel()
             raise
         if task in done:
-            return task.result()
+            try:
+                return task.result()
+            except psycopg.Error as exc:
+                fault = pg_fault(self.where, exc)
+                if fault is None:
+                    raise
+                raise fault from exc
         conn = self._conn
         if conn is not None:
             with contextlib.suppress(Exception):

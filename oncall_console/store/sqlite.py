@@ -7,9 +7,10 @@ serialised there and the event loop never waits on the disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,14 +19,21 @@ from oncall_console.store import incidents as inc
 from oncall_console.store.base import (
     AUDIT_COLUMNS,
     AuditRecord,
+    ChainReport,
     StepProgress,
     Store,
     chain_from,
     next_audit_record,
     progress_by_step,
 )
+from oncall_console.store.faults import (
+    StoreCorrupt,
+    StoreError,
+    os_fault,
+    sqlite_fault,
+)
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
-from oncall_console.store.schema import MIGRATIONS
+from oncall_console.store.schema import LATEST, MIGRATIONS
 
 T = TypeVar("T")
 COLUMNS = AUDIT_COLUMNS
@@ -46,30 +54,124 @@ class SqliteStore(Store):
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="oncall-sqlite")
         self._db: sqlite3.Connection | None = None
         self._closed = False
+        self.degraded: StoreError | None = None
+        """Why the file could not be opened as usual (e.g. the disk is full: no room for
+        its shared-memory file), so that it is read alone, call by call; None when not."""
 
-    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """``fn`` on the worker thread; a SQLite error becomes the StoreError it is."""
+
         def run() -> T:
-            if self._db is None:
+            if self._db is None and self.degraded is None:
                 raise RuntimeError("store is not open")
-            return fn(self._db)
+            try:
+                if self.degraded is not None and not self._recover():
+                    if write:
+                        raise self.degraded
+                    with self._alone() as db:
+                        return fn(db)
+                assert self._db is not None
+                return fn(self._db)
+            except sqlite3.Error as exc:
+                raise sqlite_fault(self.path, exc, writing=write) from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
     async def open(self) -> None:
-        def connect() -> None:
-            if self.path != ":memory:":
-                create_private(Path(self.path))
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+        """Open the file; update its schema only when it is behind (reading writes
+        nothing). A file that cannot be opened as usual but can be read is read alone
+        (``degraded``); one that cannot be read raises the StoreError it is."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._open)
+
+    def _open(self) -> None:
+        if self.path == ":memory:":
+            self._db = self._connect()
+            return
+        try:
+            create_private(Path(self.path))
+        except OSError as exc:
+            raise os_fault(self.path, exc) from None
+        try:
+            self._db = self._connect()
+            return
+        except sqlite3.Error as exc:
+            fault = sqlite_fault(self.path, exc, writing=True)
+            if isinstance(fault, StoreCorrupt):
+                raise fault from exc
+        try:  # e.g. no room for the shared-memory file: read it alone, without one
+            with self._alone() as db:
+                version = _version(db)
+        except sqlite3.Error as exc:
+            raise fault from exc
+        if version < LATEST:
+            raise StoreError(
+                self.path,
+                f"its schema is behind ({version} < {LATEST}) and it cannot be written",
+                fault.what,
+            )
+        self.degraded = fault
+
+    def _connect(self) -> sqlite3.Connection:
+        """The shared connection: WAL, synchronous; migrated only when behind."""
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
             db.execute("PRAGMA synchronous=FULL")  # an intent is on disk before the action runs
             db.execute("PRAGMA foreign_keys=ON")
-            self._db = db
-            self._migrate(db)
+            if _version(db) < LATEST:
+                self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
-        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+    def _recover(self) -> bool:
+        """In degraded mode: open as usual again if that works now (room again)."""
+        try:
+            self._db = self._connect()
+        except sqlite3.Error:
+            return False
+        self.degraded = None
+        return True
+
+    @contextlib.contextmanager
+    def _alone(self) -> Iterator[sqlite3.Connection]:
+        """A private connection for one call, that reads only and writes nothing: in
+        exclusive locking mode SQLite keeps the WAL index in this process and needs no
+        shared-memory file (a full disk has no room for one); failing that (a folder or
+        file system we may not write), the file as it is, when no WAL holds anything
+        beyond it. Either holds the file for this one call only."""
+        db = self._read_alone()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _read_alone(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=2, isolation_level=None)
+        try:
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("PRAGMA query_only=ON")
+            _version(db)  # the first read takes the lock: it fails here if it is to fail
+            return db
+        except sqlite3.Error:
+            db.close()
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise  # the newest entries are in the WAL: not read without its index
+        from urllib.parse import quote
+
+        uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro&immutable=1"
+        db = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
+        try:
+            _version(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")  # kept in the file: set once, when created
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -82,7 +184,7 @@ class SqliteStore(Store):
                     db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            rollback(db)
             raise
 
     async def close(self) -> None:
@@ -115,11 +217,27 @@ class SqliteStore(Store):
                 db.execute(MOVE_HEAD, (record.id, record.hash))  # a missing head stays missing
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
             return record
 
-        return await self._call(append)
+        return await self._call(append, write=True)
+
+    async def verify_audit(self) -> ChainReport:
+        """The file's own integrity first (a damaged page anywhere is a corrupt store),
+        then the chain and its head."""
+
+        def check(db: sqlite3.Connection) -> str:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+            return "" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
+
+        try:
+            damage = await self._call(check)
+        except StoreCorrupt as exc:
+            return ChainReport(False, 0, f"the store is corrupt: {exc}")
+        if damage:
+            return ChainReport(False, 0, f"the store is corrupt: store {self.path}: {damage}")
+        return await super().verify_audit()
 
     async def audit_head(self) -> tuple[int, str] | None:
         def read(db: sqlite3.Connection) -> tuple[int, str] | None:
@@ -149,7 +267,7 @@ class SqliteStore(Store):
                     f"SELECT holder, expires_at > {STORE_NOW} FROM locks WHERE key = ?", (key,)
                 ).fetchone()
                 if row and row[1] and row[0] != holder:
-                    db.execute("ROLLBACK")
+                    rollback(db)
                     return str(row[0])
                 db.execute(
                     "INSERT INTO locks (key, holder, expires_at)"
@@ -160,14 +278,15 @@ class SqliteStore(Store):
                 db.execute("COMMIT")
                 return None
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
 
-        return await self._call(take)
+        return await self._call(take, write=True)
 
     async def release_lock(self, key: str, holder: str) -> None:
         await self._call(
-            lambda db: db.execute("DELETE FROM locks WHERE key = ? AND holder = ?", (key, holder))
+            lambda db: db.execute("DELETE FROM locks WHERE key = ? AND holder = ?", (key, holder)),
+            write=True,
         )
 
     async def save_step(self, progress: StepProgress) -> None:
@@ -182,7 +301,7 @@ class SqliteStore(Store):
                 (p.runbook, p.scope, p.step, int(p.done), p.operator, p.at, p.note),
             )
 
-        await self._call(save)
+        await self._call(save, write=True)
 
     async def steps(self, runbook: str, scope: str) -> dict[str, StepProgress]:
         def read(db: sqlite3.Connection) -> dict[str, StepProgress]:
@@ -206,7 +325,7 @@ class SqliteStore(Store):
         entries: Sequence[TimelineRecord] = (),
     ) -> IncidentRecord:
         return await self._call(
-            lambda db: inc.sqlite_create(db, values, operator, at, prefix, entries)
+            lambda db: inc.sqlite_create(db, values, operator, at, prefix, entries), write=True
         )
 
     async def update_incident(
@@ -221,11 +340,12 @@ class SqliteStore(Store):
         check: Callable[[IncidentRecord], None] | None = None,
     ) -> IncidentRecord:
         return await self._call(
-            lambda db: inc.sqlite_update(db, incident_id, values, operator, at, kind, text, check)
+            lambda db: inc.sqlite_update(db, incident_id, values, operator, at, kind, text, check),
+            write=True,
         )
 
     async def add_timeline(self, entry: TimelineRecord) -> TimelineRecord | None:
-        return await self._call(lambda db: inc.sqlite_add_timeline(db, entry))
+        return await self._call(lambda db: inc.sqlite_add_timeline(db, entry), write=True)
 
     async def incidents(
         self, open_only: bool = False, since: float | None = None
@@ -255,3 +375,21 @@ def create_private(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+def _version(db: sqlite3.Connection) -> int:
+    """The file's schema version, by reading alone (0 for a new, empty file)."""
+    if not db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone():
+        return 0
+    return int(db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction, without hiding why it failed:
+    SQLite has often rolled it back itself (a full disk), and ROLLBACK would then raise
+    "cannot rollback - no transaction is active" in place of the disk's error."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
