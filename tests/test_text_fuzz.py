@@ -128,3 +128,18 @@ def test_nothing_of_the_dropped_categories_survives_and_twice_is_once(raw, mode,
     assert "\x1b" not in out
     assert len(out) <= limit
     assert cleaned(out, mode, limit) == out  # idempotent
+
+
+def test_status_json_escapes_every_character_the_cleaner_drops():
+    """`status --format json` keeps remote text whole but writes no control, format or
+    separator character raw (U+2028, U+061C and the BOM passed before)."""
+    import json
+    import unicodedata
+
+    from oncall_console.cli.reports import status_json
+
+    nasty = "x\u2028y\u2029\u061c\ufeff\u2060\u202e\x9b\x7f\U000e0041 ok"
+    text = status_json({"summary": nasty})
+    assert json.loads(text)["summary"] == nasty
+    raw = [c for c in text if c not in "\n\t"]
+    assert not [c for c in raw if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs")]

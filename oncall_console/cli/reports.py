@@ -23,16 +23,25 @@ if TYPE_CHECKING:
 
 
 def status_json(snap: dict[str, Any]) -> str:
-    """JSON escapes only C0; DEL, C1 (\\x9b is CSI) and bidi overrides in remote text
-    would reach the terminal raw, so they are written as \\u escapes too (still JSON)."""
-    import re
+    """JSON escapes only C0; every other control, format, line or paragraph separator
+    character (DEL, C1 with \\x9b the CSI, bidi controls, U+2028/2029, U+061C, the BOM)
+    in remote text would reach the terminal raw, so each is written as a \\u escape
+    (still JSON). The same classes as the text cleaner (Cc, Cf, Zl, Zp, Cs)."""
+    import unicodedata
 
     text = json.dumps(snap, indent=2, ensure_ascii=False)
-    return re.sub(
-        r"[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]",
-        lambda m: f"\\u{ord(m.group()):04x}",
-        text,
-    )
+    out = []
+    for ch in text:
+        if ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            code = ord(ch)
+            if code > 0xFFFF:  # a surrogate pair, as JSON writes one
+                code -= 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
