@@ -426,6 +426,22 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             continue
         loaded.backend_options[name] = (bc.type, opts)
 
+    # A status message is free text from remote alerts: it goes to http webhooks only
+    # (their JSON body is filled inside the parsed JSON), never to a shell or SQL backend.
+    for n, target in enumerate(config.incidents.post_to):
+        backend = target.partition(".")[0]
+        bc = config.backends.get(backend)
+        if bc is None:
+            problems.append(problem(("incidents", "post_to", n), f"no backend named {backend!r}"))
+        elif bc.type != "http":
+            problems.append(
+                problem(
+                    ("incidents", "post_to", n),
+                    f"{target!r} is a {bc.type} backend's: status messages (remote text) go "
+                    "to http webhooks only",
+                )
+            )
+
     poller = config.poller
     for name, cc in config.checks.items():
         cls = _backend_for(
