@@ -13,8 +13,12 @@ functions cover every such pair in the console (backends, the store, the bus):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What an environment variable's name looks like (a pasted secret does not, mostly)."""
 
 M = TypeVar("M")
 
@@ -41,6 +45,13 @@ def one_source_each(model: M) -> M:
     for name in fields:
         what = name.removesuffix("_env")
         file = f"{what}_file"
+        value = getattr(model, name) if what != name else None
+        if isinstance(value, str) and value and not ENV_NAME.match(value):
+            # Not echoed: a secret pasted where its variable's name belongs.
+            raise ValueError(
+                f"{name} must name an environment variable (letters, digits, _); the value "
+                "is not shown: if a secret was pasted here, rotate it"
+            )
         if what != name and file in fields and getattr(model, name) and getattr(model, file):
             raise ValueError(both_set(what))
     return model
@@ -51,6 +62,8 @@ def resolve(what: str, env: str | None, file: str | None, *, required: bool = Fa
     if env and file:
         raise SecretMissing(f"{what}: {both_set(what)}")
     if env:
+        if not ENV_NAME.match(env):
+            raise SecretMissing(f"{what}: {what}_env is not a variable name (not shown)")
         value = os.environ.get(env, "").strip()
         if not value:
             raise SecretMissing(f"{what}: environment variable {env} is not set")
@@ -73,9 +86,20 @@ def reference(env: str | None, file: str | None) -> str:
     return f"${env}" if env else str(file or "")
 
 
+CREDENTIAL = re.compile(
+    r"(?i)(\b(?:bearer|basic|token|bot)\s+|"
+    r"\b(?:authorization|x-api-key|api[_-]?key|access[_-]?token|password|passwd|secret)"
+    r"\s*[:=]\s*(?:bearer\s+|basic\s+)?)"
+    r"([A-Za-z0-9._~+/\-]{8,}=*)"
+)
+"""A credential as remote text echoes it: ``Bearer s3cr3t…``, ``token=…``,
+``Authorization: …``, ``password: …`` (the value part; eight characters or more)."""
+
+
 def redact(text: str, *secrets: str | None) -> str:
-    """Belt and braces: a library error that quotes a secret must not show it."""
+    """Belt and braces: a known secret's value, and anything that reads as a credential
+    (a bearer token a health endpoint echoes back), never shown."""
     for s in secrets:
         if s:
             text = text.replace(s, "[redacted]")
-    return text
+    return CREDENTIAL.sub(lambda m: m.group(1) + "[redacted]", text)

@@ -110,7 +110,7 @@ async def test_redis_stopped_mid_poll_shows_down_while_the_rest_carries_on(
         )
         assert app.engine.checks["postgres"].version > postgres_before  # the rest keeps polling
         before = app.theme
-        await pilot.press("t")  # and the keyboard still answers
+        await pilot.press("ctrl+t")  # and the keyboard still answers (ctrl+t: next theme)
         assert app.theme != before
         healthy_stack.redis.restart()
         took = await until(
@@ -186,7 +186,10 @@ async def test_pool_at_ninety_percent_is_critical_and_its_alert_reaches_the_pane
                 ).fetchone()[0]
             for _ in range(47 - in_use):  # 47 of 50 client connections: 94 %
                 conns.append(psycopg.connect(healthy_stack.postgres.dsn))
-            await until(pilot, "pool DOWN", lambda: glyph(app, "postgres") == Status.DOWN.glyph)
+            # 94 % and answering: CRIT, not DOWN (issue #13)
+            await until(
+                pilot, "pool CRIT", lambda: glyph(app, "postgres") == Status.CRITICAL.glyph
+            )
 
             def alert_shown() -> bool:
                 table = app.screen.query_one(AlertsTable)

@@ -260,6 +260,12 @@ class Backend:
         """
         return []
 
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values this backend resolved (a token, a password): the engine
+        redacts them, and anything that reads as a credential, from every line of every
+        result before it is shown. No IO."""
+        return ()
+
     def confirmation_for(self, request: ActionRequest) -> Confirm | None:
         """ACTIONS: how this request must be confirmed when its action's spec is not
         enough (a key pattern that could match every key: ``Confirm.TYPE_TARGET``), or

@@ -22,6 +22,7 @@ from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.state import CheckState, FeedState, SliState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
+from oncall_console.model.health import redacted
 
 T = TypeVar("T")
 
@@ -76,7 +77,9 @@ class Poller:
             )
         finally:
             state.in_flight = False
-        state.record(result)
+        # Every remote line redacted once, here, for every backend (the JSON, the
+        # detail view and the table all read this result).
+        state.record(redacted(result, backend.secrets()))
         self.on_change()
         return result
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from oncall_console.secrets import redact
 
 
 class Status(enum.Enum):
@@ -104,3 +106,33 @@ class CheckResult:
     error: str | None = None
     tables: tuple[DetailTable, ...] = ()
     """Structured detail (long queries, pods, queues) for the detail view."""
+
+
+def redacted(result: CheckResult, secrets: tuple[str, ...] = ()) -> CheckResult:
+    """Every remote line of a probe's result redacted, in one place: the summary, the
+    error, each detail, each dependency line and each table cell (the summary was, the
+    per-dependency line was not: ``saw Bearer s3cr3t…`` reached the JSON and the detail
+    view). Returns the same object when nothing changed (history rings share it)."""
+
+    def r(text: str) -> str:
+        return redact(text, *secrets)
+
+    summary = r(result.summary)
+    error = r(result.error) if result.error else result.error
+    details = {k: r(v) for k, v in result.details.items()}
+    subs = tuple(replace(s, name=r(s.name), detail=r(s.detail)) for s in result.substatuses)
+    tables = tuple(
+        replace(t, rows=tuple(tuple(r(cell) for cell in row) for row in t.rows))
+        for t in result.tables
+    )
+    if (
+        summary == result.summary
+        and error == result.error
+        and details == result.details
+        and subs == result.substatuses
+        and tables == result.tables
+    ):
+        return result
+    return replace(
+        result, summary=summary, error=error, details=details, substatuses=subs, tables=tables
+    )

@@ -79,6 +79,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, CHECKS)
             case "/markup":
                 self._json(200, MARKUP)
+            case "/echo-auth":  # a health endpoint that quotes the request's credential
+                said = self.headers.get("Authorization", "")
+                self._json(
+                    200,
+                    {"status": "ok", "services": {"auth": f"degraded: saw {said}"}, "note": said},
+                )
             case "/ready":
                 self._json(503, {"status": "unhealthy", "services": {"database": "down"}})
             case "/500":

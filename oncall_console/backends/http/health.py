@@ -102,6 +102,9 @@ class HttpHealth(HttpConnections):
             error=error,
         )
 
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,) if self._token else ()
+
     def _redact(self, text: str) -> str:
         # Belt and braces: an error message quoting the request must not leak the token.
         return text.replace(self._token, "[token]") if self._token else text

@@ -1,0 +1,91 @@
+"""Issue #16, finding 3: secrets are redacted wherever remote text is shown.
+
+A health endpoint that echoes the request's bearer token back in a dependency line
+showed it in full in `status --format json` and the detail view (only the summary line
+was redacted). Redaction now happens once, as the poller records every result of every
+backend, so the JSON, the detail view and the table read the same redacted result."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from oncall_console.backends.base import BackendContext
+from oncall_console.backends.http import HttpBackend
+from oncall_console.engine.poller import Poller
+from oncall_console.engine.state import new_check_state
+from oncall_console.model import CheckSpec
+from oncall_console.secrets import one_source_each, redact
+from tests.support.httpserver import serve
+
+SECRET = "s3cr3t-token-value-0042"
+
+
+@pytest.fixture
+def server():
+    with serve() as s:
+        yield s
+
+
+async def test_an_echoed_token_is_redacted_in_every_line(server, monkeypatch):
+    from oncall_console.ui.screens.detail import check_detail
+
+    monkeypatch.setenv("ONCALL_TEST_ECHO_TOKEN", SECRET)
+    with ThreadPoolExecutor(2) as pool:
+        backend = HttpBackend(
+            "web", HttpBackend.Options(token_env="ONCALL_TEST_ECHO_TOKEN"), BackendContext(pool)
+        )
+        await backend.start()
+        try:
+            spec = CheckSpec(
+                "api", "web", 10, 3, params=HttpBackend.CheckParams(url=server.url("/echo-auth"))
+            )
+            raw = await backend.probe(spec)  # what the backend itself builds
+            assert any(SECRET in s.detail for s in raw.substatuses)  # the echo is real
+            state = new_check_state(spec, 10)
+            poller = Poller({"web": backend}, {"api": state}, {}, {}, concurrency=2,
+                            clock=time.time)
+            await poller.poll_once()
+        finally:
+            await backend.close()
+    result = state.last
+    assert result is not None
+    every = [result.summary, result.error or "", *result.details.values()]
+    every += [f"{s.name} {s.detail}" for s in result.substatuses]
+    assert not [line for line in every if SECRET in line]
+    assert any("[redacted]" in s.detail for s in result.substatuses)
+    doc = json.dumps({"substatuses": [s.detail for s in result.substatuses],
+                      "details": result.details})
+    assert SECRET not in doc
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(check_detail(state, time.time()))
+    assert SECRET not in console.export_text()
+
+
+def test_a_pasted_secret_in_password_env_is_refused_without_being_echoed():
+    from oncall_console.config import ConfigError, from_dict
+
+    pasted = "hunter2!Xq9#pasted"
+    with pytest.raises(ConfigError) as caught:
+        from_dict(
+            {"store": {"url": "postgresql://db/x", "password_env": pasted}},
+            filename="c.toml", env={},
+        )
+    text = "\n".join(str(p) for p in caught.value.problems)
+    assert "password_env" in text and "environment variable" in text
+    assert pasted not in text
+
+
+def test_credentials_in_remote_text_read_as_such():
+    assert redact("auth: saw Bearer abcdefgh12345678") == "auth: saw Bearer [redacted]"
+    assert redact("password=hunter2hunter2; ok") == "password=[redacted]; ok"
+    assert redact("token: environment variable X is not set") == (
+        "token: environment variable X is not set"  # our own words stay
+    )
+    assert one_source_each  # the validator that refuses a pasted secret
