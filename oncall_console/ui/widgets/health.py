@@ -56,6 +56,9 @@ class HealthTable(KeyedTable):
         if column.width != width or column.auto_width:
             column.auto_width = False
             column.width = width
+            # DataTable has no public call to re-measure after a column's width changes;
+            # this flag is its own way. Pinned: tests/test_help_keys.py
+            # test_the_reason_takes_the_free_width_of_a_wide_terminal fails if it stops working.
             self._require_update_dimensions = True
             self.refresh()
 
