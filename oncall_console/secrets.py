@@ -89,11 +89,13 @@ def reference(env: str | None, file: str | None) -> str:
 CREDENTIAL = re.compile(
     r"(?i)(\b(?:bearer|basic|token|bot)\s+|"
     r"\b(?:authorization|x-api-key|api[_-]?key|access[_-]?token|password|passwd|secret)"
-    r"\s*[:=]\s*(?:bearer\s+|basic\s+)?)"
+    r"\s*[:=]\s*(?:bearer\s+|basic\s+)?(?=[A-Za-z]*[0-9._~+/=-]))"
     r"([A-Za-z0-9._~+/\-]{8,}=*)"
 )
 """A credential as remote text echoes it: ``Bearer s3cr3t…``, ``token=…``,
-``Authorization: …``, ``password: …`` (the value part; eight characters or more)."""
+``Authorization: …``, ``password: …`` (the value part; eight characters or more, and
+after a ``key:`` with a digit or a symbol in it, so "password: environment variable X
+is not set", our own words, stays)."""
 
 
 def redact(text: str, *secrets: str | None) -> str:
