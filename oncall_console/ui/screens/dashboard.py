@@ -49,13 +49,13 @@ class Dashboard(Screen[None]):
             "actions",
             "Actions",
             id="actions",
-            tooltip="Run a remediation action on the selected check",
+            tooltip="Actions of the focused row: a check, or the check an alert is about",
         ),
         Binding(
             "d", "detail", "Detail", id="detail", tooltip="Everything known about the selected row"
         ),
         Binding(
-            "b", "runbook", "Runbook", id="runbook", tooltip="Open the runbook for the selected row"
+            "b", "runbook", "Runbook", id="runbook", tooltip="The runbook of the focused row, or a picker of all"
         ),
         # Not in the footer (polling is automatic): at 80 columns the filter key fits.
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now", show=False),
