@@ -55,7 +55,11 @@ class Dashboard(Screen[None]):
             "d", "detail", "Detail", id="detail", tooltip="Everything known about the selected row"
         ),
         Binding(
-            "b", "runbook", "Runbook", id="runbook", tooltip="The runbook of the focused row, or a picker of all"
+            "b",
+            "runbook",
+            "Runbook",
+            id="runbook",
+            tooltip="The runbook of the focused row, or a picker of all",
         ),
         # Not in the footer (polling is automatic): at 80 columns the filter key fits.
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Poll everything now", show=False),
