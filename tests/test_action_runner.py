@@ -11,7 +11,6 @@ import pytest
 
 from oncall_console.backends.base import Backend, BackendContext, Capability, NoParams
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.store.audit import StoreAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -22,6 +21,7 @@ from oncall_console.model import (
     ParamSpec,
 )
 from oncall_console.store import Store, open_store
+from oncall_console.store.audit import StoreAuditLog
 
 
 class Ops(Backend):

@@ -27,7 +27,6 @@ from oncall_console.backends.alertmanager.options import AlertmanagerOptions
 from oncall_console.backends.base import BackendContext
 from oncall_console.config import from_dict
 from oncall_console.engine import ActionRefused, ActionRunner, Engine
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionRequest,
     AlertState,
@@ -36,6 +35,7 @@ from oncall_console.model import (
     Severity,
     Status,
 )
+from oncall_console.store.audit import MemoryAuditLog
 from tests.support.stack import Stack
 from tests.support.stack_config import SERVICE_DOWN
 

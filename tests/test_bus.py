@@ -34,8 +34,8 @@ from oncall_console.bus import (
 from oncall_console.bus.base import Scalar
 from oncall_console.bus.redis import RedisBus
 from oncall_console.engine.actions import ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import ActionRequest, ActionResult, ActionSpec, Outcome, ParamSpec
+from oncall_console.store.audit import MemoryAuditLog
 from tests.support.stack import Stack
 from tests.support.stack_servers import RedisServer
 

@@ -15,7 +15,6 @@ from oncall_console.backends.demo.backend import HISTORY_POINTS, DemoCheckParams
 from oncall_console.backends.demo.simulation import Simulation, SimulationError
 from oncall_console.config import LoadedConfig, from_dict
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionRequest,
     AlertState,
@@ -26,6 +25,7 @@ from oncall_console.model import (
     SliReading,
     Status,
 )
+from oncall_console.store.audit import MemoryAuditLog
 
 START = 1_700_000_000.0
 
@@ -206,8 +206,12 @@ async def test_at_seventy_seconds_the_incident_is_on(backend, loaded, clock):
     assert all(e.at <= clock.now for e in incident.timeline)
     assert high.fingerprint in incident.alerts
 
-    assert (await reading(backend, loaded, "latency-p99")).status is Status.CRITICAL  # past its critical threshold: it answers
-    assert (await reading(backend, loaded, "error-rate")).status is Status.CRITICAL  # past its critical threshold: it answers
+    assert (
+        await reading(backend, loaded, "latency-p99")
+    ).status is Status.CRITICAL  # past its critical threshold: it answers
+    assert (
+        await reading(backend, loaded, "error-rate")
+    ).status is Status.CRITICAL  # past its critical threshold: it answers
     assert (await reading(backend, loaded, "availability")).status is not Status.OK
 
 

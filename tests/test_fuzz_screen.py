@@ -128,7 +128,7 @@ async def walk_once(app: Any, pilot: Any, t: list[str]) -> dict[str, str]:
     await pilot.pause()
 
     seen["handoff"] = await build_report(
-            OnCall(engine), HandoffOptions(since=now - 3600, now=now, notes=t[0])
+        OnCall(engine), HandoffOptions(since=now - 3600, now=now, notes=t[0])
     )
     return seen
 

@@ -22,7 +22,8 @@ async def test_the_report_lists_incidents_actions_alerts_budget_and_notes():
         await engine.runner.execute(prepared, "y")
         now = app.clock()
         report = await build_report(
-            OnCall(engine), HandoffOptions(since=now - 3600, now=now, notes="Watch # the *pool* [x]")
+            OnCall(engine),
+            HandoffOptions(since=now - 3600, now=now, notes="Watch # the *pool* [x]"),
         )
     assert "## Open incidents" in report and "INC-2041" in report and "SEV2" in report
     assert "`demo.rollback` on prediction-service → succeeded" in report

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -47,8 +46,9 @@ async def test_an_echoed_token_is_redacted_in_every_line(server, monkeypatch):
             raw = await backend.probe(spec)  # what the backend itself builds
             assert any(SECRET in s.detail for s in raw.substatuses)  # the echo is real
             state = new_check_state(spec, 10)
-            poller = Poller({"web": backend}, {"api": state}, {}, {}, concurrency=2,
-                            clock=time.time)
+            poller = Poller(
+                {"web": backend}, {"api": state}, {}, {}, concurrency=2, clock=time.time
+            )
             await poller.poll_once()
         finally:
             await backend.close()
@@ -58,8 +58,9 @@ async def test_an_echoed_token_is_redacted_in_every_line(server, monkeypatch):
     every += [f"{s.name} {s.detail}" for s in result.substatuses]
     assert not [line for line in every if SECRET in line]
     assert any("[redacted]" in s.detail for s in result.substatuses)
-    doc = json.dumps({"substatuses": [s.detail for s in result.substatuses],
-                      "details": result.details})
+    doc = json.dumps(
+        {"substatuses": [s.detail for s in result.substatuses], "details": result.details}
+    )
     assert SECRET not in doc
     from rich.console import Console
 
@@ -75,7 +76,8 @@ def test_a_pasted_secret_in_password_env_is_refused_without_being_echoed():
     with pytest.raises(ConfigError) as caught:
         from_dict(
             {"store": {"url": "postgresql://db/x", "password_env": pasted}},
-            filename="c.toml", env={},
+            filename="c.toml",
+            env={},
         )
     text = "\n".join(str(p) for p in caught.value.problems)
     assert "password_env" in text and "environment variable" in text

@@ -109,7 +109,6 @@ async def test_health_is_worst_first_filters_with_slash_and_w_jumps_to_the_worst
         header = app.dashboard.query_one(ConsoleHeader)
         assert header.worst == "prediction-service"  # the header names the row
 
-
         table.move_cursor(row=3)
         await pilot.press("w")
         assert table.has_focus and table.selected_key == "prediction-service"
@@ -130,7 +129,9 @@ async def test_the_reason_takes_the_free_width_of_a_wide_terminal():
         await settle(pilot)
         table = app.dashboard.query_one(HealthTable)
         summary = table.columns[next(k for k in table.columns if k.value == "summary")]
-        others = sum(c.get_render_width(table) for k, c in table.columns.items() if k.value != "summary")
+        others = sum(
+            c.get_render_width(table) for k, c in table.columns.items() if k.value != "summary"
+        )
         # it stopped near 26 with 100 empty columns beside it
         assert summary.get_render_width(table) + others >= table.scrollable_content_region.width - 2
 

@@ -17,8 +17,8 @@ from oncall_console.backends.base import BackendContext, Capability
 from oncall_console.backends.http import HttpBackend
 from oncall_console.backends.http.webhooks import json_for_reading
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import ActionInvalid, ActionRequest, ActionResult, Confirm, Outcome
+from oncall_console.store.audit import MemoryAuditLog
 from tests.support.httpserver import LocalServer, serve
 
 TOKEN = "tok-3f9a-very-secret"

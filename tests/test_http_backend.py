@@ -173,9 +173,7 @@ async def test_slow_over_warning_is_degraded(make: Any, server: LocalServer) -> 
     assert "slow" in result.summary
 
 
-async def test_slow_over_critical_is_crit_and_says_critical(
-    make: Any, server: LocalServer
-) -> None:
+async def test_slow_over_critical_is_crit_and_says_critical(make: Any, server: LocalServer) -> None:
     result = await probe(await make(), server.url("/slow?ms=300"), warning_ms=50, critical_ms=100)
     assert result.status is Status.CRITICAL  # it answers, past the critical latency
     assert "critical" in result.summary

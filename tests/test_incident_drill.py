@@ -45,7 +45,8 @@ async def test_declare_to_resolve(snapshot):
         await engine.poll_once()  # the platform as it is at the end of the drill
         await service.refresh()
         report = await build_report(
-            OnCall(engine), HandoffOptions(since=clock() - 3600, now=clock()))
+            OnCall(engine), HandoffOptions(since=clock() - 3600, now=clock())
+        )
         assert incident.id in report.split("## Resolved this shift")[1]
         assert snapshot(name="postmortem") == postmortem
         assert snapshot(name="handoff") == report

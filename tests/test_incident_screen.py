@@ -218,7 +218,9 @@ async def test_read_only_console_shows_the_incident_but_changes_nothing():
         from oncall_console.incidents import IncidentService
 
         desk = IncidentService(
-            app.engine.store._store, clock=app.engine.clock, operator="sam",
+            app.engine.store._store,
+            clock=app.engine.clock,
+            operator="sam",
             policy=service.policy,
         )
         alert = next(a for a in app.engine.alerts())

@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
-from oncall_console.store.audit import StoreAuditLog
 from oncall_console.incidents import (
     IncidentAuditLog,
     IncidentError,
@@ -36,6 +35,7 @@ from oncall_console.incidents.comms import (
 )
 from oncall_console.model import ActionRequest, Alert, IncidentStatus, Outcome, Severity
 from oncall_console.store import Store, open_store
+from oncall_console.store.audit import StoreAuditLog
 from oncall_console.store.incidents import IncidentNotFound, TimelineRecord
 from oncall_console.store.schema import LATEST
 

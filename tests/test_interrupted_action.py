@@ -18,9 +18,7 @@ PY = sys.executable
 def write_config(tmp: Path) -> Path:
     tool = tmp / "tool.py"
     tool.write_text(
-        "import os, sys, time\n"
-        "open(sys.argv[1], 'w').write(str(os.getpid()))\n"
-        "time.sleep(60)\n",
+        "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(60)\n",
         encoding="utf-8",
     )
     config = tmp / "oncall.toml"
@@ -31,7 +29,7 @@ environment = "sigterm"
 operator = "alex"
 
 [store]
-url = "{tmp / 'store.sqlite3'}"
+url = "{tmp / "store.sqlite3"}"
 
 [backends.ops]
 type = "shell"
@@ -39,7 +37,7 @@ allowlist = ["{PY}"]
 
 [backends.ops.commands.long-job]
 title = "A job that takes a minute"
-argv = ["{PY}", "{tool}", "{tmp / 'pid'}"]
+argv = ["{PY}", "{tool}", "{tmp / "pid"}"]
 timeout = 120
 """,
         encoding="utf-8",
@@ -58,8 +56,18 @@ def alive(pid: int) -> bool:
 def test_sigterm_mid_action_stops_the_command_records_it_and_frees_the_lock(tmp_path):
     config = write_config(tmp_path)
     proc = subprocess.Popen(
-        [PY, "-m", "oncall_console", "action", "-c", str(config), "ops", "long-job", "--yes",
-         "--no-watch"],
+        [
+            PY,
+            "-m",
+            "oncall_console",
+            "action",
+            "-c",
+            str(config),
+            "ops",
+            "long-job",
+            "--yes",
+            "--no-watch",
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -30,8 +30,8 @@ from oncall_console.backends.kubernetes import KubernetesBackend
 from oncall_console.backends.kubernetes.objects import POD_TEMPLATE_HASH, RESTARTED_AT_ANNOTATION
 from oncall_console.backends.kubernetes.options import KubernetesCheckParams
 from oncall_console.engine import ActionRefused, ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import ActionRequest, CheckResult, CheckSpec, Confirm, Outcome, Status
+from oncall_console.store.audit import MemoryAuditLog
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 DEPLOYMENTS = "apps/v1/deployments"

@@ -187,9 +187,7 @@ async def test_pool_at_ninety_percent_is_critical_and_its_alert_reaches_the_pane
             for _ in range(47 - in_use):  # 47 of 50 client connections: 94 %
                 conns.append(psycopg.connect(healthy_stack.postgres.dsn))
             # 94 % and answering: CRIT, not DOWN (issue #13)
-            await until(
-                pilot, "pool CRIT", lambda: glyph(app, "postgres") == Status.CRITICAL.glyph
-            )
+            await until(pilot, "pool CRIT", lambda: glyph(app, "postgres") == Status.CRITICAL.glyph)
 
             def alert_shown() -> bool:
                 table = app.screen.query_one(AlertsTable)

@@ -31,7 +31,6 @@ from oncall_console.backends.postgres import PostgresBackend
 from oncall_console.backends.postgres.health import Facts, judge
 from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner, validate_param
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -41,6 +40,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.store.audit import MemoryAuditLog
 from tests.support.stack import Stack
 from tests.support.stack_server import free_port
 

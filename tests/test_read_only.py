@@ -20,8 +20,21 @@ async def test_every_write_of_the_store_contract_is_refused():
     writes = {
         name
         for name, fn in inspect.getmembers(Store, inspect.iscoroutinefunction)
-        if not name.startswith(("_", "open", "close", "schema", "audit", "steps", "incident",
-                                "timeline", "unfinished", "verify", "incidents"))
+        if not name.startswith(
+            (
+                "_",
+                "open",
+                "close",
+                "schema",
+                "audit",
+                "steps",
+                "incident",
+                "timeline",
+                "unfinished",
+                "verify",
+                "incidents",
+            )
+        )
     }
     assert writes <= WRITES, writes - WRITES
     store = ReadOnlyStore(object())

@@ -25,7 +25,6 @@ from oncall_console.backends.redis import RedisBackend
 from oncall_console.backends.redis.health import assess
 from oncall_console.backends.redis.options import RedisCheckParams, RedisOptions
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -35,6 +34,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.store.audit import MemoryAuditLog
 from tests.support.stack import Stack, free_port
 from tests.support.stack_servers import RedisServer
 

@@ -21,7 +21,6 @@ from oncall_console import backends
 from oncall_console.backends.base import BackendContext, Capability
 from oncall_console.backends.shell import ShellBackend
 from oncall_console.engine.actions import ActionRefused, ActionRunner
-from oncall_console.store.audit import MemoryAuditLog
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -31,6 +30,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.store.audit import MemoryAuditLog
 
 PY = sys.executable
 PARAM_KINDS = {"name", "subdomain", "identifier", "int", "str", "choice", "bool"}

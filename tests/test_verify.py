@@ -138,7 +138,9 @@ async def test_an_action_run_elsewhere_ticks_the_runbook_step_that_asks_for_it()
         library = await oncall.runbooks.ready()
         runbook = next(r for r in library.all() if r.id == "demo-bad-deploy")
         step = next(
-            s for s in runbook.steps if any(getattr(b, "action", "") == "rollback" for b in s.blocks)
+            s
+            for s in runbook.steps
+            if any(getattr(b, "action", "") == "rollback" for b in s.blocks)
         )
         restart = next(
             s for s in runbook.steps if any(getattr(b, "action", "") == "restart" for b in s.blocks)

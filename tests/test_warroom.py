@@ -261,7 +261,9 @@ async def test_a_card_shows_the_step_the_policy_says_is_due():
         from oncall_console.incidents import IncidentService
 
         desk = IncidentService(
-            app.engine.store._store, clock=app.engine.clock, operator="r.okafor",
+            app.engine.store._store,
+            clock=app.engine.clock,
+            operator="r.okafor",
             policy=service.policy,
         )
         alert = next(a for a in app.engine.alerts())

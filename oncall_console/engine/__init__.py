@@ -23,8 +23,8 @@ __all__ = [
     "ActionPlan",
     "ActionRefused",
     "ActionRunner",
-    "OnCall",
     "Engine",
+    "OnCall",
     "PreparedAction",
     "View",
 ]

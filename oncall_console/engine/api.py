@@ -55,19 +55,19 @@ if TYPE_CHECKING:
     from oncall_console.store import AuditRecord, StepProgress, Store
 
 __all__ = [
-    "store_from_config",
     "ActionPlan",
     "ActionRefused",
-    "OnCall",
     "DiagnosticRefused",
     "IncidentDesk",
     "Notice",
+    "OnCall",
     "RunbookChoice",
     "RunbookDesk",
     "Settings",
     "View",
     "Watch",
     "shift_scope",
+    "store_from_config",
 ]
 
 

@@ -132,8 +132,10 @@ async def _actions(oncall: OnCall, opts: HandoffOptions) -> list[str]:
         check = verified.get(r.id)
         if check is not None:  # how verification ended: recovered, or not (and what next)
             out.append(f"  - verified: {md(check.message, 300)}")
-        elif done is not None and done.outcome == "succeeded" and any(
-            w.audit_id == r.id and not w.done for w in oncall.watches()
+        elif (
+            done is not None
+            and done.outcome == "succeeded"
+            and any(w.audit_id == r.id and not w.done for w in oncall.watches())
         ):
             out.append("  - verifying now: the target has not recovered yet")
     return [*out, ""]

@@ -47,7 +47,11 @@ class RunbookScreen(Screen[None]):
             "x", "run_action", "Run action", id="runbook.action", tooltip="Run the step's action"
         ),
         Binding(
-            "r", "diagnose", "Run query", id="runbook.diagnose", tooltip="Run the step's read-only queries (g is the first step)"
+            "r",
+            "diagnose",
+            "Run query",
+            id="runbook.diagnose",
+            tooltip="Run the step's read-only queries (g is the first step)",
         ),
         Binding("c", "copy", "Copy", id="runbook.copy", tooltip="Copy the step's command (OSC 52)"),
     ]
