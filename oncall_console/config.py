@@ -429,18 +429,26 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
     # A status message is free text from remote alerts: it goes to http webhooks only
     # (their JSON body is filled inside the parsed JSON), never to a shell or SQL backend.
     for n, target in enumerate(config.incidents.post_to):
-        backend = target.partition(".")[0]
+        backend, _, action = target.partition(".")
         bc = config.backends.get(backend)
+        where = ("incidents", "post_to", n)
         if bc is None:
-            problems.append(problem(("incidents", "post_to", n), f"no backend named {backend!r}"))
+            problems.append(problem(where, f"no backend named {backend!r}"))
         elif bc.type != "http":
             problems.append(
                 problem(
-                    ("incidents", "post_to", n),
+                    where,
                     f"{target!r} is a {bc.type} backend's: status messages (remote text) go "
                     "to http webhooks only",
                 )
             )
+        elif backend in loaded.backend_options:
+            webhooks = getattr(loaded.backend_options[backend][1], "webhooks", None) or {}
+            if action not in webhooks:
+                known = ", ".join(sorted(webhooks)) or "none"
+                problems.append(
+                    problem(where, f"{backend!r} has no webhook {action!r} (its webhooks: {known})")
+                )
 
     poller = config.poller
     for name, cc in config.checks.items():

@@ -1,8 +1,9 @@
 """The ``shell`` backend's settings: the allowlist, the declared commands, a check's parameters.
 
 A command's binary is fixed (absolute, or a bare name on PATH at start) and must be
-in the allowlist; its argv templates may only use declared parameters, and free
-text is never handed to a binary that gives its arguments to a shell. Secrets are
+in the allowlist; its argv templates may only use declared parameters, and no
+templated value, whatever its kind, reaches a shell or an interpreter, nor chooses the
+program a wrapper runs (:mod:`.interpreters`). Secrets are
 passed by reference (``env_from``), never written in ``env``.
 """
 
@@ -17,121 +18,7 @@ from oncall_console.backends.base import Strict
 from oncall_console.backends.shared import declared
 from oncall_console.backends.shared import params as P
 from oncall_console.backends.shared.params import ParamDecl, Value
-
-# Binaries that hand an argument to a shell (sh -c, or ssh's remote command line):
-# a free-text placeholder there would be shell injection again, so it is refused.
-SHELL_LIKE = frozenset(
-    {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox", "ssh"}
-)
-# Everything that runs code given as an argument, by the basename of any argv element
-# (a version suffix allowed: python3.11, perl5.36), wherever it stands: "timeout 10 sh
-# -c", "env sh -c", "sudo sh -c", "kubectl exec pod -- sh -c" are all a shell.
-INTERPRETER = re.compile(
-    r"^(?:sh|bash|dash|zsh|ksh|mksh|ash|fish|csh|tcsh|busybox|ssh|rsh|su|"
-    r"python|pypy|perl|ruby|irb|node|nodejs|deno|bun|php|lua|luajit|tclsh|wish|expect|"
-    r"[gnm]?awk|sed|osascript|pwsh|powershell|rscript|julia|jq|make|eval)"
-    r"(?:[0-9][0-9.]*)?(?:\.exe)?$",
-    re.IGNORECASE,
-)
-# Wrappers that run their arguments as a program: a template right after them (and
-# their options) would choose the program.
-EXEC_WRAPPERS = frozenset(
-    {
-        "env",
-        "timeout",
-        "nice",
-        "ionice",
-        "sudo",
-        "doas",
-        "stdbuf",
-        "nohup",
-        "setsid",
-        "chroot",
-        "flock",
-        "xargs",
-        "chrt",
-        "taskset",
-        "unshare",
-        "nsenter",
-        "runuser",
-        "watch",
-        "strace",
-        "time",
-        "exec",
-        "command",
-        "systemd-run",
-    }
-)
-
-
-ALWAYS_CODE = re.compile(
-    r"^(?:ssh|rsh|su|eval|busybox|[gnm]?awk|sed|jq|expect|osascript|make)(?:[0-9][0-9.]*)?$",
-    re.IGNORECASE,
-)
-"""Interpreters whose arguments after them are always (part of) code or a command line."""
-CODE_FLAGS = frozenset(
-    {
-        "-c",
-        "-e",
-        "-E",
-        "--eval",
-        "-r",
-        "--command",
-        "-command",
-        "-Command",
-        "-m",
-        "-p",
-        "--print",
-        "-x",
-        "/c",
-    }
-)
-"""Flags after which an interpreter takes its next argument as code (or a module)."""
-
-
-def interpreting_from(argv: list[str]) -> tuple[int, str] | None:
-    """Where a template in argv would become code: (index, why), or None.
-
-    - after ssh, su, eval, busybox, awk, sed, jq …: every argument is code or a command;
-    - after a shell or an interpreter given a code flag (``sh -c``, ``python3 -c``,
-      ``perl -e``, ``node --eval``, ``python -m``): everything from it on;
-    - an interpreter given a script: the script's place (its arguments are data, as
-      ``sys.argv`` / ``$1``);
-    - right after a wrapper that runs its arguments as a program (env, timeout, sudo,
-      nice, xargs …, and their options): the program's place.
-    Found anywhere in argv, not only at its start ("timeout 10 sh -c", "sudo sh -c",
-    "kubectl exec pod -- sh -c")."""
-
-    def templated(item: str) -> bool:
-        return "{" in item.replace("{{", "")
-
-    for i, item in enumerate(argv):
-        if templated(item):
-            continue
-        name = os.path.basename(item)
-        if not INTERPRETER.match(name):
-            continue
-        if ALWAYS_CODE.match(name):
-            return i, f"{name} runs its arguments as code"
-        rest = argv[i + 1 :]
-        if any(flag in CODE_FLAGS for flag in rest if not templated(flag)):
-            return i, f"{name} is given code to run"
-        for j, arg in enumerate(rest, start=i + 1):  # the script: its place is code
-            if templated(arg):
-                return j, f"{name} would run it as its script"
-            if not arg.startswith("-"):
-                break
-    i = 0
-    while i < len(argv) and os.path.basename(argv[i]) in EXEC_WRAPPERS:
-        i += 1
-        while i < len(argv) and (
-            argv[i].startswith("-") or re.fullmatch(r"[0-9.]+[smhd]?|\w+=.*", argv[i])
-        ):
-            i += 1
-        if i < len(argv) and templated(argv[i]):
-            return i, f"{os.path.basename(argv[i - 1])} runs it as a program"
-    return None
-
+from oncall_console.backends.shell.interpreters import interpreting_from
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRETISH = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
@@ -189,6 +76,16 @@ class CommandSpec(Strict):
                 P.parse(item)
             except P.TemplateError as exc:
                 raise ValueError(f"argv[{i}] {item!r}: {exc}") from None
+        # Whatever the parameter's kind: a value that reaches an interpreter is code.
+        if (found := interpreting_from(argv)) is not None:
+            at, why = found
+            for i, item in enumerate(argv[at:], start=at):
+                if refs := P.names(P.parse(item)):
+                    raise ValueError(
+                        f"argv[{i}]: {{{refs[0]}}} would reach an interpreter or choose the "
+                        f"program (argv[{at}]: {why}); pass values only to programs that "
+                        "take them as data, never through a shell or interpreter"
+                    )
         return argv
 
     @field_validator("cwd")
@@ -240,18 +137,8 @@ class CommandSpec(Strict):
         both = sorted(set(self.env) & set(self.env_from))
         if both:
             raise ValueError(f"{both[0]} is set in both env and env_from")
-        interpreting = interpreting_from(self.argv)
         for i, item in enumerate(self.argv):
-            parts = P.parse(item)
-            P.check_refs(f"argv[{i}] {item!r}", parts, self.params)
-            refs = list(P.names(parts))
-            if interpreting is not None and refs and i >= interpreting[0]:
-                # Whatever its kind: a value that reaches an interpreter is code.
-                raise ValueError(
-                    f"argv[{i}]: {{{refs[0]}}} would reach an interpreter "
-                    f"(argv[{interpreting[0]}]: {interpreting[1]}); pass values only to "
-                    "programs that take them as data, never through a shell or interpreter"
-                )
+            P.check_refs(f"argv[{i}] {item!r}", P.parse(item), self.params)
         return self
 
 
