@@ -28,6 +28,7 @@ from oncall_console.backends.http.options import HttpCheckParams
 from oncall_console.backends.http.probe import ProbeError, ProbeResponse
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
+from oncall_console.model.health import redacted
 from oncall_console.text import clean
 
 _OK_WORDS = frozenset({"healthy", "ok", "up", "pass", "passed", "green", "true"})
@@ -84,30 +85,32 @@ class HttpHealth(HttpConnections):
     def _result(self, check: CheckSpec, f: _Fetch) -> CheckResult:
         if f.error is not None:
             summary = f"{f.code} · {f.error}" if f.code else f.error
-            status, error = Status.DOWN, self._redact(f.error)
+            status, error = Status.DOWN, f.error
         else:
             summary = " · ".join([f.code, *f.notes])
             status, error = f.status, None
-        details = {k: self._redact(v) for k, v in f.details.items()}
+        details = dict(f.details)
         if f.tls_days is not None:
             details["tls_expires_in"] = f"{f.tls_days:.1f} days"
-        return CheckResult(
-            check=check.name,
-            status=status,
-            summary=self._redact(summary),
-            latency_ms=f.latency_ms,
-            at=self.context.clock(),
-            details=details,
-            substatuses=tuple(f.subs),
-            error=error,
+        # Redacted here, where the result is built, for every path that shows it (the
+        # poller's record, a verification's before/after): every line, the dependency
+        # lines too, where a health endpoint may echo the request's token back.
+        return redacted(
+            CheckResult(
+                check=check.name,
+                status=status,
+                summary=summary,
+                latency_ms=f.latency_ms,
+                at=self.context.clock(),
+                details=details,
+                substatuses=tuple(f.subs),
+                error=error,
+            ),
+            self.secrets(),
         )
 
     def secrets(self) -> tuple[str, ...]:
         return (self._token,) if self._token else ()
-
-    def _redact(self, text: str) -> str:
-        # Belt and braces: an error message quoting the request must not leak the token.
-        return text.replace(self._token, "[token]") if self._token else text
 
     async def _fetch(self, url: str, p: HttpCheckParams, check: CheckSpec) -> _Fetch:
         f = _Fetch(details={"url": url})

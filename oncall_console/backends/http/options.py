@@ -103,7 +103,11 @@ class WebhookSpec(Strict):
     @classmethod
     def _url_env(cls, name: str | None) -> str | None:
         if name is not None and not _ENV_NAME.match(name):
-            raise ValueError(f"{name!r} is not an environment variable name")
+            # Not echoed: the URL itself (the secret) pasted where its variable belongs.
+            raise ValueError(
+                "url_env must name an environment variable (letters, digits, _); the value "
+                "is not shown: if a secret was pasted here, rotate it"
+            )
         return name
 
     @field_validator("expect_status")
@@ -127,7 +131,10 @@ class WebhookSpec(Strict):
             if not P.PARAM_NAME.match(name):
                 raise ValueError(f"{name!r}: lowercase letters, digits and '_'")
             if not _ENV_NAME.match(var):
-                raise ValueError(f"{name}: {var!r} is not an environment variable name")
+                raise ValueError(
+                    f"secret_env.{name} must name an environment variable (letters, digits, "
+                    "_); the value is not shown: if a secret was pasted here, rotate it"
+                )
         return secret_env
 
     @model_validator(mode="after")

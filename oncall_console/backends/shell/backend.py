@@ -36,6 +36,7 @@ from oncall_console.model import (
     Outcome,
     Status,
 )
+from oncall_console.model.health import redacted
 from oncall_console.secrets import redact
 from oncall_console.text import clean
 
@@ -266,7 +267,7 @@ class ShellBackend(Backend):
         }
         if err.strip():
             details["stderr"] = clean(err, limit=500)
-        return CheckResult(
+        result = CheckResult(
             check=check.name,
             status=status,
             summary=clean(summary, limit=300),
@@ -275,6 +276,7 @@ class ShellBackend(Backend):
             details=details,
             error=clean(summary, limit=300) if status is Status.DOWN else None,
         )
+        return redacted(result, plan.secrets)  # every line: credentials it echoes too
 
     def _down(self, check: CheckSpec, why: str) -> CheckResult:
         why = clean(why, limit=300)

@@ -121,7 +121,11 @@ class CommandSpec(Strict):
     def _env_from(cls, env_from: dict[str, str]) -> dict[str, str]:
         for name, source in env_from.items():
             if not _ENV_NAME.match(source):
-                raise ValueError(f"{name}: {source!r} is not an environment variable name")
+                # Not echoed: a secret pasted where its variable's name belongs.
+                raise ValueError(
+                    f"env_from.{name} must name an environment variable (letters, digits, _); "
+                    "the value is not shown: if a secret was pasted here, rotate it"
+                )
         return env_from
 
     @field_validator("allowed_exit_codes")
