@@ -79,9 +79,10 @@ class Poller:
             state.in_flight = False
         # Every remote line redacted once, here, for every backend (the JSON, the
         # detail view and the table all read this result).
-        state.record(redacted(result, backend.secrets()))
+        result = redacted(result, backend.secrets())
+        state.record(result)
         self.on_change()
-        return result
+        return result  # redacted too: verification's before / after reads it
 
     async def poll_sli(self, state: SliState) -> None:
         spec = state.spec
