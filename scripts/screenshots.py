@@ -55,9 +55,23 @@ async def shoot_incident() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         select_first_alert(app)
-        await pilot.press("i")
+        await pilot.press("i")  # it says what it will declare: y declares
         await pilot.pause()
-        await pilot.press("k", "t", "n")
+        await pilot.press("y")
+        for _ in range(200):
+            if type(app.screen).__name__ == "IncidentScreen":
+                break
+            await pilot.pause(0.01)
+        await pilot.pause()
+        await pilot.press("A")  # acknowledge (asks y), take command (asks y), a note
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await pilot.press("n")
         await pilot.pause()
         app.screen.query_one(Input).value = "pods crash-looping since the 07:58 rollout"
         await pilot.press("enter")
