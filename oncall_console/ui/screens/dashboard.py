@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -30,9 +31,12 @@ from oncall_console.ui.widgets.watchbar import WatchBar
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import OnCall
+    from oncall_console.engine.state import CheckState
 
 
 ALERTS_TITLE = "Incidents & alerts"
+COMPACT_WIDTH = 100
+"""Terminal widths under which the dashboard is compact (console.tcss: -compact)."""
 
 
 def _starting(count: int, what: str) -> str:
@@ -96,6 +100,8 @@ class Dashboard(Screen[None]):
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
+        self._first_states: dict[str, CheckState] = {}
+        """Rows of the first poll's results, until the engine is attached."""
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -133,7 +139,11 @@ class Dashboard(Screen[None]):
             raise RuntimeError("the dashboard has no engine yet (the console is starting)")
         return self._oncall
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < COMPACT_WIDTH, "-compact")
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width < COMPACT_WIDTH, "-compact")
         self.query_one(HealthTable).focus()
         # Colours come from theme variables, which are set after the theme changes.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
@@ -159,6 +169,31 @@ class Dashboard(Screen[None]):
         await self.query_one("#slis").mount_all(self._sli_cards(oncall))
         self._show_engine()
         self.refresh_bindings()
+
+    def show_first(self, results: list[Any]) -> None:
+        """Results of the first poll (``engine.api.Early``), while the engine is still
+        being built: their rows come in as they arrive; the engine takes over on
+        :meth:`attach`."""
+        if self._oncall is not None or not results:
+            return
+        from collections import deque
+
+        from oncall_console.engine.state import CheckState
+
+        states = self._first_states
+        for early in results:
+            state = states.get(early.spec.name)
+            if state is None:
+                state = states[early.spec.name] = CheckState(early.spec, deque(maxlen=1))
+            state.record(early.result)
+        now = self.app.clock()
+        table = self.query_one(HealthTable)
+        with self.app.batch_update():
+            looked = table.sync(list(states.values()), now, self.app.theme_variables)
+            header = self.query_one(ConsoleHeader)
+            header.overall = Status.worst(looked)
+            header.worst = table.worst() or ""
+            self._subtitle("#health-panel", f"{len(states)} of {self.sketch.checks} checks in")
 
     def _subtitle(self, panel: str, text: str) -> None:
         self.query_one(panel).border_subtitle = text

@@ -23,6 +23,11 @@ COLUMNS = (
 )
 
 
+COMPACT_BELOW = 56
+"""Table widths under which the latency column folds and names are cut."""
+COMPACT_NAME = 16
+
+
 class HealthTable(KeyedTable):
     """Checks with status glyph and colour, latency, age of the last result, and the
     reason (the summary), which takes the width the other columns leave. Worst first;
@@ -35,6 +40,7 @@ class HealthTable(KeyedTable):
         self._order: list[str] = []  # the order the checks came in: ties keep it
         self._query = ""
         self._hidden: set[str] = set()
+        self.compact = False
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -44,9 +50,13 @@ class HealthTable(KeyedTable):
         self._fit_reason()
 
     def _fit_reason(self) -> None:
-        """The reason column takes what the others leave (it said 're' at 80x24)."""
+        """The reason column takes what the others leave (it said 're' at 80x24). On a
+        narrow panel (80x24: the health panel is ~44 columns) the table goes compact:
+        the latency column folds away (the detail view has it) and long names are cut,
+        so the reason keeps about 20 columns."""
         if "summary" not in self.columns:
             return
+        self._compact_to(self.scrollable_content_region.width < COMPACT_BELOW)
         others = sum(
             c.get_render_width(self) for key, c in self.columns.items() if key.value != "summary"
         )
@@ -61,6 +71,24 @@ class HealthTable(KeyedTable):
             # test_the_reason_takes_the_free_width_of_a_wide_terminal fails if it stops working.
             self._require_update_dimensions = True
             self.refresh()
+
+    def _compact_to(self, compact: bool) -> None:
+        latency = self.columns[ColumnKey("latency")]
+        check = self.columns[ColumnKey("check")]
+        if compact:
+            longest = max((len(str(facts[1])) for facts in self._cells.values()), default=0)
+            name_width = min(max(longest, len("Check")), COMPACT_NAME)
+            if self.compact and check.width == name_width:
+                return
+            latency.label, latency.auto_width, latency.width = Text(""), False, 0
+            check.auto_width, check.width = False, name_width
+            self._require_update_dimensions = True
+        elif self.compact:
+            latency.label, latency.auto_width = Text("Latency"), True
+            check.auto_width = True
+        if compact != self.compact:
+            self.compact = compact
+            self._require_update_dimensions = True
 
     def set_filter(self, text: str) -> None:
         """Show only the checks whose name, title or reason contain ``text`` (any case);
@@ -147,6 +175,8 @@ class HealthTable(KeyedTable):
             self._order.remove(gone)
         if moved:
             self._sort_worst_first()
+            if self.compact:  # new rows: the cut names may have room to grow
+                self._compact_to(True)
         return statuses
 
     def _sort_worst_first(self) -> None:

@@ -70,8 +70,11 @@ class SliCard(Widget, can_focus=False):
         word = status_word(status, v)
         title = plain(spec.label + series, 60)
         value_text = Text(value, style=status_style(v, status) + Style(bold=True))
+        room = width - value_text.cell_len - word.cell_len - 3
+        if title.cell_len > room >= 8:  # narrow (80x24): the name gives way, not the status
+            title.truncate(room, overflow="ellipsis")
         if width - title.cell_len - value_text.cell_len - word.cell_len - 3 < 0:
-            word = Text(status.glyph, style=word.style)  # narrow: the glyph alone still tells
+            word = Text(status.glyph, style=word.style)  # narrower: the glyph alone still tells
         pad = width - title.cell_len - value_text.cell_len - word.cell_len - 2
         head.append_text(title)
         head.append(" " * max(1, pad))
