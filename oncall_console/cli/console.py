@@ -22,17 +22,35 @@ if TYPE_CHECKING:
 def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
     """The console on a terminal paints the sketch first and validates the config in the
     app's worker (issue #6: first frame); a refused config ends the app, and its error is
-    raised here once the terminal is restored, so it is reported as before. Without a
+    raised here once the terminal is restored, so it is reported as before. The first
+    poll runs meanwhile in a child process (issue #14). Without a
     terminal (textual-serve, a pipe) there is no first frame to hurry: validate first."""
-    from oncall_console.ui.app import OncallApp
-
     if sys.stdin.isatty() and sys.stdout.isatty():
-        app = OncallApp(sketch=sketch, load=load)
+        # Forked before Textual is imported: the first poll runs on the other core while
+        # this one paints the frame (cli/firstpoll.py, issue #14).
+        import gc
+
+        from oncall_console.cli.firstpoll import FirstPoll
+
+        first = FirstPoll.start(load)
+        # Start-up makes objects, not garbage: the collector walking them while Textual
+        # and the config are imported costs the first frame; the app collects and
+        # freezes the start-up heap a few seconds in, and turns it back on (freeze_heap).
+        gc.disable()
+        try:
+            from oncall_console.ui.app import OncallApp
+
+            app = OncallApp(sketch=sketch, load=load, first_poll=first)
+            app.run()
+        finally:
+            if first is not None:
+                first.close()
     else:
         from oncall_console.engine.api import OnCall
+        from oncall_console.ui.app import OncallApp
 
         app = OncallApp(OnCall.build(load()))
-    app.run()
+        app.run()
     if app.startup_error is not None:
         raise app.startup_error
     return app.return_code or 0

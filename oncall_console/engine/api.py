@@ -26,7 +26,7 @@ UI and the CLI only show what the plan says. No Textual here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +41,7 @@ from oncall_console.model import (
     ActionResult,
     ActionSpec,
     Alert,
+    CheckResult,
     DetailTable,
     Incident,
     Silence,
@@ -50,6 +51,7 @@ from oncall_console.model import (
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
     from oncall_console.engine.core import Engine
+    from oncall_console.engine.prefetch import Early
     from oncall_console.incidents import IncidentRecord, Prompt, TimelineRecord
     from oncall_console.runbooks import PromqlBlock, Runbook, RunbookLibrary, SqlBlock
     from oncall_console.store import AuditRecord, StepProgress, Store
@@ -259,6 +261,12 @@ class OnCall:
     def refresh(self) -> None:
         """Poll everything now."""
         self._engine.refresh()
+
+    def seed(self, early: Iterable[tuple[str, CheckResult]]) -> int:
+        """First results from the first poll on the second core (:func:`first_results`),
+        given before :meth:`start`: shown at once, and not probed again until their
+        interval is out. Returns how many were taken."""
+        return self._engine.seed(early)
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` on the event loop after every change of state."""
@@ -508,3 +516,12 @@ class OnCall:
     def start_polling(self) -> None:
         """Poll every check, SLI and alert source from now on (``action`` watching)."""
         self._engine.poller.start()
+
+
+async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> None:
+    """Every check probed once, each result given to ``emit`` as it comes, without the
+    store, the bus or the rest of the engine (engine/prefetch.py: the CLI runs it in a
+    child process while the first frame is painted)."""
+    from oncall_console.engine.prefetch import first_results as probe_all
+
+    await probe_all(loaded, emit)

@@ -11,7 +11,7 @@ import operator
 import os
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -254,6 +254,21 @@ class Engine:
             self._incident_task = asyncio.create_task(self._incident_loop(), name="incidents")
         # Parsing runbooks holds the GIL for a moment: after the first results, not before.
         self.runbooks.load_soon(delay=1.0 if poll else 0.0)
+
+    def seed(self, early: Iterable[tuple[str, CheckResult]]) -> int:
+        """Record first results probed before the engine existed (the first poll on the
+        second core, engine/prefetch.py), for checks with none yet; call before
+        :meth:`start`, whose poller then waits out their interval. Returns how many."""
+        seeded = 0
+        for name, result in early:
+            state = self.checks.get(name)
+            if state is None or state.last is not None or result.check != name:
+                continue
+            state.record(result)
+            seeded += 1
+        if seeded:
+            self._changed()
+        return seeded
 
     async def _start_backends(self) -> None:
         if not self._started:

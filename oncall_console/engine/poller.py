@@ -141,17 +141,33 @@ class Poller:
             *((f"feed:{k}", partial(self.poll_feed, f), f.interval) for k, f in self.feeds.items()),
         ]
         epoch = time.monotonic()
+        now = self.clock()
         for i, (key, once, interval) in enumerate(loops):
-            self._spawn(key, once, interval, epoch + interval * i / len(loops))
+            # A check seeded by the first poll (engine/prefetch.py) has a fresh result:
+            # its first probe here waits out the interval, so a start probes once.
+            state = self.checks.get(key[6:]) if key.startswith("check:") else None
+            first = 0.0
+            if state is not None and state.last is not None:
+                first = min(interval, max(0.0, interval - (now - state.last.at)))
+            self._spawn(key, once, interval, epoch + interval * i / len(loops), first)
 
     def _spawn(
-        self, key: str, once: Callable[[], Awaitable[object]], interval: float, phase: float
+        self,
+        key: str,
+        once: Callable[[], Awaitable[object]],
+        interval: float,
+        phase: float,
+        first: float = 0.0,
     ) -> None:
-        """Poll now, then at ``phase + k * interval``: the next slot at least half an
-        interval after the last poll started (so a wake-up does not poll twice)."""
+        """Poll now (or after ``first`` seconds, unless woken), then at ``phase + k *
+        interval``: the next slot at least half an interval after the last poll started
+        (so a wake-up does not poll twice)."""
         wake = self._wake[key] = asyncio.Event()
 
         async def loop() -> None:
+            if first > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), first)
             while not self._stopping:
                 started = time.monotonic()
                 await once()

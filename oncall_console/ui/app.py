@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from oncall_console.configfile import ConfigError, Sketch, default_path
 from oncall_console.ui import partial
+from oncall_console.ui.firstpoll import FirstPollReader, FirstResults
 from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
@@ -43,6 +44,7 @@ partial.install()  # write only the cells that changed (see ui/partial.py)
 
 FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
+
 
 
 class OncallApp(App[None]):
@@ -84,10 +86,13 @@ class OncallApp(App[None]):
         themes_dir: Path | None = None,
         mode: Literal["console", "war-room"] = "console",
         dwell: float = 15.0,
+        first_poll: FirstResults | None = None,
     ) -> None:
         """Either ``engine`` (the front door, or an engine to put one around), or ``sketch``
         and ``load`` (called in a thread; it may raise ConfigError, which ends the app with
-        ``startup_error`` set). The war room needs the engine."""
+        ``startup_error`` set). The war room needs the engine. ``first_poll``: the
+        results of a first poll run elsewhere while this app starts (cli/firstpoll.py),
+        shown as they come and given to the engine."""
         # The wall's look is read for the wall only: the console's first frame skips it.
         super().__init__(css_path=self.CSS_PATH if mode == "war-room" else "console.tcss")
         if (engine is None) == (load is None or sketch is None):
@@ -98,6 +103,7 @@ class OncallApp(App[None]):
         self.poll = poll
         self._oncall: OnCall | None = _front_door(engine) if engine is not None else None
         self._load = load
+        self._first = FirstPollReader(first_poll, self.dashboard_first) if first_poll else None
         self.startup_error: BaseException | None = None
         """Why the console could not start (a ConfigError, say); the CLI reports it."""
         self.told_due: set[tuple[str, str]] = set()
@@ -165,8 +171,17 @@ class OncallApp(App[None]):
     async def on_mount(self) -> None:
         if self.ready:
             await self._start()
+        elif self._first is not None:
+            self._first.start()
+
+    def dashboard_first(self, results: list[Any]) -> None:
+        if not self.ready:
+            self.dashboard.show_first(results)
 
     def on_ready(self, _event: events.Ready) -> None:
+        # The CLI turns the collector off for start-up; freeze_heap turns it back on.
+        # Whatever happens to start-up, it is on again within a few intervals.
+        self.set_timer(FREEZE_AFTER * 4, gc.enable)
         # Ready: the first frame has gone to the terminal. Only now does the slow part of
         # start-up begin (in a thread: the console keeps its keys and clock meanwhile).
         if not self.ready:
@@ -187,6 +202,8 @@ class OncallApp(App[None]):
             return
         if event.state is WorkerState.SUCCESS and self.is_running:  # not if q came first
             self._oncall = worker.result
+            if self._first is not None:  # what the first poll found: the engine's now
+                self.oncall.seed((r.spec.name, r.result) for r in self._first.take())
             await self.dashboard.attach(self.oncall)
             await self._start()
         elif event.state is WorkerState.ERROR:
@@ -244,6 +261,7 @@ class OncallApp(App[None]):
         later (a dialog open at that moment) is never collected; bounded, once."""
         gc.collect()
         gc.freeze()
+        gc.enable()  # the CLI turns it off for start-up (cli/console.py)
 
     async def _offer_shift_checklist(self) -> None:
         """At the start of a shift, offer its checklist once, unless today's is under way."""

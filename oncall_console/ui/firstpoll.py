@@ -1,0 +1,63 @@
+"""The app's end of the first poll (cli/firstpoll.py runs it in a child process while
+the first frame is painted; issue #14): read on the event loop as results come, shown
+on the frame until the engine is built, then handed to the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class FirstResults(Protocol):
+    """A first poll running elsewhere: a file descriptor to watch, the results
+    (``engine.api.Early``) it has now, and whether it is done."""
+
+    done: bool
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class FirstPollReader:
+    """Watches ``source`` on the running loop; ``on_results`` gets each batch."""
+
+    def __init__(self, source: FirstResults, on_results: Callable[[list[Any]], None]) -> None:
+        self._source: FirstResults | None = source
+        self._on_results = on_results
+        self.results: list[Any] = []
+
+    def start(self) -> None:
+        if self._source is not None:
+            with contextlib.suppress(OSError, NotImplementedError, ValueError):
+                asyncio.get_running_loop().add_reader(self._source.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        source = self._source
+        if source is None:
+            return
+        batch = source.drain()
+        self.results += batch
+        if batch:
+            self._on_results(batch)
+        if source.done:
+            self.stop()
+
+    def take(self) -> list[Any]:
+        """Everything read so far and what the pipe holds now; the child is stopped."""
+        if self._source is not None:
+            self.results += self._source.drain()
+            self.stop()
+        taken, self.results = self.results, []
+        return taken
+
+    def stop(self) -> None:
+        source, self._source = self._source, None
+        if source is not None:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                asyncio.get_running_loop().remove_reader(source.fileno())
+            source.close()

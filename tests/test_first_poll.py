@@ -1,0 +1,155 @@
+"""The first poll on the second core (issue #14): a console on a terminal forks before
+it imports Textual; the child probes every check once while the frame is painted, the
+parent shows what it found and seeds its engine, which then waits out the interval
+instead of probing again. The child never outlives the console."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench._pty import PtyApp
+from oncall_console.config import from_dict
+from oncall_console.engine.api import OnCall, first_results
+from tests.support.httpserver import serve
+
+SIZE = {"COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
+
+
+def _config(tmp_path: Path, url: str, interval: int = 3600, n: int = 1) -> Path:
+    lines = ['[backends.web]\ntype = "http"\n', f'[store]\nurl = "{tmp_path / "s.sqlite3"}"\n']
+    for i in range(n):
+        lines.append(f'[checks.api-{i}]\nbackend = "web"\nurl = "{url}"\ninterval = {interval}\n')
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _until(what: str, condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.02)
+    return value
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_console_probes_once_at_start_shows_it_and_leaves_no_child(tmp_path):
+    with serve() as server:
+        config = _config(tmp_path, server.url("/healthy"))
+        argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(config)]
+        with PtyApp(argv, env=SIZE) as term:
+            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            _until("the result painted", lambda: b"200 OK" in term.raw)
+            # The engine is built once the SLI panel stops saying what is starting and
+            # the health panel's "1 of 1 checks in" is gone: from then on it polls.
+            _until("the engine attached", lambda: not any(_alive(c) for c in children))
+            _until("the engine's store is open", lambda: (tmp_path / "s.sqlite3").exists())
+            term.write(b"r")  # a manual refresh still probes at once
+            _until("the refresh probed", lambda: len(server.requests) >= 2)
+            term.write(b"q")
+            assert term.proc.wait(10) == 0
+        paths = [r["path"] for r in server.requests]
+    # One probe for the first result (the child's), one for the refresh: the engine,
+    # seeded, did not probe again on start (interval 3600 s).
+    assert paths == ["/healthy", "/healthy"]
+    assert not any(_alive(c) for c in children)
+
+
+def test_turned_off_the_console_starts_as_before(tmp_path):
+    with serve() as server:
+        config = _config(tmp_path, server.url("/healthy"))
+        argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(config)]
+        with PtyApp(argv, env={**SIZE, "ONCALL_FIRST_POLL": "0"}) as term:
+            _until("the result painted", lambda: b"200 OK" in term.raw)
+            assert _children(term.proc.pid) == []
+            term.write(b"q")
+            assert term.proc.wait(10) == 0
+    assert len(server.requests) == 1
+
+
+def test_the_child_dies_with_a_console_that_is_killed(tmp_path):
+    # A hung endpoint keeps the child waiting (timeout 20 s); SIGKILL on the console
+    # (a dropped session that took the parent down hard) must take the child too.
+    with serve() as server:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            '[backends.web]\ntype = "http"\n\n[checks.hung]\nbackend = "web"\n'
+            f'url = "{server.url("/hang")}"\ntimeout = 20\n'
+        )
+        argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(path)]
+        with PtyApp(argv, env=SIZE) as term:
+            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            _until("the hung probe sent", lambda: server.requests)
+            term.proc.kill()
+            term.proc.wait(10)
+            _until("the child gone with it", lambda: not any(_alive(c) for c in children))
+
+
+async def test_seeded_checks_wait_their_interval_the_others_probe_at_once(tmp_path):
+    with serve() as server:
+        data = {
+            "backends": {"web": {"type": "http"}},
+            "checks": {
+                "seeded": {"backend": "web", "url": server.url("/healthy?s"), "interval": 3600},
+                "fresh": {"backend": "web", "url": server.url("/live"), "interval": 3600},
+            },
+            "store": {"url": ":memory:"},
+        }
+        found = []
+        await first_results(from_dict(data, env={}), found.append)
+        assert [e.spec.name for e in found] == ["seeded", "fresh"] or len(found) == 2
+        assert all(e.spec.params is None for e in found)  # plain data crosses the pipe
+        server.requests.clear()
+        oncall = OnCall.build(from_dict(data, env={}))
+        seeded = [(e.spec.name, e.result) for e in found if e.spec.name == "seeded"]
+        assert oncall.seed(seeded) == 1
+        assert oncall.seed(seeded) == 0  # a check with a result is not seeded twice
+        await oncall.start()
+        try:
+            deadline = time.monotonic() + 20
+            while not any(r["path"] == "/live" for r in server.requests):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # what the seeded check would have done by now
+            assert [r["path"] for r in server.requests] == ["/live"]
+            states = {s.spec.name: s for s in oncall.view().checks}
+            assert states["seeded"].last is not None
+        finally:
+            await oncall.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_refused_config_in_the_child_is_reported_once_by_the_parent(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[backends.web]\ntype = "http"\n\n[checks.a]\nbackend = "web"\ninterval = 5\n')
+    argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(path)]
+    with PtyApp(argv, env=SIZE) as term:
+        assert term.proc.wait(20) == 2
+        out = bytes(term.raw)
+    assert out.count(b"checks.a") == 1, out[-600:]
