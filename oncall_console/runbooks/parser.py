@@ -2,11 +2,13 @@
 
 The format, exactly:
 
-- Optional front matter: the very first line is ``+++``, the next line that is
-  ``+++`` ends it, and TOML in between holds ``id``, ``title``, ``alerts``,
-  ``severity``, ``escalate_after_minutes``, ``tags``, ``when`` and
-  ``numbered_steps``. Any other key, a wrong type or bad TOML raises
-  :class:`RunbookError` naming file and line.
+- Optional front matter: the very first line is ``+++`` (TOML) or ``---`` (YAML,
+  read with ``yaml.safe_load``), the next line that is the same fence ends it, and
+  in between are ``id``, ``title``, ``alerts``, ``severity``,
+  ``escalate_after_minutes``, ``tags``, ``when``, ``weight`` and ``numbered_steps``.
+  A wrong type or bad TOML / YAML raises :class:`RunbookError` naming file and line;
+  any other key is a warning (site generators' own keys, ``date``, ``draft`` ..., are
+  ignored).
 - The first H1 before any other heading is the title heading. Every other
   heading (H2-H6, or a later H1) starts a phase. What comes before the first
   phase is the intro.
@@ -92,7 +94,8 @@ def parse_text(
     text = text.replace("\x00", "\ufffd")
     lines = text.split("\n")
     problems = _encoding_warnings(file, lines)
-    front, body_start = front_matter(file, lines)
+    front, body_start, warnings = front_matter(file, lines)
+    problems += warnings
     body = "\n".join(lines[body_start:])
     walker = Walker(file, lines, problems, numbered_steps=front.get("numbered_steps", True))
     walker.walk(MD.parse(body), offset=body_start, level_base=0, embed=0)
@@ -111,6 +114,7 @@ def parse_text(
         severity=front.get("severity"),
         escalate_after_minutes=front.get("escalate_after_minutes"),
         tags=tuple(front.get("tags", ())),
+        weight=front.get("weight"),
         when=front.get("when"),
         problems=tuple(problems),
         digest=digest,
