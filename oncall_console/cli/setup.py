@@ -52,6 +52,8 @@ def lint_runbooks(
 
 
 def cmd_runbook(args: argparse.Namespace) -> int:
+    if args.runbook_command == "show":
+        return cmd_runbook_show(args)
     loaded = (
         None
         if args.no_config
@@ -66,6 +68,45 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     count, failed = lint_runbooks(loaded, paths, strict=args.strict)
     print(f"{count} runbooks: {'problems found' if failed else 'ok'}")
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def cmd_runbook_show(args: argparse.Namespace) -> int:
+    """One runbook as the screen will show it (text, or JSON with --format json)."""
+    import json
+
+    from oncall_console.runbooks import RunbookError, RunbookLibrary, load_file
+    from oncall_console.runbooks.outline import as_text, outline
+    from oncall_console.text import clean
+
+    labels: dict[str, str] = {}
+    for item in args.label:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            print(f"error: --label {clean(item, limit=80)!r}: expected NAME=VALUE", file=sys.stderr)
+            return EXIT_USAGE
+        labels[name.strip()] = value
+    path = Path(args.runbook).expanduser()
+    try:
+        if path.is_file():
+            runbook = load_file(path)
+        else:
+            library = RunbookLibrary.load(load_config(args.config).runbook_paths)
+            found = library.get(args.runbook) or library.for_alert(args.runbook)
+            if found is None:
+                print(
+                    f"error: {clean(args.runbook, limit=120)}: no such file, and no runbook "
+                    f"with that id or alert in [runbooks] dirs ({len(library)} runbooks)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            runbook = found
+    except RunbookError as exc:
+        for problem in exc.problems:
+            print(clean(str(problem), limit=500), file=sys.stderr)
+        return EXIT_USAGE
+    data = outline(runbook, labels)
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else as_text(data))
+    return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:
