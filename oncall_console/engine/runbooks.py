@@ -15,7 +15,7 @@ from oncall_console.backends.base import Backend
 from oncall_console.errors import describe
 from oncall_console.model import Alert, DetailTable
 from oncall_console.runbooks import ActionBlock, PromqlBlock, Runbook, RunbookLibrary, SqlBlock
-from oncall_console.runbooks.lint import read_only_problem
+from oncall_console.runbooks.lint import read_only_problem, resolve_backend, resolve_blocks
 from oncall_console.store import AuditRecord, StepProgress
 
 if TYPE_CHECKING:
@@ -97,9 +97,13 @@ class RunbookService:
         """Parse the configured folders in a thread: big files take a moment."""
         if self.paths:
             loop = asyncio.get_running_loop()
-            self.library = await loop.run_in_executor(
-                self.executor, RunbookLibrary.load, self.paths
-            )
+            self.library = await loop.run_in_executor(self.executor, self._load)
+
+    def _load(self) -> RunbookLibrary:
+        """The library, with blocks that name a backend by its type naming this config's
+        one backend of that type (so the bundled runbooks work whatever the names)."""
+        library = RunbookLibrary.load(self.paths)
+        return library.resolved(lambda rb: resolve_blocks(rb, self.backends))
 
     def for_check(self, check: str) -> Runbook | None:
         runbook = self.check_runbooks.get(check)
@@ -236,6 +240,9 @@ class RunbookService:
         name = block.backend
         if not name and isinstance(block, PromqlBlock):
             name = next((n for n, b in backends.items() if b.TYPE == "prometheus"), "")
-        if name not in backends:
-            raise DiagnosticRefused(f"no backend named {name or '(prometheus)'!r} in this config")
-        return backends[name]
+        if not name and isinstance(block, SqlBlock):
+            name = "postgres"  # a plain ```sql block: the one postgres backend, if one
+        found, why = resolve_backend(name, backends) if name else (None, "")
+        if found is None:
+            raise DiagnosticRefused(why or "no prometheus backend in this config")
+        return backends[found]

@@ -15,7 +15,7 @@ others are still listed by :meth:`RunbookLibrary.matches`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -70,6 +70,13 @@ class RunbookLibrary:
         for rb in runbooks:
             lib.add(rb)
         lib._claims()
+        return lib
+
+    def resolved(self, change: Callable[[Runbook], Runbook]) -> RunbookLibrary:
+        """The same library with every runbook passed through ``change``."""
+        lib = RunbookLibrary(errors=list(self.errors), problems=list(self.problems))
+        for rb in self.runbooks.values():
+            lib.add(change(rb))
         return lib
 
     def add(self, rb: Runbook) -> None:
