@@ -38,7 +38,7 @@ from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "runbooks"
-DEMO_RUNBOOKS = RUNBOOKS / "demo"
+DEMO_RUNBOOKS = ROOT / "runbooks-demo"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runbooks"
 SEEDS = ROOT.parent / "shared" / "seeds"
 

@@ -36,9 +36,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def lint_runbooks(
-    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False
+    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False, verbose: bool = False
 ) -> tuple[int, bool]:
-    """Print every runbook problem (file:line: severity: message); (runbooks, failed)."""
+    """Print every runbook problem (file:line: severity: message), and with ``verbose``
+    the steps found per file and what a folder scan skipped; (runbooks, failed)."""
     from oncall_console.runbooks import RunbookLibrary
     from oncall_console.runbooks.lint import instantiate_backends, lint_library
     from oncall_console.text import clean
@@ -46,6 +47,13 @@ def lint_runbooks(
     library = RunbookLibrary.load(paths)
     backends = instantiate_backends(loaded) if loaded is not None else None
     problems = lint_library(library, backends)
+    if verbose:
+        for rb in sorted(library.runbooks.values(), key=lambda r: r.file):
+            blocks = sum(1 for _ in rb.blocks())
+            what = "section page" if rb.id in library.sections else f"{len(rb.steps)} steps"
+            print(clean(f"{rb.file}: {rb.id}: {what}, {blocks} blocks", limit=500))
+        for path, why in library.skipped:
+            print(clean(f"{path}: skipped: {why}", limit=500))
     for problem in problems:
         print(clean(str(problem), limit=500), file=sys.stderr)
     return len(library), any(p.is_error or strict for p in problems)
@@ -65,7 +73,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     if not paths:
         print("error: name runbook files or folders, or set [runbooks] dirs", file=sys.stderr)
         return EXIT_USAGE
-    count, failed = lint_runbooks(loaded, paths, strict=args.strict)
+    count, failed = lint_runbooks(loaded, paths, strict=args.strict, verbose=True)
     print(f"{count} runbooks: {'problems found' if failed else 'ok'}")
     return EXIT_USAGE if failed else EXIT_OK
 
@@ -105,7 +113,9 @@ def cmd_runbook_show(args: argparse.Namespace) -> int:
             print(clean(str(problem), limit=500), file=sys.stderr)
         return EXIT_USAGE
     data = outline(runbook, labels)
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else as_text(data))
+    print(
+        json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else as_text(data)
+    )
     return EXIT_OK
 
 

@@ -209,7 +209,15 @@ def lint_library(
     found += library.problems
     for rb in library.all():
         found += lint_runbook(rb, backends)
+        if not rb.steps and rb.id not in library.sections:
+            found.append(RunbookProblem(rb.file, 0, "warning", NO_STEPS))
     return sorted(found, key=lambda p: (p.file, p.line))
+
+
+NO_STEPS = (
+    "no steps found: it shows as text to read, nothing to tick (checkboxes, numbered "
+    "items, or bullets under a Diagnosis / Mitigation-like heading make steps)"
+)
 
 
 def errors(problems: Iterable[RunbookProblem]) -> list[RunbookProblem]:

@@ -62,8 +62,9 @@ _MOJIBAKE = re.compile(
 # --- entry points ------------------------------------------------------------------------------
 
 
-def load_file(path: str | Path) -> Runbook:
-    """Read and parse one file. Raises :class:`RunbookError` (never OSError)."""
+def load_file(path: str | Path, *, stem: str | None = None) -> Runbook:
+    """Read and parse one file. Raises :class:`RunbookError` (never OSError), also for a
+    file that is not a runbook (a rules file, a binary)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -72,7 +73,28 @@ def load_file(path: str | Path) -> Runbook:
         data = p.read_bytes()
     except OSError as exc:
         raise fail(str(p), 0, f"cannot read: {exc.strerror or exc}") from None
-    return parse_bytes(data, str(p), stem=p.stem)
+    if why := not_a_runbook(p.name, data):
+        raise fail(str(p), 0, f"not a runbook: {why}")
+    return parse_bytes(data, str(p), stem=p.stem if stem is None else stem)
+
+
+RUNBOOK_SUFFIXES = (".md", ".markdown", ".mdown", ".txt", "")
+_RULES = re.compile(rb"^\s*(groups:|kind:\s*PrometheusRule|\s*-\s*alert:)", re.MULTILINE)
+
+
+def not_a_runbook(name: str, data: bytes) -> str:
+    """Why these bytes are not a runbook (empty: they may be one): Markdown or text only."""
+    head = data[:8192]
+    if b"\x00" in head or (
+        head and head.decode("utf-8", "replace").count("\ufffd") > len(head) // 10
+    ):
+        return "a binary file (runbooks are Markdown text)"
+    suffix = Path(name).suffix.lower()
+    if suffix in (".yml", ".yaml", ".json") and _RULES.search(head):
+        return "a Prometheus rules file (groups / alert rules); runbooks are Markdown"
+    if suffix not in RUNBOOK_SUFFIXES:
+        return f"a {suffix} file; runbooks are Markdown (.md, .markdown) or text (.txt)"
+    return ""
 
 
 def parse_bytes(data: bytes, file: str = "<runbook>", *, stem: str | None = None) -> Runbook:
