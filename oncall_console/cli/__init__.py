@@ -182,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(q)
     q.add_argument(
-        "runbook", metavar="PATH|ID", help="a runbook file, or an id / alert name in [runbooks] dirs"
+        "runbook",
+        metavar="PATH|ID",
+        help="a runbook file, or an id / alert name in [runbooks] dirs",
     )
     q.add_argument("--format", choices=("text", "json"), default="text")
     q.add_argument(

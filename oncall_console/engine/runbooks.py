@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,10 +37,22 @@ class RunbookChoice:
     rest: list[Runbook]
     link: str = ""
     """The alerts' runbook_url: shown as a link to open or copy when nothing here matches."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The labels the alerts share (and ``check``): they fill the commands' placeholders."""
 
 
 SHIFT = 12 * 3600.0
 """How far back an action counts as done for a runbook's step that asks for it."""
+
+
+def shared_labels(alerts: Sequence[Alert], check: str = "") -> dict[str, str]:
+    """The labels every alert has with the same value (the check's name as ``check``)."""
+    shared: dict[str, str] = dict(alerts[0].labels) if alerts else {}
+    for alert in alerts[1:]:
+        shared = {k: v for k, v in shared.items() if alert.labels.get(k) == v}
+    if check:
+        shared.setdefault("check", check)
+    return shared
 
 
 class DiagnosticRefused(Exception):
@@ -145,6 +157,7 @@ class RunbookService:
             guesses=ordered,
             rest=rest,
             link=link,
+            labels=shared_labels(alerts, check),
         )
 
     async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]:

@@ -64,7 +64,22 @@ _STEPS_WORDS = re.compile(
     r"roll-?back|rollbacks?|workarounds?|what to do|instructions?|verif\w*|solutions?)\b",
     re.IGNORECASE,
 )
-_STEPS_CJK = ("诊断", "緩和", "缓解", "解决", "解決", "步骤", "处理", "處理", "手順", "対処", "対応", "診断", "修复", "排查")
+_STEPS_CJK = (
+    "诊断",
+    "緩和",
+    "缓解",
+    "解决",
+    "解決",
+    "步骤",
+    "处理",
+    "處理",
+    "手順",
+    "対処",
+    "対応",
+    "診断",
+    "修复",
+    "排查",
+)
 
 
 def steps_heading(title: str) -> bool:

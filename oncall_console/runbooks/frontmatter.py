@@ -54,9 +54,7 @@ def fail(file: str, line: int, message: str) -> RunbookError:
     return RunbookError([RunbookProblem(file, line, "error", message)])
 
 
-def front_matter(
-    file: str, lines: list[str]
-) -> tuple[dict[str, Any], int, list[RunbookProblem]]:
+def front_matter(file: str, lines: list[str]) -> tuple[dict[str, Any], int, list[RunbookProblem]]:
     """Validated front matter, the index of the first body line, and warnings."""
     fence = lines[0].rstrip() if lines else ""
     if fence not in (FENCE, YAML_FENCE):

@@ -244,8 +244,6 @@ class Runbook:
         def phase(p: Phase) -> Phase:
             steps = tuple(replace(s, blocks=tuple(map(change, s.blocks))) for s in p.steps)
             parts = tuple(x if isinstance(x, str) else change(x) for x in p.parts)
-            return replace(
-                p, steps=steps, blocks=tuple(map(change, p.blocks)), parts=parts
-            )
+            return replace(p, steps=steps, blocks=tuple(map(change, p.blocks)), parts=parts)
 
         return replace(self, intro=phase(self.intro), phases=tuple(map(phase, self.phases)))

@@ -146,7 +146,9 @@ def _part_lines(part: dict[str, Any], indent: str) -> list[str]:
     if kind == "action":
         params = ", ".join(f"{k}={v}" for k, v in part["params"].items())
         return [f"{indent}▶ action {part['backend']}.{part['action']}({params})"]
-    head = {"promql": "? promql", "sql": "? sql"}.get(kind, f"$ {part.get('language') or 'command'}")
+    head = {"promql": "? promql", "sql": "? sql"}.get(
+        kind, f"$ {part.get('language') or 'command'}"
+    )
     lines = [f"{indent}{head} (line {part['line']})"]
     lines += [f"{indent}  {ln}" for ln in part["text"].split("\n")]
     if part.get("placeholders"):

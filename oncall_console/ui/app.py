@@ -46,7 +46,6 @@ FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
 
-
 class OncallApp(App[None]):
     CSS_PATH = ["console.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
@@ -439,7 +438,7 @@ class OncallApp(App[None]):
             oncall.remember_runbook(scope, runbook.id)
         elif ask.incident:
             oncall.remember_runbook(scope, runbook.id)  # the incident names what it walks
-        self.push_screen(RunbookScreen(runbook, scope, started_at=started))
+        self.push_screen(RunbookScreen(runbook, scope, started_at=started, labels=choice.labels))
 
     def on_open_checklist(self, message: OpenChecklist) -> None:
         message.stop()

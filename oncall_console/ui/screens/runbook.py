@@ -3,6 +3,7 @@ behind the confirm dialog, an escalation timer, progress saved in the store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -28,7 +29,8 @@ from oncall_console.runbooks import (
     SqlBlock,
     Step,
 )
-from oncall_console.runbooks.placeholders import pieces
+from oncall_console.runbooks.body import SQL_LANGUAGES
+from oncall_console.runbooks.placeholders import fill, pieces
 from oncall_console.runbooks.prose import prose
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
@@ -295,11 +297,11 @@ class RunbookScreen(Screen[None]):
             result = self.results.get(block.line)
             return Group(head, result) if result is not None else head
         assert isinstance(block, ReferenceBlock)
-        text = Text(
-            f"$ {block.language or 'command'}  (c to copy; never run here)\n", style="bold"
-        )
+        how = "r runs it read-only" if _query_of(block) else "never run here"
+        text = Text(f"$ {block.language or 'command'}  (c to copy; {how})\n", style="bold")
         text.append(self._command(block.text))
-        return text
+        result = self.results.get(block.line)
+        return Group(text, result) if result is not None else text
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -342,7 +344,12 @@ class RunbookScreen(Screen[None]):
 
     @work(exclusive=True, group="diagnostic")
     async def action_diagnose(self) -> None:
-        blocks = [b for b in self._blocks() if isinstance(b, PromqlBlock | SqlBlock)]
+        blocks = [q for b in self._blocks() if (q := _query_of(b)) is not None]
+        # PromQL gets the labels' values (plain names only); SQL never: no string-built SQL.
+        blocks = [
+            replace(b, query=fill(b.query, self.labels)) if isinstance(b, PromqlBlock) else b
+            for b in blocks
+        ]
         if not blocks:
             self.notify("No query here.", timeout=3)
             return
@@ -403,6 +410,16 @@ def styled(markdown: str, base: str = "") -> Text:
         style = " ".join(dict.fromkeys([base, *words] if base else words))
         text.append(span.text, style=style)
     return text
+
+
+def _query_of(block: Block) -> PromqlBlock | SqlBlock | None:
+    """A block the console can run read-only: a query, or a plain ```sql block (on the
+    config's one postgres backend; the engine refuses it unless it is read-only)."""
+    if isinstance(block, PromqlBlock | SqlBlock):
+        return block
+    if isinstance(block, ReferenceBlock) and block.language in SQL_LANGUAGES:
+        return SqlBlock(block.text, "", block.line)
+    return None
 
 
 def _text_of(block: Block) -> str:
