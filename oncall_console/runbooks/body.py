@@ -357,8 +357,11 @@ class Walker:
                 return True
             if has_checkbox or not listed(it):
                 return False
-            # Numbers win over bullets; plain bullets only under a steps-like heading.
-            return it.ordered if numbered else (bullets and not it.ordered)
+            # Numbers win over bullets; plain bullets only under a steps-like heading, and
+            # not a one-word item (a list of names: "cassandra", "ceph", ...).
+            if numbered:
+                return it.ordered
+            return bullets and not it.ordered and len(it.text.split()) > 1
 
         steps: list[_Item] = [it for it in items if is_step(it)]
         step_set = {id(it) for it in steps}

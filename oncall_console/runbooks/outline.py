@@ -66,9 +66,11 @@ def _prose(markdown: str) -> dict[str, Any]:
 
 
 def _step(step: Step, labels: Mapping[str, str]) -> dict[str, Any]:
+    shown = "".join(s.text for s in prose(step.markdown)) if step.markdown else ""
     return {
         "id": step.id,
         "text": step.text,
+        "shown": shown or step.text,
         "line": step.line,
         "depth": step.depth,
         "parent": step.parent,

@@ -58,7 +58,7 @@ def key(word: str) -> str:
 
 def lookup(word: str, labels: Mapping[str, str]) -> str | None:
     """The label value that answers ``word``, when there is a safe one."""
-    k = key(word)
+    k = re.sub(r"^(my|your|the)_", "", key(word))
     folded = {key(name): value for name, value in labels.items()}
     candidates = [k, *ALIASES.get(k, ()), *ALIASES.get(k.removesuffix("_name"), ())]
     if k.endswith("_name"):
@@ -112,3 +112,25 @@ def _assigned(text: str) -> set[str]:
     found |= set(re.findall(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b", text))
     found |= set(re.findall(r"\bread\s+(?:-\w+\s+)*([A-Za-z_][A-Za-z0-9_]*)", text))
     return found
+
+
+_PROMPT = re.compile(r"^\s*[$#>]\s+")
+
+
+def copyable(text: str) -> str:
+    """What to paste from a block: when it shows a prompt (``$ kubectl ...``) followed by
+    output, only the commands (prompt removed, continued lines kept); else all of it."""
+    lines = text.split("\n")
+    if not any(line.lstrip().startswith("$ ") for line in lines):
+        return text
+    out: list[str] = []
+    going = False
+    for line in lines:
+        if line.lstrip().startswith("$ "):
+            out.append(_PROMPT.sub("", line, count=1))
+        elif going:
+            out.append(line)
+        else:
+            continue
+        going = line.rstrip().endswith("\\")
+    return "\n".join(out)

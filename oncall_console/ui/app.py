@@ -412,6 +412,8 @@ class OncallApp(App[None]):
             if alert is None:
                 return
             scope, started, what = f"alert {alert.name}", alert.starts_at, f"alert {alert.name}"
+        elif ask.every or not ask.check:
+            scope = "shift"  # the list of every runbook: walked for the shift
         else:
             scope, what = f"check {ask.check}", f"check {ask.check}"
         choice = oncall.choose_runbook(incident=ask.incident, alert=ask.alert, check=ask.check)
@@ -420,9 +422,8 @@ class OncallApp(App[None]):
             if not (choice.guesses or choice.rest or choice.link):
                 self.notify("No runbook is configured ([runbooks] paths).", timeout=6)
                 return
-            picked = await self.push_screen_wait(
-                RunbookPicker(f"No runbook names {what}: pick one", choice)
-            )
+            title = f"No runbook names {what}: pick one" if what else "Every runbook"
+            picked = await self.push_screen_wait(RunbookPicker(title, choice))
             if picked is None:
                 return
             if picked == LINK:
@@ -435,7 +436,8 @@ class OncallApp(App[None]):
                 )
                 return
             runbook = picked  # type: ignore[assignment]
-            oncall.remember_runbook(scope, runbook.id)
+            if what:
+                oncall.remember_runbook(scope, runbook.id)
         elif ask.incident:
             oncall.remember_runbook(scope, runbook.id)  # the incident names what it walks
         self.push_screen(RunbookScreen(runbook, scope, started_at=started, labels=choice.labels))
@@ -536,6 +538,9 @@ class OncallApp(App[None]):
                 "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
+            yield SystemCommand(
+                "Runbooks  (B)", "Every runbook, searchable by title", dash.action_runbooks
+            )
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
             for moment, key in (("start", "s"), ("end", "e")):
                 yield SystemCommand(

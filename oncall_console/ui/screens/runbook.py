@@ -30,7 +30,7 @@ from oncall_console.runbooks import (
     Step,
 )
 from oncall_console.runbooks.body import SQL_LANGUAGES
-from oncall_console.runbooks.placeholders import fill, pieces
+from oncall_console.runbooks.placeholders import copyable, fill, pieces
 from oncall_console.runbooks.prose import prose
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
@@ -333,8 +333,9 @@ class RunbookScreen(Screen[None]):
         last_where, last = self._copied
         n = (last + 1) % len(texts) if last_where == where else 0
         self._copied = (where, n)
-        filled = "".join(p.text for p in pieces(texts[n], self.labels))
-        todo = [p.text for p in pieces(texts[n], self.labels) if p.kind == "unknown"]
+        found = pieces(copyable(texts[n]), self.labels)
+        filled = "".join(p.text for p in found)
+        todo = [p.text for p in found if p.kind == "unknown"]
         self.app.copy_to_clipboard(filled)  # OSC 52: works over SSH in most terminals
         which = f" {n + 1} of {len(texts)}" if len(texts) > 1 else ""
         still = f"; fill in {', '.join(dict.fromkeys(todo))}" if todo else ""
