@@ -104,8 +104,8 @@ class RunbookLibrary:
             else:
                 lib.add(rb, qualify=_folder_slug(file, root))
         for rb, lang in later:
-            base = rb.id
-            if base in lib.runbooks:
+            base = lib._original_of(rb)
+            if base:
                 copy = replace(rb, id=f"{base}.{slugify(lang)}")
                 if copy.id not in lib.runbooks:
                     lib._translations.setdefault(base, []).append(copy.id)
@@ -135,6 +135,22 @@ class RunbookLibrary:
         for rb in self.runbooks.values():
             lib.add(change(rb), by_name=rb.id not in self._unnamed)
         return lib
+
+    def _original_of(self, rb: Runbook) -> str:
+        """The id of the runbook ``rb`` translates: the same name beside it (``x.ja.md``
+        and ``x.md``), else the first of that name anywhere ("" when there is none)."""
+        stem = Path(rb.file).stem
+        plain = Path(stem).stem if Path(stem).suffix else stem
+        beside = str(Path(rb.file).with_name(plain + Path(rb.file).suffix))
+        named = [
+            r
+            for r in self.runbooks.values()
+            if r.id not in self._unnamed and Path(r.file).stem.casefold() == plain.casefold()
+        ]
+        found = next((r for r in named if r.file == beside), named[0] if named else None)
+        if found is None and rb.id in self.runbooks and rb.id not in self._unnamed:
+            found = self.runbooks[rb.id]  # an id from front matter
+        return found.id if found is not None else ""
 
     def translations(self, runbook_id: str) -> list[Runbook]:
         """The translated copies of a runbook (each with its language in its id)."""
