@@ -244,7 +244,11 @@ class Walker:
             self._query(lang, attrs.get("backend", ""), content, line)
         elif lang in SQL_LANGUAGES and _BACKEND_COMMENT.match(_first_line(content)):
             self._query(lang, "", content, line)
-        elif lang in MARKDOWN_LANGUAGES and embed < MAX_EMBED_DEPTH and _TASK_LINE.search(content):
+        elif (
+            lang in (*MARKDOWN_LANGUAGES, "")
+            and embed < MAX_EMBED_DEPTH
+            and _TASK_LINE.search(content)
+        ):  # a checklist kept in a fence to paste into a change issue: walked as Markdown
             level = max(level_base, phase.level)
             tokens = MD.parse(content)
             self.walk(tokens, offset=span[0] + 1, level_base=level, embed=embed + 1)

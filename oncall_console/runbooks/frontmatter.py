@@ -3,13 +3,15 @@ as Hugo, Jekyll, MkDocs and Backstage write it), and where each key stands.
 
 The TOML line locator serves the front matter and the ``action`` blocks alike, so a
 problem names the line of the key at fault. YAML is read with ``yaml.safe_load`` only
-(no tags, no objects). Keys this console does not know are a warning (a typo shows in
-lint), except the usual keys of site generators, which are left alone. See
+(no tags, no objects). A key this console does not know is ignored (documents carry
+their site generator's keys), with a warning when it looks like a slip of a known one
+(``alert`` for ``alerts``). See
 :mod:`oncall_console.runbooks.parser` for the format.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from typing import Any
@@ -84,14 +86,15 @@ def front_matter(file: str, lines: list[str]) -> tuple[dict[str, Any], int, list
     for key, value in data.items():
         key = str(key)
         if key not in FRONT_MATTER_KEYS:
-            if key.lower() not in SITE_KEYS:
+            meant = _misspelt(key)
+            if meant:
                 warnings.append(
                     RunbookProblem(
                         file,
                         key_lines.get(key, 1),
                         "warning",
                         f"front matter: unknown key {clean(key, limit=60)!r}, ignored "
-                        f"(known: {', '.join(FRONT_MATTER_KEYS)})",
+                        f"(did you mean {meant!r}?)",
                     )
                 )
             continue
@@ -104,6 +107,17 @@ def front_matter(file: str, lines: list[str]) -> tuple[dict[str, Any], int, list
     if "id" in out:
         out["_id_line"] = key_lines.get("id", 1)
     return out, end + 1, warnings
+
+
+def _misspelt(key: str) -> str:
+    """The known key ``key`` looks like a slip of (``alert``, ``Tags``), or ""."""
+    if key.lower() in SITE_KEYS:
+        return ""
+    folded = key.lower().replace("-", "_")
+    if folded in FRONT_MATTER_KEYS:
+        return folded
+    close = difflib.get_close_matches(folded, FRONT_MATTER_KEYS, n=1, cutoff=0.8)
+    return close[0] if close else ""
 
 
 def _toml(file: str, source: list[str]) -> dict[str, Any]:

@@ -99,8 +99,8 @@ class RunbookLibrary:
             if lang:
                 later.append((rb, lang))
             elif section:
+                rb = lib.add(rb, by_name=False, qualify=_folder_slug(file.parent, root))
                 lib.sections.add(rb.id)
-                lib.add(rb, by_name=False)
             else:
                 lib.add(rb, qualify=_folder_slug(file, root))
         for rb, lang in later:
@@ -156,7 +156,7 @@ class RunbookLibrary:
         """The translated copies of a runbook (each with its language in its id)."""
         return [self.runbooks[t] for t in self._translations.get(runbook_id, ())]
 
-    def add(self, rb: Runbook, *, by_name: bool = True, qualify: str = "") -> None:
+    def add(self, rb: Runbook, *, by_name: bool = True, qualify: str = "") -> Runbook:
         """Index ``rb``; ``by_name`` False: found by id only (sections, translations);
         ``qualify``: the folder to put before an id taken from a file name that is taken."""
         first = self.runbooks.get(rb.id)
@@ -172,15 +172,16 @@ class RunbookLibrary:
                     f"duplicate runbook id {rb.id!r} (also {first.file})",
                 )
             )
-            return
+            return rb
         self.runbooks[rb.id] = rb
         if not by_name:
             self._unnamed.add(rb.id)
-            return
+            return rb
         for name in rb.alerts:
             self._by_alert.setdefault(name, []).append(rb)
         for slug in {slugify(rb.id), slugify(Path(rb.file).stem)}:
             self._by_slug.setdefault(slug, []).append(rb)
+        return rb
 
     def _claims(self) -> None:
         for name, rbs in sorted(self._by_alert.items()):
@@ -346,8 +347,9 @@ def _walk(root: Path, skipped: list[tuple[str, str]]) -> list[Path]:
 
 
 def _folder_slug(file: Path, root: Path) -> str:
-    parts = file.parent.relative_to(root).parts if file.is_relative_to(root) else ()
-    return slugify("-".join(parts) or file.parent.name or "root", "root")
+    """The folders between ``root`` and ``file``, as one slug (``root``'s name when none)."""
+    parts = file.parent.relative_to(root).parts if file.parent.is_relative_to(root) else ()
+    return slugify("-".join(parts) or root.name or "root", "root")
 
 
 def _lang_of(file: Path, root: Path) -> str:

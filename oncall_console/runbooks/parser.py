@@ -7,8 +7,8 @@ The format, exactly:
   in between are ``id``, ``title``, ``alerts``, ``severity``,
   ``escalate_after_minutes``, ``tags``, ``when``, ``weight`` and ``numbered_steps``.
   A wrong type or bad TOML / YAML raises :class:`RunbookError` naming file and line;
-  any other key is a warning (site generators' own keys, ``date``, ``draft`` ..., are
-  ignored).
+  a key that looks like a misspelt one of these (``alert``, ``Tags``) is a warning;
+  any other key (a site generator's: ``date``, ``draft``, ``bookToc`` ...) is ignored.
 - The first H1 before any other heading is the title heading. Every other
   heading (H2-H6, or a later H1) starts a phase. What comes before the first
   phase is the intro.
@@ -24,9 +24,10 @@ The format, exactly:
   anything else (and ``sql`` without a backend, and indented code) is a
   reference block. A block belongs to the closest step before it in its phase,
   or to the phase when no step comes before it.
-- A ``markdown``/``md`` fenced block that holds checkboxes (a checklist pasted as
-  a code sample, as in some team documents) is read as Markdown in place: its
-  headings become phases, its checkboxes steps.
+- A ``markdown``/``md`` fenced block, or one with no language, that holds checkboxes
+  (a checklist pasted as a code sample, or kept in a fence to paste into a change
+  issue, as in some team documents) is read as Markdown in place: its headings
+  become phases, its checkboxes steps.
 - Bytes that are not UTF-8 are replaced; such lines, and lines that look like
   mis-decoded UTF-8 (mojibake), give a warning that names the line.
 - A broken action block (bad TOML, missing or unknown keys) stays in the
