@@ -282,3 +282,31 @@ def test_lint_refuses_what_is_not_a_runbook_and_counts_steps(tmp_path, capsys):
     assert f"{prose}: warning: no steps found" in err
     assert f"{steps}: fix: 2 steps, 0 blocks" in out
     assert load_file(steps).steps
+
+
+async def test_the_engine_serves_blocks_naming_this_configs_backends():
+    """The library the console walks names backends, so progress, the audit and the action
+    flow see the config's own names (kubernetes -> prod, postgres -> main_db)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oncall_console.engine.runbooks import RunbookService
+
+    backends = backends_named(
+        main_db="postgres", sessions="redis", alerting="alertmanager", prod="kubernetes"
+    )
+    with ThreadPoolExecutor(1) as pool:
+        service = RunbookService(
+            paths=[ROOT / "runbooks"],
+            executor=pool,
+            store=None,  # type: ignore[arg-type]  # loading touches no store
+            incidents=None,  # type: ignore[arg-type]
+            backends=backends,
+            operator="alex",
+            clock=lambda: 0.0,
+            timeout=1.0,
+        )
+        await service.load()
+    named = {b.backend for rb in service.library.all() for b in rb.actions}
+    assert named == {"main_db", "sessions", "alerting", "prod"}
+    rb = service.library.get("pod-restart-loop")
+    assert {b.backend for b in rb.actions} == {"prod"}
