@@ -74,7 +74,7 @@ def test_each_runbook_shows_its_headings_steps_and_every_code_block(name):
 def _code_blocks(source: str) -> int:
     """Code blocks as CommonMark reads the file (a checklist kept in a fence is walked as
     Markdown instead, its own blocks counted)."""
-    from oncall_console.runbooks.body import MD, _TASK_LINE
+    from oncall_console.runbooks.body import _TASK_LINE, MD
 
     count = 0
     for tok in MD.parse(source):
@@ -233,3 +233,12 @@ def test_a_whole_runbook_repository_loads_found_by_alert_name_with_every_block_s
         source = Path(rb.file).read_text("utf-8", "replace")
         shown = sum(1 for p in rb.all_phases() for b in _blocks_of(p) if not _inline(b, rb))
         assert shown == _code_blocks(source), rb.file
+
+
+def test_promql_written_in_a_bash_fence_is_offered_as_a_live_query():
+    from oncall_console.runbooks.placeholders import promql_like
+
+    rb = load_file(one("openshift/HighRBDCloneSnapshotCount.md"))
+    blocks = [b for _, _, b in rb.blocks() if isinstance(b, ReferenceBlock)]
+    queries = [q for b in blocks if (q := promql_like(b.text))]
+    assert queries == ["rate(ocs_rbd_children_count[30m]) > 10"]  # the rest are oc / rbd commands

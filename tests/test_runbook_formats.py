@@ -310,3 +310,23 @@ async def test_the_engine_serves_blocks_naming_this_configs_backends():
     assert named == {"main_db", "sessions", "alerting", "prod"}
     rb = service.library.get("pod-restart-loop")
     assert {b.backend for b in rb.actions} == {"prod"}
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ('sum by (job) (rate(http_requests_total{code=~"5.."}[5m]))', "same"),
+        (
+            '# free space\nnode_filesystem_avail_bytes{mountpoint="/"}',
+            'node_filesystem_avail_bytes{mountpoint="/"}',
+        ),
+        ("kubectl -n prod get pods", ""),
+        ("$ etcdctl endpoint health -w table", ""),
+        ("oc delete pvc <pvc-name> -n <namespace>", ""),
+        ("up == 0", ""),  # too little to tell from a command: left as text
+    ],
+)
+def test_promql_in_a_shell_fence_is_told_from_commands(text, query):
+    from oncall_console.runbooks.placeholders import promql_like
+
+    assert promql_like(text) == (text if query == "same" else query)

@@ -134,3 +134,28 @@ def copyable(text: str) -> str:
             continue
         going = line.rstrip().endswith("\\")
     return "\n".join(out)
+
+
+_PROMQL_START = re.compile(
+    r"^[A-Za-z_:][A-Za-z0-9_:]*\s*(\(|\{|\[|$|\s*(>|<|==|!=|>=|<=|\+|-|\*|/|and|or|unless|by|without)\b)"
+)
+_PROMQL_FUNCS = re.compile(
+    r"\b(rate|irate|increase|sum|avg|max|min|count|histogram_quantile|topk|bottomk|"
+    r"absent|delta|deriv|predict_linear|avg_over_time|max_over_time|quantile_over_time)\s*\("
+)
+
+
+def promql_like(text: str) -> str:
+    """The query, when a block in a shell fence is PromQL (``rate(x[30m]) > 10``); "" else.
+    Comment lines go; a line that starts like a command (``$ oc ...``, ``kubectl``) says no."""
+    lines = [ln for ln in text.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines or len(lines) > 20:
+        return ""
+    query = "\n".join(lines).strip()
+    first = lines[0].strip()
+    shellish = re.match(r"^(\$|sudo\b|[a-z][a-z0-9_-]*\s+-{1,2}[a-z])", first) or ";" in query
+    if shellish or not _PROMQL_START.match(first):
+        return ""
+    if "{" in query or "[" in query or _PROMQL_FUNCS.search(query):
+        return query
+    return ""

@@ -30,7 +30,7 @@ from oncall_console.runbooks import (
     Step,
 )
 from oncall_console.runbooks.body import SQL_LANGUAGES
-from oncall_console.runbooks.placeholders import copyable, fill, pieces
+from oncall_console.runbooks.placeholders import copyable, fill, pieces, promql_like
 from oncall_console.runbooks.prose import prose
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
@@ -414,12 +414,15 @@ def styled(markdown: str, base: str = "") -> Text:
 
 
 def _query_of(block: Block) -> PromqlBlock | SqlBlock | None:
-    """A block the console can run read-only: a query, or a plain ```sql block (on the
-    config's one postgres backend; the engine refuses it unless it is read-only)."""
+    """A block the console can run read-only: a query, a plain ```sql block (on the
+    config's one postgres backend; the engine refuses it unless it is read-only), or
+    PromQL written in a shell fence (on the first prometheus backend)."""
     if isinstance(block, PromqlBlock | SqlBlock):
         return block
     if isinstance(block, ReferenceBlock) and block.language in SQL_LANGUAGES:
         return SqlBlock(block.text, "", block.line)
+    if isinstance(block, ReferenceBlock) and (query := promql_like(block.text)):
+        return PromqlBlock(query, block.line)  # PromQL in a bash fence, as some write it
     return None
 
 
