@@ -49,6 +49,8 @@ SUFFIXES = (".md", ".markdown", ".txt")
 """Files a folder scan reads; ``.txt`` because team documents often come as text."""
 MAX_FILES = 2000
 MAX_DEPTH = 12
+MAX_SKIPPED = 1000
+"""At most this many skipped paths are kept for lint to list."""
 SECTION_STEMS = ("_index", "index", "readme")
 LANGUAGES = frozenset(
     (
@@ -343,6 +345,10 @@ def _walk(root: Path, skipped: list[tuple[str, str]]) -> list[Path]:
                 skipped.append((str(f), "not Markdown or text"))
             elif f.is_file():
                 found.append(f)
+        if len(found) > MAX_FILES:  # a home folder by mistake: stop here, _files says so
+            skipped.append((str(here), f"the walk stopped after {MAX_FILES} files"))
+            break
+    del skipped[MAX_SKIPPED:]
     return sorted(found)
 
 
