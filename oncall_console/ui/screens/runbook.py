@@ -141,7 +141,6 @@ class RunbookScreen(Screen[None]):
         blocks = [x for x in phase.parts if not isinstance(x, str)]
         if blocks:
             label.append(f"  $×{len(blocks)}" if len(blocks) > 1 else "  $")
-
         return label
 
     def _step_label(self, step: Step) -> Text:
@@ -324,7 +323,7 @@ class RunbookScreen(Screen[None]):
 
     def action_copy(self) -> None:
         """The selection's first command; pressed again, the next one."""
-        texts = [_text_of(b) for b in self._blocks()]
+        texts = [_text_of(b) for b in self._blocks() if not isinstance(b, ActionBlock)]
         if not texts:
             self.notify("Nothing to copy here.", timeout=3)
             return
@@ -433,4 +432,4 @@ def _text_of(block: Block) -> str:
         return block.query
     if isinstance(block, SqlBlock):
         return block.sql
-    return block.source
+    return ""  # an action runs with x, through the confirm dialog: nothing to paste
