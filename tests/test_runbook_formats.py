@@ -330,3 +330,12 @@ def test_promql_in_a_shell_fence_is_told_from_commands(text, query):
     from oncall_console.runbooks.placeholders import promql_like
 
     assert promql_like(text) == (text if query == "same" else query)
+
+
+def test_a_folder_name_ending_like_a_language_code_is_not_a_translation(tmp_path):
+    write(tmp_path, "service-id/Down.md", "# Down\n")
+    write(tmp_path, "content.zh/Down.md", "# 宕机\n")
+    write(tmp_path, "ja/Down.md", "# ダウン\n")
+    lib = RunbookLibrary.load([tmp_path])
+    assert sorted(lib.runbooks) == ["down", "down.ja", "down.zh"]
+    assert lib.get("down").file.endswith("service-id/Down.md")

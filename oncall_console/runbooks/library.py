@@ -60,6 +60,10 @@ LANGUAGES = frozenset(
     )
 )
 """Language codes that mark a translated copy (``name.ja.md``, ``ja/``, ``content.zh/``)."""
+SUFFIX_LANGUAGES = frozenset(
+    ("ja", "zh", "zh-cn", "zh-tw", "zh-hans", "zh-hant", "ko", "de", "fr", "es", "pt-br", "ru")
+)
+"""Those also read at the end of a folder's name (``content.zh``, ``runbooks-ja``)."""
 _LANG_SUFFIX = re.compile(r"(?:^|[._-])([a-z]{2}(?:[-_][a-z]{2,4})?)$", re.IGNORECASE)
 LABELS = ("runbook", "runbook_id")
 """Alert labels whose value may be a runbook's id."""
@@ -365,8 +369,13 @@ def _lang_of(file: Path, root: Path) -> str:
         return stem_lang
     rel = file.parent.relative_to(root).parts if file.is_relative_to(root) else ()
     for part in (*rel, root.name):
+        code = part.lower().replace("_", "-")
+        if code in LANGUAGES and code != "it":  # a ja/ folder; it/ is more often IT's
+            return code
+        # content.zh/, runbooks-ja/: only the languages docs are commonly translated to,
+        # so that service-id/ or say-hi/ are not taken for Indonesian or Hindi.
         m = _LANG_SUFFIX.search(part)
-        if m and m.group(1).lower().replace("_", "-") in LANGUAGES and part.lower() != "it":
+        if m and m.group(1).lower().replace("_", "-") in SUFFIX_LANGUAGES:
             return m.group(1).lower().replace("_", "-")
     return ""
 
