@@ -339,3 +339,37 @@ def test_a_folder_name_ending_like_a_language_code_is_not_a_translation(tmp_path
     lib = RunbookLibrary.load([tmp_path])
     assert sorted(lib.runbooks) == ["down", "down.ja", "down.zh"]
     assert lib.get("down").file.endswith("service-id/Down.md")
+
+
+def test_one_kubectl_get_pods_is_offered_to_the_kubernetes_backend():
+    from oncall_console.runbooks.placeholders import kubectl_get_pods
+
+    assert kubectl_get_pods("$ kubectl -n prod get pods\nNAME  READY\napi-1 1/1") == (
+        "kubectl -n prod get pods"
+    )
+    assert kubectl_get_pods("oc get po -l app=api") == "oc get po -l app=api"
+    assert kubectl_get_pods("kubectl delete pod x") == ""
+    assert kubectl_get_pods("kubectl get pods | grep x") == ""
+    assert kubectl_get_pods("kubectl get pods $(cat name)") == ""
+    assert kubectl_get_pods("kubectl get pods\nkubectl get nodes") == ""
+
+
+async def test_without_a_kubernetes_backend_the_engine_says_so():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oncall_console.engine.runbooks import DiagnosticRefused, RunbookService
+    from oncall_console.runbooks import ReferenceBlock
+
+    with ThreadPoolExecutor(1) as pool:
+        service = RunbookService(
+            paths=[],
+            executor=pool,
+            store=None,  # type: ignore[arg-type]
+            incidents=None,  # type: ignore[arg-type]
+            backends=backends_named(main_db="postgres"),
+            operator="alex",
+            clock=lambda: 0.0,
+            timeout=1.0,
+        )
+        with pytest.raises(DiagnosticRefused, match="no backend named 'kubernetes'"):
+            await service.diagnose(ReferenceBlock("kubectl", "kubectl get pods", 3))

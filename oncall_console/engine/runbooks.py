@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from oncall_console.backends.base import Backend
 from oncall_console.errors import describe
 from oncall_console.model import Alert, DetailTable
-from oncall_console.runbooks import ActionBlock, PromqlBlock, Runbook, RunbookLibrary, SqlBlock
+from oncall_console.runbooks import (
+    ActionBlock,
+    PromqlBlock,
+    ReferenceBlock,
+    Runbook,
+    RunbookLibrary,
+    SqlBlock,
+)
 from oncall_console.runbooks.lint import read_only_problem, resolve_backend, resolve_blocks
 from oncall_console.store import AuditRecord, StepProgress
 
@@ -231,13 +238,18 @@ class RunbookService:
                 )
         return progress
 
-    async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable:
+    async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable:
+        """A read-only diagnostic: PromQL, one read-only SQL statement, or a command a
+        backend answers itself (``kubectl get pods``: the kubernetes backend reads the
+        pods; no kubectl runs)."""
         backend = self._backend_for(block)
         if isinstance(block, SqlBlock):
             why = read_only_problem(block.sql)
             if why:
                 raise DiagnosticRefused(f"not run: {why}")
             language, text = "sql", block.sql
+        elif isinstance(block, ReferenceBlock):
+            language, text = "kubectl", block.text
         else:
             language, text = "promql", block.query
         timeout = self.timeout
@@ -248,8 +260,13 @@ class RunbookService:
         except Exception as exc:
             raise DiagnosticRefused(describe(exc, timeout)) from None
 
-    def _backend_for(self, block: PromqlBlock | SqlBlock) -> Backend:
+    def _backend_for(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> Backend:
         backends = self.backends
+        if isinstance(block, ReferenceBlock):
+            found, why = resolve_backend("kubernetes", backends)
+            if found is None:
+                raise DiagnosticRefused(why)
+            return backends[found]
         name = block.backend
         if not name and isinstance(block, PromqlBlock):
             name = next((n for n, b in backends.items() if b.TYPE == "prometheus"), "")

@@ -159,3 +159,16 @@ def promql_like(text: str) -> str:
     if "{" in query or "[" in query or _PROMQL_FUNCS.search(query):
         return query
     return ""
+
+
+_KUBECTL_GET_PODS = re.compile(r"^(kubectl|oc)\b[^|;&`]*\bget\s+(pods?|po)\b[^|;&`]*$")
+
+
+def kubectl_get_pods(text: str) -> str:
+    """The command, when a block is one ``kubectl get pods ...`` (prompt and output left
+    out): the kubernetes backend answers that read-only. "" for anything else."""
+    lines = [ln.strip() for ln in copyable(text).split("\n") if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("#")]
+    if len(lines) == 1 and _KUBECTL_GET_PODS.match(lines[0]) and "$(" not in lines[0]:
+        return lines[0]
+    return ""

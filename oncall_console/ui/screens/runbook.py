@@ -30,7 +30,13 @@ from oncall_console.runbooks import (
     Step,
 )
 from oncall_console.runbooks.body import SQL_LANGUAGES
-from oncall_console.runbooks.placeholders import copyable, fill, pieces, promql_like
+from oncall_console.runbooks.placeholders import (
+    copyable,
+    fill,
+    kubectl_get_pods,
+    pieces,
+    promql_like,
+)
 from oncall_console.runbooks.prose import prose
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
@@ -345,9 +351,14 @@ class RunbookScreen(Screen[None]):
     @work(exclusive=True, group="diagnostic")
     async def action_diagnose(self) -> None:
         blocks = [q for b in self._blocks() if (q := _query_of(b)) is not None]
-        # PromQL gets the labels' values (plain names only); SQL never: no string-built SQL.
+        # PromQL and kubectl get the labels' values (plain names only); SQL never: no
+        # string-built SQL.
         blocks = [
-            replace(b, query=fill(b.query, self.labels)) if isinstance(b, PromqlBlock) else b
+            replace(b, query=fill(b.query, self.labels))
+            if isinstance(b, PromqlBlock)
+            else replace(b, text=fill(b.text, self.labels))
+            if isinstance(b, ReferenceBlock)
+            else b
             for b in blocks
         ]
         if not blocks:
@@ -412,16 +423,19 @@ def styled(markdown: str, base: str = "") -> Text:
     return text
 
 
-def _query_of(block: Block) -> PromqlBlock | SqlBlock | None:
+def _query_of(block: Block) -> PromqlBlock | SqlBlock | ReferenceBlock | None:
     """A block the console can run read-only: a query, a plain ```sql block (on the
     config's one postgres backend; the engine refuses it unless it is read-only), or
-    PromQL written in a shell fence (on the first prometheus backend)."""
+    PromQL written in a shell fence (on the first prometheus backend), or one ``kubectl
+    get pods`` (the config's one kubernetes backend lists the pods; no kubectl runs)."""
     if isinstance(block, PromqlBlock | SqlBlock):
         return block
     if isinstance(block, ReferenceBlock) and block.language in SQL_LANGUAGES:
         return SqlBlock(block.text, "", block.line)
     if isinstance(block, ReferenceBlock) and (query := promql_like(block.text)):
         return PromqlBlock(query, block.line)  # PromQL in a bash fence, as some write it
+    if isinstance(block, ReferenceBlock) and (command := kubectl_get_pods(block.text)):
+        return ReferenceBlock("kubectl", command, block.line)  # the kubernetes backend reads
     return None
 
 
