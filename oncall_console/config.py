@@ -201,8 +201,8 @@ class SliConfig(BaseModel):
 class RunbooksConfig(Section):
     dirs: list[Path] = []
     """Folders (or single files) of Markdown runbooks, read in this order; a folder gives
-    its own *.md, *.markdown and *.txt files, not its sub-folders'. Relative paths are
-    relative to this config file."""
+    its *.md, *.markdown and *.txt files and its sub-folders' (hidden ones skipped).
+    Relative paths are relative to this config file."""
 
 
 _SEVERITY_KEY = re.compile(r"^(?:SEV|P)([1-4])$", re.IGNORECASE)

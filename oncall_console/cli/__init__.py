@@ -176,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-config", action="store_true", help="check the format and SQL only, no backends"
     )
     q.add_argument("--strict", action="store_true", help="warnings fail too")
+    q = rsub.add_parser(
+        "show",
+        help="print what the runbook screen will show: headings, prose, steps, commands",
+    )
+    _add_config(q)
+    q.add_argument(
+        "runbook",
+        metavar="PATH|ID",
+        help="a runbook file, or an id / alert name in [runbooks] dirs",
+    )
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an alert label that fills placeholders ($NAMESPACE, <pod>), e.g. namespace=prod",
+    )
 
     p = sub.add_parser(
         "audit", help="the audit trail of actions: list it, or verify its hash chain"

@@ -36,9 +36,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def lint_runbooks(
-    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False
+    loaded: LoadedConfig | None, paths: list[Path], *, strict: bool = False, verbose: bool = False
 ) -> tuple[int, bool]:
-    """Print every runbook problem (file:line: severity: message); (runbooks, failed)."""
+    """Print every runbook problem (file:line: severity: message), and with ``verbose``
+    the steps found per file and what a folder scan skipped; (runbooks, failed)."""
     from oncall_console.runbooks import RunbookLibrary
     from oncall_console.runbooks.lint import instantiate_backends, lint_library
     from oncall_console.text import clean
@@ -46,12 +47,21 @@ def lint_runbooks(
     library = RunbookLibrary.load(paths)
     backends = instantiate_backends(loaded) if loaded is not None else None
     problems = lint_library(library, backends)
+    if verbose:
+        for rb in sorted(library.runbooks.values(), key=lambda r: r.file):
+            blocks = sum(1 for _ in rb.blocks())
+            what = "section page" if rb.id in library.sections else f"{len(rb.steps)} steps"
+            print(clean(f"{rb.file}: {rb.id}: {what}, {blocks} blocks", limit=500))
+        for path, why in library.skipped:
+            print(clean(f"{path}: skipped: {why}", limit=500))
     for problem in problems:
         print(clean(str(problem), limit=500), file=sys.stderr)
     return len(library), any(p.is_error or strict for p in problems)
 
 
 def cmd_runbook(args: argparse.Namespace) -> int:
+    if args.runbook_command == "show":
+        return cmd_runbook_show(args)
     loaded = (
         None
         if args.no_config
@@ -63,9 +73,50 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     if not paths:
         print("error: name runbook files or folders, or set [runbooks] dirs", file=sys.stderr)
         return EXIT_USAGE
-    count, failed = lint_runbooks(loaded, paths, strict=args.strict)
+    count, failed = lint_runbooks(loaded, paths, strict=args.strict, verbose=True)
     print(f"{count} runbooks: {'problems found' if failed else 'ok'}")
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def cmd_runbook_show(args: argparse.Namespace) -> int:
+    """One runbook as the screen will show it (text, or JSON with --format json)."""
+    import json
+
+    from oncall_console.runbooks import RunbookError, RunbookLibrary, load_file
+    from oncall_console.runbooks.outline import as_text, outline
+    from oncall_console.text import clean
+
+    labels: dict[str, str] = {}
+    for item in args.label:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            print(f"error: --label {clean(item, limit=80)!r}: expected NAME=VALUE", file=sys.stderr)
+            return EXIT_USAGE
+        labels[name.strip()] = value
+    path = Path(args.runbook).expanduser()
+    try:
+        if path.is_file():
+            runbook = load_file(path)
+        else:
+            library = RunbookLibrary.load(load_config(args.config).runbook_paths)
+            found = library.get(args.runbook) or library.for_alert(args.runbook)
+            if found is None:
+                print(
+                    f"error: {clean(args.runbook, limit=120)}: no such file, and no runbook "
+                    f"with that id or alert in [runbooks] dirs ({len(library)} runbooks)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            runbook = found
+    except RunbookError as exc:
+        for problem in exc.problems:
+            print(clean(str(problem), limit=500), file=sys.stderr)
+        return EXIT_USAGE
+    data = outline(runbook, labels)
+    print(
+        json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else as_text(data)
+    )
+    return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:

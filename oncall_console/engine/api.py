@@ -53,7 +53,13 @@ if TYPE_CHECKING:
     from oncall_console.engine.core import Engine
     from oncall_console.engine.prefetch import Early
     from oncall_console.incidents import IncidentRecord, Prompt, TimelineRecord
-    from oncall_console.runbooks import PromqlBlock, Runbook, RunbookLibrary, SqlBlock
+    from oncall_console.runbooks import (
+        PromqlBlock,
+        ReferenceBlock,
+        Runbook,
+        RunbookLibrary,
+        SqlBlock,
+    )
     from oncall_console.store import AuditRecord, StepProgress, Store
 
 __all__ = [
@@ -196,7 +202,7 @@ class RunbookDesk(Protocol):
 
     async def steps_since(self, since: float) -> list[StepProgress] | None: ...
 
-    async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable: ...
+    async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable: ...
 
 
 def store_from_config(loaded: LoadedConfig) -> Store:

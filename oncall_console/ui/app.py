@@ -46,7 +46,6 @@ FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
 
-
 class OncallApp(App[None]):
     CSS_PATH = ["console.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
@@ -413,6 +412,8 @@ class OncallApp(App[None]):
             if alert is None:
                 return
             scope, started, what = f"alert {alert.name}", alert.starts_at, f"alert {alert.name}"
+        elif ask.every or not ask.check:
+            scope = "shift"  # the list of every runbook: walked for the shift
         else:
             scope, what = f"check {ask.check}", f"check {ask.check}"
         choice = oncall.choose_runbook(incident=ask.incident, alert=ask.alert, check=ask.check)
@@ -421,9 +422,8 @@ class OncallApp(App[None]):
             if not (choice.guesses or choice.rest or choice.link):
                 self.notify("No runbook is configured ([runbooks] paths).", timeout=6)
                 return
-            picked = await self.push_screen_wait(
-                RunbookPicker(f"No runbook names {what}: pick one", choice)
-            )
+            title = f"No runbook names {what}: pick one" if what else "Every runbook"
+            picked = await self.push_screen_wait(RunbookPicker(title, choice))
             if picked is None:
                 return
             if picked == LINK:
@@ -436,10 +436,11 @@ class OncallApp(App[None]):
                 )
                 return
             runbook = picked  # type: ignore[assignment]
-            oncall.remember_runbook(scope, runbook.id)
+            if what:
+                oncall.remember_runbook(scope, runbook.id)
         elif ask.incident:
             oncall.remember_runbook(scope, runbook.id)  # the incident names what it walks
-        self.push_screen(RunbookScreen(runbook, scope, started_at=started))
+        self.push_screen(RunbookScreen(runbook, scope, started_at=started, labels=choice.labels))
 
     def on_open_checklist(self, message: OpenChecklist) -> None:
         message.stop()
@@ -537,6 +538,9 @@ class OncallApp(App[None]):
                 "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
+            yield SystemCommand(
+                "Runbooks  (B)", "Every runbook, searchable by title", dash.action_runbooks
+            )
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
             for moment, key in (("start", "s"), ("end", "e")):
                 yield SystemCommand(

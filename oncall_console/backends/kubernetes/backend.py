@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from oncall_console.backends.base import Capability
 from oncall_console.backends.kubernetes.actions import KubernetesActions
-from oncall_console.backends.kubernetes.health import KubernetesHealth
+from oncall_console.backends.kubernetes.diagnose import KubernetesDiagnose
 from oncall_console.backends.kubernetes.options import KubernetesCheckParams, KubernetesOptions
 
 
-class KubernetesBackend(KubernetesHealth, KubernetesActions):
-    """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons."""
+class KubernetesBackend(KubernetesDiagnose, KubernetesActions):
+    """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons;
+    answers a runbook's ``kubectl get pods`` (read-only)."""
 
     TYPE = "kubernetes"
     DESCRIPTION = "Kubernetes deployments, workloads and nodes, with kubectl-style remediation"

@@ -89,6 +89,14 @@ class Dashboard(Screen[None]):
             "label or summary (esc clears)",
         ),
         Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
+        Binding(
+            "B",
+            "runbooks",
+            "Runbooks",
+            id="runbooks.all",
+            show=False,
+            tooltip="Every runbook, searchable by title (open any, e.g. a change procedure)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -346,7 +354,11 @@ class Dashboard(Screen[None]):
         elif kind == "incident":
             self.post_message(OpenRunbook(row.id))
         else:
-            self.post_message(OpenRunbook(check=""))  # the picker: every runbook
+            self.post_message(OpenRunbook(every=True))  # the picker: every runbook
+
+    def action_runbooks(self) -> None:
+        """Every runbook, searchable by title: those no alert or check names too."""
+        self.post_message(OpenRunbook(every=True))
 
     async def action_declare(self) -> None:
         """An incident from the selected alert, once the engineer has read what it will
