@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument(
+        "--fail-on",
+        metavar="SEV",
+        default=None,
+        help="also exit 2 when an alert of this severity or worse fires (SEV1-SEV4, P1-P4)"
+        " or an alert feed cannot be read: a post-deploy check",
+    )
+    p.add_argument(
         "--at", type=float, default=None, help=argparse.SUPPRESS
     )  # demo only: seconds into the scenario
 
