@@ -418,7 +418,9 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             continue
         classes[name] = cls  # its checks are still validated if its options are wrong
         try:
-            opts = cls.Options.model_validate(bc.model_extra or {})
+            # Relative paths in a backend's options (rule files) are the config file's.
+            where = {"config_dir": str(loaded.path.parent if loaded.path else Path.cwd())}
+            opts = cls.Options.model_validate(bc.model_extra or {}, context=where)
         except ValidationError as exc:
             problems.extend(
                 problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors()

@@ -537,6 +537,9 @@ class OncallApp(App[None]):
                 "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
+            yield SystemCommand(
+                "Alert rules  (R)", "Rules, thresholds and state, read-only", dash.action_rules
+            )
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
             for moment, key in (("start", "s"), ("end", "e")):
                 yield SystemCommand(

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import glob
 import math
 import re
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from oncall_console.backends.base import Strict
+from oncall_console.backends.shared.alerts import AlertReading
 from oncall_console.durations import parse_duration
 from oncall_console.secrets import one_source_each
 
@@ -19,7 +29,7 @@ _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_RANGE_POINTS = 11_000  # Prometheus refuses a query_range with more points than this
 
 
-class PrometheusOptions(Strict):
+class PrometheusOptions(AlertReading):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     url: str
@@ -34,6 +44,31 @@ class PrometheusOptions(Strict):
     """PEM bundle of CAs to trust instead of the default bundle."""
     timeout: Seconds = Field(default=5.0, gt=0)
     """Longest wait for one request, seconds; also cut to what is left of the SLI's timeout."""
+    rule_files: list[str] = Field(default_factory=list)
+    """Alerting rule files to list on the rules screen (globs; relative to the config file):
+    Prometheus's own ``groups:`` files or PrometheusRule objects. Empty: the server's
+    ``/api/v1/rules``."""
+    alerts: bool | None = None
+    """Read firing alerts from ``/api/v1/alerts``: unset, only when no other backend
+    (Alertmanager) gives alerts; true, always; false, never."""
+
+    @field_validator("rule_files")
+    @classmethod
+    def _rule_files(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        base = Path((info.context or {}).get("config_dir") or ".")
+        out = []
+        for pattern in patterns:
+            path = Path(pattern.strip()).expanduser()
+            full = path if path.is_absolute() else base / path
+            if not sorted(glob.glob(str(full), recursive=True)):
+                raise ValueError(f"no file matches {pattern!r} (looked for {full})")
+            out.append(str(full))
+        return out
+
+    def rule_paths(self) -> list[Path]:
+        """The files ``rule_files`` names now (globs expanded), each once, sorted."""
+        found = {p for pattern in self.rule_files for p in glob.glob(pattern, recursive=True)}
+        return [Path(p) for p in sorted(found) if Path(p).is_file()]
 
     @field_validator("url")
     @classmethod

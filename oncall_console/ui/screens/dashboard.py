@@ -89,6 +89,14 @@ class Dashboard(Screen[None]):
             "label or summary (esc clears)",
         ),
         Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
+        Binding(
+            "R",
+            "rules",
+            "Rules",
+            id="rules",
+            show=False,
+            tooltip="Alerting rules: thresholds, for, severity, state (read-only)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -396,6 +404,11 @@ class Dashboard(Screen[None]):
         from oncall_console.ui.screens.handoff import HandoffScreen
 
         self.app.push_screen(HandoffScreen())
+
+    def action_rules(self) -> None:
+        from oncall_console.ui.screens.rules import RulesScreen
+
+        self.app.push_screen(RulesScreen())
 
     def action_shift(self, moment: str) -> None:
         self.post_message(OpenChecklist(moment))
