@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--strict", action="store_true", help="warnings fail too")
 
+    from oncall_console.cli.slo import add_parser as add_slo_parser
+
+    add_slo_parser(sub)
+
     p = sub.add_parser(
         "audit", help="the audit trail of actions: list it, or verify its hash chain"
     )
@@ -227,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "action",
         "handoff",
         "incident",
+        "slo",
     }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
@@ -246,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "action": "actions.cmd_action",
         "handoff": "reports.cmd_handoff",
         "incident": "reports.cmd_incident",
+        "slo": "slo.cmd_slo",
     }[command]
     module, _, name = where.partition(".")
     handler = getattr(importlib.import_module(f"oncall_console.cli.{module}"), name)
