@@ -328,6 +328,27 @@ async def test_alerts_map_severity_group_summary_and_state(am: Poster, make: Mak
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("stack")
+async def test_the_groups_endpoint_gives_each_alert_once_in_its_routes_group(
+    am: Poster, make: MakeBackend
+) -> None:
+    am.post({"alertname": "GroupedDiskFull", "instance": "db-1", "severity": "critical"})
+    am.post({"alertname": "GroupedDiskFull", "instance": "db-2", "severity": "warning"})
+    backend = make(am.url, name="am-groups", read_groups=True)
+
+    async def both() -> list[Any] | None:
+        found = _mine(await backend.alerts(), am.run)
+        return found if len(found) == 2 else None
+
+    alerts = {a.labels["instance"]: a for a in await eventually("both alerts", both, 20)}
+    # The stack's route groups by alertname and instance: that is the group shown.
+    assert alerts["db-1"].group == "alertname=GroupedDiskFull · instance=db-1"
+    assert alerts["db-1"].severity is Severity.SEV2 and alerts["db-2"].severity is Severity.SEV3
+    flat = {a.fingerprint for a in _mine(await make(am.url, name="am-flat").alerts(), am.run)}
+    assert flat == {a.fingerprint for a in alerts.values()}
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("stack")
 async def test_remote_markup_escapes_and_newlines_come_back_as_plain_text(
     am: Poster, make: MakeBackend
 ) -> None:

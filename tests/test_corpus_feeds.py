@@ -238,3 +238,20 @@ def test_a_cut_answer_keeps_every_critical_alert(pool: ThreadPoolExecutor) -> No
     firing = [a.state is AlertState.ACTIVE for a in shown[:19]]
     assert firing == sorted(firing, reverse=True)  # firing before muted
     assert "579 cut:" in kept[-1].summary
+
+
+def test_the_groups_answer_of_a_real_alertmanager_gives_each_alert_once(
+    pool: ThreadPoolExecutor,
+) -> None:
+    backend = AlertmanagerBackend(
+        "am",
+        AlertmanagerOptions(url="http://am:9093", read_groups=True),
+        BackendContext(executor=pool),
+    )
+    raw = corpus_file("alertmanager", "raw/karma-mock-0.31.0-alerts-groups.json").read_bytes()
+    grouped = backend._parse_groups((raw, "application/json"))
+    flat = read(pool, "am-karma-mock-0.31.0.json")  # the same answer, flattened by hand
+    assert sorted(a.fingerprint for a in grouped) == sorted(a.fingerprint for a in flat)
+    assert len(grouped) == 12  # 24 rows in 10 groups: an alert is in every group it matched
+    disk = [a for a in grouped if a.name == "Free_Disk_Space_Too_Low"]
+    assert disk and all(a.group == "alertname=Free_Disk_Space_Too_Low" for a in disk)

@@ -157,6 +157,10 @@ async def test_rule_files_are_listed_with_the_servers_state(
         )
 
 
+def screen_text(app: Any) -> str:
+    return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+
 def write_config(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "oncall.toml"
     path.write_text(
@@ -175,6 +179,11 @@ async def test_the_rules_screen_opens_with_R_and_shows_the_firing_rule_first(
             pilot,
             "the canary alert on the dashboard",
             lambda: any(a.name == "CanaryErrorsHigh" for a in app.oncall.alerts()),
+        )
+        await until(
+            pilot,
+            "the canary alert in the alerts panel",
+            lambda: "CanaryErrorsHigh" in screen_text(app),
         )
         await pilot.press("R")
         await until(pilot, "the rules screen", lambda: isinstance(app.screen, RulesScreen))

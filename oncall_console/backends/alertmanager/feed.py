@@ -1,6 +1,8 @@
 """The ``alertmanager`` backend's alert feed: ``GET /api/v2/alerts``, read one alert at a time.
 
-Silenced alerts come back as ``suppressed`` and inhibited ones as ``inhibited`` (or
+With ``read_groups`` the answer of ``/api/v2/alerts/groups`` is read instead (whole:
+it is grouped, not a flat array), each alert once, its group the route's. Silenced
+alerts come back as ``suppressed`` and inhibited ones as ``inhibited`` (or
 not at all with ``include_silenced = false``). Severity and summary are read as
 ``backends.shared.alerts`` says (an ordered list of labels, of annotations). More than
 ``max_alerts`` alerts are cut, the least severe first, and one extra synthetic alert
@@ -18,6 +20,7 @@ the engine resolves nothing on its account (``Engine.sync_incidents``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from pydantic import BaseModel
@@ -74,6 +77,13 @@ class AlertFeed(AlertmanagerClient):
         return params
 
     async def alerts(self) -> list[Alert]:
+        if self.options.read_groups:
+            _, answer = await self._request(
+                "GET", "/api/v2/alerts/groups", params=self._alert_params(), decode=False
+            )
+            return await self.context.run_sync(
+                self._parse_groups, answer, timeout=self.options.timeout
+            )
         _, answer = await self._request(
             "GET", "/api/v2/alerts", params=self._alert_params(), decode=False
         )
@@ -103,6 +113,12 @@ class AlertFeed(AlertmanagerClient):
         last, last_total, out = self._feed_alerts
         if alerts is last and total == last_total:
             return out  # the very list read (and checked) last time
+        out = self._kept(what, alerts, total)
+        self._feed_alerts = (alerts, total, out)
+        return out
+
+    def _kept(self, what: str, alerts: list[Alert | None], total: int) -> list[Alert]:
+        """Every item an alert (else AlertmanagerError), cut to the most severe."""
         for index, found in enumerate(alerts):
             if found is None:
                 raise AlertmanagerError(f"{what}: item {index} of the list is not an alert")
@@ -111,8 +127,30 @@ class AlertFeed(AlertmanagerClient):
             kept, cut = most_severe(out, self.options.max_alerts)
             out = CutAlerts(kept)
             out.append(self._truncation_alert(total, len(kept), cut_summary(cut)))
-        self._feed_alerts = (alerts, total, out)
         return out
+
+    def _parse_groups(self, answer: Answer) -> list[Alert]:
+        """``/api/v2/alerts/groups``: each alert once (it is in a group per route that
+        matched), its group the route's labels and receiver."""
+        body, content_type = answer
+        what = f"GET {self.options.url}/api/v2/alerts/groups"
+        doc = decode_json(what, body.decode("utf-8", errors="replace"), content_type)
+        if not isinstance(doc, list):
+            kind = "JSON null" if doc is None else f"a JSON {type(doc).__name__}"
+            raise AlertmanagerError(f"{what}: expected a list of alert groups, got {kind}")
+        seen: dict[str, Alert | None] = {}
+        for index, group in enumerate(doc):
+            if not isinstance(group, dict) or not isinstance(group.get("alerts"), list):
+                raise AlertmanagerError(f"{what}: item {index} of the list is not a group")
+            labels = _clean_map(group.get("labels"))
+            receiver = _clean(as_dict(group.get("receiver")).get("name", ""), KEY_LIMIT)
+            name = " · ".join(f"{k}={v}" for k, v in labels.items()) or receiver
+            for item in group["alerts"]:
+                key = _fingerprint(item) or f"{index}:{len(seen)}"
+                if key not in seen:
+                    found = self._alert(item)
+                    seen[key] = dataclasses.replace(found, group=name) if found else None
+        return self._kept(what, list(seen.values()), len(seen))
 
     def _truncation_alert(self, total: int, cap: int, cut: str) -> Alert:
         return Alert(

@@ -33,6 +33,9 @@ class AlertmanagerOptions(AlertReading):
     """Seconds one request may take, from connect to the last byte."""
     group_by: list[str] = Field(default_factory=lambda: ["alertname"])
     """Labels whose values form an alert's group, e.g. "alertname=HighErrorRate · service=api"."""
+    read_groups: bool = False
+    """Read ``/api/v2/alerts/groups`` instead of ``/api/v2/alerts``: an alert's group is
+    the one Alertmanager's route made (its group_by labels and receiver), not group_by."""
     include_silenced: bool = True
     """Show silenced and inhibited alerts too (as suppressed / inhibited)."""
     silence_max_duration: Seconds = 86400.0

@@ -48,7 +48,6 @@ class PrometheusFeed(PrometheusClient):
             raise self._fail(f"alerts: unexpected answer from Prometheus: {exc}") from None
 
     async def rules(self) -> RuleSet:
-        paths = self.options.rule_paths()
         if not self.options.rule_files:
             data = await self._read("/api/v1/rules", "rules", {"type": "alert"})
             try:
@@ -56,9 +55,8 @@ class PrometheusFeed(PrometheusClient):
             except ValueError as exc:
                 raise self._fail(f"rules: unexpected answer from Prometheus: {exc}") from None
             return RuleSet(self.name, tuple(rules), recording=recording)
-        found = await self.context.run_sync(
-            self._read_files, paths, timeout=self.options.timeout * 4
-        )
+        # Globbing and YAML parsing are blocking: in the pool.
+        found = await self.context.run_sync(self._read_files, timeout=self.options.timeout * 4)
         rules, recording, errors = found
         try:  # the state of each rule, from the alerts the server has now
             data = await self._read("/api/v1/alerts", "alerts")
@@ -66,14 +64,15 @@ class PrometheusFeed(PrometheusClient):
             rules = with_state(rules, alerts if isinstance(alerts, list) else [])
         except PrometheusError as exc:
             errors.append(f"state unknown: {exc}")
-        if not paths:
-            errors.append(f"no file matches rule_files {self.options.rule_files}")
         return RuleSet(self.name, tuple(rules), tuple(errors), recording)
 
-    def _read_files(self, paths: list[Any]) -> tuple[list[AlertRule], int, list[str]]:
+    def _read_files(self) -> tuple[list[AlertRule], int, list[str]]:
         rules: list[AlertRule] = []
         recording = 0
         errors: list[str] = []
+        paths = self.options.rule_paths()
+        if not paths:
+            errors.append(f"no file matches rule_files {self.options.rule_files}")
         for path in paths:
             try:
                 found, recorded = read_rule_file(path, self.options)
