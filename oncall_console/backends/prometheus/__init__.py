@@ -11,6 +11,7 @@ retries and a timeout cut to what is left of the caller's deadline.
 - ``health.py``: the health check of Prometheus itself (ready, scrape targets);
 - ``rules.py``: rule files, ``/api/v1/rules`` and ``/api/v1/alerts`` read, pure;
 - ``feed.py``: firing alerts (without Alertmanager) and alerting rules, read;
+- ``slo_specs.py``: Sloth and OpenSLO specs as ``[slis]`` tables (``slo import``), pure;
 - ``backend.py``: :class:`PrometheusBackend`, made of the SLIs, the health check, the feed.
 """
 
