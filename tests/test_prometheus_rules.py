@@ -206,3 +206,24 @@ async def test_the_rules_screen_opens_with_R_and_shows_the_firing_rule_first(
         assert "for: 1h" in text
         await pilot.press("escape")
         await until(pilot, "back", lambda: app.screen is app.dashboard)
+
+
+def test_rule_files_are_found_beside_the_config_or_named_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    from oncall_console.config import ConfigError, load
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yml").write_text(json.dumps(DEPLOY_RULES), encoding="utf-8")
+    path = write_config(tmp_path, "http://prom:9090")
+    path.write_text(path.read_text() + 'rule_files = ["rules/*.yml"]\n', encoding="utf-8")
+    loaded = load(path, env={})
+    (_, opts) = loaded.backend_options["prom"]
+    # The config's folder counts, not the working directory.
+    assert opts.rule_paths() == [tmp_path / "rules" / "a.yml"]  # type: ignore[attr-defined]
+    path.write_text(path.read_text().replace("rules/*.yml", "missing/*.yml"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path, env={})
+    problem = str(info.value)
+    assert f"{path}:7: backends.prom.rule_files" in problem
+    assert "no file matches 'missing/*.yml'" in problem
