@@ -24,6 +24,7 @@ from oncall_console.ui.screens.rules import RulesScreen
 from tests.support.console import console, until
 from tests.support.rules_prometheus import RulesPrometheus, rules_prometheus
 from tests.support.stack_server import get_json, wait_until
+from tests.test_cli import run as cli
 
 pytestmark = [pytest.mark.integration]
 
@@ -227,3 +228,14 @@ def test_rule_files_are_found_beside_the_config_or_named_with_file_and_line(
     problem = str(info.value)
     assert f"{path}:7: backends.prom.rule_files" in problem
     assert "no file matches 'missing/*.yml'" in problem
+
+
+def test_a_broken_rule_file_is_found_by_check(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "broken.yml").write_text("groups:\n  - name: x\n    rules: [\n")
+    path = write_config(tmp_path, "http://prom:9090")
+    path.write_text(path.read_text() + 'rule_files = ["rules/*.yml"]\n', encoding="utf-8")
+    out = cli("check", "--config", str(path))
+    assert out.returncode == 2
+    assert "backends.prom" in out.stderr + out.stdout
+    assert f"{tmp_path / 'rules' / 'broken.yml'}:4: not YAML" in out.stderr + out.stdout

@@ -65,6 +65,18 @@ class PrometheusOptions(AlertReading):
             out.append(str(full))
         return out
 
+    @model_validator(mode="after")
+    def _rule_files_read(self) -> PrometheusOptions:
+        """A broken rule file is found by ``check``, not first on the rules screen."""
+        from oncall_console.backends.prometheus.rules import RuleFileError, read_rule_file
+
+        for path in self.rule_paths():
+            try:
+                read_rule_file(path, self)
+            except RuleFileError as exc:
+                raise ValueError(f"rule_files: {exc}") from None
+        return self
+
     def rule_paths(self) -> list[Path]:
         """The files ``rule_files`` names now (globs expanded), each once, sorted."""
         found = {p for pattern in self.rule_files for p in glob.glob(pattern, recursive=True)}
