@@ -166,17 +166,50 @@ class BurnWindow(Section):
     """True: firing means DOWN (page); false: DEGRADED (ticket)."""
 
 
+def _fraction(value: Any) -> Any:
+    """99.9 (a percent, as Sloth and people write it) -> 0.999; 0.999 stays."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value < 100:
+        return value / 100
+    return value
+
+
+def _budgeting(value: Any) -> Any:
+    """OpenSLO's spelling (Occurrences, Timeslices, RatioTimeslices) or ours."""
+    if isinstance(value, str):
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", value.strip()).lower().replace("-", "_")
+    return value
+
+
+Fraction = Annotated[float, BeforeValidator(_fraction), Field(gt=0, lt=1)]
+
+
 class SloConfig(Section):
-    objective: float = Field(gt=0, lt=1)
-    """Fraction of good events, e.g. 0.999 for 99.9 %."""
+    objective: Fraction
+    """Fraction of good events, e.g. 0.999 (or 99.9, read as a percent)."""
     window: Duration = 30 * 86400.0
     """The SLO window, e.g. "30d"."""
+    budgeting_method: Annotated[
+        Literal["occurrences", "timeslices", "ratio_timeslices"], BeforeValidator(_budgeting)
+    ] = "occurrences"
+    """How the budget is counted: "occurrences" (bad / total events over the window),
+    "timeslices" (the share of bad slices: a slice is bad when its good ratio is below
+    time_slice_target) or "ratio_timeslices" (the mean of the slices' error ratios)."""
+    time_slice_window: Duration = 60.0
+    """One time slice, e.g. "1m" (the time-slice methods)."""
+    time_slice_target: Fraction | None = None
+    """Good ratio that makes a slice good, e.g. 0.95 ("timeslices" needs it)."""
     burn_windows: list[BurnWindow] = [
         BurnWindow(long=3600, short=300, factor=14.4, page=True),
         BurnWindow(long=21600, short=1800, factor=6.0, page=True),
         BurnWindow(long=259200, short=21600, factor=1.0, page=False),
     ]
     """Multi-window burn-rate alerts (the SRE workbook's defaults for a 30-day SLO)."""
+
+    @model_validator(mode="after")
+    def _slices(self) -> SloConfig:
+        if self.budgeting_method == "timeslices" and self.time_slice_target is None:
+            raise ValueError('budgeting_method "timeslices" needs time_slice_target')
+        return self
 
 
 class SliConfig(BaseModel):
@@ -418,7 +451,9 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             continue
         classes[name] = cls  # its checks are still validated if its options are wrong
         try:
-            opts = cls.Options.model_validate(bc.model_extra or {})
+            # Relative paths in a backend's options (rule files) are the config file's.
+            where = {"config_dir": str(loaded.path.parent if loaded.path else Path.cwd())}
+            opts = cls.Options.model_validate(bc.model_extra or {}, context=where)
         except ValidationError as exc:
             problems.extend(
                 problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors()
@@ -504,6 +539,9 @@ def _slo(slo: SloConfig) -> SloSpec:
         slo.objective,
         slo.window,
         tuple((w.long, w.short, w.factor, w.page) for w in slo.burn_windows),
+        budgeting=slo.budgeting_method,
+        time_slice=slo.time_slice_window,
+        time_slice_target=slo.time_slice_target,
     )
 
 

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument(
+        "--fail-on",
+        metavar="SEV",
+        default=None,
+        help="also exit 2 when an alert of this severity or worse fires (SEV1-SEV4, P1-P4)"
+        " or an alert feed cannot be read: a post-deploy check",
+    )
+    p.add_argument(
         "--at", type=float, default=None, help=argparse.SUPPRESS
     )  # demo only: seconds into the scenario
 
@@ -195,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="an alert label that fills placeholders ($NAMESPACE, <pod>), e.g. namespace=prod",
     )
 
+    from oncall_console.cli.slo import add_parser as add_slo_parser
+
+    add_slo_parser(sub)
+
     p = sub.add_parser(
         "audit", help="the audit trail of actions: list it, or verify its hash chain"
     )
@@ -238,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "action",
         "handoff",
         "incident",
+        "slo",
     }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
@@ -257,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "action": "actions.cmd_action",
         "handoff": "reports.cmd_handoff",
         "incident": "reports.cmd_incident",
+        "slo": "slo.cmd_slo",
     }[command]
     module, _, name = where.partition(".")
     handler = getattr(importlib.import_module(f"oncall_console.cli.{module}"), name)

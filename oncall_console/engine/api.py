@@ -47,6 +47,7 @@ from oncall_console.model import (
     Silence,
     Status,
 )
+from oncall_console.model.rules import RuleSet
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
@@ -377,6 +378,28 @@ class OnCall:
 
     def presence(self) -> dict[str, dict[str, Any]]:
         return self._engine.presence
+
+    async def rules(self) -> list[RuleSet]:
+        """The alerting rules of every backend that has some (RULES), read now; a backend
+        that cannot answer is a set with its error."""
+        import asyncio
+
+        from oncall_console.backends.base import Capability
+        from oncall_console.errors import describe
+
+        timeout = self._engine.loaded.config.poller.timeout
+
+        async def one(name: str, backend: Any) -> RuleSet:
+            try:
+                return await asyncio.wait_for(backend.rules(), timeout)  # type: ignore[no-any-return]
+            except TimeoutError:
+                return RuleSet(name, errors=(f"timed out after {timeout:g} s",))
+            except Exception as exc:  # one clean line, as every feed's error
+                return RuleSet(name, errors=(describe(exc),))
+
+        backends = self._engine.backends.items()
+        found = [one(n, b) for n, b in backends if b.can(Capability.RULES)]
+        return list(await asyncio.gather(*found))
 
     def feed_errors(self) -> dict[str, str]:
         return self._engine.feed_errors()

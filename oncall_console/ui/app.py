@@ -541,6 +541,9 @@ class OncallApp(App[None]):
             yield SystemCommand(
                 "Runbooks  (B)", "Every runbook, searchable by title", dash.action_runbooks
             )
+            yield SystemCommand(
+                "Alert rules  (R)", "Rules, thresholds and state, read-only", dash.action_rules
+            )
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
             for moment, key in (("start", "s"), ("end", "e")):
                 yield SystemCommand(

@@ -36,7 +36,7 @@ from oncall_console.backends.prometheus.client import (
     http_error,
 )
 from oncall_console.backends.prometheus.options import PrometheusSliParams
-from oncall_console.model import DetailTable, SliReading, SliSpec, Thresholds
+from oncall_console.model import DetailTable, SliReading, SliSpec, SloSpec, Thresholds
 from oncall_console.text import clean
 
 _HISTORY_REFRESH_STEPS = 10  # a full query_range every 10 steps (5 min at the 30 s default)
@@ -114,6 +114,7 @@ class PrometheusSlis(PrometheusClient):
             self._fetch_sli,
             client,
             params,
+            slo,
             windows,
             want_history,
             now,
@@ -173,6 +174,7 @@ class PrometheusSlis(PrometheusClient):
         self,
         client: PrometheusConnect,
         params: PrometheusSliParams,
+        slo: SloSpec | None,
         windows: Sequence[float],
         want_history: bool,
         at: float,
@@ -186,7 +188,7 @@ class PrometheusSlis(PrometheusClient):
         if params.error_ratio_query:
             for w in windows:
                 dur = slo_math.promql_duration(w)
-                query = params.error_ratio_query.replace("{window}", dur)
+                query = slo_math.ratio_query(params.error_ratio_query, w, slo)
                 what = f"error_ratio_query [{dur}]"
                 fetched.ratios[w] = self._instant(
                     client, query, what, at, deadline, timeout, timings

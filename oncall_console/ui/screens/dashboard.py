@@ -97,6 +97,14 @@ class Dashboard(Screen[None]):
             show=False,
             tooltip="Every runbook, searchable by title (open any, e.g. a change procedure)",
         ),
+        Binding(
+            "R",
+            "rules",
+            "Rules",
+            id="rules",
+            show=False,
+            tooltip="Alerting rules: thresholds, for, severity, state (read-only)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -408,6 +416,11 @@ class Dashboard(Screen[None]):
         from oncall_console.ui.screens.handoff import HandoffScreen
 
         self.app.push_screen(HandoffScreen())
+
+    def action_rules(self) -> None:
+        from oncall_console.ui.screens.rules import RulesScreen
+
+        self.app.push_screen(RulesScreen())
 
     def action_shift(self, moment: str) -> None:
         self.post_message(OpenChecklist(moment))
