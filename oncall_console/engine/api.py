@@ -332,6 +332,15 @@ class OnCall:
         """Ours (in the store), then those of backends' feeds; open first, worst first."""
         return self._engine.incidents()
 
+    def incident_source(self, incident_id: str) -> str:
+        """The backend whose feed an incident comes from ("" for this console's own)."""
+        if self._engine.incident_service.cached(incident_id) is not None:
+            return ""
+        for name, feed in self._engine.feeds.items():
+            if any(i.id == incident_id for i in feed.incidents):
+                return name
+        return ""
+
     def silences(self) -> list[Silence]:
         return self._engine.silences()
 

@@ -46,7 +46,6 @@ FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
 
-
 class OncallApp(App[None]):
     CSS_PATH = ["console.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
@@ -479,6 +478,7 @@ class OncallApp(App[None]):
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
         from oncall_console.ui.screens.runbook import RunbookScreen
+        from oncall_console.ui.screens.silences import SilencesScreen
 
         keymap = dict(self.oncall.settings.keys) if self.ready else {}
         screens = [
@@ -486,6 +486,7 @@ class OncallApp(App[None]):
             ("Incident screen", IncidentScreen),
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
+            ("Silences", SilencesScreen),
         ]
         here = type(self.screen)
         sections = [

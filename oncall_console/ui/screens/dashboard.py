@@ -75,6 +75,17 @@ class Dashboard(Screen[None]):
             id="incident.declare",
             tooltip="Declare an incident from the selected alert",
         ),
+        Binding(
+            "z",
+            "silence",
+            "Silence",
+            id="alerts.silence",
+            tooltip="Silence the selected alert (or folded group): duration, comment; asks y",
+            show=False,  # the alerts panel says it: at 80 columns the footer keeps /
+        ),
+        Binding(
+            "Z", "silences", "Silences", id="silences", show=False, tooltip="Silences in force"
+        ),
         Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
         Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
@@ -121,6 +132,7 @@ class Dashboard(Screen[None]):
                     yield from self._sli_cards(self._oncall)
         with Vertical(id="alerts-panel", classes="panel") as alerts:
             alerts.border_title = ALERTS_TITLE
+            alerts.border_subtitle = "z silence · Z silences"
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
             yield AlertFilter(
                 on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
@@ -205,6 +217,10 @@ class Dashboard(Screen[None]):
         header.operator = settings.operator
         header.demo = settings.demo
         header.read_only = settings.read_only
+        desk = self.oncall.incidents
+        self.query_one(AlertsTable).know_owners(
+            lambda i: desk.cached(i) is not None, self.oncall.incident_source
+        )
         self.sync(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -274,7 +290,6 @@ class Dashboard(Screen[None]):
             DetailScreen,
             alert_detail,
             check_detail,
-            incident_detail,
             sli_detail,
         )
 
@@ -292,11 +307,9 @@ class Dashboard(Screen[None]):
 
                     self.app.push_screen(IncidentScreen(ident))  # ours: worked on here
                     return
-                for i in oncall.incident_list():  # a source's incident: read only
+                for i in oncall.incident_list():  # a source's: who owns it, how to take over
                     if i.id == ident:
-                        self.app.push_screen(
-                            DetailScreen(f"Incident {i.id}", incident_detail(i, now))
-                        )
+                        self.run_worker(self._source_incident(i, now), group="source-incident")
             elif kind == "group":
                 focused.toggle_group(ident)  # enter unfolds (and folds) a group of alerts
             elif kind == "alert":
@@ -391,6 +404,46 @@ class Dashboard(Screen[None]):
         from oncall_console.ui.screens.incident import IncidentScreen
 
         self.app.push_screen(IncidentScreen(incident.id))
+
+    async def _source_incident(self, incident: Any, now: float) -> None:
+        from oncall_console.ui.screens.incident import IncidentScreen
+        from oncall_console.ui.screens.source_incident import SourceIncidentScreen, take_over
+
+        source = self.oncall.incident_source(incident.id)
+        if await self.app.push_screen_wait(SourceIncidentScreen(incident, source, now)) != "take":
+            return
+        taken = await take_over(self, incident, source)
+        if taken is not None:
+            self.sync(force=True)
+            self.app.push_screen(IncidentScreen(taken))
+
+    def action_silence(self) -> None:
+        """z: silence what the selected alert row stands for (an alert, a folded group)."""
+        from oncall_console.ui.screens.silences import silence_ask
+
+        table = self.focused
+        kind, row = self.selection()
+        if kind != "alert" or not isinstance(table, AlertsTable):
+            self.notify("Silencing starts from an alert: select one in the alerts panel (3).")
+            return
+        group = table.group_of(table.selected_key)
+        alerts = group or [row]
+        subject = f"alert {row.name} ×{len(alerts)}" if group else f"alert {row.name}"
+        ask = silence_ask(self.oncall, alerts, subject)
+        if isinstance(ask, str):
+            self.notify(ask, timeout=6, markup=False)
+            return
+        ask.reply_to = self
+        self.post_message(ask)
+
+    def action_silences(self) -> None:
+        from oncall_console.ui.screens.silences import SilencesScreen
+
+        self.app.push_screen(SilencesScreen())
+
+    def on_action_finished(self, event: Any) -> None:
+        if event.succeeded:  # a silence: the alerts' state and the list come with a poll
+            self.oncall.refresh()
 
     def action_handoff(self) -> None:
         from oncall_console.ui.screens.handoff import HandoffScreen
