@@ -405,7 +405,11 @@ class IncidentScreen(Screen[None]):
             TextPrompt("Hand over command", "New commander (empty: nobody)", self._cur("commander"))
         )
         if who is not None:
-            await self._do(self.service.set_commander(self.incident_id, who))
+            before = self._cur("commander") or "nobody"
+            await self._do(
+                self.service.set_commander(self.incident_id, who),
+                f"{self.incident_id}: command handed to {who.strip() or 'nobody'} (was {before}).",
+            )
 
     @work(exclusive=True, group="incident")
     async def action_status(self) -> None:
@@ -419,7 +423,10 @@ class IncidentScreen(Screen[None]):
         )
         if why is None:
             return
-        await self._do(self.service.set_status(self.incident_id, picked, why))
+        await self._do(
+            self.service.set_status(self.incident_id, picked, why),
+            f"{self.incident_id} is {picked} now (was {current}); s changes it again.",
+        )
 
     @work(exclusive=True, group="incident")
     async def action_severity(self) -> None:
@@ -429,13 +436,20 @@ class IncidentScreen(Screen[None]):
             ChoicePrompt("Severity", choices, severity_label(int(current or 3)))
         )
         if picked is not None:
-            await self._do(self.service.set_severity(self.incident_id, picked))
+            before = severity_label(int(current or 3))
+            if picked != before:
+                await self._do(
+                    self.service.set_severity(self.incident_id, picked),
+                    f"{self.incident_id} is {picked} now (was {before}); v changes it again.",
+                )
 
     @work(exclusive=True, group="incident")
     async def action_note(self) -> None:
         text = await self.app.push_screen_wait(TextPrompt("Note", "What happened, what you saw"))
         if text:
-            await self._do(self.service.note(self.incident_id, text))
+            await self._do(
+                self.service.note(self.incident_id, text), f"Note added to {self.incident_id}."
+            )
 
     def _cur(self, field: str) -> str:
         return "" if self.record is None else str(getattr(self.record, field))
