@@ -272,14 +272,14 @@ class OncallApp(App[None]):
         found = library.for_shift(ShiftMoment.START)
         settings = oncall.settings
         if not found or settings.read_only or oncall.store_error or settings.demo:
-            return  # the demo is a tour, not a shift: s / e are there when wanted
+            return  # the demo is a tour, not a shift: S / E are there when wanted
         try:
             done = await oncall.runbooks.progress(found[0], shift_scope(self.clock()))
         except Exception:
             return
         if not done:
             self.notify(
-                f"Press s for the start-of-shift checklist ({found[0].title}); e at the end.",
+                f"Press S for the start-of-shift checklist ({found[0].title}); E at the end.",
                 title="New shift",
                 timeout=15,
                 markup=False,
@@ -539,7 +539,7 @@ class OncallApp(App[None]):
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
-            for moment, key in (("start", "s"), ("end", "e")):
+            for moment, key in (("start", "S"), ("end", "E")):
                 yield SystemCommand(
                     f"{moment.title()}-of-shift checklist  ({key})",
                     f"Walk today's {moment}-of-shift runbook",

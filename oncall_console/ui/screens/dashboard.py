@@ -86,8 +86,9 @@ class Dashboard(Screen[None]):
         Binding(
             "Z", "silences", "Silences", id="silences", show=False, tooltip="Silences in force"
         ),
-        Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
-        Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
+        # S / E, not s / e: s is an incident's status (one meaning per key).
+        Binding("S", "shift('start')", "Start shift", id="shift.start", show=False),
+        Binding("E", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
         Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
         Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
