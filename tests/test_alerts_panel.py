@@ -167,3 +167,39 @@ async def test_a_read_only_console_says_who_owns_a_sources_incident_and_offers_n
         await pilot.press("t")
         await pilot.pause()
         assert isinstance(app.screen, SourceIncidentScreen)
+
+
+async def test_toasts_never_cover_the_selected_row_at_80x24():
+    """Textual stacks toasts bottom right: at 80x24 that hid the alerts panel's selected row
+    (issue #15, point 7). They go to the half of the screen the cursor row is not in."""
+    from textual.widgets._toast import Toast
+
+    from oncall_console.ui.widgets.health import HealthTable
+    from oncall_console.ui.widgets.toasts import cursor_y
+
+    app = demo_app(at=AT)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+
+        async def covered(table: Any) -> list[Any]:
+            y = cursor_y(table)
+            assert y is not None
+            await until(pilot, "toasts shown", lambda: bool(app.screen.query(Toast)))
+            regions = [t.region for t in app.screen.query(Toast)]
+            assert regions
+            return [r for r in regions if r.y <= y < r.bottom]
+
+        alerts = app.dashboard.query_one(AlertsTable)
+        alerts.focus()
+        alerts.move_cursor(row=alerts.row_count - 1)
+        await pilot.pause()
+        app.notify("Polling everything now: a toast long enough to wrap onto lines", timeout=30)
+        app.notify("and a second one, as an action's result would be", timeout=30)
+        await pilot.pause()
+        assert await covered(alerts) == []
+
+        health = app.dashboard.query_one(HealthTable)
+        health.focus()
+        health.move_cursor(row=1)
+        await pilot.pause()
+        assert await covered(health) == []
