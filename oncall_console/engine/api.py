@@ -25,6 +25,7 @@ UI and the CLI only show what the plan says. No Textual here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -323,6 +324,21 @@ class OnCall:
 
     def slis(self) -> Sequence[SliState]:
         return tuple(self._engine.slis.values())
+
+    async def sli_range(
+        self, name: str, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]] | None:
+        """An SLI's values over the last ``seconds`` (``points`` per series, oldest first),
+        bounded by its timeout; None when its source keeps no history."""
+        state = self._engine.slis.get(name)
+        if state is None:
+            return None
+        spec = state.spec
+        backend = self._engine.backends[spec.backend]
+        try:
+            return await asyncio.wait_for(backend.sli_range(spec, seconds, points), spec.timeout)
+        except NotImplementedError:
+            return None
 
     def alerts(self) -> list[Alert]:
         """Active alerts from every source, de-duplicated, worst first."""

@@ -153,6 +153,18 @@ class DemoBackend(Backend):
         )
         return [reading]
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        metric = getattr(sli.params, "metric", None) or sli.name.replace("-", "_")
+        points = max(2, points)
+        step = seconds / (points - 1)
+        try:
+            history = self.simulation.sli_history(metric, self.context.clock(), points, step)
+        except SimulationError as exc:
+            raise ValueError(str(exc)) from None
+        return {"": history}
+
     async def alerts(self) -> list[Alert]:
         now = self.context.clock()
         return self._silences.mute(self.simulation.alerts(now), now)

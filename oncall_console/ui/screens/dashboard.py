@@ -101,6 +101,22 @@ class Dashboard(Screen[None]):
             "label or summary (esc clears)",
         ),
         Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
+        Binding(
+            "left_square_bracket",
+            "sli_range(-1)",
+            "Shorter",
+            id="slis.shorter",
+            show=False,
+            tooltip="SLI sparklines reach back less far (5m, 15m, 1h, 6h)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "sli_range(1)",
+            "Longer",
+            id="slis.longer",
+            show=False,
+            tooltip="SLI sparklines reach back further (5m, 15m, 1h, 6h)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -112,6 +128,8 @@ class Dashboard(Screen[None]):
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
+        self._sli_range = 300.0
+        """Seconds the SLI sparklines reach back ([ / ] change it)."""
         self._first_states: dict[str, CheckState] = {}
         """Rows of the first poll's results, until the engine is attached."""
 
@@ -161,6 +179,7 @@ class Dashboard(Screen[None]):
         # Colours come from theme variables, which are set after the theme changes.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
         if self._oncall is not None:
+            self._slis_titled()
             self._show_engine()
             return
         sketch = self.sketch
@@ -178,8 +197,8 @@ class Dashboard(Screen[None]):
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
         self._oncall = oncall
         self._subtitle("#health-panel", "")
-        self._subtitle("#slis", "")
         await self.query_one("#slis").mount_all(self._sli_cards(oncall))
+        self._slis_titled()
         self._show_engine()
         self.refresh_bindings()
 
@@ -480,6 +499,24 @@ class Dashboard(Screen[None]):
             return
         self.set_focus(table)
         table.move_cursor(row=table.get_row_index(worst))
+
+    def action_sli_range(self, step: int) -> None:
+        """[ / ]: the SLI sparklines' time range, one of RANGES, for every card."""
+        from oncall_console.ui.widgets.sparkline import RANGES, range_label
+
+        at = RANGES.index(self._sli_range) if self._sli_range in RANGES else 0
+        self._sli_range = RANGES[max(0, min(len(RANGES) - 1, at + step))]
+        for card in self.query(SliCard):
+            card.set_range(self._sli_range)
+        self._slis_titled()
+        self.notify(f"SLI sparklines: last {range_label(self._sli_range)}", timeout=2)
+
+    def _slis_titled(self) -> None:
+        from oncall_console.ui.widgets.sparkline import range_label
+
+        panel = self.query_one("#slis")
+        panel.border_title = f"SLIs · last {range_label(self._sli_range)}"
+        panel.border_subtitle = "[ ] range"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
