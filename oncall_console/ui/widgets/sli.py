@@ -164,7 +164,8 @@ class SliCard(Widget, can_focus=False):
             label, history = range_label(self.range), self.ranged.get(series, ())
         else:  # the polled values: about an interval apart
             history = tuple(s.history.get(series, ())) if reading else ()
-            label = "~" + range_label(max(1, len(history) - 1) * s.spec.interval)
+            drawn = min(len(history), width - 5)  # the label takes a few columns
+            label = "~" + range_label(max(1, drawn - 1) * s.spec.interval)
         line = Text(label + " ", style=colour(v, "muted"), no_wrap=True)
         line.append_text(spark_text(history, width - line.cell_len, s.spec.thresholds, v))
         return line
