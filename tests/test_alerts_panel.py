@@ -203,3 +203,44 @@ async def test_toasts_never_cover_the_selected_row_at_80x24():
         health.move_cursor(row=1)
         await pilot.pause()
         assert await covered(health) == []
+
+
+async def test_A_on_an_incident_row_acknowledges_it_after_a_y_and_says_so():
+    from oncall_console.ui.screens.prompts import YesNoPrompt
+    from tests.test_incident_screen import declare
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await declare(pilot)
+        iid = screen.incident_id
+        await pilot.press("escape")
+        await until(pilot, "the dashboard", lambda: app.screen is app.dashboard)
+        app.dashboard.sync(force=True)
+        await pilot.pause()
+        table = app.dashboard.query_one(AlertsTable)
+        table.focus()
+        table.move_cursor(row=[k.value for k in table.rows].index(f"incident:{iid}"))
+        await pilot.press("A")
+        await until(pilot, "asks", lambda: isinstance(app.screen, YesNoPrompt))
+        await pilot.press("n")  # the second key: n acknowledges nothing
+        await until(pilot, "back", lambda: app.screen is app.dashboard)
+        assert not app.engine.incident_service.cached(iid).acknowledged_at
+        await pilot.press("A")
+        await until(pilot, "asks", lambda: isinstance(app.screen, YesNoPrompt))
+        await pilot.press("y")
+        await until(
+            pilot,
+            "acknowledged",
+            lambda: bool(app.engine.incident_service.cached(iid).acknowledged_at),
+        )
+        await until(
+            pilot,
+            "told",
+            lambda: any(f"Acknowledged {iid}" in n.message for n in app._notifications),
+        )
+
+        table.move_cursor(row=[k.value for k in table.rows].index("incident:INC-2041"))
+        await pilot.press("A")  # a source's incident: where to take it over
+        await pilot.pause()
+        assert app.screen is app.dashboard
+        assert any("t takes it over" in n.message for n in app._notifications)

@@ -15,13 +15,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.render import notify_error
+from oncall_console.ui.screens.alert_keys import AlertPanelKeys
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -45,7 +45,7 @@ def _starting(count: int, what: str) -> str:
     return f"starting {count} {what}{'' if count == 1 else 's'}…"
 
 
-class Dashboard(Screen[None]):
+class Dashboard(AlertPanelKeys):
     BINDINGS = [
         HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
@@ -74,6 +74,14 @@ class Dashboard(Screen[None]):
             "Declare",
             id="incident.declare",
             tooltip="Declare an incident from the selected alert",
+        ),
+        Binding(
+            "A",
+            "acknowledge",
+            "Ack",
+            id="incident.ack",
+            show=False,
+            tooltip="Acknowledge the selected incident (asks y)",
         ),
         Binding(
             "z",
@@ -246,9 +254,8 @@ class Dashboard(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self._oncall is None:
             return None  # starting: shown, disabled
-        if action == "declare" and self._oncall.settings.read_only:
-            return False  # a read-only console writes nothing: the key is not offered
-        return True
+        # A read-only console writes nothing: the keys are not offered.
+        return not (action in ("declare", "acknowledge") and self._oncall.settings.read_only)
 
     # --- keeping the picture current ------------------------------------------------------
 
@@ -424,46 +431,6 @@ class Dashboard(Screen[None]):
         from oncall_console.ui.screens.incident import IncidentScreen
 
         self.app.push_screen(IncidentScreen(incident.id))
-
-    async def _source_incident(self, incident: Any, now: float) -> None:
-        from oncall_console.ui.screens.incident import IncidentScreen
-        from oncall_console.ui.screens.source_incident import SourceIncidentScreen, take_over
-
-        source = self.oncall.incident_source(incident.id)
-        if await self.app.push_screen_wait(SourceIncidentScreen(incident, source, now)) != "take":
-            return
-        taken = await take_over(self, incident, source)
-        if taken is not None:
-            self.sync(force=True)
-            self.app.push_screen(IncidentScreen(taken))
-
-    def action_silence(self) -> None:
-        """z: silence what the selected alert row stands for (an alert, a folded group)."""
-        from oncall_console.ui.screens.silences import silence_ask
-
-        table = self.focused
-        kind, row = self.selection()
-        if kind != "alert" or not isinstance(table, AlertsTable):
-            self.notify("Silencing starts from an alert: select one in the alerts panel (3).")
-            return
-        group = table.group_of(table.selected_key)
-        alerts = group or [row]
-        subject = f"alert {row.name} ×{len(alerts)}" if group else f"alert {row.name}"
-        ask = silence_ask(self.oncall, alerts, subject)
-        if isinstance(ask, str):
-            self.notify(ask, timeout=6, markup=False)
-            return
-        ask.reply_to = self
-        self.post_message(ask)
-
-    def action_silences(self) -> None:
-        from oncall_console.ui.screens.silences import SilencesScreen
-
-        self.app.push_screen(SilencesScreen())
-
-    def on_action_finished(self, event: Any) -> None:
-        if event.succeeded:  # a silence: the alerts' state and the list come with a poll
-            self.oncall.refresh()
 
     def action_handoff(self) -> None:
         from oncall_console.ui.screens.handoff import HandoffScreen

@@ -1,0 +1,90 @@
+"""The alerts panel's own keys on the dashboard (issue #15, point 6): silence the selected
+alert (z), the silences in force (Z), acknowledge the selected incident (A), and a
+source's incident with who owns it and how to take it over (enter, then t).
+
+A mixin of :class:`~oncall_console.ui.screens.dashboard.Dashboard`: it uses the
+dashboard's ``selection()`` and ``oncall``, and starts actions the one way, by posting
+``RunAction``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
+
+from oncall_console.ui.widgets.alerts import AlertsTable
+
+if TYPE_CHECKING:
+    from oncall_console.engine.api import OnCall
+
+
+class AlertPanelKeys(Screen[None]):
+    """z, Z and A on the alerts panel; a source's incident opened from it."""
+
+    @property
+    def oncall(self) -> OnCall:
+        raise NotImplementedError
+
+    def selection(self) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    def sync(self, force: bool = False) -> None:
+        raise NotImplementedError
+
+    async def _source_incident(self, incident: Any, now: float) -> None:
+        from oncall_console.ui.screens.incident import IncidentScreen
+        from oncall_console.ui.screens.source_incident import SourceIncidentScreen, take_over
+
+        source = self.oncall.incident_source(incident.id)
+        if await self.app.push_screen_wait(SourceIncidentScreen(incident, source, now)) != "take":
+            return
+        taken = await take_over(self, incident, source)
+        if taken is not None:
+            self.sync(force=True)
+            self.app.push_screen(IncidentScreen(taken))
+
+    def action_silence(self) -> None:
+        """z: silence what the selected alert row stands for (an alert, a folded group)."""
+        from oncall_console.ui.screens.silences import silence_ask
+
+        table = self.focused
+        kind, row = self.selection()
+        if kind != "alert" or not isinstance(table, AlertsTable):
+            self.notify("Silencing starts from an alert: select one in the alerts panel (3).")
+            return
+        group = table.group_of(table.selected_key)
+        alerts = group or [row]
+        subject = f"alert {row.name} ×{len(alerts)}" if group else f"alert {row.name}"
+        ask = silence_ask(self.oncall, alerts, subject)
+        if isinstance(ask, str):
+            self.notify(ask, timeout=6, markup=False)
+            return
+        ask.reply_to = self
+        self.post_message(ask)
+
+    def action_acknowledge(self) -> None:
+        """A on an incident row: acknowledge it here (asks y; the toast names it)."""
+        kind, row = self.selection()
+        if kind != "incident":
+            self.notify("A acknowledges an incident; an alert is silenced (z) or declared (i).")
+        elif self.oncall.incidents.cached(row.id) is None:
+            self.notify(f"{row.id} is a source's: enter says who owns it, t takes it over.")
+        else:
+            self.run_worker(self._acknowledge(row.id), group="incident", exclusive=True)
+
+    async def _acknowledge(self, incident_id: str) -> None:
+        from oncall_console.ui.screens.incident import acknowledge
+
+        if await acknowledge(self, incident_id):
+            await self.oncall.incidents.refresh()
+            self.sync(force=True)
+
+    def action_silences(self) -> None:
+        from oncall_console.ui.screens.silences import SilencesScreen
+
+        self.app.push_screen(SilencesScreen())
+
+    def on_action_finished(self, event: Any) -> None:
+        if event.succeeded:  # a silence: the alerts' state and the list come with a poll
+            self.oncall.refresh()
