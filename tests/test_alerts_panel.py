@@ -171,7 +171,8 @@ async def test_a_read_only_console_says_who_owns_a_sources_incident_and_offers_n
 
 async def test_toasts_never_cover_the_selected_row_at_80x24():
     """Textual stacks toasts bottom right: at 80x24 that hid the alerts panel's selected row
-    (issue #15, point 7). They go to the half of the screen the cursor row is not in."""
+    (issue #15, point 7). They go to the half of the screen the cursor row is not in, and
+    leave no stray characters at the right edge."""
     from textual.widgets._toast import Toast
 
     from oncall_console.ui.widgets.health import HealthTable
@@ -187,6 +188,8 @@ async def test_toasts_never_cover_the_selected_row_at_80x24():
             await until(pilot, "toasts shown", lambda: bool(app.screen.query(Toast)))
             regions = [t.region for t in app.screen.query(Toast)]
             assert regions
+            # Flush with the right edge: a two-column gap showed the screen under it.
+            assert all(r.right == 80 for r in regions)
             return [r for r in regions if r.y <= y < r.bottom]
 
         alerts = app.dashboard.query_one(AlertsTable)
