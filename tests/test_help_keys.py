@@ -253,3 +253,13 @@ def test_one_meaning_per_key_across_the_screens():
     meanings["r"] -= {"diagnose"}
     clashes = {key: m for key, m in meanings.items() if len(m) > 1}
     assert clashes == {}
+
+
+async def test_the_palette_offers_the_alerts_panels_keys_with_their_keys():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.dashboard)]
+        for title in ("Silence the alert  (z)", "Silences in force  (Z)", "Acknowledge  (A)"):
+            assert title in titles
+        assert "SLI range: longer  (])" in titles

@@ -539,6 +539,7 @@ class OncallApp(App[None]):
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
+            yield from (SystemCommand(*command) for command in dash.palette_commands())
             for moment, key in (("start", "S"), ("end", "E")):
                 yield SystemCommand(
                     f"{moment.title()}-of-shift checklist  ({key})",

@@ -32,6 +32,24 @@ class AlertPanelKeys(Screen[None]):
     def sync(self, force: bool = False) -> None:
         raise NotImplementedError
 
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """(title with its key, help, callback) for the command palette."""
+        out = [
+            ("Silences in force  (Z)", "Every silence now; X expires one", self.action_silences),
+            ("SLI range: longer  (])", "5m, 15m, 1h, 6h", lambda: self.run_action("sli_range(1)")),
+            (
+                "SLI range: shorter  ([)",
+                "6h, 1h, 15m, 5m",
+                lambda: self.run_action("sli_range(-1)"),
+            ),
+        ]
+        if not self.oncall.settings.read_only:
+            out += [
+                ("Silence the alert  (z)", "The selected alert or group", self.action_silence),
+                ("Acknowledge  (A)", "The selected incident, after a y", self.action_acknowledge),
+            ]
+        return out
+
     async def _source_incident(self, incident: Any, now: float) -> None:
         from oncall_console.ui.screens.incident import IncidentScreen
         from oncall_console.ui.screens.source_incident import SourceIncidentScreen, take_over
