@@ -247,3 +247,20 @@ async def test_A_on_an_incident_row_acknowledges_it_after_a_y_and_says_so():
         await pilot.pause()
         assert app.screen is app.dashboard
         assert any("t takes it over" in n.message for n in app._notifications)
+
+
+def test_only_an_open_incident_holds_its_alerts():
+    from oncall_console.model import Alert, Incident, IncidentStatus, Severity
+
+    fired = Alert("fp1", "HighErrorRate", Severity.SEV2, "5xx")
+    other = Alert("fp2", "RedisMemoryHigh", Severity.SEV3, "memory")
+    table = AlertsTable()
+
+    def incident(status: IncidentStatus) -> Incident:
+        return Incident("INC-1", "5xx", Severity.SEV2, status, 0.0, alerts=("fp1",))
+
+    under, rest = table._attached([incident(IncidentStatus.INVESTIGATING)], [fired, other])
+    assert under == {"INC-1": [fired]} and rest == [other]
+    # Resolved: the same alert firing again is news, on a row of its own.
+    under, rest = table._attached([incident(IncidentStatus.RESOLVED)], [fired, other])
+    assert under == {} and rest == [fired, other]

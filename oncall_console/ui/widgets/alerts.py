@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from oncall_console.durations import format_age
-from oncall_console.model import Alert, Incident, Severity
+from oncall_console.model import Alert, Incident, IncidentStatus, Severity
 from oncall_console.text import clean
 from oncall_console.ui.render import colour, plain, severity_text
 from oncall_console.ui.widgets.tables import KeyedTable
@@ -218,7 +218,14 @@ class AlertsTable(KeyedTable):
     ) -> tuple[dict[str, list[Alert]], list[Alert]]:
         """(incident id -> its attached alerts, the alerts attached to none), kept while
         the same alerts and incidents come back (a tick, a poll that changed nothing)."""
-        owner = {fp: i.id for i in reversed(incidents) for fp in i.alerts}
+        # Open incidents only: an alert that fires again after its incident was resolved
+        # is news, on a row of its own.
+        owner = {
+            fp: i.id
+            for i in reversed(incidents)
+            if i.status is not IncidentStatus.RESOLVED
+            for fp in i.alerts
+        }
         if not owner:
             return {}, alerts
         cached_alerts, cached_owner, result = self._split
