@@ -264,3 +264,20 @@ def test_only_an_open_incident_holds_its_alerts():
     # Resolved: the same alert firing again is news, on a row of its own.
     under, rest = table._attached([incident(IncidentStatus.RESOLVED)], [fired, other])
     assert under == {} and rest == [fired, other]
+
+
+def test_the_matchers_made_from_an_alert_are_alertmanagers_and_match_only_it():
+    from oncall_console.backends.alertmanager.matchers import parse_matchers
+    from oncall_console.model import Alert, Severity
+    from oncall_console.ui.screens.silences import matchers_for
+
+    labels = {"alertname": "HighLatency", "service": 'api "v2"', "path": "C:\\tmp", "env": "prod"}
+    alert = Alert("fp", "HighLatency", Severity.SEV2, "slow", labels=labels)
+    text = matchers_for([alert])
+    assert text.startswith('alertname="HighLatency",')
+    parsed = parse_matchers(text)
+    assert all(m.matches(labels) for m in parsed)
+    assert not all(m.matches({**labels, "env": "staging"}) for m in parsed)
+    # A folded group: the labels its alerts share, not one alert's.
+    sibling = Alert("fp2", "HighLatency", Severity.SEV2, "slow", labels={**labels, "env": "dr"})
+    assert "env" not in matchers_for([alert, sibling])
