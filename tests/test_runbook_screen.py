@@ -104,7 +104,7 @@ async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path
         await app._offer_shift_checklist()
         await pilot.pause()
         assert any(n.title == "New shift" for n in app._notifications)
-        await pilot.press("s")
+        await pilot.press("S")
         await pilot.pause()
         assert isinstance(app.screen, RunbookScreen)
         assert app.screen.runbook.id == "start-of-shift"

@@ -242,6 +242,15 @@ class Backend:
         """
         raise NotImplementedError
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        """SLI, optional: each series' values over the last ``seconds``, ``points`` evenly
+        spaced, oldest first (the sparkline's ``[`` / ``]`` ranges), keyed like
+        ``SliReading.series``. Raise NotImplementedError when the source keeps no history
+        (the sparkline then shows the polled values)."""
+        raise NotImplementedError
+
     async def alerts(self) -> list[Alert]:
         """ALERTS: the active alerts, polled; bounded by ``[poller] timeout``.
 

@@ -25,6 +25,7 @@ UI and the CLI only show what the plan says. No Textual here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -331,6 +332,21 @@ class OnCall:
     def slis(self) -> Sequence[SliState]:
         return tuple(self._engine.slis.values())
 
+    async def sli_range(
+        self, name: str, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]] | None:
+        """An SLI's values over the last ``seconds`` (``points`` per series, oldest first),
+        bounded by its timeout; None when its source keeps no history."""
+        state = self._engine.slis.get(name)
+        if state is None:
+            return None
+        spec = state.spec
+        backend = self._engine.backends[spec.backend]
+        try:
+            return await asyncio.wait_for(backend.sli_range(spec, seconds, points), spec.timeout)
+        except NotImplementedError:
+            return None
+
     def alerts(self) -> list[Alert]:
         """Active alerts from every source, de-duplicated, worst first."""
         return self._engine.alerts()
@@ -338,6 +354,15 @@ class OnCall:
     def incident_list(self) -> list[Incident]:
         """Ours (in the store), then those of backends' feeds; open first, worst first."""
         return self._engine.incidents()
+
+    def incident_source(self, incident_id: str) -> str:
+        """The backend whose feed an incident comes from ("" for this console's own)."""
+        if self._engine.incident_service.cached(incident_id) is not None:
+            return ""
+        for name, feed in self._engine.feeds.items():
+            if any(i.id == incident_id for i in feed.incidents):
+                return name
+        return ""
 
     def silences(self) -> list[Silence]:
         return self._engine.silences()

@@ -272,14 +272,14 @@ class OncallApp(App[None]):
         found = library.for_shift(ShiftMoment.START)
         settings = oncall.settings
         if not found or settings.read_only or oncall.store_error or settings.demo:
-            return  # the demo is a tour, not a shift: s / e are there when wanted
+            return  # the demo is a tour, not a shift: S / E are there when wanted
         try:
             done = await oncall.runbooks.progress(found[0], shift_scope(self.clock()))
         except Exception:
             return
         if not done:
             self.notify(
-                f"Press s for the start-of-shift checklist ({found[0].title}); e at the end.",
+                f"Press S for the start-of-shift checklist ({found[0].title}); E at the end.",
                 title="New shift",
                 timeout=15,
                 markup=False,
@@ -480,6 +480,7 @@ class OncallApp(App[None]):
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
         from oncall_console.ui.screens.runbook import RunbookScreen
+        from oncall_console.ui.screens.silences import SilencesScreen
 
         keymap = dict(self.oncall.settings.keys) if self.ready else {}
         screens = [
@@ -487,6 +488,7 @@ class OncallApp(App[None]):
             ("Incident screen", IncidentScreen),
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
+            ("Silences", SilencesScreen),
         ]
         here = type(self.screen)
         sections = [
@@ -538,14 +540,9 @@ class OncallApp(App[None]):
                 "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
-            yield SystemCommand(
-                "Runbooks  (B)", "Every runbook, searchable by title", dash.action_runbooks
-            )
-            yield SystemCommand(
-                "Alert rules  (R)", "Rules, thresholds and state, read-only", dash.action_rules
-            )
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
-            for moment, key in (("start", "s"), ("end", "e")):
+            yield from (SystemCommand(*command) for command in dash.palette_commands())
+            for moment, key in (("start", "S"), ("end", "E")):
                 yield SystemCommand(
                     f"{moment.title()}-of-shift checklist  ({key})",
                     f"Walk today's {moment}-of-shift runbook",
