@@ -88,8 +88,8 @@ def test_check_accepts_the_example_and_names_every_bad_key_with_its_line(tmp_pat
     bad.write_text('[console]\nrefresh = "often"\n\n[poller]\nthreads = 4\ncolour = "blue"\n')
     out = run("check", "--config", str(bad))
     assert out.returncode == 2
-    assert f"{bad}:2: console.refresh:" in out.stderr
-    assert f"{bad}:6: poller.colour: unknown key" in out.stderr
+    assert f"{bad}:2:1: console.refresh:" in out.stderr
+    assert f"{bad}:6:1: poller.colour: unknown key" in out.stderr
     assert "Traceback" not in out.stderr
 
 
