@@ -129,7 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list the actions (of BACKEND when given) with their parameters, and stop",
     )
-    p.add_argument("--dry-run", action="store_true", help="show the preview and stop; nothing runs")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the preview and stop; nothing runs (exit 1 when it would fail, 2 if refused)",
+    )
     p.add_argument("--yes", action="store_true", help="confirm a yes/no action without asking")
     p.add_argument(
         "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"
