@@ -105,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--at", type=float, default=None, help=argparse.SUPPRESS
     )  # demo only: seconds into the scenario
 
-    p = sub.add_parser("check", help="validate the config; exit 2 with file:line: key: message")
+    p = sub.add_parser(
+        "check",
+        help="validate the config: every problem as file:line:column: key: message, exit 2 "
+        "(warnings alone exit 0)",
+    )
     _add_config(p)
 
     p = sub.add_parser("init", help="write a commented starter config")
