@@ -251,3 +251,11 @@ def test_action_dry_run_that_would_fail_or_is_refused_exits_non_zero(tmp_path):
     assert "would fail: unknown service" in fails.stdout
     refused = run(*args, "terminate-idle", "database=other", "--dry-run")
     assert refused.returncode == 2 and "refused" in refused.stderr
+
+
+def test_the_console_refuses_a_keys_clash_too_rather_than_lose_a_key(tmp_path):
+    path = config_for(tmp_path, "http://127.0.0.1:9/health")
+    path.write_text(path.read_text() + '\n[keys]\nquit = "r"\n')
+    out = run("run", "--config", str(path))  # no terminal: validated before anything runs
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"error: {path}:8:1: keys.quit: 'r' is already the key of 'refresh'" in out.stderr

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oncall_console.cli.common import (
     EXIT_OK,
@@ -17,13 +17,14 @@ from oncall_console.cli.common import (
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
+    from oncall_console.configfile import Problem
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Every problem of the config at once (file:line:column: key: message), then one
     line: errors (exit 2), ok with warnings, or ok (exit 0)."""
     from oncall_console.config import ConfigError, discover, from_dict
-    from oncall_console.configfile import Locator, Problem, parse, read_text
+    from oncall_console.configfile import parse, read_text
 
     path = discover(args.config)
     text = read_text(path)
@@ -35,14 +36,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         problems += exc.problems
     keys = data.get("keys")  # with $ONCALL_KEYS__* applied by from_dict
-    if isinstance(keys, dict) and keys:
-        from oncall_console.ui.keymap import check as check_keys
-
-        locator = Locator(text)
-        problems += [
-            Problem(str(path), f"keys.{bid}", message, *locator.where(("keys", bid)))
-            for bid, message in check_keys(keys)
-        ]
+    if isinstance(keys, dict):
+        problems += key_problems(keys, text, str(path))
     for problem in sorted(problems, key=lambda p: (p.line or 0, p.column or 0)):
         print(f"error: {problem}", file=sys.stderr)
     if loaded is None or problems:
@@ -61,6 +56,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs{runbooks}"
     )
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def key_problems(keys: dict[str, Any], text: str, filename: str) -> list[Problem]:
+    """What is wrong with ``[keys]`` (ui/keymap.py), located in the config's text."""
+    if not keys:
+        return []
+    from oncall_console.configfile import Locator, Problem
+    from oncall_console.ui.keymap import check
+
+    locator = Locator(text)
+    return [
+        Problem(filename, f"keys.{bid}", message, *locator.where(("keys", bid)))
+        for bid, message in check(keys)
+    ]
 
 
 def config_warnings(loaded: LoadedConfig) -> list[str]:
