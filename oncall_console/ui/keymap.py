@@ -72,7 +72,9 @@ def check(keymap: Mapping[str, Any], where: Places | None = None) -> list[tuple[
     for bid, value in keymap.items():
         if bid not in known:
             found[bid] = f"no binding has this id{did_you_mean(bid, known)} (`?` lists them)"
-        elif not isinstance(value, str) or not keys_of(value):
+        elif not isinstance(value, str):
+            continue  # the schema says so (keys are strings)
+        elif not keys_of(value):
             found[bid] = 'names no key; write e.g. "ctrl+q" or "x,f5"'
         else:
             remaps[bid] = keys_of(value)
