@@ -32,7 +32,9 @@ from oncall_console.configfile import (
     Locator,
     Problem,
     apply_env,
+    did_you_mean,
     dotted,
+    fields_at,
     inline_secrets,
     login_name,
     parse,
@@ -41,6 +43,7 @@ from oncall_console.configfile import (
 )
 from oncall_console.configfile import default_path as default_path
 from oncall_console.configfile import discover as discover
+from oncall_console.configfile import field_docs as field_docs
 from oncall_console.configfile import toml_loads as toml_loads
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
@@ -48,6 +51,8 @@ from oncall_console.secrets import one_source_each
 from oncall_console.urls import check_redis_url
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Interval = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+"""A period or a timeout: 0 (or less) is refused, never read as "the default"."""
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 
@@ -68,7 +73,7 @@ class ConsoleConfig(Section):
     """Theme name: oncall-dark, oncall-light, oncall-high-contrast, or one of yours."""
     themes_dir: Path | None = None
     """Extra folder of theme files (*.toml); default: $XDG_CONFIG_HOME/oncall-console/themes."""
-    refresh: Duration = 1.0
+    refresh: Interval = 1.0
     """How often the screen redraws what changed, seconds."""
     utc: bool = False
     """Show times in UTC instead of the local zone."""
@@ -81,9 +86,9 @@ class PollerConfig(Section):
     """Size of the thread pool for libraries that block (kubernetes, prometheus)."""
     history: int = Field(default=120, ge=2, le=100_000)
     """Results kept per check and SLI, for sparklines and detail views."""
-    interval: Duration = 15.0
+    interval: Interval = 15.0
     """Default interval between probes of one check, seconds."""
-    timeout: Duration = 5.0
+    timeout: Interval = 5.0
     """Default timeout of one probe, seconds."""
 
 
@@ -143,9 +148,9 @@ class CheckConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     backend: str
     """Name of the ``[backends.NAME]`` that probes this check."""
-    interval: Duration | None = None
+    interval: Interval | None = None
     """Seconds between probes; default from [poller]."""
-    timeout: Duration | None = None
+    timeout: Interval | None = None
     """Seconds before a probe counts as failed; default from [poller]."""
     title: str = ""
     """Shown instead of the name."""
@@ -225,8 +230,8 @@ class SliConfig(BaseModel):
     target: float | None = None
     warning: float | None = None
     critical: float | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: Interval | None = None
+    timeout: Interval | None = None
     title: str = ""
     slo: SloConfig | None = None
 
@@ -327,28 +332,6 @@ class Config(Section):
     """Key remaps: binding id = "keys", e.g. ``quit = "ctrl+q"``."""
 
 
-def field_docs(model: type[BaseModel]) -> dict[str, str]:
-    """The docstring written under each field of ``model``, by field name."""
-    import ast
-    import inspect
-    import itertools
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
-    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field_node, doc in itertools.pairwise(body):
-        if (
-            isinstance(field_node, ast.AnnAssign)
-            and isinstance(field_node.target, ast.Name)
-            and isinstance(doc, ast.Expr)
-            and isinstance(doc.value, ast.Constant)
-            and isinstance(doc.value.value, str)
-        ):
-            docs[field_node.target.id] = inspect.cleandoc(doc.value.value)
-    return docs
-
-
 # --- the loaded result ------------------------------------------------------------------
 
 
@@ -406,7 +389,7 @@ def from_dict(
         key = dotted(loc)
         if key in overridden:
             return Problem(f"${overridden[key]}", key, message)
-        return Problem(filename, key, message, locator.line_of(loc))
+        return Problem(filename, key, message, *locator.where(loc))
 
     problems: list[Problem] = []
     if (deep := too_deep(data)) is not None:
@@ -420,21 +403,59 @@ def from_dict(
                 f'or {loc[-1]}_file = "/path"',
             )
         )
-    if problems:
-        raise ConfigError(problems)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([problem(e["loc"], _message(e)) for e in exc.errors()]) from None
-
+        _drop(data, loc)  # reported; nothing below may echo it
+    config, broken = _validate(data, problem, problems)
     loaded = LoadedConfig(config=config, path=path)
-    _resolve(loaded, problem, problems)
+    _resolve(loaded, problem, problems, broken)
     if problems:
-        raise ConfigError(problems)
+        # Every problem at once, in the order of the file ($ONCALL_ overrides first).
+        raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return loaded
 
 
-def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> None:
+def _drop(data: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    node: Any = data
+    for part in loc[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
+
+
+_PER_NAME = ("backends", "checks", "slis")
+
+
+def _validate(
+    data: dict[str, Any], problem: Any, problems: list[Problem]
+) -> tuple[Config, set[str]]:
+    """The config of what is valid, every schema problem reported; (config, the names of
+    backends left out for their own problems, whose checks are not blamed for them)."""
+    try:
+        return Config.model_validate(data), set()
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems.extend(problem(e["loc"], _message(e, Config)) for e in errors)
+    # Leave out what is wrong (a section, or one backend, check or SLI) and validate the
+    # rest: the other sections' problems are reported in the same run, not the next one.
+    rest, broken = dict(data), set()
+    for _ in range(3):
+        for e in errors:
+            top = e["loc"][0] if e["loc"] else None
+            if top in _PER_NAME and len(e["loc"]) > 1 and isinstance(rest.get(top), dict):
+                rest[top] = {k: v for k, v in rest[top].items() if k != e["loc"][1]}
+                if top == "backends":
+                    broken.add(str(e["loc"][1]))
+            else:
+                rest.pop(top, None)
+        try:
+            return Config.model_validate(rest), broken
+        except ValidationError as exc:
+            errors = exc.errors()
+    return Config(), broken
+
+
+def _resolve(
+    loaded: LoadedConfig, problem: Any, problems: list[Problem], broken: set[str] = frozenset()
+) -> None:
     """Validate each backend's own options and parameters; build the specs."""
     from oncall_console import backends as registry
 
@@ -444,7 +465,8 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
         try:
             cls = registry.load(bc.type)
         except registry.UnknownBackendType as exc:
-            problems.append(problem(("backends", name, "type"), str(exc)))
+            message = str(exc) + did_you_mean(bc.type, exc.installed)
+            problems.append(problem(("backends", name, "type"), message))
             continue
         except registry.BrokenBackend as exc:
             problems.append(problem(("backends", name, "type"), str(exc)))
@@ -456,7 +478,8 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             opts = cls.Options.model_validate(bc.model_extra or {}, context=where)
         except ValidationError as exc:
             problems.extend(
-                problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors()
+                problem(("backends", name, *e["loc"]), _message(e, cls.Options, BackendConfig))
+                for e in exc.errors()
             )
             continue
         loaded.backend_options[name] = (bc.type, opts)
@@ -468,7 +491,13 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
         bc = config.backends.get(backend)
         where = ("incidents", "post_to", n)
         if bc is None:
-            problems.append(problem(where, f"no backend named {backend!r}"))
+            if backend not in broken:
+                problems.append(
+                    problem(
+                        where,
+                        f"no backend named {backend!r}" + did_you_mean(backend, config.backends),
+                    )
+                )
         elif bc.type != "http":
             problems.append(
                 problem(
@@ -488,21 +517,24 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
     poller = config.poller
     for name, cc in config.checks.items():
         cls = _backend_for(
-            config, classes, cc.backend, ("checks", name), "health", problem, problems
+            config, classes, cc.backend, ("checks", name), "health", problem, problems, broken
         )
         if cls is None:
             continue
         try:
             params = cls.CheckParams.model_validate(cc.model_extra or {})
         except ValidationError as exc:
-            problems.extend(problem(("checks", name, *e["loc"]), _message(e)) for e in exc.errors())
+            problems.extend(
+                problem(("checks", name, *e["loc"]), _message(e, cls.CheckParams, CheckConfig))
+                for e in exc.errors()
+            )
             continue
         loaded.checks.append(
             CheckSpec(
                 name=name,
                 backend=cc.backend,
-                interval=cc.interval or poller.interval,
-                timeout=cc.timeout or poller.timeout,
+                interval=poller.interval if cc.interval is None else cc.interval,
+                timeout=poller.timeout if cc.timeout is None else cc.timeout,
                 title=cc.title,
                 group=cc.group,
                 runbook=cc.runbook,
@@ -510,13 +542,18 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             )
         )
     for name, sc in config.slis.items():
-        cls = _backend_for(config, classes, sc.backend, ("slis", name), "sli", problem, problems)
+        cls = _backend_for(
+            config, classes, sc.backend, ("slis", name), "sli", problem, problems, broken
+        )
         if cls is None:
             continue
         try:
             params = cls.SliParams.model_validate(sc.model_extra or {})
         except ValidationError as exc:
-            problems.extend(problem(("slis", name, *e["loc"]), _message(e)) for e in exc.errors())
+            problems.extend(
+                problem(("slis", name, *e["loc"]), _message(e, cls.SliParams, SliConfig))
+                for e in exc.errors()
+            )
             continue
         direction = Direction.LOWER_IS_BETTER if sc.good == "lower" else Direction.HIGHER_IS_BETTER
         loaded.slis.append(
@@ -525,8 +562,8 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
                 backend=sc.backend,
                 unit=sc.unit,
                 thresholds=Thresholds(sc.target, sc.warning, sc.critical, direction),
-                interval=sc.interval or poller.interval,
-                timeout=sc.timeout or poller.timeout,
+                interval=poller.interval if sc.interval is None else sc.interval,
+                timeout=poller.timeout if sc.timeout is None else sc.timeout,
                 title=sc.title,
                 params=params,
                 slo=_slo(sc.slo) if sc.slo else None,
@@ -553,12 +590,16 @@ def _backend_for(
     capability: str,
     problem: Any,
     problems: list[Problem],
+    broken: set[str] = frozenset(),
 ) -> Any:
     from oncall_console.backends.base import Capability
 
+    if backend in broken:
+        return None  # its own error is reported already
     if backend not in config.backends:
         names = ", ".join(sorted(config.backends)) or "none configured"
-        problems.append(problem((*loc, "backend"), f"no backend named {backend!r} ({names})"))
+        message = f"no backend named {backend!r} ({names})" + did_you_mean(backend, config.backends)
+        problems.append(problem((*loc, "backend"), message))
         return None
     cls = classes.get(backend)
     if cls is None:
@@ -571,12 +612,17 @@ def _backend_for(
     return cls
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, model: Any = None, also: Any = None) -> str:
     kind, msg = error.get("type", ""), error.get("msg", "invalid")
+    loc = tuple(error.get("loc", ()))
     if kind == "extra_forbidden":
-        return "unknown key"
+        known = fields_at(model, loc[:-1]) + (list(also.model_fields) if also else [])
+        word = "section" if model is Config and len(loc) == 1 else "key"
+        return f"unknown {word}" + did_you_mean(loc[-1] if loc else "", known)
     if kind == "missing":
         return "required key is missing"
+    if kind == "greater_than" and loc and loc[-1] in ("interval", "timeout", "refresh"):
+        return f"must be more than 0 seconds (got {error.get('input')!r}; leave it out for the default)"
     got = error.get("input")
     if kind not in ("value_error",) and not isinstance(got, dict | list) and got is not None:
         return f"{msg} (got {got!r})"

@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--at", type=float, default=None, help=argparse.SUPPRESS
     )  # demo only: seconds into the scenario
 
-    p = sub.add_parser("check", help="validate the config; exit 2 with file:line: key: message")
+    p = sub.add_parser(
+        "check",
+        help="validate the config: every problem as file:line:column: key: message, exit 2 "
+        "(warnings alone exit 0)",
+    )
     _add_config(p)
 
     p = sub.add_parser("init", help="write a commented starter config")
@@ -136,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list the actions (of BACKEND when given) with their parameters, and stop",
     )
-    p.add_argument("--dry-run", action="store_true", help="show the preview and stop; nothing runs")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the preview and stop; nothing runs (exit 1 when it would fail, 2 if refused)",
+    )
     p.add_argument("--yes", action="store_true", help="confirm a yes/no action without asking")
     p.add_argument(
         "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oncall_console.cli.common import (
     EXIT_OK,
@@ -17,22 +17,77 @@ from oncall_console.cli.common import (
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
+    from oncall_console.configfile import Problem
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from oncall_console.config import discover
+    """Every problem of the config at once (file:line:column: key: message), then one
+    line: errors (exit 2), ok with warnings, or ok (exit 0)."""
+    from oncall_console.config import ConfigError, discover, from_dict
+    from oncall_console.configfile import parse, read_text
 
     path = discover(args.config)
-    loaded = load_config(args.config)
+    text = read_text(path)
+    data = parse(text, str(path))  # a syntax error: nothing more can be read
+    problems: list[Problem] = []
+    loaded = None
+    try:
+        loaded = from_dict(data, filename=str(path), text=text, path=path)
+    except ConfigError as exc:
+        problems += exc.problems
+    keys = data.get("keys")  # with $ONCALL_KEYS__* applied by from_dict
+    if isinstance(keys, dict):
+        problems += key_problems(keys, text, str(path))
+    for problem in sorted(problems, key=lambda p: (p.line or 0, p.column or 0)):
+        print(f"error: {problem}", file=sys.stderr)
+    if loaded is None or problems:
+        print(f"{path}: {len(problems)} error{'s' if len(problems) != 1 else ''}", file=sys.stderr)
+        return EXIT_USAGE
+    warnings = config_warnings(loaded)
+    for warning in warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
     runbooks, failed = "", False
     if loaded.runbook_paths:
         count, failed = lint_runbooks(loaded, loaded.runbook_paths)
         runbooks = f", {count} runbooks"
+    verdict = "errors" if failed else "ok, with warnings" if warnings else "ok"
     print(
-        f"{path}: {'errors' if failed else 'ok'} — {len(loaded.backend_options)} backends, "
+        f"{path}: {verdict} — {len(loaded.backend_options)} backends, "
         f"{len(loaded.checks)} checks, {len(loaded.slis)} SLIs{runbooks}"
     )
     return EXIT_USAGE if failed else EXIT_OK
+
+
+def key_problems(keys: dict[str, Any], text: str, filename: str) -> list[Problem]:
+    """What is wrong with ``[keys]`` (ui/keymap.py), located in the config's text."""
+    if not keys:
+        return []
+    from oncall_console.configfile import Locator, Problem
+    from oncall_console.ui.keymap import check
+
+    locator = Locator(text)
+    return [
+        Problem(filename, f"keys.{bid}", message, *locator.where(("keys", bid)))
+        for bid, message in check(keys)
+    ]
+
+
+def config_warnings(loaded: LoadedConfig) -> list[str]:
+    """What is valid but likely not meant: a config that watches nothing."""
+    from oncall_console import backends
+    from oncall_console.backends.base import Capability
+
+    feeds = [
+        name
+        for name, (kind, _) in loaded.backend_options.items()
+        if Capability.ALERTS in backends.load(kind).CAPABILITIES
+    ]
+    if loaded.checks or loaded.slis or feeds:
+        return []
+    return [
+        "it watches nothing: no [checks.NAME], no [slis.NAME] and no alert feed (an "
+        "alertmanager backend): the console would show empty panels"
+    ]
 
 
 def lint_runbooks(
@@ -67,7 +122,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
         if args.no_config
         else demo_config(args.seed, args.speed)
         if args.demo
-        else load_config(args.config)
+        else _config_or_none(args.config)
     )
     paths = [Path(p) for p in args.paths] or (loaded.runbook_paths if loaded else [])
     if not paths:
@@ -143,3 +198,19 @@ def cmd_backends(args: argparse.Namespace) -> int:
     for name, ep in sorted(backends.available().items()):
         print(f"{name:<14} {ep.value}")
     return EXIT_OK
+
+
+def _config_or_none(explicit: str | None) -> LoadedConfig | None:
+    """``runbook lint``'s config: the one named, or the default one when it exists; with
+    none at the default place, lint goes on as with ``--no-config`` (and says so)."""
+    from oncall_console.config import default_path, discover
+
+    path = discover(explicit)
+    if path == default_path() and not path.exists():
+        print(
+            f"note: no config at {path}: checking the format and SQL only, as --no-config "
+            "does (name one with --config to check against its backends)",
+            file=sys.stderr,
+        )
+        return None
+    return load_config(explicit)
