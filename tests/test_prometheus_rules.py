@@ -226,7 +226,7 @@ def test_rule_files_are_found_beside_the_config_or_named_with_file_and_line(
     with pytest.raises(ConfigError) as info:
         load(path, env={})
     problem = str(info.value)
-    assert f"{path}:7: backends.prom.rule_files" in problem
+    assert f"{path}:7:1: backends.prom.rule_files" in problem
     assert "no file matches 'missing/*.yml'" in problem
 
 
