@@ -170,6 +170,33 @@ class PrometheusSlis(PrometheusClient):
             )
         return readings
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        """The sparkline's ``[`` / ``]`` range: one ``query_range`` of the SLI's query over
+        the last ``seconds``, ``points`` steps, each series named as :meth:`query_sli`
+        names it (scaled the same way)."""
+        params = sli.params
+        if not isinstance(params, PrometheusSliParams):
+            params = PrometheusSliParams.model_validate(params or {})
+        client = self._ensure_client()
+        now = self.context.clock()
+        points = max(2, min(points, 1000))
+        step = max(1, round(seconds / (points - 1)))
+        wide = params.model_copy(update={"history": f"{round(seconds)}s", "step": f"{step}s"})
+        deadline = time.monotonic() + sli.timeout * DEADLINE_SHARE
+        result = await self.context.run_sync(
+            self._range, client, wide, now, deadline, sli.timeout, {}, timeout=sli.timeout
+        )
+        by_labels = _range_points(result)
+        named = _name_series([(labels, 0.0) for labels in by_labels], params.series_label)
+        if len(named) > params.max_series:
+            named = sorted(named, key=lambda n: n[0])[: params.max_series]
+        return {
+            name: tuple(v * params.scale for _t, v in by_labels[labels])
+            for name, labels, _v in named
+        }
+
     def _fetch_sli(
         self,
         client: PrometheusConnect,
