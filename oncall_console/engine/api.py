@@ -404,6 +404,12 @@ class OnCall:
     def presence(self) -> dict[str, dict[str, Any]]:
         return self._engine.presence
 
+    def probed_by(self) -> str:
+        """The console that probes the checks for this one (shared probes, engine/sharing.py);
+        empty when this console probes its own."""
+        sharing = self._engine.sharing
+        return sharing.holder if sharing.role == "follower" else ""
+
     async def rules(self) -> list[RuleSet]:
         """The alerting rules of every backend that has some (RULES), read now; a backend
         that cannot answer is a set with its error."""
