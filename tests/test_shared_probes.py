@@ -242,14 +242,17 @@ async def test_a_follower_says_whose_probes_it_shows():
 
 
 HOLDER = """
-import asyncio, signal, sys
+import asyncio, signal, sys, time
 from oncall_console.config import load
 from oncall_console.engine import Engine
 
 async def main():
     engine = Engine(load(sys.argv[1]))
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # SIGUSR1: the event loop hangs (the process and its threads go on running).
+    loop.add_signal_handler(signal.SIGUSR1, lambda: time.sleep(120))
     await engine.start()
     await stop.wait()
     await engine.stop()
@@ -258,13 +261,14 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGUSR1], ids=["killed", "hung"])
 async def test_a_holder_in_another_process_that_dies_or_hangs_is_taken_over(
     tmp_path, stack, server, how
 ):
-    """The holder is a console of its own (a process): SIGKILL (it dies) or SIGSTOP (its
-    event loop stops, so its renewals stop, as a hung loop's would); the other console
-    takes the lease and probes, bounded by two of the lease's time to live."""
+    """The holder is a console of its own (a process): SIGKILL (it dies) or SIGUSR1 (its
+    event loop blocks while the process lives on: a renewal from anywhere but the loop
+    would keep the lease); the other console takes the lease and probes, bounded by two of
+    the lease's time to live."""
     env = "share-" + uuid.uuid4().hex[:6]
     path = unique_path()
     config = tmp_path / "holder.toml"
