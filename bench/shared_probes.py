@@ -6,20 +6,23 @@ is killed.
 A real Redis (the test suite's server class, on a free loopback port) and a loopback
 HTTP server that counts every request it is sent. Each console is its own process: a
 headless engine (``oncall_console.engine.Engine``, the same one the TUI drives) on a
-config of ``--checks`` HTTP checks at ``--interval`` seconds. After a warm-up (each
-console probes once at start, before it knows its role), requests are counted over
-``--window`` seconds: the ratio to one console is the figure. Then, with the most
-consoles, the one holding the lease (read from Redis) is SIGKILLed: the hand-over is
-the time until another console holds the lease, and until the server sees probes
-again. ``--unshared`` runs the same with ``share_probes = false`` for comparison.
+config of ``--checks`` HTTP checks at ``--interval`` seconds. Once every console has
+started and knows its role (each probes once as it starts, before it knows), and
+``--warmup`` seconds more, requests are counted over ``--window`` seconds: the ratio to
+one console is the figure; the lease holder is sampled meanwhile (how often it moved).
+Every count is taken with ``share_probes = false`` too, for comparison. Then, with ten
+consoles, the one holding the lease (read from Redis) is SIGKILLed: the hand-over is the
+time until another console holds the lease, and until the server sees probes again.
 
     .venv/bin/python bench/shared_probes.py [--checks 20] [--interval 2] [--window 20]
+        [--warmup 6]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -97,6 +100,8 @@ def engine_main(config: str) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await engine.start()
+        await engine.sharing.tick()  # its role known: then it counts as started
+        Path(f"{config}.ready.{os.getpid()}").touch()
         await stop.wait()
         await engine.stop()
 
@@ -134,14 +139,32 @@ def stop_consoles(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait()
 
 
-def measure(n: int, config: Path, server: Counter, warmup: float, window: float) -> float:
-    """Requests per minute the server sees from ``n`` consoles, after the warm-up."""
+def wait_started(procs: list[subprocess.Popen[bytes]], config: Path, warmup: float) -> None:
+    """Until every console has started and knows its role (each probes its checks once as
+    it starts, before it knows), then ``warmup`` seconds more."""
+    began = time.monotonic()
+    while not all(Path(f"{config}.ready.{p.pid}").exists() for p in procs):
+        if time.monotonic() - began > 180 or any(p.poll() is not None for p in procs):
+            raise SystemExit("a console did not start")
+        time.sleep(0.05)
+    time.sleep(warmup)
+
+
+def measure(
+    n: int, config: Path, server: Counter, redis_port: int, warmup: float, window: float
+) -> tuple[float, int]:
+    """Requests per minute the server sees from ``n`` consoles once all have started, and
+    how many times the lease changed hands meanwhile."""
     procs = start_consoles(n, config)
     try:
-        time.sleep(warmup)
+        wait_started(procs, config, warmup)
         before, began = server.count, time.monotonic()
-        time.sleep(window)
-        return (server.count - before) / (time.monotonic() - began) * 60
+        holders = [lease_holder(redis_port)]
+        while time.monotonic() - began < window:
+            time.sleep(0.1)
+            if (now := lease_holder(redis_port)) != holders[-1]:
+                holders.append(now)
+        return (server.count - before) / (time.monotonic() - began) * 60, len(holders) - 1
     finally:
         stop_consoles(procs)
 
@@ -153,7 +176,7 @@ def handover(
     server sees a probe again after the last one the killed console sent."""
     procs = start_consoles(n, config)
     try:
-        time.sleep(warmup)
+        wait_started(procs, config, warmup)
         holder = lease_holder(redis_port)
         pid = int(holder.rsplit(":", 1)[1])
         victim = next(p for p in procs if p.pid == pid)
@@ -179,7 +202,7 @@ def main() -> None:
     ap.add_argument("--checks", type=int, default=20)
     ap.add_argument("--interval", type=float, default=2.0)
     ap.add_argument("--window", type=float, default=20.0)
-    ap.add_argument("--warmup", type=float, default=12.0)
+    ap.add_argument("--warmup", type=float, default=6.0)
     ap.add_argument("--no-write", action="store_true", help="print, do not write the fragment")
     args = ap.parse_args()
     if args.engine:
@@ -199,16 +222,20 @@ def main() -> None:
         http = f"http://127.0.0.1:{server.server_address[1]}"
         try:
             rows = []
+            moves: dict[int, int] = {}
             for share in (True, False):
                 config = base / ("shared.toml" if share else "unshared.toml")
                 write_config(config, redis.url, http, args.checks, args.interval, share=share)
-                rates = {
-                    n: measure(n, config, server, args.warmup, args.window) for n in (1, 5, 10)
+                got = {
+                    n: measure(n, config, server, redis.port, args.warmup, args.window)
+                    for n in (1, 5, 10)
                 }
+                rates = {n: rate for n, (rate, _) in got.items()}
+                moves = {n: moved for n, (_, moved) in got.items()} if share else moves
                 rows.append((share, rates))
-                print(share, rates, flush=True)
+                print(share, got, flush=True)
             config = base / "shared.toml"
-            took_lease, probes_again = handover(5, config, server, redis.port, args.warmup)
+            took_lease, probes_again = handover(10, config, server, redis.port, args.warmup)
             print("hand-over", took_lease, probes_again, flush=True)
         finally:
             server.shutdown()
@@ -218,18 +245,20 @@ def main() -> None:
         "## 8. Shared probes",
         "",
         f"`python bench/shared_probes.py --checks {args.checks} --interval {args.interval:g} "
-        f"--window {args.window:g}` — N headless consoles (one process each, the real engine) "
+        f"--window {args.window:g} --warmup {args.warmup:g}` — N headless consoles (one process each, the real engine) "
         f"on one Redis, {args.checks} HTTP checks every {args.interval:g} s against a loopback "
-        f"server that counts requests; counted over {args.window:g} s after a {args.warmup:g} s "
-        f"warm-up. {at_start} at start, {load()} at end.",
+        f"server that counts requests; counted over {args.window:g} s, {args.warmup:g} s after "
+        "the last console started and knew its role (each console probes its checks once as "
+        f"it starts, before it knows). {at_start} at start, {load()} at end.",
         "",
-        "| consoles | requests / min, shared | ratio to one console | requests / min, share_probes = false | ratio |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| consoles | requests / min, shared | ratio to one console | lease moves | "
+        "requests / min, share_probes = false | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     shared, unshared = rows[0][1], rows[1][1]
     for n in (1, 5, 10):
         lines.append(
-            f"| {n} | {shared[n]:,.0f} | {shared[n] / one:.2f}× | {unshared[n]:,.0f} | "
+            f"| {n} | {shared[n]:,.0f} | {shared[n] / one:.2f}× | {moves[n]} | {unshared[n]:,.0f} | "
             f"{unshared[n] / unshared[1]:.2f}× |"
         )
     worst = max(shared[n] / one for n in (5, 10))
@@ -237,7 +266,7 @@ def main() -> None:
         "",
         f"- Target ≤ {TARGET}× one console's requests with ten consoles: "
         f"{shared[10] / one:.2f}× → {'**met**' if worst <= TARGET else '**missed**'}.",
-        f"- Hand-over, 5 consoles, the lease holder SIGKILLed: another console held the lease "
+        f"- Hand-over, 10 consoles, the lease holder SIGKILLed: another console held the lease "
         f"after {took_lease:.1f} s and the server saw its probes {probes_again:.1f} s after the "
         f"kill (check interval {args.interval:g} s; the lease's TTL is the shortest interval, "
         "at least 2 s, tried every third of it).",

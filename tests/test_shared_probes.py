@@ -8,6 +8,10 @@ real engines (one process: each gets its own console id, as two bastions would).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +21,7 @@ import pytest
 
 from oncall_console.config import from_dict
 from oncall_console.engine import Engine
+from oncall_console.engine.api import OnCall
 from oncall_console.engine.sharing import LEASE, decode, encode
 from oncall_console.model import CheckResult, Status
 from oncall_console.model.health import DetailTable, SubStatus
@@ -140,6 +145,8 @@ async def test_with_the_bus_gone_every_console_polls_alone(tmp_path, stack, serv
         follower.bus._set_connected(False, "test: Redis gone")
         await follower.sharing.tick()
         assert follower.sharing.role == "alone" and follower.sharing.polls()
+        said = [n.text for n in OnCall(follower).notices() if n.key == "bus:down"]
+        assert said and "probes its checks itself" in said[0], said
         last = follower.checks["api"].last
         await until(
             "the follower probes itself",
@@ -232,3 +239,79 @@ async def test_a_follower_says_whose_probes_it_shows():
         await pilot.pause()
         shown = Content.from_markup(str(panel.border_subtitle)).plain  # as the border draws it
         assert shown == "probed by bastion-2:[b]7"  # the markup shown, not obeyed
+
+
+HOLDER = """
+import asyncio, signal, sys, time
+from oncall_console.config import load
+from oncall_console.engine import Engine
+
+async def main():
+    engine = Engine(load(sys.argv[1]))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # SIGUSR1: the event loop hangs (the process and its threads go on running).
+    loop.add_signal_handler(signal.SIGUSR1, lambda: time.sleep(120))
+    await engine.start()
+    await stop.wait()
+    await engine.stop()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGUSR1], ids=["killed", "hung"])
+async def test_a_holder_in_another_process_that_dies_or_hangs_is_taken_over(
+    tmp_path, stack, server, how
+):
+    """The holder is a console of its own (a process): SIGKILL (it dies) or SIGUSR1 (its
+    event loop blocks while the process lives on: a renewal from anywhere but the loop
+    would keep the lease); the other console takes the lease and probes, bounded by two of
+    the lease's time to live."""
+    env = "share-" + uuid.uuid4().hex[:6]
+    path = unique_path()
+    config = tmp_path / "holder.toml"
+    config.write_text(
+        f'[console]\nenvironment = "{env}"\n'
+        f'[store]\nurl = "{tmp_path / "holder.sqlite3"}"\n'
+        f'[bus]\nredis_url = "{stack.redis.url}"\ntimeout = "1s"\n'
+        '[backends.web]\ntype = "http"\n'
+        f'[checks.api]\nbackend = "web"\nurl = "{server.url(path)}"\n'
+        f"interval = {INTERVAL}\ntimeout = 1\n",
+        encoding="utf-8",
+    )
+    root = Path(__file__).resolve().parent.parent
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(config)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    b = engine(tmp_path, stack.redis.url, env, server.url(path), "b")
+    try:
+        await b.bus.start()
+        began = time.monotonic()
+        while not (await b.bus.holder(LEASE) or "").endswith(f":{holder.pid}"):
+            assert time.monotonic() - began < 20, "the other process never took the lease"
+            assert holder.poll() is None, "the other process ended"
+            await asyncio.sleep(0.05)
+        await b.start()
+        await until("b follows the other process", lambda: b.sharing.role == "follower")
+        assert b.sharing.holder.endswith(f":{holder.pid}")
+        await until("b shows the holder's results", lambda: b.sharing.received >= 1)
+        holder.send_signal(how)
+        await until("b takes over", lambda: b.sharing.role == "leader", 2 * b.sharing.ttl + 3)
+        before = hits(server, path.split("?")[0])
+        await until(
+            "b probes the check itself",
+            lambda: (
+                hits(server, path.split("?")[0]) > before
+                and "probed by" not in b.checks["api"].last.details
+            ),
+        )
+    finally:
+        await b.stop()
+        holder.kill()
+        holder.wait(10)

@@ -383,11 +383,13 @@ class OnCall:
         bus = e.bus
         if not bus.connected and bus.last_error and bus.last_error != "closed":
             # Otherwise it looks like a working console that nobody else is using.
+            alone = "; this console probes its checks itself" if e.sharing.enabled else ""
             found.append(
                 Notice(
                     "bus:down",
                     "bus down",
-                    f"bus: {bus.last_error} (other consoles' changes arrive each poll, not live)",
+                    f"bus: {bus.last_error} (other consoles' changes arrive each poll, not "
+                    f"live{alone})",
                 )
             )
         for r in e.unfinished:
