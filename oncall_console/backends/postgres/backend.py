@@ -271,18 +271,31 @@ class PostgresBackend(Backend):
     async def _round_trip(
         self, conn: psycopg.AsyncConnection[Any], p: PostgresCheckParams
     ) -> dict[str, Any]:
-        """BEGIN, read-only, statement_timeout, the SELECT, COMMIT: pipelined, one round trip."""
-        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-        async with conn.pipeline(), conn.transaction():
-            await cur.execute("SET TRANSACTION READ ONLY")
-            await cur.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (str(self.options.statement_timeout_ms),),
-            )
-            await cur.execute(
-                PROBE_SQL,
-                {"long_s": p.long_query_seconds, "long_rows": LONG_ROWS, "db": p.database},
-            )
+        """BEGIN READ ONLY, statement_timeout, the SELECT, COMMIT: one simple query, one
+        round trip, the values bound client-side (ClientCursor quotes them).
+
+        Not a pipeline: a probe cancelled by its timeout left psycopg's pipeline exit
+        suspended on a closed connection, and its clean-up raised when the garbage
+        collector finished it ("Exception ignored in BasePipeline._exit_gen")."""
+        cur = psycopg.AsyncClientCursor(conn, row_factory=psycopg.rows.dict_row)
+        query = (
+            "BEGIN READ ONLY;"
+            " SELECT set_config('statement_timeout', %(timeout)s, true) AS timeout;"
+            f" {PROBE_SQL.strip()};"
+            " COMMIT"
+        )
+        await cur.execute(
+            query,
+            {
+                "timeout": str(self.options.statement_timeout_ms),
+                "long_s": p.long_query_seconds,
+                "long_rows": LONG_ROWS,
+                "db": p.database,
+            },
+        )
+        while cur.description is None or cur.description[0].name != "version":
+            if not cur.nextset():
+                raise psycopg.DataError("the probe query returned no row")
         row = await cur.fetchone()
         if row is None:
             raise psycopg.DataError("the probe query returned no row")
