@@ -31,7 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from oncall_console.engine import inspect as closer
 from oncall_console.engine.actions import ActionPlan, ActionRefused
+from oncall_console.engine.inspect import InspectRefused
 from oncall_console.engine.runbooks import DiagnosticRefused, RunbookChoice
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.engine.targets import check_for_alert, slis_for_check
@@ -44,6 +46,8 @@ from oncall_console.model import (
     CheckResult,
     DetailTable,
     Incident,
+    Inspection,
+    InspectView,
     Silence,
     Status,
 )
@@ -61,6 +65,7 @@ __all__ = [
     "ActionRefused",
     "DiagnosticRefused",
     "IncidentDesk",
+    "InspectRefused",
     "Notice",
     "OnCall",
     "RunbookChoice",
@@ -416,6 +421,18 @@ class OnCall:
                 self._engine.spawn(self.incidents.set_runbook(scope, runbook_id))
         else:
             self._chosen[scope] = runbook_id
+
+    def inspect_views(self, check: str) -> list[InspectView]:
+        """The closer, read-only looks at a check its backend offers (events, a log
+        tail, sessions, a slowlog…), the one to open first first; empty: none. No IO."""
+        return closer.views_for(self._engine.backends, self._engine.checks.get(check))
+
+    async def inspect(self, check: str, view: str) -> Inspection:
+        """One look (read-only, bounded by ``[poller] timeout``, redacted). Raises
+        InspectRefused with one line when it cannot be had."""
+        e = self._engine
+        timeout = e.loaded.config.poller.timeout
+        return await closer.look(e.backends, e.checks.get(check), view, timeout)
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Everything as plain data (``status --format json``)."""

@@ -475,6 +475,7 @@ class OncallApp(App[None]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        from oncall_console.ui.screens.closer import CloserScreen
         from oncall_console.ui.screens.handoff import HandoffScreen
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
@@ -486,6 +487,7 @@ class OncallApp(App[None]):
             ("Incident screen", IncidentScreen),
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
+            ("Look closer", CloserScreen),
         ]
         here = type(self.screen)
         sections = [

@@ -312,7 +312,8 @@ class Dashboard(Screen[None]):
         name = self.query_one(HealthTable).selected_key
         state = oncall.check(name or "")
         if state is not None:
-            self.app.push_screen(DetailScreen(f"Check {name}", check_detail(state, now)))
+            detail = DetailScreen(f"Check {name}", check_detail(state, now), check=state.spec.name)
+            self.app.push_screen(detail)
 
     def selection(self) -> tuple[str, Any]:
         """What the engineer is looking at: the focused panel's selected row, as
