@@ -15,6 +15,7 @@ server, has none of them):
 - ``client.py``: the client, the calls in the pool, errors in one line;
 - ``health.py``: the three kinds of check;
 - ``actions.py``: the seven actions;
+- ``inspect.py``: the closer looks: a workload's events, its pods' log tail;
 - ``selectors.py``, ``objects.py``, ``patches.py``: the pure logic (label selectors;
   what objects say; rollback plans and patches);
 - ``backend.py``: :class:`KubernetesBackend`, made of the health checks and the actions.

@@ -5,15 +5,17 @@ from __future__ import annotations
 from oncall_console.backends.base import Capability
 from oncall_console.backends.kubernetes.actions import KubernetesActions
 from oncall_console.backends.kubernetes.health import KubernetesHealth
+from oncall_console.backends.kubernetes.inspect import KubernetesInspect
 from oncall_console.backends.kubernetes.options import KubernetesCheckParams, KubernetesOptions
 
 
-class KubernetesBackend(KubernetesHealth, KubernetesActions):
-    """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons."""
+class KubernetesBackend(KubernetesHealth, KubernetesActions, KubernetesInspect):
+    """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons;
+    shows a workload's events and its pods' log tail."""
 
     TYPE = "kubernetes"
     DESCRIPTION = "Kubernetes deployments, workloads and nodes, with kubectl-style remediation"
-    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = KubernetesOptions
     CheckParams = KubernetesCheckParams
 
