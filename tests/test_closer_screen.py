@@ -149,3 +149,26 @@ async def test_a_failing_look_is_one_line_and_the_last_rows_stay(monkeypatch: An
         await pilot.pause()
         text = screen_text(app)
         assert "redis went away now" in text and "HGETALL" in text and "\x1b" not in text
+
+
+def test_the_current_view_and_matches_show_without_colour():
+    """NO_COLOR: the current tab and each match are reversed (an attribute, not a colour)."""
+    from oncall_console.model import Inspection, InspectView
+
+    screen = CloserScreen("api", [InspectView("logs", "Log tail", log=True)])
+    screen.query_text = "503"
+    body = screen._body(screen.view, Inspection("logs", 0.0, lines=("GET / 503 x", "GET / 200")))
+    assert body.plain == "GET / 503 x"  # type: ignore[union-attr]
+    assert [str(s.style) for s in body.spans] == ["reverse"]  # type: ignore[union-attr]
+
+
+def test_snapshot_log_tail_searched_at_80x24(snap_compare):
+    async def look(pilot):
+        app = pilot.app
+        screen = await open_closer(app, pilot, "prediction-service")
+        await pilot.press("slash", *"503", "enter")
+        await until(pilot, "filtered", lambda: screen.query_text == "503")
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(demo_app(at=90), terminal_size=(80, 24), run_before=look)

@@ -86,6 +86,8 @@ class CloserScreen(Screen[None]):
         """view id -> the last look that answered."""
         self.errors: dict[str, str] = {}
         """view id -> why the last look failed ('' when it answered)."""
+        self.matched: tuple[int, int] | None = None
+        """With a search: (lines or rows that match, all of them)."""
         self.looks = 0
         """Looks that came back (answered or failed): tests wait on it."""
         self._busy = False
@@ -145,6 +147,9 @@ class CloserScreen(Screen[None]):
         view = self.view
         found = self.found.get(view.id)
         error = self.errors.get(view.id, "")
+        body = self.query_one("#closer-content", Static)
+        self.matched = None
+        body.update(Text("") if found is None else self._body(view, found))
         status = Text()
         if error:
             status.append("✗ ", style="bold")
@@ -156,13 +161,10 @@ class CloserScreen(Screen[None]):
         else:
             status.append(f"{self._clock(found.at)}  ")
             status.append(clean(found.note, limit=200))
+        if self.matched is not None:
+            status.append(f"  ·  {self.matched[0]} of {self.matched[1]} match", style="bold")
         self.query_one("#closer-status", Static).update(status)
-        body = self.query_one("#closer-content", Static)
-        if found is None:
-            body.update(Text(""))
-            return
-        body.update(self._body(view, found))
-        if view.log and self.follow:
+        if found is not None and view.log and self.follow:
             self.call_after_refresh(self._to_end)
 
     def _to_end(self) -> None:
@@ -189,6 +191,8 @@ class CloserScreen(Screen[None]):
         if view.log or found.lines:
             lines = [clean(line, limit=2000) for line in found.lines[-MAX_LINES:]]
             shown = [line for line in lines if not q or matches(line, q)]
+            if q:
+                self.matched = (len(shown), len(lines))
             text = Text("\n".join(shown) if shown else "", no_wrap=False)
             if q:
                 text.highlight_words([q], style="reverse", case_sensitive=False)
@@ -200,6 +204,8 @@ class CloserScreen(Screen[None]):
             rows = table.rows
             if q:
                 rows = tuple(r for r in rows if any(matches(cell, q) for cell in r))
+                done, total = self.matched or (0, 0)
+                self.matched = (done + len(rows), total + len(table.rows))
             parts.append(detail_table(replace(table, rows=rows)))
             parts.append(Text(""))
         if not parts:
