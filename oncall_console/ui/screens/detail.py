@@ -167,7 +167,8 @@ class DetailScreen(ModalScreen[None]):
     def action_look_closer(self) -> None:
         views = oncall_of(self).inspect_views(self.check) if self.check else []
         if not views:
-            self.notify("Nothing to look closer at here.", timeout=3)
+            what = "for this check" if self.check else "here: l works in a check's detail"
+            self.notify(f"Nothing to look closer at {what}.", timeout=3)
             return
         self.app.push_screen(CloserScreen(self.check, views))
 
