@@ -100,6 +100,12 @@ async def test_slash_keeps_only_matching_rows_and_typed_keys_stay_in_the_search(
         await pilot.pause()
         assert screen.query_text == "" and "UPDATE jobs" in screen_text(app)
         assert isinstance(app.screen, CloserScreen)
+        await pilot.press("slash", "q")  # q is typed, not "back"
+        await pilot.pause()
+        assert screen.query_text == "q" and isinstance(app.screen, CloserScreen)
+        await pilot.press("escape")  # esc while typing: the search is dropped
+        await pilot.pause()
+        assert screen.query_text == "" and isinstance(app.screen, CloserScreen)
         await pilot.press("q")  # q goes back, as from every sub-screen
         await until(pilot, "back", lambda: isinstance(app.screen, DetailScreen))
 
