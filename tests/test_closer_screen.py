@@ -100,9 +100,9 @@ async def test_slash_keeps_only_matching_rows_and_typed_keys_stay_in_the_search(
         await pilot.pause()
         assert screen.query_text == "" and "UPDATE jobs" in screen_text(app)
         assert isinstance(app.screen, CloserScreen)
-        await pilot.press("slash", "q")  # q is typed, not "back"
+        await pilot.press("slash", "q", "slash")  # q is typed, not "back"; so is a /
         await pilot.pause()
-        assert screen.query_text == "q" and isinstance(app.screen, CloserScreen)
+        assert screen.query_text == "q/" and isinstance(app.screen, CloserScreen)
         await pilot.press("escape")  # esc while typing: the search is dropped
         await pilot.pause()
         assert screen.query_text == "" and isinstance(app.screen, CloserScreen)
@@ -178,3 +178,33 @@ def test_snapshot_log_tail_searched_at_80x24(snap_compare):
         await pilot.pause()
 
     assert snap_compare(demo_app(at=90), terminal_size=(80, 24), run_before=look)
+
+
+def test_look_closer_over_a_real_terminal_without_colour():
+    """`oncall-console demo` on a pty at 80x24 with NO_COLOR: enter on the first check,
+    l, the log tail live; p pauses, / filters, esc twice back to the detail."""
+    from tests.support.terminal import Terminal
+
+    with Terminal("alex", ["demo"], env={"NO_COLOR": "1"}, cols=80, rows=24) as console:
+        console.wait_for("the dashboard", "Incidents & alerts")
+        console.press("1")
+        for _ in range(10):  # enter once the health panel has the focus
+            console.press("enter")
+            try:
+                console.wait_for("a check's detail", "l look closer", 1.0)
+                break
+            except AssertionError:
+                continue
+        console.press("l")
+        shown = console.wait_for(
+            "the log tail", lambda s: "1 Log tail" in s and " GET " in s and "? Help" in s
+        )
+        assert "follow on" in shown
+        console.press("p")
+        console.wait_for("paused", "paused")
+        console.press("/", "G", "E", "T", "enter")
+        console.wait_for("the search", lambda s: "/GET" in s and " match" in s)
+        console.press("escape")
+        console.wait_for("the search cleared", lambda s: "/GET" not in s)
+        console.press("escape")
+        console.wait_for("back to the detail", lambda s: "l look closer" in s)

@@ -48,7 +48,6 @@ class CloserScreen(Screen[None]):
     CloserScreen #closer-tabs, CloserScreen #closer-status { height: 1; padding: 0 1; }
     CloserScreen #closer-body { height: 1fr; padding: 0 1; }
     CloserScreen #closer-search { display: none; }
-    CloserScreen #closer-search.-shown { display: block; }
     """
 
     BINDINGS = [
@@ -58,7 +57,16 @@ class CloserScreen(Screen[None]):
         Binding("shift+tab", "next_view(-1)", "Previous view", show=False, id="closer.previous"),
         Binding("p", "pause", "Pause", id="closer.pause", tooltip="Pause or resume the refresh"),
         Binding("f,s", "follow", "Follow", id="closer.follow", tooltip="Follow the end of a log"),
-        Binding("slash", "search", "Search", id="closer.search", tooltip="Keep matching lines"),
+        # A priority binding: run before the keys typed after it are dispatched, so that
+        # "/GET" in one burst (a paste, a slow link) lands whole in the search box.
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="closer.search",
+            tooltip="Keep matching lines",
+            priority=True,
+        ),
         Binding(
             "r", "refresh", "Refresh", show=False, id="closer.refresh", tooltip="Look again now"
         ),
@@ -107,7 +115,7 @@ class CloserScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#closer-body").focus()
+        self.set_focus(self.query_one("#closer-body"))
         self._paint()
         self.action_refresh()
         self._timer = self.set_interval(REFRESH, self._tick)
@@ -230,8 +238,7 @@ class CloserScreen(Screen[None]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        self._paint_tabs()
-        self.notify("Paused: nothing refreshes" if self.paused else "Live again", timeout=2)
+        self._paint_tabs()  # says "paused" (no toast: it would cover the search box)
 
     def action_follow(self) -> None:
         if not self.view.log:
@@ -244,9 +251,14 @@ class CloserScreen(Screen[None]):
 
     def action_search(self) -> None:
         box = self.query_one("#closer-search", Input)
-        box.add_class("-shown")
+        if self.focused is box:
+            box.insert_text_at_cursor("/")  # a "/" typed in the search is text
+            return
+        box.display = True  # an inline style: applied now, so it can take the focus now
         box.value = self.query_text
-        box.focus()
+        # At once, not on the next idle (Widget.focus): "/" and the letters typed after
+        # it in one burst (a paste, a slow link) must all reach the search.
+        self.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -255,16 +267,16 @@ class CloserScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#closer-search", Input).remove_class("-shown")
-        self.query_one("#closer-body").focus()
+        self.query_one("#closer-search", Input).display = False
+        self.set_focus(self.query_one("#closer-body"))
 
     def action_back(self) -> None:
         box = self.query_one("#closer-search", Input)
-        if box.has_class("-shown") or self.query_text:
-            box.remove_class("-shown")
+        if box.display or self.query_text:
+            box.display = False
             box.value = ""
             self.query_text = ""
-            self.query_one("#closer-body").focus()
+            self.set_focus(self.query_one("#closer-body"))
             self._paint()
             return
         self.dismiss(None)

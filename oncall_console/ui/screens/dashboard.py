@@ -442,7 +442,8 @@ class Dashboard(Screen[None]):
         panel.border_title = filter_title(ALERTS_TITLE, matched, total, query)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_detail()
+        if self._oncall is not None:  # enter on a first-frame row: no engine yet (crashed)
+            self.action_detail()
 
     def action_actions(self) -> None:
         """The actions of what the engineer is looking at: the selected check, or the
