@@ -208,3 +208,18 @@ def test_look_closer_over_a_real_terminal_without_colour():
         console.wait_for("the search cleared", lambda s: "/GET" not in s)
         console.press("escape")
         console.wait_for("back to the detail", lambda s: "l look closer" in s)
+
+
+async def test_help_in_the_detail_view_lists_l_first():
+    from oncall_console.ui.screens.help import HelpScreen
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(app, pilot, "postgres")
+        await pilot.press("question_mark")
+        await until(pilot, "help", lambda: isinstance(app.screen, HelpScreen))
+        title, rows = app.screen.sections[0]
+        assert title == "Detail view (here)"
+        assert ("l", "Events and log tail, sessions, slowlog… of the check, live (read-only)",
+                "detail.closer") in rows  # fmt: skip
+        assert "Look closer" in [t for t, _ in app.screen.sections]

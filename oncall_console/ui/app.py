@@ -476,6 +476,7 @@ class OncallApp(App[None]):
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
         from oncall_console.ui.screens.closer import CloserScreen
+        from oncall_console.ui.screens.detail import DetailScreen
         from oncall_console.ui.screens.handoff import HandoffScreen
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
@@ -487,6 +488,7 @@ class OncallApp(App[None]):
             ("Incident screen", IncidentScreen),
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
+            ("Detail view", DetailScreen),
             ("Look closer", CloserScreen),
         ]
         here = type(self.screen)

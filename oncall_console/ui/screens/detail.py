@@ -18,7 +18,7 @@ from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import latency, number
 from oncall_console.model import Alert, Incident
 from oncall_console.text import clean
-from oncall_console.ui.messages import oncall_of
+from oncall_console.ui.messages import HELP, oncall_of
 from oncall_console.ui.render import detail_table
 from oncall_console.ui.screens.closer import CloserScreen
 
@@ -137,6 +137,7 @@ class DetailScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close", id="detail.close"),
+        HELP,
         Binding(
             "l",
             "look_closer",
