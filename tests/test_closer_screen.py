@@ -156,6 +156,17 @@ async def test_a_failing_look_is_one_line_and_the_last_rows_stay(monkeypatch: An
         text = screen_text(app)
         assert "redis went away now" in text and "HGETALL" in text and "\x1b" not in text
 
+        async def buggy(self: Any, check: str, view: str) -> Any:
+            raise KeyError("a bug")
+
+        from oncall_console.engine.api import OnCall
+
+        monkeypatch.setattr(OnCall, "inspect", buggy)
+        seen = screen.looks
+        await pilot.press("r")
+        await until(pilot, "the buggy look", lambda: screen.looks > seen)
+        assert app.is_running and "unexpected error: KeyError" in screen.errors["slowlog"]
+
 
 def test_the_current_view_and_matches_show_without_colour():
     """NO_COLOR: the current tab and each match are reversed (an attribute, not a colour)."""

@@ -50,7 +50,9 @@ class Looking(Backend):
         if self.behaviour == "fail":
             raise ConnectionError(f"lost, password {SECRET}\nagain")
         table = DetailTable("Q", ("query",), ((f"ALTER ROLE x PASSWORD '{SECRET}'",),))
-        return Inspection(view, 1.0, tables=(table,), lines=(f"token={SECRET}",))
+        return Inspection(
+            view, 1.0, tables=(table,), lines=(f"token={SECRET}",), note=f"as {SECRET}"
+        )
 
 
 class Blind(Backend):

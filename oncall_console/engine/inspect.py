@@ -66,4 +66,5 @@ def redacted(found: Inspection, secrets: tuple[str, ...]) -> Inspection:
         replace(t, rows=tuple(tuple(r(cell) for cell in row) for row in t.rows))
         for t in found.tables
     )
-    return replace(found, tables=tables, lines=tuple(r(line) for line in found.lines))
+    lines = tuple(r(line) for line in found.lines)
+    return replace(found, tables=tables, lines=lines, note=r(found.note))

@@ -141,6 +141,8 @@ class CloserScreen(Screen[None]):
             found = await oncall_of(self).inspect(self.check, view)
         except InspectRefused as exc:
             self.errors[view] = str(exc)
+        except Exception as exc:  # a bug must not end the console (a worker's error would)
+            self.errors[view] = clean(f"unexpected error: {type(exc).__name__}: {exc}", limit=300)
         else:
             self.found[view], self.errors[view] = found, ""
         finally:
