@@ -1,27 +1,15 @@
-"""The TOML configuration: one typed model per section, errors that name file, key and line.
-
-Secrets are never written inline: a backend option ``password_env = "PGPASSWORD"``
-or ``token_file = "/run/secrets/token"`` references them, and only the backend
-resolves them, at connect time.
+"""Loading the TOML configuration: read, override from the environment, validate every
+section, resolve backends, checks and SLIs; every problem at once, each naming file, key,
+line and column. The models are in :mod:`oncall_console.configschema` (re-exported here).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
 # The file-level half (no pydantic) lives in configfile; callers find it here too.
 from oncall_console.configfile import CONFIG_ENV as CONFIG_ENV
@@ -32,316 +20,42 @@ from oncall_console.configfile import (
     Locator,
     Problem,
     apply_env,
+    did_you_mean,
     dotted,
+    fields_at,
     inline_secrets,
-    login_name,
     parse,
     read_text,
     too_deep,
 )
 from oncall_console.configfile import default_path as default_path
 from oncall_console.configfile import discover as discover
+from oncall_console.configfile import field_docs as field_docs
 from oncall_console.configfile import toml_loads as toml_loads
-from oncall_console.durations import parse_duration
+
+# The schema (the models of every section); callers find them here too.
+from oncall_console.configschema import BackendConfig as BackendConfig
+from oncall_console.configschema import BurnWindow as BurnWindow
+from oncall_console.configschema import BusConfig as BusConfig
+from oncall_console.configschema import CheckConfig as CheckConfig
+from oncall_console.configschema import Config as Config
+from oncall_console.configschema import ConsoleConfig as ConsoleConfig
+from oncall_console.configschema import Duration as Duration
+from oncall_console.configschema import EscalationLevel as EscalationLevel
+from oncall_console.configschema import Fraction as Fraction
+from oncall_console.configschema import IncidentsConfig as IncidentsConfig
+from oncall_console.configschema import Interval as Interval
+from oncall_console.configschema import LoadedConfig as LoadedConfig
+from oncall_console.configschema import MinutesBySeverity as MinutesBySeverity
+from oncall_console.configschema import Name as Name
+from oncall_console.configschema import PollerConfig as PollerConfig
+from oncall_console.configschema import RunbooksConfig as RunbooksConfig
+from oncall_console.configschema import Section as Section
+from oncall_console.configschema import SliConfig as SliConfig
+from oncall_console.configschema import SloConfig as SloConfig
+from oncall_console.configschema import StoreConfig as StoreConfig
+from oncall_console.configschema import WarRoomConfig as WarRoomConfig
 from oncall_console.model import CheckSpec, Direction, SliSpec, SloSpec, Thresholds
-from oncall_console.secrets import one_source_each
-from oncall_console.urls import check_redis_url
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-
-
-# Field docstrings stay in the source (field_docs reads them for `init`): pydantic's
-# use_attribute_docstrings would read them at every start, ~11 ms (issue #6).
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ConsoleConfig(Section):
-    environment: str = "production"
-    """Name of the environment, shown in the header (e.g. production, staging)."""
-    operator: str = ""
-    """Who is at the keyboard; empty means the login name."""
-    read_only: bool = False
-    """Refuse every action (the runner enforces it, not only the UI)."""
-    theme: str = "oncall-dark"
-    """Theme name: oncall-dark, oncall-light, oncall-high-contrast, or one of yours."""
-    themes_dir: Path | None = None
-    """Extra folder of theme files (*.toml); default: $XDG_CONFIG_HOME/oncall-console/themes."""
-    refresh: Duration = 1.0
-    """How often the screen redraws what changed, seconds."""
-    utc: bool = False
-    """Show times in UTC instead of the local zone."""
-
-
-class PollerConfig(Section):
-    concurrency: int = Field(default=64, ge=1, le=10_000)
-    """At most this many probes in flight at once."""
-    threads: int = Field(default=8, ge=1, le=256)
-    """Size of the thread pool for libraries that block (kubernetes, prometheus)."""
-    history: int = Field(default=120, ge=2, le=100_000)
-    """Results kept per check and SLI, for sparklines and detail views."""
-    interval: Duration = 15.0
-    """Default interval between probes of one check, seconds."""
-    timeout: Duration = 5.0
-    """Default timeout of one probe, seconds."""
-
-
-class StoreConfig(Section):
-    url: str = ""
-    """Where the audit trail and runbook progress live: empty for the embedded SQLite file
-    ($XDG_STATE_HOME/oncall-console/oncall.sqlite3), a path, or postgresql://user@host/db."""
-    password_env: str | None = None
-    """Environment variable with the PostgreSQL password."""
-    password_file: str | None = None
-    """File with the PostgreSQL password."""
-
-    _one_source = model_validator(mode="after")(one_source_each)
-
-
-class BusConfig(Section):
-    """``[bus]``: how the consoles of a team see each other live and share locks."""
-
-    # hide_input: a URL refused for holding a password must not print it back.
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    redis_url: str = ""
-    """Redis shared by the team's consoles, for live events and per-target action locks:
-    redis://host:port/db, or rediss:// for TLS; no password in it (see password_env).
-    Empty: this console alone, in-process; action locks then come from the store."""
-    username: str | None = None
-    """ACL user name (Redis 6+); unset means the default user."""
-    password_env: str | None = None
-    """Environment variable holding the Redis password."""
-    password_file: str | None = None
-    """File holding the Redis password."""
-    timeout: Duration = Field(default=2.0, gt=0, le=60)
-    """Bound on every call to Redis (publish, lock, the reader's PING), seconds."""
-
-    @field_validator("redis_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not url:
-            return url
-        check_redis_url(url)
-        return url
-
-    _one_source = model_validator(mode="after")(one_source_each)
-
-
-class BackendConfig(BaseModel):
-    """``[backends.NAME]``: ``type`` picks the plugin; the other keys are its options."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
-    """The backend type, e.g. http, postgres, redis, prometheus, alertmanager, kubernetes."""
-
-
-class CheckConfig(BaseModel):
-    """``[checks.NAME]``: the keys below, plus the backend's own check parameters."""
-
-    model_config = ConfigDict(extra="allow")
-    backend: str
-    """Name of the ``[backends.NAME]`` that probes this check."""
-    interval: Duration | None = None
-    """Seconds between probes; default from [poller]."""
-    timeout: Duration | None = None
-    """Seconds before a probe counts as failed; default from [poller]."""
-    title: str = ""
-    """Shown instead of the name."""
-    group: str = ""
-    """Groups rows in the health panel (e.g. services, data)."""
-    runbook: str = ""
-    """Runbook id to open from this check."""
-
-
-class BurnWindow(Section):
-    long: Duration
-    """The long window, e.g. "1h"."""
-    short: Duration
-    """The short window that must agree, e.g. "5m"."""
-    factor: float = Field(gt=0)
-    """Burn rate that fires, e.g. 14.4 (2 % of a 30-day budget in one hour)."""
-    page: bool = True
-    """True: firing means DOWN (page); false: DEGRADED (ticket)."""
-
-
-class SloConfig(Section):
-    objective: float = Field(gt=0, lt=1)
-    """Fraction of good events, e.g. 0.999 for 99.9 %."""
-    window: Duration = 30 * 86400.0
-    """The SLO window, e.g. "30d"."""
-    burn_windows: list[BurnWindow] = [
-        BurnWindow(long=3600, short=300, factor=14.4, page=True),
-        BurnWindow(long=21600, short=1800, factor=6.0, page=True),
-        BurnWindow(long=259200, short=21600, factor=1.0, page=False),
-    ]
-    """Multi-window burn-rate alerts (the SRE workbook's defaults for a 30-day SLO)."""
-
-
-class SliConfig(BaseModel):
-    """``[slis.NAME]``: thresholds plus the backend's own query parameters."""
-
-    model_config = ConfigDict(extra="allow")
-    backend: str
-    """Name of the ``[backends.NAME]`` that measures this SLI."""
-    unit: str = ""
-    """Unit shown after the value: ms, %, req/s."""
-    good: Literal["lower", "higher"] = "lower"
-    """Which way is good: "lower" for latency and errors, "higher" for availability."""
-    target: float | None = None
-    warning: float | None = None
-    critical: float | None = None
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    title: str = ""
-    slo: SloConfig | None = None
-
-
-class RunbooksConfig(Section):
-    dirs: list[Path] = []
-    """Folders (or single files) of Markdown runbooks, read in this order; a folder gives
-    its own *.md, *.markdown and *.txt files, not its sub-folders'. Relative paths are
-    relative to this config file."""
-
-
-_SEVERITY_KEY = re.compile(r"^(?:SEV|P)([1-4])$", re.IGNORECASE)
-
-
-def _minutes_by_severity(value: Any) -> Any:
-    """``{ SEV1 = 15, P2 = 30 }`` → ``{"SEV1": 15.0, "SEV2": 30.0}``; keys SEV1-4 or P1-4."""
-    if not isinstance(value, dict):
-        return value  # pydantic reports the type
-    out: dict[str, Any] = {}
-    for key, minutes in value.items():
-        m = _SEVERITY_KEY.match(str(key).strip())
-        if not m:
-            raise ValueError(f"{key!r} is not a severity (use SEV1-SEV4 or P1-P4)")
-        out[f"SEV{m.group(1)}"] = minutes
-    return out
-
-
-MinutesBySeverity = Annotated[
-    dict[str, Annotated[float, Field(gt=0)]], BeforeValidator(_minutes_by_severity)
-]
-
-
-class EscalationLevel(Section):
-    after_minutes: float = Field(ge=0)
-    """Minutes after the incident opened when this level is engaged."""
-    who: str = Field(min_length=1)
-    """Who is engaged, e.g. "secondary on-call"."""
-    how: str = ""
-    """How they are reached, e.g. "PagerDuty" or "Slack + phone" (shown, not acted on)."""
-
-
-class IncidentsConfig(Section):
-    response_minutes: MinutesBySeverity = {"SEV1": 15, "SEV2": 30, "SEV3": 240, "SEV4": 1440}
-    """Minutes to acknowledge an incident, per severity (keys SEV1-SEV4 or P1-P4; a
-    severity left out keeps its default: 15, 30, 240, 1440)."""
-    update_minutes: MinutesBySeverity = {"SEV1": 30, "SEV2": 60, "SEV3": 240, "SEV4": 1440}
-    """Minutes between status updates, per severity; the messages promise the next one."""
-    escalation: list[EscalationLevel] = [
-        EscalationLevel(after_minutes=0, who="primary on-call", how="PagerDuty"),
-        EscalationLevel(after_minutes=15, who="secondary on-call", how="PagerDuty"),
-        EscalationLevel(after_minutes=30, who="engineering lead", how="Slack + phone"),
-        EscalationLevel(after_minutes=60, who="VP / head of engineering", how="phone"),
-    ]
-    """The escalation matrix: who is engaged how long after an incident opened
-    (``[[incidents.escalation]] after_minutes = 15, who = "secondary on-call"``)."""
-    escalate: list[Annotated[str, Field(pattern=r"(?i)^(SEV|P)[1-4]$")]] = ["SEV1", "SEV2"]
-    """Severities the matrix applies to; the others stay with the first level."""
-    post_to: list[
-        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")]
-    ] = []
-    """Where the incident screen can send a status message: "backend.webhook" of http
-    webhooks (a status page, a chat channel), e.g. ``["chat.post-message"]``. The message
-    fills the webhook's ``message`` / ``text`` parameter (and ``status``, ``severity``,
-    ``title``, ``incident_id`` when it has them); it runs through the confirm dialog."""
-
-    @field_validator("escalation")
-    @classmethod
-    def _increasing(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:
-        afters = [level.after_minutes for level in levels]
-        if not levels:
-            raise ValueError("the escalation matrix needs at least one level")
-        if afters != sorted(set(afters)):
-            raise ValueError("levels must be in increasing after_minutes order")
-        return levels
-
-
-class WarRoomConfig(Section):
-    """``[warroom]``: the read-only wall screen (``oncall-console war-room``)."""
-
-    dwell: Duration = Field(default=15.0, gt=0, le=3600)
-    """Seconds each panel stays on screen before the next one."""
-    theme: str = "oncall-high-contrast"
-    """Theme of the wall screen (readable from across a room)."""
-
-
-class Config(Section):
-    console: ConsoleConfig = ConsoleConfig()
-    poller: PollerConfig = PollerConfig()
-    store: StoreConfig = StoreConfig()
-    bus: BusConfig = BusConfig()
-    runbooks: RunbooksConfig = RunbooksConfig()
-    incidents: IncidentsConfig = IncidentsConfig()
-    warroom: WarRoomConfig = WarRoomConfig()
-    backends: dict[Name, BackendConfig] = {}
-    checks: dict[Name, CheckConfig] = {}
-    slis: dict[Name, SliConfig] = {}
-    keys: dict[str, str] = {}
-    """Key remaps: binding id = "keys", e.g. ``quit = "ctrl+q"``."""
-
-
-def field_docs(model: type[BaseModel]) -> dict[str, str]:
-    """The docstring written under each field of ``model``, by field name."""
-    import ast
-    import inspect
-    import itertools
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
-    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
-    docs: dict[str, str] = {}
-    for field_node, doc in itertools.pairwise(body):
-        if (
-            isinstance(field_node, ast.AnnAssign)
-            and isinstance(field_node.target, ast.Name)
-            and isinstance(doc, ast.Expr)
-            and isinstance(doc.value, ast.Constant)
-            and isinstance(doc.value.value, str)
-        ):
-            docs[field_node.target.id] = inspect.cleandoc(doc.value.value)
-    return docs
-
-
-# --- the loaded result ------------------------------------------------------------------
-
-
-@dataclass
-class LoadedConfig:
-    """Config plus what the engine needs, already resolved and validated."""
-
-    config: Config
-    path: Path | None
-    backend_options: dict[str, tuple[str, BaseModel]] = field(default_factory=dict)
-    """Backend name -> (type, its validated options)."""
-    checks: list[CheckSpec] = field(default_factory=list)
-    slis: list[SliSpec] = field(default_factory=list)
-
-    @property
-    def runbook_paths(self) -> list[Path]:
-        """``[runbooks] dirs``, relative ones resolved against the config file's folder."""
-        base = self.path.parent if self.path else Path.cwd()
-        return [base / d.expanduser() for d in self.config.runbooks.dirs]
-
-    @property
-    def operator(self) -> str:
-        return self.config.console.operator or login_name()
-
-
-# --- loading -----------------------------------------------------------------------------
 
 
 def load(path: str | os.PathLike[str], env: dict[str, str] | None = None) -> LoadedConfig:
@@ -373,7 +87,7 @@ def from_dict(
         key = dotted(loc)
         if key in overridden:
             return Problem(f"${overridden[key]}", key, message)
-        return Problem(filename, key, message, locator.line_of(loc))
+        return Problem(filename, key, message, *locator.where(loc))
 
     problems: list[Problem] = []
     if (deep := too_deep(data)) is not None:
@@ -387,21 +101,59 @@ def from_dict(
                 f'or {loc[-1]}_file = "/path"',
             )
         )
-    if problems:
-        raise ConfigError(problems)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([problem(e["loc"], _message(e)) for e in exc.errors()]) from None
-
+        _drop(data, loc)  # reported; nothing below may echo it
+    config, broken = _validate(data, problem, problems)
     loaded = LoadedConfig(config=config, path=path)
-    _resolve(loaded, problem, problems)
+    _resolve(loaded, problem, problems, broken)
     if problems:
-        raise ConfigError(problems)
+        # Every problem at once, in the order of the file ($ONCALL_ overrides first).
+        raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return loaded
 
 
-def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> None:
+def _drop(data: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    node: Any = data
+    for part in loc[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(loc[-1], None)
+
+
+_PER_NAME = ("backends", "checks", "slis")
+
+
+def _validate(
+    data: dict[str, Any], problem: Any, problems: list[Problem]
+) -> tuple[Config, set[str]]:
+    """The config of what is valid, every schema problem reported; (config, the names of
+    backends left out for their own problems, whose checks are not blamed for them)."""
+    try:
+        return Config.model_validate(data), set()
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems.extend(problem(e["loc"], _message(e, Config)) for e in errors)
+    # Leave out what is wrong (a section, or one backend, check or SLI) and validate the
+    # rest: the other sections' problems are reported in the same run, not the next one.
+    rest, broken = dict(data), set()
+    for _ in range(3):
+        for e in errors:
+            top = e["loc"][0] if e["loc"] else None
+            if top in _PER_NAME and len(e["loc"]) > 1 and isinstance(rest.get(top), dict):
+                rest[top] = {k: v for k, v in rest[top].items() if k != e["loc"][1]}
+                if top == "backends":
+                    broken.add(str(e["loc"][1]))
+            else:
+                rest.pop(top, None)
+        try:
+            return Config.model_validate(rest), broken
+        except ValidationError as exc:
+            errors = exc.errors()
+    return Config(), broken
+
+
+def _resolve(
+    loaded: LoadedConfig, problem: Any, problems: list[Problem], broken: set[str] = frozenset()
+) -> None:
     """Validate each backend's own options and parameters; build the specs."""
     from oncall_console import backends as registry
 
@@ -411,17 +163,21 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
         try:
             cls = registry.load(bc.type)
         except registry.UnknownBackendType as exc:
-            problems.append(problem(("backends", name, "type"), str(exc)))
+            message = str(exc) + did_you_mean(bc.type, exc.installed)
+            problems.append(problem(("backends", name, "type"), message))
             continue
         except registry.BrokenBackend as exc:
             problems.append(problem(("backends", name, "type"), str(exc)))
             continue
         classes[name] = cls  # its checks are still validated if its options are wrong
         try:
-            opts = cls.Options.model_validate(bc.model_extra or {})
+            # Relative paths in a backend's options (rule files) are the config file's.
+            where = {"config_dir": str(loaded.path.parent if loaded.path else Path.cwd())}
+            opts = cls.Options.model_validate(bc.model_extra or {}, context=where)
         except ValidationError as exc:
             problems.extend(
-                problem(("backends", name, *e["loc"]), _message(e)) for e in exc.errors()
+                problem(("backends", name, *e["loc"]), _message(e, cls.Options, BackendConfig))
+                for e in exc.errors()
             )
             continue
         loaded.backend_options[name] = (bc.type, opts)
@@ -433,7 +189,13 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
         bc = config.backends.get(backend)
         where = ("incidents", "post_to", n)
         if bc is None:
-            problems.append(problem(where, f"no backend named {backend!r}"))
+            if backend not in broken:
+                problems.append(
+                    problem(
+                        where,
+                        f"no backend named {backend!r}" + did_you_mean(backend, config.backends),
+                    )
+                )
         elif bc.type != "http":
             problems.append(
                 problem(
@@ -453,21 +215,24 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
     poller = config.poller
     for name, cc in config.checks.items():
         cls = _backend_for(
-            config, classes, cc.backend, ("checks", name), "health", problem, problems
+            config, classes, cc.backend, ("checks", name), "health", problem, problems, broken
         )
         if cls is None:
             continue
         try:
             params = cls.CheckParams.model_validate(cc.model_extra or {})
         except ValidationError as exc:
-            problems.extend(problem(("checks", name, *e["loc"]), _message(e)) for e in exc.errors())
+            problems.extend(
+                problem(("checks", name, *e["loc"]), _message(e, cls.CheckParams, CheckConfig))
+                for e in exc.errors()
+            )
             continue
         loaded.checks.append(
             CheckSpec(
                 name=name,
                 backend=cc.backend,
-                interval=cc.interval or poller.interval,
-                timeout=cc.timeout or poller.timeout,
+                interval=poller.interval if cc.interval is None else cc.interval,
+                timeout=poller.timeout if cc.timeout is None else cc.timeout,
                 title=cc.title,
                 group=cc.group,
                 runbook=cc.runbook,
@@ -475,13 +240,18 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
             )
         )
     for name, sc in config.slis.items():
-        cls = _backend_for(config, classes, sc.backend, ("slis", name), "sli", problem, problems)
+        cls = _backend_for(
+            config, classes, sc.backend, ("slis", name), "sli", problem, problems, broken
+        )
         if cls is None:
             continue
         try:
             params = cls.SliParams.model_validate(sc.model_extra or {})
         except ValidationError as exc:
-            problems.extend(problem(("slis", name, *e["loc"]), _message(e)) for e in exc.errors())
+            problems.extend(
+                problem(("slis", name, *e["loc"]), _message(e, cls.SliParams, SliConfig))
+                for e in exc.errors()
+            )
             continue
         direction = Direction.LOWER_IS_BETTER if sc.good == "lower" else Direction.HIGHER_IS_BETTER
         loaded.slis.append(
@@ -490,8 +260,8 @@ def _resolve(loaded: LoadedConfig, problem: Any, problems: list[Problem]) -> Non
                 backend=sc.backend,
                 unit=sc.unit,
                 thresholds=Thresholds(sc.target, sc.warning, sc.critical, direction),
-                interval=sc.interval or poller.interval,
-                timeout=sc.timeout or poller.timeout,
+                interval=poller.interval if sc.interval is None else sc.interval,
+                timeout=poller.timeout if sc.timeout is None else sc.timeout,
                 title=sc.title,
                 params=params,
                 slo=_slo(sc.slo) if sc.slo else None,
@@ -504,6 +274,9 @@ def _slo(slo: SloConfig) -> SloSpec:
         slo.objective,
         slo.window,
         tuple((w.long, w.short, w.factor, w.page) for w in slo.burn_windows),
+        budgeting=slo.budgeting_method,
+        time_slice=slo.time_slice_window,
+        time_slice_target=slo.time_slice_target,
     )
 
 
@@ -515,12 +288,16 @@ def _backend_for(
     capability: str,
     problem: Any,
     problems: list[Problem],
+    broken: set[str] = frozenset(),
 ) -> Any:
     from oncall_console.backends.base import Capability
 
+    if backend in broken:
+        return None  # its own error is reported already
     if backend not in config.backends:
         names = ", ".join(sorted(config.backends)) or "none configured"
-        problems.append(problem((*loc, "backend"), f"no backend named {backend!r} ({names})"))
+        message = f"no backend named {backend!r} ({names})" + did_you_mean(backend, config.backends)
+        problems.append(problem((*loc, "backend"), message))
         return None
     cls = classes.get(backend)
     if cls is None:
@@ -533,12 +310,17 @@ def _backend_for(
     return cls
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, model: Any = None, also: Any = None) -> str:
     kind, msg = error.get("type", ""), error.get("msg", "invalid")
+    loc = tuple(error.get("loc", ()))
     if kind == "extra_forbidden":
-        return "unknown key"
+        known = fields_at(model, loc[:-1]) + (list(also.model_fields) if also else [])
+        word = "section" if model is Config and len(loc) == 1 else "key"
+        return f"unknown {word}" + did_you_mean(loc[-1] if loc else "", known)
     if kind == "missing":
         return "required key is missing"
+    if kind == "greater_than" and loc and loc[-1] in ("interval", "timeout", "refresh"):
+        return f"must be more than 0 seconds (got {error.get('input')!r}; leave it out for the default)"
     got = error.get("input")
     if kind not in ("value_error",) and not isinstance(got, dict | list) and got is not None:
         return f"{msg} (got {got!r})"

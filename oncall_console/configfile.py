@@ -7,14 +7,16 @@ validates the same document (issue #6).
 from __future__ import annotations
 
 import copy
+import difflib
 import getpass
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from oncall_console.text import clean
 
@@ -38,10 +40,15 @@ class Problem:
     key: str
     message: str
     line: int | None = None
+    column: int | None = None
+    """1-based, of the key (or of the character TOML stopped at); None when unknown."""
 
     def __str__(self) -> str:
         # Keys and file names come from the user's bytes: never print an escape they hold.
+        # file:line:column: is what editors and terminals jump to.
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         key = f" {self.key}:" if self.key else ""
         return clean(f"{where}:{key} {self.message}", limit=1000)
 
@@ -50,6 +57,68 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def did_you_mean(word: Any, known: Iterable[Any]) -> str:
+    """``" (did you mean 'checks'?)"`` when a known name is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unwrap(kind: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` are X."""
+    while True:
+        origin, args = get_origin(kind), get_args(kind)
+        if origin is Annotated:
+            kind = args[0]
+        elif origin in (Union, UnionType):
+            rest = [a for a in args if a is not type(None)]
+            if not rest:
+                return kind
+            kind = rest[0]
+        else:
+            return kind
+
+
+def fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (pydantic) model at ``loc`` under ``model``: the keys that
+    could have been meant where an unknown one stands ([] when there is no model there)."""
+    kind = model
+    for part in loc:
+        kind = _unwrap(kind)
+        fields = getattr(kind, "model_fields", None)
+        if isinstance(fields, dict):
+            if str(part) not in fields:
+                return []
+            kind = fields[str(part)].annotation
+        elif get_origin(kind) in (dict, list):
+            kind = get_args(kind)[-1]
+        else:
+            return []
+    fields = getattr(_unwrap(kind), "model_fields", None)
+    return list(fields) if isinstance(fields, dict) else []
+
+
+def field_docs(model: type) -> dict[str, str]:
+    """The docstring written under each field of ``model``, by field name."""
+    import ast
+    import inspect
+    import itertools
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for field_node, doc in itertools.pairwise(body):
+        if (
+            isinstance(field_node, ast.AnnAssign)
+            and isinstance(field_node.target, ast.Name)
+            and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant)
+            and isinstance(doc.value.value, str)
+        ):
+            docs[field_node.target.id] = inspect.cleandoc(doc.value.value)
+    return docs
 
 
 # --- discovery and reading ------------------------------------------------------------
@@ -92,10 +161,13 @@ def parse(text: str, filename: str) -> dict[str, Any]:
     try:
         return toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
+        # tomllib says "(at line 3, column 7)"; the location moves to the front, as
+        # file:line:column:, and the words stay.
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line = int(m.group(1)) if m else None
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ConfigError([Problem(filename, "", f"TOML syntax: {msg}", line)]) from None
+        line, column = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        problem = Problem(filename, "", f"TOML syntax: {msg}", line, column)
+        raise ConfigError([problem]) from None
 
 
 def toml_loads(text: str) -> dict[str, Any]:
@@ -193,38 +265,64 @@ def _unescape(basic: str) -> str:
 
 
 class Locator:
-    """Finds the line of a key path in TOML text, for error messages."""
+    """Finds the line and column of a key path in TOML text, for error messages."""
 
-    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _HEADER = re.compile(r"^(\s*\[\[?\s*)([^\]]+?)\s*\]\]?\s*(#.*)?$")
     _KEY = re.compile(
-        r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
+        r"""^(\s*)((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
     )
+    _PART = re.compile(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)')
 
     def __init__(self, text: str) -> None:
-        self.entries: list[tuple[tuple[str, ...], int]] = []
+        # (key path, line, the column of each part of the path on that line)
+        self.entries: list[tuple[tuple[str, ...], int, tuple[int | None, ...]]] = []
+        self.lines = text.split("\n")
         table: tuple[str, ...] = ()
+        arrays: dict[tuple[str, ...], int] = {}  # [[name]] seen so far: its next index
         # TOML counts "\n" only; splitlines() also splits at \x85 and \u2028 (legal in comments).
-        for n, line in enumerate(text.split("\n"), start=1):
+        for n, line in enumerate(self.lines, start=1):
             if m := self._HEADER.match(line):
-                table = self._split(m.group(1))
-                self.entries.append((table, n))
+                table, columns = self._split(m.group(2), m.end(1) + 1)
+                if m.group(1).rstrip().endswith("[["):  # the nth [[name]] is name.n
+                    index = arrays.get(table, 0)
+                    arrays[table] = index + 1
+                    table, columns = (*table, str(index)), (*columns, columns[-1])
+                self.entries.append((table, n, columns))
             elif m := self._KEY.match(line):
-                self.entries.append((table + self._split(m.group(1)), n))
+                parts, columns = self._split(m.group(2), m.end(1) + 1)
+                above: tuple[int | None, ...] = (None,) * len(table)
+                self.entries.append((table + parts, n, above + columns))
 
-    @staticmethod
-    def _split(dotted: str) -> tuple[str, ...]:
-        parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)', dotted)
-        return tuple(_unescape(a) if a else b or c for a, b, c in parts)
+    @classmethod
+    def _split(cls, dotted: str, start: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        found = list(cls._PART.finditer(dotted))
+        parts = tuple(_unescape(a) if a else b or c for a, b, c in (m.groups() for m in found))
+        return parts, tuple(start + m.start() for m in found)
 
     def line_of(self, loc: tuple[Any, ...]) -> int | None:
+        return self.where(loc)[0]
+
+    def where(self, loc: tuple[Any, ...]) -> tuple[int | None, int | None]:
+        """(line, column) of the key path, or of the longest prefix of it in the file."""
         want = tuple(str(p) for p in loc)
-        # The longest prefix of the path that appears in the file wins.
         for size in range(len(want), 0, -1):
             prefix = want[:size]
-            for path, n in self.entries:
-                if path == prefix:
-                    return n
-        return None
+            for path, n, columns in self.entries:
+                if path != prefix:
+                    continue
+                column = columns[-1] if columns else None
+                if size < len(want):  # a key inside an inline table: { interval = 0 }
+                    column = self._inline(n, want[size]) or column
+                return n, column
+            if size == len(want):  # a table named only by its sub-tables: [check.api]
+                for path, n, columns in self.entries:
+                    if path[:size] == prefix:
+                        return n, columns[size - 1]
+        return None, None
+
+    def _inline(self, n: int, key: str) -> int | None:
+        m = re.search(rf"[{{,]\s*({re.escape(key)}|\"{re.escape(key)}\")\s*=", self.lines[n - 1])
+        return m.start(1) + 1 if m else None
 
 
 # --- the first frame's sketch ---------------------------------------------------------

@@ -187,12 +187,13 @@ def test_matchers_in_alertmanager_syntax_round_trip() -> None:
         ("", "no matchers given"),
         ("alertname=HighErrorRate", "double quotes"),
         ("alertname='HighErrorRate'", "double quotes"),
-        ('{alertname="x"}', "expected a label name"),
+        ('{alertname="x"', "expected a label name"),
         ('alertname="x",', "followed by another matcher"),
         ('alertname="x" service="y"', "expected a comma"),
         ('alertname=="x"', "double quotes"),
         ('alertname<"x"', "expected =, !=, =~ or !~"),
-        ('1abc="x"', "expected a label name"),
+        ('="x"', "expected a label name"),
+        ('""="x"', "must not be empty"),
         ('alertname="x', "no closing quote"),
         (r'alertname="a\tb"', "unknown escape"),
         ('service=~"(api"', "regex of service is invalid"),
@@ -229,7 +230,8 @@ def test_timestamps_from_rfc3339_with_nanoseconds_or_nothing(text: Any, expected
 def test_options_validate_severities_durations_and_urls() -> None:
     opts = AlertmanagerOptions(url="http://am:9093/", severity_map={"Page": "P1"})
     assert opts.url == "http://am:9093"
-    assert opts.severity_map == {"page": "SEV1"}
+    assert opts.severity_map["page"] == "SEV1"  # laid over the built-in words
+    assert opts.severity_map["ticket"] == "SEV3"
     assert opts.silence_max_duration == 86400.0
     two_hours = {"url": "http://am", "silence_max_duration": "2h"}
     assert AlertmanagerOptions.model_validate(two_hours).silence_max_duration == 7200
@@ -321,7 +323,28 @@ async def test_alerts_map_severity_group_summary_and_state(am: Poster, make: Mak
     capped = make(am.url, name="am-capped", max_alerts=2)
     few = await capped.alerts()
     assert len(few) == 3 and few[-1].name == "AlertFeedTruncated"
-    assert "only the first 2 are shown" in few[-1].summary
+    assert "the 2 most severe are shown" in few[-1].summary
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("stack")
+async def test_the_groups_endpoint_gives_each_alert_once_in_its_routes_group(
+    am: Poster, make: MakeBackend
+) -> None:
+    am.post({"alertname": "GroupedDiskFull", "instance": "db-1", "severity": "critical"})
+    am.post({"alertname": "GroupedDiskFull", "instance": "db-2", "severity": "warning"})
+    backend = make(am.url, name="am-groups", read_groups=True)
+
+    async def both() -> list[Any] | None:
+        found = _mine(await backend.alerts(), am.run)
+        return found if len(found) == 2 else None
+
+    alerts = {a.labels["instance"]: a for a in await eventually("both alerts", both, 20)}
+    # The stack's route groups by alertname and instance: that is the group shown.
+    assert alerts["db-1"].group == "alertname=GroupedDiskFull · instance=db-1"
+    assert alerts["db-1"].severity is Severity.SEV2 and alerts["db-2"].severity is Severity.SEV3
+    flat = {a.fingerprint for a in _mine(await make(am.url, name="am-flat").alerts(), am.run)}
+    assert flat == {a.fingerprint for a in alerts.values()}
 
 
 @pytest.mark.integration

@@ -272,20 +272,28 @@ def test_a_resolved_alert_is_gone_and_a_new_one_appears(backend: AlertmanagerBac
     assert f"{7:016x}" not in got and f"{999:016x}" in got
 
 
-def test_an_answer_over_max_alerts_still_says_how_many_were_cut() -> None:
+def test_an_answer_over_max_alerts_keeps_the_most_severe_and_says_what_was_cut() -> None:
+    def sev(n: int, severity: str) -> dict[str, Any]:
+        labels = {"alertname": f"A{n}", "severity": severity}
+        return alert(n, labels=labels)
+
+    # Alertmanager lists by fingerprint: the two critical alerts come last.
+    items = [sev(0, "warning"), sev(1, "info"), sev(2, "warning"), sev(3, "critical")]
+    items += [sev(4, "critical")]
     with ThreadPoolExecutor(1) as pool:
         capped = AlertmanagerBackend(
             "am", AlertmanagerOptions(url=URL, max_alerts=3), BackendContext(executor=pool)
         )
-        body = answer([alert(n) for n in range(5)])
         for _ in range(2):  # the second time from what was kept
-            got = capped._parse_alerts(body)
-            assert len(got) == 4 and got[-1].name == "AlertFeedTruncated"
+            got = capped._parse_alerts(answer(items))
+            assert [a.name for a in got] == ["A3", "A4", "A0", "AlertFeedTruncated"]
             assert got.complete is False  # type: ignore[attr-defined]
-            assert "returned 5 alerts; only the first 3" in got[-1].summary
-        # One more past the cap: the same three alerts shown, a new count.
-        got = capped._parse_alerts(answer([alert(n) for n in range(6)]))
-        assert "returned 6 alerts; only the first 3" in got[-1].summary
+            assert "returned 5 alerts; the 3 most severe are shown" in got[-1].summary
+            assert "2 cut: 1 SEV3, 1 SEV4" in got[-1].summary
+        # One more, critical, at the end of the answer: it is kept, a warning goes.
+        got = capped._parse_alerts(answer([*items, sev(5, "critical")]))
+        assert [a.name for a in got][:3] == ["A3", "A4", "A5"]
+        assert "returned 6 alerts" in got[-1].summary and "3 cut: 2 SEV3, 1 SEV4" in got[-1].summary
 
 
 @pytest.mark.parametrize(

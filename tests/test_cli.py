@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,8 +89,8 @@ def test_check_accepts_the_example_and_names_every_bad_key_with_its_line(tmp_pat
     bad.write_text('[console]\nrefresh = "often"\n\n[poller]\nthreads = 4\ncolour = "blue"\n')
     out = run("check", "--config", str(bad))
     assert out.returncode == 2
-    assert f"{bad}:2: console.refresh:" in out.stderr
-    assert f"{bad}:6: poller.colour: unknown key" in out.stderr
+    assert f"{bad}:2:1: console.refresh:" in out.stderr
+    assert f"{bad}:6:1: poller.colour: unknown key" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -181,3 +182,80 @@ def test_action_refuses_injection_before_anything(tmp_path):
     out = run("action", "--config", str(conf), "demo", "rollback", "service=x; rm -rf /", "--yes")
     assert out.returncode == 2 and "not a valid name" in out.stderr
     assert run("audit", "list", "--config", str(conf)).stdout.strip() == ""
+
+
+# --- issue #15, point 8 --------------------------------------------------------------------
+
+
+def test_check_reports_every_error_at_once_with_line_column_and_a_suggestion(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[check.api]\nbackend = "web"\n\n[poller]\ninterval = 0\n\n'
+        '[keys]\nquit = "r"\nrefres = "f5"\n\n[backends.web]\ntype = "htp"\n'
+    )
+    out = run("check", "--config", str(bad))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: {bad}:1:2: check: unknown section (did you mean 'checks'?)",
+        f"error: {bad}:5:1: poller.interval: must be more than 0 seconds (got 0; leave it "
+        "out for the default)",
+        f"error: {bad}:8:1: keys.quit: 'r' is already the key of 'refresh' on Dashboard: one "
+        "key, one meaning (remap 'refresh' too, or pick another key)",
+        f"error: {bad}:9:1: keys.refres: no binding has this id (did you mean 'refresh'?) "
+        "(`?` lists them)",
+        errors[4],
+    ], out.stderr
+    assert errors[4].startswith(f"error: {bad}:12:1: backends.web.type: unknown backend type")
+    assert errors[4].endswith("(did you mean 'http'?)")
+    assert f"{bad}: 5 errors" in out.stderr
+
+
+def test_check_gives_a_syntax_errors_line_and_column(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[console]\nenvironment = "prod\n')
+    out = run("check", "--config", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {bad}:2:20: TOML syntax: ")
+
+
+def test_check_warns_on_a_config_that_watches_nothing_and_still_exits_zero(tmp_path):
+    path = tmp_path / "empty.toml"
+    path.write_text('[console]\nenvironment = "staging"\n')
+    out = run("check", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    assert f"warning: {path}: it watches nothing" in out.stderr
+    assert f"{path}: ok, with warnings" in out.stdout
+    ok = run("check", "--config", str(ROOT / "config.example.toml"))
+    assert ok.returncode == 0 and "warning" not in ok.stderr and ": ok — " in ok.stdout
+
+
+def test_runbook_lint_without_a_config_checks_the_format_as_no_config_does(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ONCALL_CONSOLE_CONFIG"}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "nothing"), "HOME": str(tmp_path)}
+    runbook = tmp_path / "restart.md"
+    runbook.write_text("# Restart the API\n\n1. Look at the dashboard.\n")
+    out = run("runbook", "lint", str(runbook), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "--no-config" in out.stderr and "init" not in out.stderr
+    assert "1 runbooks: ok" in out.stdout
+    named = run("runbook", "lint", "--config", str(tmp_path / "missing.toml"), str(runbook))
+    assert named.returncode == 2 and "no such file" in named.stderr  # named: it must exist
+
+
+def test_action_dry_run_that_would_fail_or_is_refused_exits_non_zero(tmp_path):
+    conf = demo_file_config(tmp_path)
+    args = ("action", "--config", str(conf), "demo")
+    fails = run(*args, "rollback", "service=no-such-service", "--dry-run")
+    assert fails.returncode == 1, fails.stdout + fails.stderr
+    assert "would fail: unknown service" in fails.stdout
+    refused = run(*args, "terminate-idle", "database=other", "--dry-run")
+    assert refused.returncode == 2 and "refused" in refused.stderr
+
+
+def test_the_console_refuses_a_keys_clash_too_rather_than_lose_a_key(tmp_path):
+    path = config_for(tmp_path, "http://127.0.0.1:9/health")
+    path.write_text(path.read_text() + '\n[keys]\nquit = "r"\n')
+    out = run("run", "--config", str(path))  # no terminal: validated before anything runs
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"error: {path}:8:1: keys.quit: 'r' is already the key of 'refresh'" in out.stderr

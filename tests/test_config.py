@@ -28,8 +28,8 @@ def test_the_example_config_loads_and_documents_every_section():
 def test_wrong_type_and_unknown_key_are_both_named_with_their_lines():
     text = '[console]\nenvironment = "prod"\nread_only = "sometimes"\ncolour = "blue"\n'
     found = problems_of(text)
-    assert any(p.startswith("oncall.toml:3: console.read_only:") for p in found), found
-    assert any(p.startswith("oncall.toml:4: console.colour: unknown key") for p in found), found
+    assert any(p.startswith("oncall.toml:3:1: console.read_only:") for p in found), found
+    assert any(p.startswith("oncall.toml:4:1: console.colour: unknown key") for p in found), found
 
 
 def test_backend_specific_keys_are_validated_by_the_backend():
@@ -44,30 +44,35 @@ url = "http://127.0.0.1/health"
 warning_ms = "fast"
 """
     found = problems_of(text)
-    assert any(p.startswith("oncall.toml:4: backends.web.verify_tls:") for p in found), found
-    assert any(p.startswith("oncall.toml:9: checks.api.warning_ms:") for p in found), found
+    assert any(p.startswith("oncall.toml:4:1: backends.web.verify_tls:") for p in found), found
+    assert any(p.startswith("oncall.toml:9:1: checks.api.warning_ms:") for p in found), found
 
 
 def test_unknown_backend_type_lists_the_installed_ones():
     found = problems_of('[backends.x]\ntype = "carrier-pigeon"\n')
     assert len(found) == 1
-    assert "oncall.toml:2: backends.x.type: unknown backend type 'carrier-pigeon'" in found[0]
+    assert "oncall.toml:2:1: backends.x.type: unknown backend type 'carrier-pigeon'" in found[0]
     assert "http" in found[0] and "demo" in found[0]
 
 
 def test_a_check_naming_a_missing_backend_is_an_error():
     found = problems_of('[checks.api]\nbackend = "nope"\nurl = "http://x"\n')
-    assert found == ["oncall.toml:2: checks.api.backend: no backend named 'nope' (none configured)"]
+    assert found == [
+        "oncall.toml:2:1: checks.api.backend: no backend named 'nope' (none configured)"
+    ]
 
 
-def test_toml_syntax_error_names_the_line():
+def test_toml_syntax_error_names_the_line_and_column():
     found = problems_of('[console]\nenvironment = "prod\n')
-    assert found[0].startswith("oncall.toml:2: TOML syntax:")
+    assert found[0].startswith("oncall.toml:2:20: TOML syntax:"), found
+    assert "(at line" not in found[0]  # said once, in front
 
 
 def test_inline_secrets_are_refused_and_never_echoed():
     found = problems_of('[backends.web]\ntype = "http"\ntoken = "hunter2"\n')
-    assert found[0].startswith("oncall.toml:3: backends.web.token: secrets are not accepted inline")
+    assert found[0].startswith(
+        "oncall.toml:3:1: backends.web.token: secrets are not accepted inline"
+    )
     assert "hunter2" not in "".join(found)
 
 
@@ -121,3 +126,91 @@ def test_the_starter_sections_document_every_field_from_the_source():
         assert set(docs) == set(model.model_fields), model.__name__
         assert all(docs.values())
     assert field_docs(ConsoleConfig)["read_only"].startswith("Refuse every action")
+
+
+# --- issue #15, point 8: every error at once, located, with a suggestion -----------------
+
+EVERYTHING_WRONG = """\
+[console]
+enviroment = "prod"
+
+[poller]
+interval = 0
+
+[backends.web]
+type = "htp"
+
+[backends.ok]
+type = "http"
+verify_tl = true
+
+[checks.api]
+backend = "ok"
+url = "http://127.0.0.1/health"
+titel = "API"
+
+[checks.db]
+backend = "wbe"
+
+[slis.latency]
+backend = "ok"
+unitt = "ms"
+
+[incidents]
+response_minutes = { SEV9 = 5 }
+"""
+
+
+def test_every_problem_of_every_section_is_reported_at_once_in_file_order():
+    found = problems_of(EVERYTHING_WRONG)
+    assert found == [
+        "oncall.toml:2:1: console.enviroment: unknown key (did you mean 'environment'?)",
+        "oncall.toml:5:1: poller.interval: must be more than 0 seconds (got 0; leave it out "
+        "for the default)",
+        "oncall.toml:8:1: backends.web.type: unknown backend type 'htp'; installed types: "
+        + found[2].split("installed types: ")[1],
+        "oncall.toml:12:1: backends.ok.verify_tl: unknown key (did you mean 'verify_tls'?)",
+        "oncall.toml:17:1: checks.api.titel: unknown key (did you mean 'title'?)",
+        "oncall.toml:20:1: checks.db.backend: no backend named 'wbe' (ok, web) "
+        "(did you mean 'web'?)",
+        "oncall.toml:23:1: slis.latency.backend: backend 'ok' (http) cannot do sli",
+        "oncall.toml:27:1: incidents.response_minutes: 'SEV9' is not a severity (use "
+        "SEV1-SEV4 or P1-P4)",
+    ], found
+    assert found[2].endswith("(did you mean 'http'?)")
+
+
+def test_a_misspelled_section_names_its_line_and_column_and_the_right_name():
+    found = problems_of('[check.api]\nbackend = "web"\n')
+    assert found == ["oncall.toml:1:2: check: unknown section (did you mean 'checks'?)"]
+    found = problems_of("[console]\nutc = true\n\n[poler]\ninterval = 5\n")
+    assert found == ["oncall.toml:4:2: poler: unknown section (did you mean 'poller'?)"]
+
+
+def test_a_key_inside_an_inline_table_or_an_array_of_tables_is_located():
+    text = '[backends.web]\ntype = "http"\n[checks]\napi = { backend = "web", interval = 0 }\n'
+    found = problems_of(text)
+    assert len(found) == 1 and found[0].startswith("oncall.toml:4:26: checks.api.interval:")
+    text = (
+        "[[incidents.escalation]]\nafter_minutes = 0\nwho = 'a'\n"
+        "[[incidents.escalation]]\nafter_minutes = 5\nhwo = 'b'\n"
+    )
+    found = problems_of(text)
+    assert "oncall.toml:6:1: incidents.escalation.1.hwo: unknown key (did you mean 'who'?)" in found
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"0s"', "0.0"])
+@pytest.mark.parametrize("key", ["poller.interval", "poller.timeout", "checks.api.interval"])
+def test_a_zero_or_negative_interval_is_refused_not_read_as_the_default(key, value):
+    section, _, name = key.rpartition(".")
+    text = '[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "http://x/"\n'
+    text += f"[{section}]\n{name} = {value}\n" if section == "poller" else f"{name} = {value}\n"
+    found = problems_of(text)
+    assert len(found) == 1 and f" {key}: " in found[0], found
+    assert "more than 0" in found[0] or "negative" in found[0], found
+
+
+def test_an_interval_given_is_the_interval_used():
+    text = '[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "http://x/"\n'
+    loaded = loads(text + 'interval = "250ms"\n', env={})
+    assert loaded.checks[0].interval == 0.25

@@ -107,17 +107,18 @@ def test_an_unknown_target_is_refused_and_the_known_ones_are_listed():
         DemoOptions(speed=0)
 
 
-def test_the_backend_declares_all_five_capabilities_and_four_actions(backend: DemoBackend):
-    five = (
-        Capability.HEALTH,
-        Capability.SLI,
-        Capability.ALERTS,
-        Capability.INCIDENTS,
-        Capability.ACTIONS,
-    )
-    assert all(backend.can(c) for c in five)
+def test_the_backend_declares_six_capabilities_and_its_actions(backend: DemoBackend):
+    # Silences too (issue #15, point 6); alerting rules are Prometheus's alone.
+    assert {c for c in Capability if not backend.can(c)} == {Capability.RULES}
     specs = {a.id: a for a in backend.actions()}
-    assert set(specs) == {"rollback", "restart", "scale", "terminate-idle"}
+    assert set(specs) == {
+        "rollback",
+        "restart",
+        "scale",
+        "terminate-idle",
+        "silence",
+        "expire-silence",
+    }
     assert specs["scale"].params[1].maximum == 10
     assert specs["terminate-idle"].target_param == "database"
     assert not any(a.dangerous for a in specs.values())

@@ -168,8 +168,8 @@ async def test_the_runbook_screen_refusal_comes_from_the_policy(refuse_everythin
         with_action = next(
             n
             for n, option in enumerate(steps.options)
-            if option.id
-            and any(isinstance(b, ActionBlock) for b in screen.runbook.step(option.id).blocks)
+            if (step := screen.runbook.step(option.id or "")) is not None
+            and any(isinstance(b, ActionBlock) for b in step.blocks)
         )
         steps.highlighted = with_action
         refuse_everything.arm()

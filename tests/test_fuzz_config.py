@@ -74,7 +74,7 @@ def test_an_escape_in_a_key_is_named_without_being_played():
     with pytest.raises(ConfigError) as info:
         load(CORPUS / "escape-in-key.toml", env={})
     said = str(info.value)
-    assert ":2: console." in said and "unknown key" in said
+    assert ":2:1: console." in said and "unknown key" in said
     assert "\x1b" not in said and "\x07" not in said
     assert "[bold red]boom[/]" in said  # shown as written: nobody parses it as markup
 
@@ -82,7 +82,7 @@ def test_an_escape_in_a_key_is_named_without_being_played():
 def test_a_comment_with_a_line_separator_does_not_shift_the_line_numbers():
     with pytest.raises(ConfigError) as info:
         load(CORPUS / "line-separators.toml", env={})
-    assert str(info.value).startswith(f"{CORPUS / 'line-separators.toml'}:3: console.read_only:")
+    assert str(info.value).startswith(f"{CORPUS / 'line-separators.toml'}:3:1: console.read_only:")
 
 
 def test_a_byte_order_mark_is_not_a_syntax_error():

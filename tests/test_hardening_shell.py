@@ -218,7 +218,7 @@ def test_check_names_the_argv_line_for_every_wrapper_shape(tmp_path, argv, kind)
         path.write_text(doc, encoding="utf-8")
     done = check(path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert f"oncall.toml:{argv_line(path)}: backends.ops.commands.notify.argv:" in done.stderr
+    assert f"oncall.toml:{argv_line(path)}:1: backends.ops.commands.notify.argv:" in done.stderr
     assert "would reach an interpreter" in done.stderr
 
 

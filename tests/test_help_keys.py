@@ -217,3 +217,49 @@ def test_bad_ranks_above_good_without_colour():
     assert down.style.reverse and down.plain == "✗"  # type: ignore[union-attr]
     assert status_glyph(Status.CRITICAL, {}).style.reverse  # type: ignore[union-attr]
     assert not status_glyph(Status.OK, {}).style.reverse  # type: ignore[union-attr]
+
+
+def test_one_meaning_per_key_across_the_screens():
+    """A key means one thing wherever it is pressed (t was theme on the dashboard and take
+    command on an incident; s was a shift checklist there and an incident's status)."""
+    from textual.binding import Binding
+
+    from oncall_console.ui.app import OncallApp
+    from oncall_console.ui.screens.dashboard import Dashboard
+    from oncall_console.ui.screens.handoff import HandoffScreen
+    from oncall_console.ui.screens.incident import IncidentScreen
+    from oncall_console.ui.screens.runbook import RunbookScreen
+    from oncall_console.ui.screens.silences import SilencesScreen
+    from oncall_console.ui.screens.source_incident import SourceIncidentScreen
+
+    same = {"close": "back", "app.pop_screen": "back", "dismiss": "back", "back_or_quit": "back"}
+    meanings: dict[str, set[str]] = {}
+    for cls in (
+        OncallApp,
+        Dashboard,
+        IncidentScreen,
+        RunbookScreen,
+        HandoffScreen,
+        SilencesScreen,
+        SourceIncidentScreen,
+    ):
+        for b in cls.BINDINGS:
+            assert isinstance(b, Binding)
+            meaning = (b.id or b.action).rpartition(".")[2]  # incident.take and take: one
+            meaning = same.get(b.action, same.get(meaning, meaning))
+            for key in b.key.split(","):
+                meanings.setdefault(key, set()).add(meaning)
+    # r reads again on both screens it is on: polls everything / runs the step's queries.
+    meanings["r"] -= {"diagnose"}
+    clashes = {key: m for key, m in meanings.items() if len(m) > 1}
+    assert clashes == {}
+
+
+async def test_the_palette_offers_the_alerts_panels_keys_with_their_keys():
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.dashboard)]
+        for title in ("Silence the alert  (z)", "Silences in force  (Z)", "Acknowledge  (A)"):
+            assert title in titles
+        assert "SLI range: longer  (])" in titles

@@ -28,6 +28,11 @@ def text_of(screen: Any, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
+def told(app: Any, text: str) -> bool:
+    """A toast says ``text``."""
+    return any(text in n.message for n in app._notifications)
+
+
 def timeline_text(screen: Any) -> str:
     table = screen.query_one("#incident-timeline", DataTable)
     return "\n".join(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count))
@@ -98,6 +103,7 @@ async def test_declare_opens_the_incident_and_the_commander_works_it():
         await pilot.press("n")
         await type_line(pilot, "pool at 94 %, [bold]not[/] markup \x1b[31m")
         await wait_for(pilot, lambda: "pool at 94 %" in timeline_text(screen), "note")
+        await wait_for(pilot, lambda: told(app, f"Note added to {iid}."), "the note is told")
         assert "[bold]not[/] markup" in timeline_text(screen)  # data, shown as typed
         assert "\x1b" not in timeline_text(screen)
 
@@ -105,11 +111,27 @@ async def test_declare_opens_the_incident_and_the_commander_works_it():
         await choose(pilot, "identified")
         await type_line(pilot, "pool exhausted by a batch job")
         await wait_for(pilot, lambda: "identified" in text_of(screen, "#incident-head"), "status")
+        # Every change says what it did, naming the incident (issue #15, point 5).
+        said = f"{iid} is identified now (was investigating)"
+        await wait_for(pilot, lambda: told(app, said), "the status change is told")
         assert "pool exhausted by a batch job" in timeline_text(screen)
 
         await pilot.press("v")
         await choose(pilot, "SEV1")
         await wait_for(pilot, lambda: "SEV1" in text_of(screen, "#incident-head"), "severity")
+        said = f"{iid} is SEV1 now (was SEV2)"
+        await wait_for(pilot, lambda: told(app, said), "the severity change is told")
+
+        await pilot.press("C")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt), "hand over asks who")
+        await pilot.press("ctrl+u")
+        await type_line(pilot, "sam")
+        said = f"{iid}: command handed to sam (was alex)"
+        await wait_for(pilot, lambda: told(app, said), "the hand-over is told")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "YesNoPrompt", "asks again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: told(app, f"alex has command of {iid}."), "taken back")
 
         record = app.engine.incident_service.cached(iid)
         assert (record.status, record.severity, record.commander) == ("identified", 1, "alex")

@@ -179,10 +179,14 @@ async def test_b_picks_a_runbook_and_remembers_it_for_the_alert():
     ],
 )
 async def test_enter_shows_the_focused_row(panel, row, title):
+    from oncall_console.ui.screens.source_incident import SourceIncidentScreen
+
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await focus(pilot, panel, row)
         await pilot.press("d" if panel == "slis" else "enter")
-        await until(pilot, "the detail", lambda: isinstance(app.screen, DetailScreen))
+        # A source's incident opens in a box that also says who owns it (issue #15, 6).
+        shown = SourceIncidentScreen if row.startswith("incident:") else DetailScreen
+        await until(pilot, "the detail", lambda: isinstance(app.screen, shown))
         assert app.screen.title_text == title

@@ -807,3 +807,44 @@ def test_scale_bound_comes_from_options():
     ns = next(p for p in spec.params if p.name == "namespace")
     assert (ns.kind, ns.default, ns.required) == ("name", "default", False)
     assert all(s.verify_check == "" for s in b.actions())
+
+
+# --- a runbook's `kubectl get pods`, answered read-only (#17, point 4) -----------------------------
+
+
+async def test_a_runbooks_kubectl_get_pods_is_answered_from_the_api(cluster: Any, make: Any):
+    b = await make()
+    table = await b.diagnose("kubectl", "$ kubectl -n prod get pods -l app=api -o wide")
+    assert table.title == "Pods"
+    assert [row[0] for row in table.rows] == ["api-crash", "api-oom", "api-ok"]
+    one = await b.diagnose("kubectl", "oc get pod api-oom --namespace=prod")
+    assert [row[0] for row in one.rows] == ["api-oom"]
+    everywhere = await b.diagnose("kubectl", "kubectl get po -A")
+    assert len(everywhere.rows) == 5  # prod's five; staging has none
+    default = await b.diagnose("kubectl", "kubectl get pods web-2")  # the first namespace
+    assert [row[0] for row in default.rows] == ["web-2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("kubectl -n prod delete pod api-ok", "only 'kubectl get pods"),
+        ("kubectl get deployments", "only 'kubectl get pods"),
+        ("kubectl -n prod get pods $POD", "no pipes or substitutions"),
+        ("kubectl get pods | grep api", "no pipes or substitutions"),
+        ("kubectl get pods --context other", "option '--context' is not understood"),
+        (
+            "kubectl -n kube-system get pods",
+            "namespace 'kube-system' is not one this backend reads",
+        ),
+        ("kubectl get pods\nkubectl get nodes", "one command at a time"),
+        ("rm -rf /", "only 'kubectl get pods"),
+    ],
+)
+async def test_anything_else_is_refused_in_one_line(cluster: Any, make: Any, line: str, why: str):
+    from oncall_console.backends.kubernetes.diagnose import KubectlRefused
+
+    b = await make()
+    with pytest.raises(KubectlRefused, match=why.replace("(", r"\(").replace("$", r"\$")):
+        await b.diagnose("kubectl", line)
+    assert obj(cluster, PODS, "prod", "api-ok")["metadata"]["name"] == "api-ok"  # untouched

@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("backends", ("oncall_console.backends.",)),
-    ("config", ("oncall_console.config", "oncall_console.starter")),
+    ("config", ("oncall_console.config", "oncall_console.configschema", "oncall_console.starter")),
     ("store and bus", ("oncall_console.store", "oncall_console.bus")),
     ("runbooks and incidents", ("oncall_console.runbooks", "oncall_console.incidents")),
     ("engine", ("oncall_console.engine",)),

@@ -257,6 +257,22 @@ async def test_history_comes_from_query_range_and_then_from_polls(
     assert len(third.history) >= len(first.history)
 
 
+async def test_a_range_is_one_query_range_named_like_the_readings(
+    healthy_stack: Stack, make: Make
+) -> None:
+    """[ / ] on the SLI panel (issue #15, point 3): the last N seconds in N points, each
+    series named as query_sli names it, scaled the same way."""
+    expr = "up"
+    wait_until("a few seconds of data", lambda: len(_range(healthy_stack, expr)) >= 6, 30)
+    backend = make(healthy_stack.prometheus.url)
+    spec = sli(query=expr, series_label="job", scale=100)
+    readings = {r.series for r in await backend.query_sli(spec)}
+    got = await backend.sli_range(spec, 60, 13)
+    assert set(got) == readings
+    assert all(0 < len(values) <= 13 for values in got.values())
+    assert all(v in (0.0, 100.0) for values in got.values() for v in values)
+
+
 async def test_no_history_when_it_is_turned_off(healthy_stack: Stack, make: Make) -> None:
     backend = make(healthy_stack.prometheus.url)
     (r,) = await backend.query_sli(sli(query="sum(up)", history="0"))

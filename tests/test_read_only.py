@@ -56,7 +56,7 @@ async def test_a_read_only_console_writes_nothing_from_any_key():
         await pilot.pause()
         assert not app.engine.incident_service.records
 
-        await pilot.press("s")  # the start-of-shift checklist opens, ticks nothing
+        await pilot.press("S")  # the start-of-shift checklist opens, ticks nothing
         await pilot.pause(0.1)
         await pilot.press("space", "x")
         await pilot.pause(0.1)

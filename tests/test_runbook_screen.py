@@ -104,8 +104,96 @@ async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path
         await app._offer_shift_checklist()
         await pilot.pause()
         assert any(n.title == "New shift" for n in app._notifications)
-        await pilot.press("s")
+        await pilot.press("S")
         await pilot.pause()
         assert isinstance(app.screen, RunbookScreen)
         assert app.screen.runbook.id == "start-of-shift"
         assert app.screen.scope.startswith("shift 2027-01-1")
+
+
+# --- any Markdown runbook (#17) -----------------------------------------------------------------
+
+PROSE_RUNBOOK = """---
+title: Kube Pod Crash Looping
+weight: 20
+---
+
+# KubePodCrashLooping
+
+## Meaning
+
+Pod is in CrashLoop: the app dies and **kubernetes restarts it**.
+
+## Diagnosis
+
+- Check pod events via `kubectl -n $NAMESPACE describe pod $POD`.
+- Check pod logs via `kubectl -n $NAMESPACE logs $POD -c $CONTAINER`
+
+```shell
+$ kubectl -n $NAMESPACE get pod $POD -o yaml
+status: CrashLoopBackOff
+```
+"""
+
+
+def with_folder(folder: Path):
+    def extra(data):
+        data["runbooks"]["dirs"] = [*data["runbooks"]["dirs"], str(folder)]
+
+    return extra
+
+
+def screen_text(app) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_every_runbook_opens_from_the_list_and_reads_as_written(tmp_path):
+    """B lists every runbook (one no alert names too), searchable by title; a prose runbook
+    shows its headings' text and code, its bullets are steps, the bold stays bold, and
+    the copied command has the prompt and output left out."""
+    from rich.text import Text
+    from textual.widgets import Input
+
+    from oncall_console.ui.screens.pickers import RunbookPicker
+
+    (tmp_path / "KubePodCrashLooping.md").write_text(PROSE_RUNBOOK, encoding="utf-8")
+    app = demo_app(at=90, extra=with_folder(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.oncall.runbooks.ready()
+        await pilot.press("B")
+        for _ in range(100):
+            if isinstance(app.screen, RunbookPicker):
+                break
+            await pilot.pause(0.01)
+        assert isinstance(app.screen, RunbookPicker)
+        app.screen.query_one(Input).value = "crash looping"
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        assert [o.id for o in options.options] == ["kubepodcrashlooping"]
+        await pilot.press("enter")
+        for _ in range(100):
+            if isinstance(app.screen, RunbookScreen):
+                break
+            await pilot.pause(0.01)
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen)
+        await pilot.pause()
+        assert "0/2 done" in screen_text(app)
+        highlight(screen, "Meaning")
+        await pilot.pause()
+        meaning = next(p for p in screen.runbook.phases if p.title == "Meaning")
+        assert "Pod is in CrashLoop" in screen_text(app)
+        parts = [p for p in screen._phase_parts(meaning) if isinstance(p, Text)]
+        bold = [t.plain[s.start : s.end] for t in parts for s in t.spans if s.style == "bold"]
+        assert "kubernetes restarts it" in bold
+        highlight(screen, "Check pod logs")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "CrashLoopBackOff" in text and "$ shell" in text
+        await pilot.press("c")  # the inline command first
+        await pilot.pause()
+        assert app.clipboard == "kubectl -n $NAMESPACE logs $POD -c $CONTAINER"
+        await pilot.press("c")  # then the block: the command, not its output
+        await pilot.pause()
+        assert app.clipboard == "kubectl -n $NAMESPACE get pod $POD -o yaml"

@@ -190,7 +190,7 @@ def test_a_refused_config_on_a_terminal_is_one_located_line_after_the_screen_is_
         assert term.proc.wait(10) == 2
     assert LEAVE_ALT_SCREEN in out  # the frame was painted, and the screen restored
     after = out.rsplit(LEAVE_ALT_SCREEN, 1)[1].decode()
-    assert f"error: {config}:7: checks.api.interval:" in after
+    assert f"error: {config}:7:1: checks.api.interval:" in after
     assert "Traceback" not in out.decode(errors="replace")
 
 

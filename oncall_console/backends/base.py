@@ -25,7 +25,7 @@ declares, and closes it. ``docs/plugins.md`` has a complete small example.
 
 3. **Implement the methods of each declared capability** (:data:`CAPABILITY_METHODS`):
    ``probe`` for HEALTH, ``query_sli`` for SLI, ``alerts``, ``incidents``,
-   ``silences``, ``actions`` + ``preview`` + ``run`` for ACTIONS, and
+   ``silences``, ``rules``, ``actions`` + ``preview`` + ``run`` for ACTIONS, and
    ``inspect_views`` + ``inspect`` for INSPECT (optional: a closer, read-only look at
    a check, such as events, a log tail, sessions, a slowlog). A class that
    declares a capability without overriding its methods is refused when it is
@@ -98,6 +98,7 @@ from oncall_console.model import (
     SliReading,
     SliSpec,
 )
+from oncall_console.model.rules import RuleSet
 
 T = TypeVar("T")
 
@@ -111,6 +112,7 @@ class Capability(enum.Enum):
     INCIDENTS = "incidents"
     SILENCES = "silences"
     ACTIONS = "actions"
+    RULES = "rules"
     INSPECT = "inspect"
 
 
@@ -121,6 +123,7 @@ CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.INCIDENTS: ("incidents",),
     Capability.SILENCES: ("silences",),
     Capability.ACTIONS: ("actions", "preview", "run"),
+    Capability.RULES: ("rules",),
     Capability.INSPECT: ("inspect_views", "inspect"),
 }
 """The methods a backend must override for each capability it declares."""
@@ -206,8 +209,14 @@ class Backend:
         self.options = options
         self.context = context
 
+    fallback: frozenset[Capability] = frozenset()
+    """Capabilities this instance offers only when no other backend does (Prometheus's
+    own alerts when there is no Alertmanager): the engine puts them in ``standby``."""
+    standby: frozenset[Capability] = frozenset()
+    """Declared capabilities the engine does not use here (another backend has them)."""
+
     def can(self, capability: Capability) -> bool:
-        return capability in self.CAPABILITIES
+        return capability in self.CAPABILITIES and capability not in self.standby
 
     async def start(self) -> None:
         """Open pools or clients. Called once before the first use.
@@ -239,6 +248,15 @@ class Backend:
         """
         raise NotImplementedError
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        """SLI, optional: each series' values over the last ``seconds``, ``points`` evenly
+        spaced, oldest first (the sparkline's ``[`` / ``]`` ranges), keyed like
+        ``SliReading.series``. Raise NotImplementedError when the source keeps no history
+        (the sparkline then shows the polled values)."""
+        raise NotImplementedError
+
     async def alerts(self) -> list[Alert]:
         """ALERTS: the active alerts, polled; bounded by ``[poller] timeout``.
 
@@ -246,6 +264,12 @@ class Backend:
         in place: the engine keeps its sorted view while a feed hands back the same
         list. Raise (one clean line) when the source cannot answer.
         """
+        raise NotImplementedError
+
+    async def rules(self) -> RuleSet:
+        """RULES: the alerting rules it evaluates, with their thresholds and state; read
+        when asked (the rules screen), bounded by ``[poller] timeout``. What could not be
+        read is in the set's ``errors``; raise (one clean line) when nothing could."""
         raise NotImplementedError
 
     async def incidents(self) -> list[Incident]:

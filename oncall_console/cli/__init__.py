@@ -102,10 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(p)
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument(
+        "--fail-on",
+        metavar="SEV",
+        default=None,
+        help="also exit 2 when an alert of this severity or worse fires (SEV1-SEV4, P1-P4)"
+        " or an alert feed cannot be read: a post-deploy check",
+    )
+    p.add_argument(
         "--at", type=float, default=None, help=argparse.SUPPRESS
     )  # demo only: seconds into the scenario
 
-    p = sub.add_parser("check", help="validate the config; exit 2 with file:line: key: message")
+    p = sub.add_parser(
+        "check",
+        help="validate the config: every problem as file:line:column: key: message, exit 2 "
+        "(warnings alone exit 0)",
+    )
     _add_config(p)
 
     p = sub.add_parser("init", help="write a commented starter config")
@@ -129,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list the actions (of BACKEND when given) with their parameters, and stop",
     )
-    p.add_argument("--dry-run", action="store_true", help="show the preview and stop; nothing runs")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the preview and stop; nothing runs (exit 1 when it would fail, 2 if refused)",
+    )
     p.add_argument("--yes", action="store_true", help="confirm a yes/no action without asking")
     p.add_argument(
         "--confirm", metavar="TARGET", help="confirm a dangerous action by its target's name"
@@ -176,6 +191,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-config", action="store_true", help="check the format and SQL only, no backends"
     )
     q.add_argument("--strict", action="store_true", help="warnings fail too")
+    q = rsub.add_parser(
+        "show",
+        help="print what the runbook screen will show: headings, prose, steps, commands",
+    )
+    _add_config(q)
+    q.add_argument(
+        "runbook",
+        metavar="PATH|ID",
+        help="a runbook file, or an id / alert name in [runbooks] dirs",
+    )
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an alert label that fills placeholders ($NAMESPACE, <pod>), e.g. namespace=prod",
+    )
+
+    from oncall_console.cli.slo import add_parser as add_slo_parser
+
+    add_slo_parser(sub)
 
     p = sub.add_parser(
         "audit", help="the audit trail of actions: list it, or verify its hash chain"
@@ -220,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "action",
         "handoff",
         "incident",
+        "slo",
     }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
@@ -239,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "action": "actions.cmd_action",
         "handoff": "reports.cmd_handoff",
         "incident": "reports.cmd_incident",
+        "slo": "slo.cmd_slo",
     }[command]
     module, _, name = where.partition(".")
     handler = getattr(importlib.import_module(f"oncall_console.cli.{module}"), name)

@@ -72,7 +72,7 @@ def cmd_action(args: argparse.Namespace) -> int:
                 print(f"\nafter the run: watching {', '.join(plan.watch)} for up to {minutes} min")
             if args.dry_run:
                 print("\ndry run: nothing was done")
-                return EXIT_OK
+                return dry_run_exit(plan.preview)
             if plan.lock_holder:
                 print(f"\nlocked now by {plan.lock_holder}", file=sys.stderr)
             if plan.recent:
@@ -178,4 +178,15 @@ def list_actions(oncall: OnCall, backend: str | None) -> int:
                 bits.append("optional")
             help_ = f" — {p.help}" if p.help else ""
             print(f"    {p.name}=<{', '.join(bits)}>{help_}")
+    return EXIT_OK
+
+
+def dry_run_exit(preview: str) -> int:
+    """A dry run's exit code: what the run would do, as the backend's preview says it
+    (its first line "would fail: ..." or "refused: ..."): 1 would fail, 2 refused, 0 ok."""
+    first = preview.lstrip().partition("\n")[0].lower()
+    if first.startswith("refused:"):
+        return EXIT_USAGE
+    if first.startswith("would fail:"):
+        return EXIT_DEGRADED
     return EXIT_OK

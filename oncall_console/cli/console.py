@@ -19,12 +19,17 @@ if TYPE_CHECKING:
     from oncall_console.configfile import Sketch
 
 
-def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
+def _open_console(
+    sketch: Sketch,
+    load: Callable[[], LoadedConfig],
+    check: Callable[[LoadedConfig], LoadedConfig] = lambda loaded: loaded,
+) -> int:
     """The console on a terminal paints the sketch first and validates the config in the
     app's worker (issue #6: first frame); a refused config ends the app, and its error is
     raised here once the terminal is restored, so it is reported as before. The first
     poll runs meanwhile in a child process (issue #14). Without a
-    terminal (textual-serve, a pipe) there is no first frame to hurry: validate first."""
+    terminal (textual-serve, a pipe) there is no first frame to hurry: validate first.
+    ``check`` is what only the console needs (its keys), not the first poll."""
     if sys.stdin.isatty() and sys.stdout.isatty():
         # Forked before Textual is imported: the first poll runs on the other core while
         # this one paints the frame (cli/firstpoll.py, issue #14).
@@ -40,7 +45,7 @@ def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
         try:
             from oncall_console.ui.app import OncallApp
 
-            app = OncallApp(sketch=sketch, load=load, first_poll=first)
+            app = OncallApp(sketch=sketch, load=lambda: check(load()), first_poll=first)
             app.run()
         finally:
             if first is not None:
@@ -49,7 +54,7 @@ def _open_console(sketch: Sketch, load: Callable[[], LoadedConfig]) -> int:
         from oncall_console.engine.api import OnCall
         from oncall_console.ui.app import OncallApp
 
-        app = OncallApp(OnCall.build(load()))
+        app = OncallApp(OnCall.build(check(load())))
         app.run()
     if app.startup_error is not None:
         raise app.startup_error
@@ -71,7 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         _apply_options(loaded, args.read_only, args.theme)
         return loaded
 
-    return _open_console(_sketch_with(sketch, args.read_only, args.theme), load)
+    def keys_checked(loaded: LoadedConfig) -> LoadedConfig:
+        # quit = "r" where r is refresh would leave q doing nothing: refused, as by `check`.
+        from oncall_console.cli.setup import key_problems
+        from oncall_console.configfile import ConfigError
+
+        if problems := key_problems(loaded.config.keys, text, str(path)):
+            raise ConfigError(problems)
+        return loaded
+
+    sketch = _sketch_with(sketch, args.read_only, args.theme)
+    return _open_console(sketch, load, keys_checked)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from oncall_console.cli.common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from oncall_console.model import Severity
 
 
 def status_json(snap: dict[str, Any]) -> str:
@@ -46,8 +46,19 @@ def status_json(snap: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from oncall_console.engine.api import OnCall
-    from oncall_console.model import Status
+    from oncall_console.model import Severity, Status
 
+    fail_on = None
+    if args.fail_on is not None:
+        try:
+            fail_on = Severity.parse(args.fail_on)
+        except ValueError:
+            print(
+                f"oncall-console status: --fail-on: not a severity: {args.fail_on!r}"
+                " (use SEV1-SEV4 or P1-P4)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     if args.demo:
         import time
 
@@ -71,9 +82,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(render_status_table(snap))
     overall = Status(snap["overall"])
-    if overall is Status.OK:
-        return EXIT_OK
-    return EXIT_DEGRADED if overall is Status.DEGRADED else EXIT_DOWN
+    code = EXIT_OK if overall is Status.OK else EXIT_DEGRADED
+    code = EXIT_DOWN if overall not in (Status.OK, Status.DEGRADED) else code
+    if fail_on is not None and (failing := alerts_failing(snap, fail_on)):
+        print(f"fail-on {fail_on.label}: {failing}", file=sys.stderr)
+        code = EXIT_DOWN
+    return code
+
+
+def alerts_failing(snap: dict[str, Any], worst: Severity) -> str:
+    """Why ``status --fail-on`` fails: firing alerts at ``worst`` or above, or a feed
+    that could not be read (it might hide them); "" when neither."""
+    from oncall_console.model import Severity
+    from oncall_console.text import clean
+
+    firing = [
+        a
+        for a in snap["alerts"]
+        if a["state"] == "active" and Severity.parse(a["severity"]) <= worst
+    ]
+    if firing:
+        names = sorted({clean(a["name"], limit=80) for a in firing})
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return f"{len(firing)} alert(s) firing at {worst.label} or worse: {shown}"
+    if snap.get("errors"):
+        return "an alert feed or backend could not be read: " + ", ".join(snap["errors"])
+    return ""
 
 
 def render_status_table(snap: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ UI and the CLI only show what the plan says. No Textual here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,13 +52,20 @@ from oncall_console.model import (
     Silence,
     Status,
 )
+from oncall_console.model.rules import RuleSet
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
     from oncall_console.engine.core import Engine
     from oncall_console.engine.prefetch import Early
     from oncall_console.incidents import IncidentRecord, Prompt, TimelineRecord
-    from oncall_console.runbooks import PromqlBlock, Runbook, RunbookLibrary, SqlBlock
+    from oncall_console.runbooks import (
+        PromqlBlock,
+        ReferenceBlock,
+        Runbook,
+        RunbookLibrary,
+        SqlBlock,
+    )
     from oncall_console.store import AuditRecord, StepProgress, Store
 
 __all__ = [
@@ -201,7 +209,7 @@ class RunbookDesk(Protocol):
 
     async def steps_since(self, since: float) -> list[StepProgress] | None: ...
 
-    async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable: ...
+    async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable: ...
 
 
 def store_from_config(loaded: LoadedConfig) -> Store:
@@ -329,6 +337,21 @@ class OnCall:
     def slis(self) -> Sequence[SliState]:
         return tuple(self._engine.slis.values())
 
+    async def sli_range(
+        self, name: str, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]] | None:
+        """An SLI's values over the last ``seconds`` (``points`` per series, oldest first),
+        bounded by its timeout; None when its source keeps no history."""
+        state = self._engine.slis.get(name)
+        if state is None:
+            return None
+        spec = state.spec
+        backend = self._engine.backends[spec.backend]
+        try:
+            return await asyncio.wait_for(backend.sli_range(spec, seconds, points), spec.timeout)
+        except NotImplementedError:
+            return None
+
     def alerts(self) -> list[Alert]:
         """Active alerts from every source, de-duplicated, worst first."""
         return self._engine.alerts()
@@ -336,6 +359,15 @@ class OnCall:
     def incident_list(self) -> list[Incident]:
         """Ours (in the store), then those of backends' feeds; open first, worst first."""
         return self._engine.incidents()
+
+    def incident_source(self, incident_id: str) -> str:
+        """The backend whose feed an incident comes from ("" for this console's own)."""
+        if self._engine.incident_service.cached(incident_id) is not None:
+            return ""
+        for name, feed in self._engine.feeds.items():
+            if any(i.id == incident_id for i in feed.incidents):
+                return name
+        return ""
 
     def silences(self) -> list[Silence]:
         return self._engine.silences()
@@ -376,6 +408,28 @@ class OnCall:
 
     def presence(self) -> dict[str, dict[str, Any]]:
         return self._engine.presence
+
+    async def rules(self) -> list[RuleSet]:
+        """The alerting rules of every backend that has some (RULES), read now; a backend
+        that cannot answer is a set with its error."""
+        import asyncio
+
+        from oncall_console.backends.base import Capability
+        from oncall_console.errors import describe
+
+        timeout = self._engine.loaded.config.poller.timeout
+
+        async def one(name: str, backend: Any) -> RuleSet:
+            try:
+                return await asyncio.wait_for(backend.rules(), timeout)  # type: ignore[no-any-return]
+            except TimeoutError:
+                return RuleSet(name, errors=(f"timed out after {timeout:g} s",))
+            except Exception as exc:  # one clean line, as every feed's error
+                return RuleSet(name, errors=(describe(exc),))
+
+        backends = self._engine.backends.items()
+        found = [one(n, b) for n, b in backends if b.can(Capability.RULES)]
+        return list(await asyncio.gather(*found))
 
     def feed_errors(self) -> dict[str, str]:
         return self._engine.feed_errors()

@@ -74,6 +74,7 @@ class Engine:
         self.backends: dict[str, Backend] = {}
         for name, (type_name, options) in loaded.backend_options.items():
             self.backends[name] = registry.load(type_name)(name, options, self.context)
+        standby_fallbacks(list(self.backends.values()))
         self.checks: dict[str, CheckState] = {
             c.name: new_check_state(c, cfg.poller.history) for c in loaded.checks
         }
@@ -568,6 +569,18 @@ class PublishingAuditLog:
                 operator=entry.operator,
             )
         )
+
+
+def standby_fallbacks(backends: list[Backend]) -> None:
+    """A capability some backend offers only as a fallback (Prometheus's own alerts) is
+    put in standby there when another backend offers it (Alertmanager)."""
+    for backend in backends:
+        for capability in backend.fallback:
+            if any(
+                capability in other.CAPABILITIES and capability not in other.fallback
+                for other in backends
+            ):
+                backend.standby = backend.standby | {capability}
 
 
 def store_from_config(loaded: LoadedConfig) -> Store:

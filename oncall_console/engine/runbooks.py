@@ -7,15 +7,22 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend
 from oncall_console.errors import describe
 from oncall_console.model import Alert, DetailTable
-from oncall_console.runbooks import ActionBlock, PromqlBlock, Runbook, RunbookLibrary, SqlBlock
-from oncall_console.runbooks.lint import read_only_problem
+from oncall_console.runbooks import (
+    ActionBlock,
+    PromqlBlock,
+    ReferenceBlock,
+    Runbook,
+    RunbookLibrary,
+    SqlBlock,
+)
+from oncall_console.runbooks.lint import read_only_problem, resolve_backend, resolve_blocks
 from oncall_console.store import AuditRecord, StepProgress
 
 if TYPE_CHECKING:
@@ -37,10 +44,22 @@ class RunbookChoice:
     rest: list[Runbook]
     link: str = ""
     """The alerts' runbook_url: shown as a link to open or copy when nothing here matches."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The labels the alerts share (and ``check``): they fill the commands' placeholders."""
 
 
 SHIFT = 12 * 3600.0
 """How far back an action counts as done for a runbook's step that asks for it."""
+
+
+def shared_labels(alerts: Sequence[Alert], check: str = "") -> dict[str, str]:
+    """The labels every alert has with the same value (the check's name as ``check``)."""
+    shared: dict[str, str] = dict(alerts[0].labels) if alerts else {}
+    for alert in alerts[1:]:
+        shared = {k: v for k, v in shared.items() if alert.labels.get(k) == v}
+    if check:
+        shared.setdefault("check", check)
+    return shared
 
 
 class DiagnosticRefused(Exception):
@@ -97,9 +116,13 @@ class RunbookService:
         """Parse the configured folders in a thread: big files take a moment."""
         if self.paths:
             loop = asyncio.get_running_loop()
-            self.library = await loop.run_in_executor(
-                self.executor, RunbookLibrary.load, self.paths
-            )
+            self.library = await loop.run_in_executor(self.executor, self._load)
+
+    def _load(self) -> RunbookLibrary:
+        """The library, with blocks that name a backend by its type naming this config's
+        one backend of that type (so the bundled runbooks work whatever the names)."""
+        library = RunbookLibrary.load(self.paths)
+        return library.resolved(lambda rb: resolve_blocks(rb, self.backends))
 
     def for_check(self, check: str) -> Runbook | None:
         runbook = self.check_runbooks.get(check)
@@ -141,6 +164,7 @@ class RunbookService:
             guesses=ordered,
             rest=rest,
             link=link,
+            labels=shared_labels(alerts, check),
         )
 
     async def progress(self, runbook: Runbook, scope: str) -> dict[str, StepProgress]:
@@ -214,13 +238,18 @@ class RunbookService:
                 )
         return progress
 
-    async def diagnose(self, block: PromqlBlock | SqlBlock) -> DetailTable:
+    async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable:
+        """A read-only diagnostic: PromQL, one read-only SQL statement, or a command a
+        backend answers itself (``kubectl get pods``: the kubernetes backend reads the
+        pods; no kubectl runs)."""
         backend = self._backend_for(block)
         if isinstance(block, SqlBlock):
             why = read_only_problem(block.sql)
             if why:
                 raise DiagnosticRefused(f"not run: {why}")
             language, text = "sql", block.sql
+        elif isinstance(block, ReferenceBlock):
+            language, text = "kubectl", block.text
         else:
             language, text = "promql", block.query
         timeout = self.timeout
@@ -231,11 +260,19 @@ class RunbookService:
         except Exception as exc:
             raise DiagnosticRefused(describe(exc, timeout)) from None
 
-    def _backend_for(self, block: PromqlBlock | SqlBlock) -> Backend:
+    def _backend_for(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> Backend:
         backends = self.backends
+        if isinstance(block, ReferenceBlock):
+            found, why = resolve_backend("kubernetes", backends)
+            if found is None:
+                raise DiagnosticRefused(why)
+            return backends[found]
         name = block.backend
         if not name and isinstance(block, PromqlBlock):
             name = next((n for n, b in backends.items() if b.TYPE == "prometheus"), "")
-        if name not in backends:
-            raise DiagnosticRefused(f"no backend named {name or '(prometheus)'!r} in this config")
-        return backends[name]
+        if not name and isinstance(block, SqlBlock):
+            name = "postgres"  # a plain ```sql block: the one postgres backend, if one
+        found, why = resolve_backend(name, backends) if name else (None, "")
+        if found is None:
+            raise DiagnosticRefused(why or "no prometheus backend in this config")
+        return backends[found]

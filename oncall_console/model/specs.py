@@ -40,6 +40,14 @@ class SloSpec:
         (259200.0, 21600.0, 1.0, False),
     )
     """(long window s, short window s, burn-rate factor, pages) for multi-window alerts."""
+    budgeting: str = "occurrences"
+    """"occurrences" (bad / total events), "timeslices" (the share of bad time slices: a
+    slice is bad when its error ratio is above ``1 - time_slice_target``) or
+    "ratio_timeslices" (the mean of the slices' error ratios)."""
+    time_slice: float = 60.0
+    """Seconds of one time slice (the two time-slice methods)."""
+    time_slice_target: float | None = None
+    """Fraction of good events that makes a slice good ("timeslices")."""
 
 
 @dataclass(frozen=True, slots=True)

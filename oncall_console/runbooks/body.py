@@ -45,6 +45,47 @@ _BACKEND_COMMENT = re.compile(
 
 MD = MarkdownIt("commonmark", {"maxNesting": 20}).enable("table")
 
+MAX_INLINE_COMMANDS = 5
+# A code span in a step's text that is a command line: a known tool, then arguments.
+_COMMAND = re.compile(
+    r"^(sudo\s+)?(kubectl|oc|helm|etcdctl|curl|wget|docker|podman|crictl|systemctl|journalctl|"
+    r"psql|pg_\w+|redis-cli|mysql|mongosh?|gcloud|gsutil|aws|az|ssh|scp|git|df|du|ls|cat|tail|"
+    r"grep|ps|top|kill|free|dig|nslookup|ping|openssl|jq|promtool|amtool|terraform|knife|"
+    r"gitlab-\w+|consul|vault|nomad|nodetool|ceph|rbd|rados|virtctl|velero|argocd|flux|"
+    r"istioctl|linkerd|cilium|calicoctl|ip|ss|netstat|tcpdump|iostat|vmstat|lsof|strace|"
+    r"chef-client|knife|ansible\S*|salt\S*|make|python3?|go|npm|yarn|bundle|rake|rails)"
+    r"(\s+\S.*)$",
+    re.DOTALL,
+)
+# Headings under which plain bullets are things to do (and the sections below them).
+_STEPS_WORDS = re.compile(
+    r"\b(diagnos\w*|mitigat\w*|resolution|resolve|resolving|remediat\w*|steps?|procedures?|"
+    r"troubleshoot\w*|triage|investigation|checklists?|actions?|fix(es|ing)?|"
+    r"roll-?back|rollbacks?|workarounds?|what to do|instructions?|verif\w*|solutions?)\b",
+    re.IGNORECASE,
+)
+_STEPS_CJK = (
+    "诊断",
+    "緩和",
+    "缓解",
+    "解决",
+    "解決",
+    "步骤",
+    "处理",
+    "處理",
+    "手順",
+    "対処",
+    "対応",
+    "診断",
+    "修复",
+    "排查",
+)
+
+
+def steps_heading(title: str) -> bool:
+    """A heading whose plain bullets are steps: Diagnosis, Mitigation, Resolution, Steps..."""
+    return bool(_STEPS_WORDS.search(title)) or any(w in title for w in _STEPS_CJK)
+
 
 def slugify(text: str, fallback: str = "runbook", limit: int = 64) -> str:
     """Lowercase letters and digits (any script) joined by '-'."""
@@ -71,6 +112,8 @@ class _Item:
     markdown: str = ""
     head: tuple[int, int] = (0, 0)
     link_only: bool = False
+    commands: list[str] = field(default_factory=list)
+    """Commands written inline in the item's text (``kubectl -n $NAMESPACE get pod``)."""
     step: Step | None = None
 
 
@@ -178,6 +221,11 @@ class Walker:
         )
         item.text = clean(plain.strip(), limit=500)
         item.markdown = clean(content.strip(), limit=2000)
+        item.commands = [
+            clean(c.content.strip(), limit=2000)
+            for c in inline.children or []
+            if c.type == "code_inline" and _COMMAND.match(c.content.strip())
+        ][:MAX_INLINE_COMMANDS]
 
     def _block(self, tok: Token, span: tuple[int, int], level_base: int, embed: int) -> None:
         phase = self.phase
@@ -196,7 +244,11 @@ class Walker:
             self._query(lang, attrs.get("backend", ""), content, line)
         elif lang in SQL_LANGUAGES and _BACKEND_COMMENT.match(_first_line(content)):
             self._query(lang, "", content, line)
-        elif lang in MARKDOWN_LANGUAGES and embed < MAX_EMBED_DEPTH and _TASK_LINE.search(content):
+        elif (
+            lang in (*MARKDOWN_LANGUAGES, "")
+            and embed < MAX_EMBED_DEPTH
+            and _TASK_LINE.search(content)
+        ):  # a checklist kept in a fence to paste into a change issue: walked as Markdown
             level = max(level_base, phase.level)
             tokens = MD.parse(content)
             self.walk(tokens, offset=span[0] + 1, level_base=level, embed=embed + 1)
@@ -281,26 +333,39 @@ class Walker:
     def finish(self) -> tuple[tuple[Phase, ...], Phase]:
         ids = _Ids()
         built: list[Phase] = []
+        above: list[tuple[int, str, bool]] = []  # the open headings: level, id, steps-like
         for n, acc in enumerate(self.phases):
             phase_id = "intro" if n == 0 else ids.take(slugify(acc.title, "phase"))
-            built.append(self._phase(acc, phase_id, ids))
+            while above and above[-1][0] >= acc.level:
+                above.pop()
+            parent = above[-1][1] if above and n else ""
+            bullets = n > 0 and (steps_heading(acc.title) or any(a[2] for a in above))
+            built.append(self._phase(acc, phase_id, ids, parent=parent, bullets=bullets))
+            if n:
+                above.append((acc.level, phase_id, bullets))
         return tuple(built[1:]), built[0]
 
-    def _phase(self, acc: _PhaseAcc, phase_id: str, ids: _Ids) -> Phase:
+    def _phase(
+        self, acc: _PhaseAcc, phase_id: str, ids: _Ids, *, parent: str, bullets: bool
+    ) -> Phase:
         items = [e for e in acc.events if isinstance(e, _Item)]
         has_checkbox = any(it.task for it in items)
+
+        def listed(it: _Item) -> bool:
+            return it.parent is None and bool(it.text) and not it.link_only
+
+        numbered = self.numbered_steps and any(it.ordered and listed(it) for it in items)
 
         def is_step(it: _Item) -> bool:
             if it.task:
                 return True
-            return (
-                not has_checkbox
-                and self.numbered_steps
-                and it.ordered
-                and it.parent is None
-                and bool(it.text)
-                and not it.link_only
-            )
+            if has_checkbox or not listed(it):
+                return False
+            # Numbers win over bullets; plain bullets only under a steps-like heading, and
+            # not a one-word item (a list of names: "cassandra", "ceph", ...).
+            if numbered:
+                return it.ordered
+            return bullets and not it.ordered and len(it.text.split()) > 1
 
         steps: list[_Item] = [it for it in items if is_step(it)]
         step_set = {id(it) for it in steps}
@@ -335,6 +400,7 @@ class Walker:
                 hidden.update(range(steps[j].start, steps[j].end))
                 j += 1
             note = self._text(range(it.start, it.end), hidden, acc.consumed)
+            inline = tuple(ReferenceBlock("shell", c, it.start + 1) for c in it.commands)
             step = Step(
                 id=ids.take(f"{phase_slug}/{slugify(it.text or it.markdown, 'step', limit=60)}"),
                 text=it.text or "(empty step)",
@@ -345,13 +411,38 @@ class Walker:
                 checked=it.checked,
                 checkbox=it.task,
                 note=note,
-                blocks=tuple(blocks_of[id(it)]),
+                blocks=inline + tuple(blocks_of[id(it)]),
             )
             it.step = step
             out.append(step)
-        text = self._text(sorted(acc.owned), consumed)
+        owned = sorted(acc.owned)
+        text = self._text(owned, consumed)
+        parts: list[str | Block] = []
+        chunk: list[int] = []
+        waiting = sorted(phase_blocks, key=lambda b: b.line)
+
+        def flush() -> None:
+            if prose := self._text(chunk, consumed):
+                parts.append(prose)
+            chunk.clear()
+
+        for n in owned:
+            while waiting and waiting[0].line - 1 <= n:
+                flush()
+                parts.append(waiting.pop(0))
+            chunk.append(n)
+        flush()
+        parts.extend(waiting)
         return Phase(
-            phase_id, acc.title, acc.level, acc.line, text, tuple(out), tuple(phase_blocks)
+            phase_id,
+            acc.title,
+            acc.level,
+            acc.line,
+            text,
+            tuple(out),
+            tuple(phase_blocks),
+            parts=tuple(parts),
+            parent=parent,
         )
 
     def _text(self, lines: Any, hidden: set[int], also: set[int] | None = None) -> str:

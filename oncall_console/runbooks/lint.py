@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from oncall_console.backends.base import Backend, BackendContext, Capability
@@ -21,6 +22,7 @@ from oncall_console.backends.postgres.readonly_sql import read_only_problem as r
 from oncall_console.model.params import ActionRefused, validate_param
 from oncall_console.runbooks.model import (
     ActionBlock,
+    Block,
     ProblemSeverity,
     PromqlBlock,
     Runbook,
@@ -55,6 +57,38 @@ def instantiate_backends(loaded: LoadedConfig) -> dict[str, Backend]:
         executor.shutdown(wait=False)
 
 
+def resolve_backend(name: str, backends: Mapping[str, Backend]) -> tuple[str | None, str]:
+    """The backend a block means: a configured name, else a type the config has exactly
+    one backend of (``kubernetes`` when it has one kubernetes backend, whatever its name).
+    Returns (its name, "") or (None, why not: unknown, or the candidates when several)."""
+    if name in backends:
+        return name, ""
+    of_type = sorted(n for n, b in backends.items() if name == b.TYPE)
+    if len(of_type) == 1:
+        return of_type[0], ""
+    if of_type:
+        return None, (
+            f"backend type {name!r} is ambiguous: {len(of_type)} {name} backends "
+            f"({', '.join(of_type)}); name one of them"
+        )
+    return None, _no_backend(name, backends)
+
+
+def resolve_blocks(runbook: Runbook, backends: Mapping[str, Backend]) -> Runbook:
+    """``runbook`` with every block that names a backend by its type naming the one
+    backend of that type (blocks that cannot be resolved are left as written: lint and
+    the runner say why)."""
+
+    def change(block: Block) -> Block:
+        if isinstance(block, ActionBlock | SqlBlock | PromqlBlock) and block.backend:
+            found, _why = resolve_backend(block.backend, backends)
+            if found is not None and found != block.backend:
+                return replace(block, backend=found)
+        return block
+
+    return runbook.map_blocks(change)
+
+
 def lint_runbook(runbook: Runbook, backends: Mapping[str, Backend] | None) -> list[RunbookProblem]:
     """The parser's own problems, then one per block that could not run as written.
 
@@ -71,6 +105,7 @@ def lint_runbook(runbook: Runbook, backends: Mapping[str, Backend] | None) -> li
             if isinstance(block, SqlBlock) and block.sql and (why := read_only_problem(block.sql)):
                 problem(block.line, f"sql block: {why}")
         return sorted(found, key=lambda p: (p.line, p.severity))
+    runbook = resolve_blocks(runbook, backends)
     promql_backends = [n for n, b in backends.items() if b.TYPE == PROMETHEUS]
     for _phase, _step, block in runbook.blocks():
         if isinstance(block, ActionBlock):
@@ -82,7 +117,8 @@ def lint_runbook(runbook: Runbook, backends: Mapping[str, Backend] | None) -> li
             if block.backend:
                 b = backends.get(block.backend)
                 if b is None:
-                    problem(block.line, f"promql block: {_no_backend(block.backend, backends)}")
+                    why = resolve_backend(block.backend, backends)[1]
+                    problem(block.line, f"promql block: {why}")
                 elif b.TYPE != PROMETHEUS:
                     problem(
                         block.line,
@@ -97,7 +133,7 @@ def lint_runbook(runbook: Runbook, backends: Mapping[str, Backend] | None) -> li
         elif isinstance(block, SqlBlock):
             b = backends.get(block.backend)
             if b is None:
-                problem(block.line, f"sql block: {_no_backend(block.backend, backends)}")
+                problem(block.line, f"sql block: {resolve_backend(block.backend, backends)[1]}")
             elif b.TYPE != POSTGRES:
                 problem(
                     block.line, f"sql block: backend {block.backend!r} is {b.TYPE}, not postgres"
@@ -109,9 +145,12 @@ def lint_runbook(runbook: Runbook, backends: Mapping[str, Backend] | None) -> li
 
 def action_problems(block: ActionBlock, backends: Mapping[str, Backend]) -> list[tuple[int, str]]:
     """Why this action block could not run as written: (line, message) pairs."""
-    backend = backends.get(block.backend)
-    if backend is None:
-        return [(block.line, f"action block: {_no_backend(block.backend, backends)}")]
+    name, why = resolve_backend(block.backend, backends)
+    if name is None:
+        return [(block.line, f"action block: {why}")]
+    if name != block.backend:
+        block = replace(block, backend=name)
+    backend = backends[name]
     if not backend.can(Capability.ACTIONS) or not backend.actions():
         return [
             (block.line, f"action block: backend {block.backend!r} ({backend.TYPE}) has no actions")
@@ -170,7 +209,15 @@ def lint_library(
     found += library.problems
     for rb in library.all():
         found += lint_runbook(rb, backends)
+        if not rb.steps and rb.id not in library.sections:
+            found.append(RunbookProblem(rb.file, 0, "warning", NO_STEPS))
     return sorted(found, key=lambda p: (p.file, p.line))
+
+
+NO_STEPS = (
+    "no steps found: it shows as text to read, nothing to tick (checkboxes, numbered "
+    "items, or bullets under a Diagnosis / Mitigation-like heading make steps)"
+)
 
 
 def errors(problems: Iterable[RunbookProblem]) -> list[RunbookProblem]:
@@ -179,4 +226,7 @@ def errors(problems: Iterable[RunbookProblem]) -> list[RunbookProblem]:
 
 def _no_backend(name: str, backends: Mapping[str, Backend]) -> str:
     names = ", ".join(sorted(backends)) or "none configured"
-    return f"no backend named {name!r} ({names})"
+    types = ", ".join(sorted({b.TYPE for b in backends.values()}))
+    return f"no backend named {name!r} ({names}), nor of that type" + (
+        f" ({types})" if types else ""
+    )

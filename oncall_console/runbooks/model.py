@@ -7,8 +7,8 @@ controls by the parser, and is to be shown as plain text, never as markup.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from oncall_console.model import ActionRequest, Severity
@@ -145,7 +145,8 @@ class Step:
     checked: bool = False
     """Ticked in the file itself (``- [x]``); progress lives in the store, not here."""
     checkbox: bool = True
-    """False for a numbered item taken as a step because its phase has no checkboxes."""
+    """False for a numbered item (or, under a Diagnosis / Mitigation-like heading, a plain
+    bullet) taken as a step because its phase has no checkboxes."""
     note: str = ""
     """Further text inside the item (more paragraphs, plain sub-bullets)."""
     blocks: tuple[Block, ...] = ()
@@ -165,6 +166,11 @@ class Phase:
     steps: tuple[Step, ...] = ()
     blocks: tuple[Block, ...] = ()
     """Blocks that come before any step of the phase."""
+    parts: tuple[str | Block, ...] = ()
+    """What the phase shows, in document order: prose (Markdown source, the steps'
+    lines left out) and the phase's own blocks between the paragraphs."""
+    parent: str = ""
+    """The id of the phase whose heading this one's is under (``###`` under ``##``)."""
 
     @property
     def is_empty(self) -> bool:
@@ -189,6 +195,8 @@ class Runbook:
     escalate_after_minutes: int | None = None
     tags: tuple[str, ...] = ()
     when: ShiftMoment | None = None
+    weight: int | None = None
+    """Front matter ``weight`` (Hugo's): lists put lower weights first."""
     problems: tuple[RunbookProblem, ...] = ()
     """Found while parsing: warnings (mis-encoded text) and errors (broken blocks)."""
     digest: str = ""
@@ -228,3 +236,14 @@ class Runbook:
     @property
     def has_errors(self) -> bool:
         return any(p.is_error for p in self.problems)
+
+    def map_blocks(self, change: Callable[[Block], Block]) -> Runbook:
+        """The same runbook with every block passed through ``change`` (e.g. a backend
+        named by its type replaced by the one backend of that type)."""
+
+        def phase(p: Phase) -> Phase:
+            steps = tuple(replace(s, blocks=tuple(map(change, s.blocks))) for s in p.steps)
+            parts = tuple(x if isinstance(x, str) else change(x) for x in p.parts)
+            return replace(p, steps=steps, blocks=tuple(map(change, p.blocks)), parts=parts)
+
+        return replace(self, intro=phase(self.intro), phases=tuple(map(phase, self.phases)))

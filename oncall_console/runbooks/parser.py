@@ -2,11 +2,13 @@
 
 The format, exactly:
 
-- Optional front matter: the very first line is ``+++``, the next line that is
-  ``+++`` ends it, and TOML in between holds ``id``, ``title``, ``alerts``,
-  ``severity``, ``escalate_after_minutes``, ``tags``, ``when`` and
-  ``numbered_steps``. Any other key, a wrong type or bad TOML raises
-  :class:`RunbookError` naming file and line.
+- Optional front matter: the very first line is ``+++`` (TOML) or ``---`` (YAML,
+  read with ``yaml.safe_load``), the next line that is the same fence ends it, and
+  in between are ``id``, ``title``, ``alerts``, ``severity``,
+  ``escalate_after_minutes``, ``tags``, ``when``, ``weight`` and ``numbered_steps``.
+  A wrong type or bad TOML / YAML raises :class:`RunbookError` naming file and line;
+  a key that looks like a misspelt one of these (``alert``, ``Tags``) is a warning;
+  any other key (a site generator's: ``date``, ``draft``, ``bookToc`` ...) is ignored.
 - The first H1 before any other heading is the title heading. Every other
   heading (H2-H6, or a later H1) starts a phase. What comes before the first
   phase is the intro.
@@ -22,9 +24,10 @@ The format, exactly:
   anything else (and ``sql`` without a backend, and indented code) is a
   reference block. A block belongs to the closest step before it in its phase,
   or to the phase when no step comes before it.
-- A ``markdown``/``md`` fenced block that holds checkboxes (a checklist pasted as
-  a code sample, as in some team documents) is read as Markdown in place: its
-  headings become phases, its checkboxes steps.
+- A ``markdown``/``md`` fenced block, or one with no language, that holds checkboxes
+  (a checklist pasted as a code sample, or kept in a fence to paste into a change
+  issue, as in some team documents) is read as Markdown in place: its headings
+  become phases, its checkboxes steps.
 - Bytes that are not UTF-8 are replaced; such lines, and lines that look like
   mis-decoded UTF-8 (mojibake), give a warning that names the line.
 - A broken action block (bad TOML, missing or unknown keys) stays in the
@@ -60,8 +63,9 @@ _MOJIBAKE = re.compile(
 # --- entry points ------------------------------------------------------------------------------
 
 
-def load_file(path: str | Path) -> Runbook:
-    """Read and parse one file. Raises :class:`RunbookError` (never OSError)."""
+def load_file(path: str | Path, *, stem: str | None = None) -> Runbook:
+    """Read and parse one file. Raises :class:`RunbookError` (never OSError), also for a
+    file that is not a runbook (a rules file, a binary)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -70,7 +74,28 @@ def load_file(path: str | Path) -> Runbook:
         data = p.read_bytes()
     except OSError as exc:
         raise fail(str(p), 0, f"cannot read: {exc.strerror or exc}") from None
-    return parse_bytes(data, str(p), stem=p.stem)
+    if why := not_a_runbook(p.name, data):
+        raise fail(str(p), 0, f"not a runbook: {why}")
+    return parse_bytes(data, str(p), stem=p.stem if stem is None else stem)
+
+
+RUNBOOK_SUFFIXES = (".md", ".markdown", ".mdown", ".txt", "")
+_RULES = re.compile(rb"^\s*(groups:|kind:\s*PrometheusRule|\s*-\s*alert:)", re.MULTILINE)
+
+
+def not_a_runbook(name: str, data: bytes) -> str:
+    """Why these bytes are not a runbook (empty: they may be one): Markdown or text only."""
+    head = data[:8192]
+    if b"\x00" in head or (
+        head and head.decode("utf-8", "replace").count("\ufffd") > len(head) // 10
+    ):
+        return "a binary file (runbooks are Markdown text)"
+    suffix = Path(name).suffix.lower()
+    if suffix in (".yml", ".yaml", ".json") and _RULES.search(head):
+        return "a Prometheus rules file (groups / alert rules); runbooks are Markdown"
+    if suffix not in RUNBOOK_SUFFIXES:
+        return f"a {suffix} file; runbooks are Markdown (.md, .markdown) or text (.txt)"
+    return ""
 
 
 def parse_bytes(data: bytes, file: str = "<runbook>", *, stem: str | None = None) -> Runbook:
@@ -92,7 +117,8 @@ def parse_text(
     text = text.replace("\x00", "\ufffd")
     lines = text.split("\n")
     problems = _encoding_warnings(file, lines)
-    front, body_start = front_matter(file, lines)
+    front, body_start, warnings = front_matter(file, lines)
+    problems += warnings
     body = "\n".join(lines[body_start:])
     walker = Walker(file, lines, problems, numbered_steps=front.get("numbered_steps", True))
     walker.walk(MD.parse(body), offset=body_start, level_base=0, embed=0)
@@ -111,6 +137,7 @@ def parse_text(
         severity=front.get("severity"),
         escalate_after_minutes=front.get("escalate_after_minutes"),
         tags=tuple(front.get("tags", ())),
+        weight=front.get("weight"),
         when=front.get("when"),
         problems=tuple(problems),
         digest=digest,

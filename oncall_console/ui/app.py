@@ -46,7 +46,6 @@ FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
 
-
 class OncallApp(App[None]):
     CSS_PATH = ["console.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
@@ -273,14 +272,14 @@ class OncallApp(App[None]):
         found = library.for_shift(ShiftMoment.START)
         settings = oncall.settings
         if not found or settings.read_only or oncall.store_error or settings.demo:
-            return  # the demo is a tour, not a shift: s / e are there when wanted
+            return  # the demo is a tour, not a shift: S / E are there when wanted
         try:
             done = await oncall.runbooks.progress(found[0], shift_scope(self.clock()))
         except Exception:
             return
         if not done:
             self.notify(
-                f"Press s for the start-of-shift checklist ({found[0].title}); e at the end.",
+                f"Press S for the start-of-shift checklist ({found[0].title}); E at the end.",
                 title="New shift",
                 timeout=15,
                 markup=False,
@@ -413,6 +412,8 @@ class OncallApp(App[None]):
             if alert is None:
                 return
             scope, started, what = f"alert {alert.name}", alert.starts_at, f"alert {alert.name}"
+        elif ask.every or not ask.check:
+            scope = "shift"  # the list of every runbook: walked for the shift
         else:
             scope, what = f"check {ask.check}", f"check {ask.check}"
         choice = oncall.choose_runbook(incident=ask.incident, alert=ask.alert, check=ask.check)
@@ -421,9 +422,8 @@ class OncallApp(App[None]):
             if not (choice.guesses or choice.rest or choice.link):
                 self.notify("No runbook is configured ([runbooks] paths).", timeout=6)
                 return
-            picked = await self.push_screen_wait(
-                RunbookPicker(f"No runbook names {what}: pick one", choice)
-            )
+            title = f"No runbook names {what}: pick one" if what else "Every runbook"
+            picked = await self.push_screen_wait(RunbookPicker(title, choice))
             if picked is None:
                 return
             if picked == LINK:
@@ -436,10 +436,11 @@ class OncallApp(App[None]):
                 )
                 return
             runbook = picked  # type: ignore[assignment]
-            oncall.remember_runbook(scope, runbook.id)
+            if what:
+                oncall.remember_runbook(scope, runbook.id)
         elif ask.incident:
             oncall.remember_runbook(scope, runbook.id)  # the incident names what it walks
-        self.push_screen(RunbookScreen(runbook, scope, started_at=started))
+        self.push_screen(RunbookScreen(runbook, scope, started_at=started, labels=choice.labels))
 
     def on_open_checklist(self, message: OpenChecklist) -> None:
         message.stop()
@@ -481,6 +482,7 @@ class OncallApp(App[None]):
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
         from oncall_console.ui.screens.runbook import RunbookScreen
+        from oncall_console.ui.screens.silences import SilencesScreen
 
         keymap = dict(self.oncall.settings.keys) if self.ready else {}
         screens = [
@@ -488,6 +490,7 @@ class OncallApp(App[None]):
             ("Incident screen", IncidentScreen),
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
+            ("Silences", SilencesScreen),
             ("Detail view", DetailScreen),
             ("Look closer", CloserScreen),
         ]
@@ -542,7 +545,8 @@ class OncallApp(App[None]):
             )
             yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
             yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
-            for moment, key in (("start", "s"), ("end", "e")):
+            yield from (SystemCommand(*command) for command in dash.palette_commands())
+            for moment, key in (("start", "S"), ("end", "E")):
                 yield SystemCommand(
                     f"{moment.title()}-of-shift checklist  ({key})",
                     f"Walk today's {moment}-of-shift runbook",

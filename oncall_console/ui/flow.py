@@ -74,7 +74,13 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
     plan: ActionPlan | None
     if ask.ask or any(p.name not in values for p in spec.params):
         plan = await app.push_screen_wait(
-            ParamsForm(spec, values, subject=ask.subject, check=check)
+            ParamsForm(
+                spec,
+                values,
+                subject=ask.subject,
+                check=check,
+                focus_first=next((n for n in ask.ask if n not in values), ""),
+            )
         )
         if plan is None:
             return None

@@ -92,11 +92,15 @@ class OpenRunbook(Message):
     name), an alert (by fingerprint) or a check. When none is sure, a picker offers the
     best guesses first, then every runbook: never a dead end."""
 
-    def __init__(self, incident: str = "", *, alert: str = "", check: str = "") -> None:
+    def __init__(
+        self, incident: str = "", *, alert: str = "", check: str = "", every: bool = False
+    ) -> None:
         super().__init__()
         self.incident = incident
         self.alert = alert
         self.check = check
+        self.every = every
+        """The list of every runbook, searchable by title (whatever the selection)."""
 
 
 class OpenChecklist(Message):

@@ -70,6 +70,16 @@ async def settle(pilot: object) -> None:
         await pilot.pause(0.01)  # type: ignore[attr-defined]
     else:
         raise TimeoutError("the demo never finished its first poll")
+    # The SLI sparklines' range comes from the source in a worker: wait for it too.
+    from oncall_console.ui.widgets.sli import SliCard
+
+    for _ in range(500):
+        cards = list(app.dashboard.query(SliCard))
+        if all(c.ranged is not None or not c._keeps_history for c in cards):
+            break
+        await pilot.pause(0.01)  # type: ignore[attr-defined]
+    else:
+        raise TimeoutError("the SLI sparklines never got their range")
     app.dashboard.sync(force=True)
     await pilot.pause()  # type: ignore[attr-defined]
     # A full repaint, so the picture does not depend on which partial updates came first

@@ -1,11 +1,12 @@
 """The ``alertmanager`` backend's alert feed: ``GET /api/v2/alerts``, read one alert at a time.
 
-Silenced alerts come back as ``suppressed`` and inhibited ones as ``inhibited`` (or
-not at all with ``include_silenced = false``). Severity comes from one label through
-``severity_map``; a value that is itself a severity (``SEV2``, ``P1``) is taken as
-it is; anything else is ``default_severity``. More than ``max_alerts`` alerts are
-cut, and one extra synthetic alert (``AlertFeedTruncated``) says how many were left
-out. The answer is read one alert at a time in the thread pool, and an alert whose
+With ``read_groups`` the answer of ``/api/v2/alerts/groups`` is read instead (whole:
+it is grouped, not a flat array), each alert once, its group the route's. Silenced
+alerts come back as ``suppressed`` and inhibited ones as ``inhibited`` (or
+not at all with ``include_silenced = false``). Severity and summary are read as
+``backends.shared.alerts`` says (an ordered list of labels, of annotations). More than
+``max_alerts`` alerts are cut, the least severe first, and one extra synthetic alert
+(``AlertFeedTruncated``) says how many were left out, of which severities. The answer is read one alert at a time in the thread pool, and an alert whose
 JSON did not change since the last poll keeps its ``Alert`` (json_array.ArrayMemo).
 
 What "no alert" means is decided here, and only a well-formed answer may say it: a
@@ -19,6 +20,7 @@ the engine resolves nothing on its account (``Engine.sync_incidents``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from pydantic import BaseModel
@@ -26,6 +28,7 @@ from pydantic import BaseModel
 from oncall_console.backends.alertmanager.client import (
     KEY_LIMIT,
     MAX_LABELS,
+    MAX_RESPONSE_BYTES,
     VALUE_LIMIT,
     AlertmanagerClient,
     AlertmanagerError,
@@ -37,12 +40,13 @@ from oncall_console.backends.alertmanager.client import (
 )
 from oncall_console.backends.alertmanager.json_array import ArrayMemo, Malformed, NotAnArray
 from oncall_console.backends.base import BackendContext
+from oncall_console.backends.shared.alerts import cut_summary, most_severe
 from oncall_console.model import Alert, AlertState, Severity
 from oncall_console.text import clean
 
 
 class CutAlerts(list[Alert]):
-    """The first ``max_alerts`` alerts of a longer answer, then ``AlertFeedTruncated``.
+    """The ``max_alerts`` most severe alerts of a longer answer, then ``AlertFeedTruncated``.
 
     ``complete`` is False: an alert that is not in it may be in the part cut off, so it
     must not be taken for resolved (the engine reads ``complete`` of every feed's list;
@@ -57,7 +61,9 @@ class AlertFeed(AlertmanagerClient):
     def __init__(self, name: str, options: BaseModel, context: BackendContext) -> None:
         super().__init__(name, options, context)
         # The last answer's alerts, by the text of each: most of a poll's answer is unchanged.
-        self._feed = ArrayMemo(self._alert, _fingerprint, self.options.max_alerts)
+        # Every alert is read (the answer is bounded by MAX_RESPONSE_BYTES): the ones kept
+        # are the most severe, wherever they are in the answer.
+        self._feed = ArrayMemo(self._alert, _fingerprint, MAX_RESPONSE_BYTES)
         self._feed_alerts: tuple[list[Alert | None], int, list[Alert]] = ([], 0, [])
 
     # --- alerts ---------------------------------------------------------------------------
@@ -71,6 +77,13 @@ class AlertFeed(AlertmanagerClient):
         return params
 
     async def alerts(self) -> list[Alert]:
+        if self.options.read_groups:
+            _, answer = await self._request(
+                "GET", "/api/v2/alerts/groups", params=self._alert_params(), decode=False
+            )
+            return await self.context.run_sync(
+                self._parse_groups, answer, timeout=self.options.timeout
+            )
         _, answer = await self._request(
             "GET", "/api/v2/alerts", params=self._alert_params(), decode=False
         )
@@ -100,24 +113,53 @@ class AlertFeed(AlertmanagerClient):
         last, last_total, out = self._feed_alerts
         if alerts is last and total == last_total:
             return out  # the very list read (and checked) last time
+        out = self._kept(what, alerts, total)
+        self._feed_alerts = (alerts, total, out)
+        return out
+
+    def _kept(self, what: str, alerts: list[Alert | None], total: int) -> list[Alert]:
+        """Every item an alert (else AlertmanagerError), cut to the most severe."""
         for index, found in enumerate(alerts):
             if found is None:
                 raise AlertmanagerError(f"{what}: item {index} of the list is not an alert")
         out = [a for a in alerts if a is not None]
-        if total > len(alerts):
-            out = CutAlerts(out)
-            out.append(self._truncation_alert(total, len(alerts)))
-        self._feed_alerts = (alerts, total, out)
+        if total > self.options.max_alerts:
+            kept, cut = most_severe(out, self.options.max_alerts)
+            out = CutAlerts(kept)
+            out.append(self._truncation_alert(total, len(kept), cut_summary(cut)))
         return out
 
-    def _truncation_alert(self, total: int, cap: int) -> Alert:
+    def _parse_groups(self, answer: Answer) -> list[Alert]:
+        """``/api/v2/alerts/groups``: each alert once (it is in a group per route that
+        matched), its group the route's labels and receiver."""
+        body, content_type = answer
+        what = f"GET {self.options.url}/api/v2/alerts/groups"
+        doc = decode_json(what, body.decode("utf-8", errors="replace"), content_type)
+        if not isinstance(doc, list):
+            kind = "JSON null" if doc is None else f"a JSON {type(doc).__name__}"
+            raise AlertmanagerError(f"{what}: expected a list of alert groups, got {kind}")
+        seen: dict[str, Alert | None] = {}
+        for index, group in enumerate(doc):
+            if not isinstance(group, dict) or not isinstance(group.get("alerts"), list):
+                raise AlertmanagerError(f"{what}: item {index} of the list is not a group")
+            labels = _clean_map(group.get("labels"))
+            receiver = _clean(as_dict(group.get("receiver")).get("name", ""), KEY_LIMIT)
+            name = " · ".join(f"{k}={v}" for k, v in labels.items()) or receiver
+            for item in group["alerts"]:
+                key = _fingerprint(item) or f"{index}:{len(seen)}"
+                if key not in seen:
+                    found = self._alert(item)
+                    seen[key] = dataclasses.replace(found, group=name) if found else None
+        return self._kept(what, list(seen.values()), len(seen))
+
+    def _truncation_alert(self, total: int, cap: int, cut: str) -> Alert:
         return Alert(
             fingerprint=f"{self.name}:truncated",
             name="AlertFeedTruncated",
             severity=Severity.SEV3,
             summary=(
-                f"Alertmanager {self.name} returned {total:,} alerts; only the first"
-                f" {cap:,} are shown (max_alerts)"
+                f"Alertmanager {self.name} returned {total:,} alerts; the {cap:,} most severe"
+                f" are shown (max_alerts), {total - cap:,} cut: {cut}"
             ),
             starts_at=self.context.clock(),
             source=self.name,
@@ -139,12 +181,11 @@ class AlertFeed(AlertmanagerClient):
             state = AlertState.SUPPRESSED
         if status.get("inhibitedBy"):
             state = AlertState.INHIBITED if not status.get("silencedBy") else AlertState.SUPPRESSED
-        summary = annotations.get("summary") or annotations.get("description") or ""
         return Alert(
             fingerprint=fingerprint,
             name=labels.get("alertname", "") or "(no alertname)",
-            severity=self._severity(labels.get(self.options.severity_label)),
-            summary=_clean(summary, 500),
+            severity=self.options.severity_of(labels),
+            summary=_clean(self.options.summary_of(annotations), 500),
             state=state,
             starts_at=parse_time(item.get("startsAt")),
             labels=labels,
@@ -155,18 +196,6 @@ class AlertFeed(AlertmanagerClient):
                 f"{key}={labels[key]}" for key in self.options.group_by if key in labels
             ),
         )
-
-    def _severity(self, value: str | None) -> Severity:
-        opts = self.options
-        if value:
-            mapped = opts.severity_map.get(value.strip().lower())
-            if mapped:
-                return Severity.parse(mapped)
-            try:
-                return Severity.parse(value)
-            except ValueError:
-                pass
-        return Severity.parse(opts.default_severity)
 
 
 def _clean(value: object, limit: int) -> str:

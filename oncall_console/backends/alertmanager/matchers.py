@@ -1,6 +1,10 @@
 """Label matchers in Alertmanager's own syntax, parsed strictly and matched locally.
 
-``name="v"``, ``name=~"re"``, ``name!="v"``, ``name!~"re"``, comma-separated; a
+``name="v"``, ``name=~"re"``, ``name!="v"``, ``name!~"re"``, comma-separated, in
+optional braces (``{a="b"}``, as amtool takes them). A label name may be any UTF-8
+text as Alertmanager 0.27+ allows: bare when it has no space or operator character
+(``Σ="c"``), else double-quoted (``"service name"="api"``); one that is not a classic
+name is written back quoted, as Alertmanager's UTF-8 matchers write it. A
 regex is anchored at both ends as Alertmanager anchors it, and syntax that Python
 accepts but Alertmanager's RE2 refuses is refused here too. A silence's preview
 matches the alerts firing now with these, so what it shows is what it will mute.
@@ -15,6 +19,8 @@ from typing import Any
 from oncall_console.text import clean
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A bare UTF-8 name: anything but space, quotes, braces, operators, comma, backslash.
+_BARE_NAME = re.compile(r"[^\s{}!=~,\\\"'`]+")
 _OPS = ("=~", "!~", "!=", "=")  # longest first
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n"}
 # Perl syntax that Python accepts but Alertmanager's RE2 refuses.
@@ -34,7 +40,7 @@ class Matcher:
 
     def render(self) -> str:
         op = {(False, True): "=", (True, True): "=~", (False, False): "!=", (True, False): "!~"}
-        return f"{self.name}{op[self.regex, self.equal]}{quote(self.value)}"
+        return f"{render_name(self.name)}{op[self.regex, self.equal]}{quote(self.value)}"
 
     def matches_value(self, value: str) -> bool:
         # Anchored at both ends like Alertmanager's "^(?:re)$"; "." skips newlines, as in RE2.
@@ -59,10 +65,16 @@ def quote(value: str) -> str:
     return f'"{escaped}"'
 
 
+def render_name(name: str) -> str:
+    """A classic label name as it is; any other (UTF-8, spaces) in double quotes."""
+    return name if _LABEL_NAME.fullmatch(name) else quote(name)
+
+
 def parse_matchers(text: str) -> list[Matcher]:
     """``name="v"``, ``name=~"re"``, ``name!="v"``, ``name!~"re"``, comma-separated.
 
-    Values are double-quoted, with ``\\"``, ``\\\\`` and ``\\n`` as the only escapes.
+    Values (and names that need it) are double-quoted, with ``\\"``, ``\\\\`` and
+    ``\\n`` as the only escapes.
     Raises MatcherError naming the position and what was expected.
     """
     matchers: list[Matcher] = []
@@ -77,57 +89,73 @@ def parse_matchers(text: str) -> list[Matcher]:
         rest = text[i : i + 20]
         return f"at position {i + 1} ({clean(rest, limit=20)!r})" if rest else "at the end"
 
-    skip_space()
-    if i == n:
-        raise MatcherError('no matchers given (write e.g. alertname="HighErrorRate")')
-    while True:
-        skip_space()
-        m = _LABEL_NAME.match(text, i)
-        if not m:
-            raise MatcherError(f"expected a label name {where()}")
-        name = m.group(0)
-        i = m.end()
-        skip_space()
-        op = next((o for o in _OPS if text.startswith(o, i)), None)
-        if op is None:
-            raise MatcherError(f"expected =, !=, =~ or !~ after {name} {where()}")
-        i += len(op)
-        skip_space()
-        if i >= n or text[i] != '"':
-            raise MatcherError(f"the value of {name} must be in double quotes {where()}")
+    def quoted(what: str) -> str:
+        """The double-quoted string at ``i`` (its quotes and escapes taken off)."""
+        nonlocal i
         i += 1
         chars: list[str] = []
         while True:
             if i >= n:
-                raise MatcherError(f"the value of {name} has no closing quote")
+                raise MatcherError(f"{what} has no closing quote")
             c = text[i]
             if c == '"':
                 i += 1
-                break
+                return "".join(chars)
             if c == "\\":
                 nxt = text[i + 1] if i + 1 < n else ""
                 if nxt not in _ESCAPES:
                     raise MatcherError(
-                        f"unknown escape \\{clean(nxt, limit=1)} in the value of {name}"
-                        ' (only \\" \\\\ \\n)'
+                        f'unknown escape \\{clean(nxt, limit=1)} in {what} (only \\" \\\\ \\n)'
                     )
                 chars.append(_ESCAPES[nxt])
                 i += 2
                 continue
             chars.append(c)
             i += 1
-        value = "".join(chars)
+
+    skip_space()
+    braced = text.startswith("{", i) and text.rstrip(" \t").endswith("}")
+    if braced:  # {a="b", c="d"}, as amtool and Alertmanager's UI write a silence
+        i += 1
+        n = len(text.rstrip(" \t")) - 1
+        skip_space()
+    if i == n:
+        raise MatcherError('no matchers given (write e.g. alertname="HighErrorRate")')
+    while True:
+        skip_space()
+        if i < n and text[i] == '"':
+            name = quoted("a quoted label name")
+            if not name:
+                raise MatcherError(f"a label name must not be empty {where()}")
+        else:
+            m = _BARE_NAME.match(text, i, n)
+            if not m:
+                raise MatcherError(f"expected a label name {where()}")
+            name = m.group(0)
+            i = m.end()
+        if not name.isprintable():
+            raise MatcherError(f"a label name must be printable text {where()}")
+        shown = clean(render_name(name), limit=60)
+        skip_space()
+        op = next((o for o in _OPS if text.startswith(o, i, n)), None)
+        if op is None:
+            raise MatcherError(f"expected =, !=, =~ or !~ after {shown} {where()}")
+        i += len(op)
+        skip_space()
+        if i >= n or text[i] != '"':
+            raise MatcherError(f"the value of {shown} must be in double quotes {where()}")
+        value = quoted(f"the value of {shown}")
         regex, equal = op in ("=~", "!~"), op in ("=", "=~")
         if regex:
             if _NOT_RE2.search(value):
                 raise MatcherError(
-                    f"the regex of {name} uses syntax Alertmanager does not support"
+                    f"the regex of {shown} uses syntax Alertmanager does not support"
                     " (lookaround, backreferences, possessive or atomic groups)"
                 )
             try:
                 re.compile(value)
             except re.error as exc:
-                raise MatcherError(f"the regex of {name} is invalid: {exc}") from None
+                raise MatcherError(f"the regex of {shown} is invalid: {exc}") from None
         matchers.append(Matcher(name, value, regex, equal))
         skip_space()
         if i == n:

@@ -1,4 +1,4 @@
-"""The ``alertmanager`` backend's settings: the server, severity mapping, silence limits."""
+"""The ``alertmanager`` backend's settings: the server, how alerts are read, silence limits."""
 
 from __future__ import annotations
 
@@ -9,25 +9,16 @@ import httpx
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from oncall_console.backends.base import Strict
+from oncall_console.backends.shared.alerts import AlertReading
 from oncall_console.durations import parse_duration
-from oncall_console.model import Severity
 from oncall_console.secrets import one_source_each
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 MIN_SILENCE = 60.0
 
-DEFAULT_SEVERITY_MAP = {
-    "page": "SEV1",
-    "critical": "SEV2",
-    "error": "SEV2",
-    "warning": "SEV3",
-    "info": "SEV4",
-    "none": "SEV4",
-}
 
-
-class AlertmanagerOptions(Strict):
+class AlertmanagerOptions(AlertReading):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     url: str
@@ -42,12 +33,9 @@ class AlertmanagerOptions(Strict):
     """Seconds one request may take, from connect to the last byte."""
     group_by: list[str] = Field(default_factory=lambda: ["alertname"])
     """Labels whose values form an alert's group, e.g. "alertname=HighErrorRate · service=api"."""
-    severity_label: str = "severity"
-    """The label that carries an alert's severity."""
-    severity_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY_MAP))
-    """Severity label value -> SEV1-SEV4 (or P1-P4); matched case-insensitively."""
-    default_severity: str = "SEV3"
-    """Severity of an alert whose label is missing or not in severity_map."""
+    read_groups: bool = False
+    """Read ``/api/v2/alerts/groups`` instead of ``/api/v2/alerts``: an alert's group is
+    the one Alertmanager's route made (its group_by labels and receiver), not group_by."""
     include_silenced: bool = True
     """Show silenced and inhibited alerts too (as suppressed / inhibited)."""
     silence_max_duration: Seconds = 86400.0
@@ -55,7 +43,8 @@ class AlertmanagerOptions(Strict):
     receiver_filter: str | None = None
     """Only alerts routed to receivers matching this regex (Alertmanager's receiver filter)."""
     max_alerts: int = Field(default=10_000, ge=1, le=1_000_000)
-    """Alerts kept from one answer; more are cut, and a synthetic alert says so."""
+    """Alerts kept from one answer, the most severe first; more are cut, and a synthetic
+    alert says how many, of which severities."""
 
     @field_validator("url")
     @classmethod
@@ -67,19 +56,6 @@ class AlertmanagerOptions(Strict):
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError("must be an http:// or https:// URL with a host")
         return url.rstrip("/")
-
-    @field_validator("severity_map")
-    @classmethod
-    def _severity_map(cls, mapping: dict[str, str]) -> dict[str, str]:
-        out = {}
-        for key, value in mapping.items():
-            out[key.strip().lower()] = Severity.parse(value).label  # ValueError names the value
-        return out
-
-    @field_validator("default_severity")
-    @classmethod
-    def _default_severity(cls, value: str) -> str:
-        return Severity.parse(value).label
 
     @field_validator("silence_max_duration")
     @classmethod

@@ -15,8 +15,10 @@ from pydantic import ConfigDict, Field, field_validator
 
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.demo import inspect as closer
+from oncall_console.backends.demo.silences import DemoSilences, SilenceError, silence_specs
 from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
 from oncall_console.model import (
+    ActionInvalid,
     ActionRequest,
     ActionResult,
     ActionSpec,
@@ -29,6 +31,7 @@ from oncall_console.model import (
     InspectView,
     Outcome,
     ParamSpec,
+    Silence,
     SliReading,
     SliSpec,
     Status,
@@ -90,6 +93,7 @@ class DemoBackend(Backend):
             Capability.SLI,
             Capability.ALERTS,
             Capability.INCIDENTS,
+            Capability.SILENCES,
             Capability.ACTIONS,
             Capability.INSPECT,
         }
@@ -101,6 +105,7 @@ class DemoBackend(Backend):
     def __init__(self, name: str, options: Any, context: BackendContext) -> None:
         super().__init__(name, options, context)
         self._simulation: Simulation | None = None
+        self._silences = DemoSilences(name)
 
     @property
     def simulation(self) -> Simulation:
@@ -152,8 +157,24 @@ class DemoBackend(Backend):
         )
         return [reading]
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        metric = getattr(sli.params, "metric", None) or sli.name.replace("-", "_")
+        points = max(2, points)
+        step = seconds / (points - 1)
+        try:
+            history = self.simulation.sli_history(metric, self.context.clock(), points, step)
+        except SimulationError as exc:
+            raise ValueError(str(exc)) from None
+        return {"": history}
+
     async def alerts(self) -> list[Alert]:
-        return self.simulation.alerts(self.context.clock())
+        now = self.context.clock()
+        return self._silences.mute(self.simulation.alerts(now), now)
+
+    async def silences(self) -> list[Silence]:
+        return self._silences.silences(self.context.clock())
 
     async def incidents(self) -> list[Incident]:
         return self.simulation.incidents(self.context.clock())
@@ -216,6 +237,7 @@ class DemoBackend(Backend):
                 verify_check="database",
                 confirm=Confirm.YES_NO,
             ),
+            *silence_specs(),
         ]
 
     def inspect_views(self, check: CheckSpec) -> list[InspectView]:
@@ -228,6 +250,18 @@ class DemoBackend(Backend):
         return closer.look(target, self.simulation.check(target, now), view, now)
 
     async def preview(self, request: ActionRequest) -> str:
+        if request.action in _SILENCING:
+            now = self.context.clock()
+            try:
+                return self._silences.preview(
+                    request.action,
+                    request.params,
+                    now,
+                    request.operator or "",
+                    self.simulation.alerts(now),
+                )
+            except SilenceError as exc:
+                raise ActionInvalid(str(exc)) from None
         try:
             return self.simulation.preview(request.action, request.params, self.context.clock())
         except SimulationError as exc:
@@ -235,6 +269,8 @@ class DemoBackend(Backend):
 
     async def run(self, request: ActionRequest) -> ActionResult:
         now, sim = self.context.clock(), self.simulation
+        if request.action in _SILENCING:
+            return self._silence(request, now)
         target = _target_of(self.actions(), request)
         try:
             preview = sim.preview(request.action, request.params, now)
@@ -257,6 +293,23 @@ class DemoBackend(Backend):
             after=after,
             at=now,
         )
+
+    def _silence(self, request: ActionRequest, now: float) -> ActionResult:
+        try:
+            if request.dry_run:
+                preview = self._silences.preview(
+                    request.action, request.params, now, request.operator or "", []
+                )
+                return ActionResult(request, Outcome.DRY_RUN, f"dry run: {preview}", at=now)
+            message = self._silences.apply(
+                request.action, request.params, now, request.operator or ""
+            )
+        except SilenceError as exc:
+            return ActionResult(request, Outcome.REFUSED, str(exc), at=now)
+        return ActionResult(request, Outcome.SUCCEEDED, message, at=now)
+
+
+_SILENCING = ("silence", "expire-silence")
 
 
 def _target_of(actions: list[ActionSpec], request: ActionRequest) -> str:

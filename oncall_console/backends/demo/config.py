@@ -62,6 +62,6 @@ def demo_config_dict(seed: int = 7, speed: float = 1.0) -> dict[str, Any]:
             # The demo's own first (they win an alert name both claim), then the team
             # runbooks: the Redis-memory and disk alerts are theirs, and s / e, and the
             # handoff's offer, use the start- and end-of-shift checklists.
-            "dirs": [str(shipped("runbooks") / "demo"), str(shipped("runbooks"))]
+            "dirs": [str(shipped("runbooks-demo")), str(shipped("runbooks"))]
         },
     }

@@ -15,6 +15,7 @@ server, has none of them):
 - ``client.py``: the client, the calls in the pool, errors in one line;
 - ``health.py``: the three kinds of check;
 - ``actions.py``: the seven actions;
+- ``diagnose.py``: a runbook's ``kubectl get pods``, answered read-only (no kubectl runs);
 - ``inspect.py``: the closer looks: a workload's events, its pods' log tail;
 - ``selectors.py``, ``objects.py``, ``patches.py``: the pure logic (label selectors;
   what objects say; rollback plans and patches);

@@ -9,7 +9,10 @@ retries and a timeout cut to what is left of the caller's deadline.
 - ``sli.py``: SLI readings, error budgets and burn rates, the sparkline history;
 - ``slo.py``: the error-budget arithmetic, pure;
 - ``health.py``: the health check of Prometheus itself (ready, scrape targets);
-- ``backend.py``: :class:`PrometheusBackend`, made of the SLIs and the health check.
+- ``rules.py``: rule files, ``/api/v1/rules`` and ``/api/v1/alerts`` read, pure;
+- ``feed.py``: firing alerts (without Alertmanager) and alerting rules, read;
+- ``slo_specs.py``: Sloth and OpenSLO specs as ``[slis]`` tables (``slo import``), pure;
+- ``backend.py``: :class:`PrometheusBackend`, made of the SLIs, the health check, the feed.
 """
 
 from oncall_console.backends.prometheus.backend import PrometheusBackend

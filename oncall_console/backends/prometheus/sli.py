@@ -36,7 +36,7 @@ from oncall_console.backends.prometheus.client import (
     http_error,
 )
 from oncall_console.backends.prometheus.options import PrometheusSliParams
-from oncall_console.model import DetailTable, SliReading, SliSpec, Thresholds
+from oncall_console.model import DetailTable, SliReading, SliSpec, SloSpec, Thresholds
 from oncall_console.text import clean
 
 _HISTORY_REFRESH_STEPS = 10  # a full query_range every 10 steps (5 min at the 30 s default)
@@ -114,6 +114,7 @@ class PrometheusSlis(PrometheusClient):
             self._fetch_sli,
             client,
             params,
+            slo,
             windows,
             want_history,
             now,
@@ -169,10 +170,38 @@ class PrometheusSlis(PrometheusClient):
             )
         return readings
 
+    async def sli_range(
+        self, sli: SliSpec, seconds: float, points: int
+    ) -> dict[str, tuple[float, ...]]:
+        """The sparkline's ``[`` / ``]`` range: one ``query_range`` of the SLI's query over
+        the last ``seconds``, ``points`` steps, each series named as :meth:`query_sli`
+        names it (scaled the same way)."""
+        params = sli.params
+        if not isinstance(params, PrometheusSliParams):
+            params = PrometheusSliParams.model_validate(params or {})
+        client = self._ensure_client()
+        now = self.context.clock()
+        points = max(2, min(points, 1000))
+        step = max(1, round(seconds / (points - 1)))
+        wide = params.model_copy(update={"history": f"{round(seconds)}s", "step": f"{step}s"})
+        deadline = time.monotonic() + sli.timeout * DEADLINE_SHARE
+        result = await self.context.run_sync(
+            self._range, client, wide, now, deadline, sli.timeout, {}, timeout=sli.timeout
+        )
+        by_labels = _range_points(result)
+        named = _name_series([(labels, 0.0) for labels in by_labels], params.series_label)
+        if len(named) > params.max_series:
+            named = sorted(named, key=lambda n: n[0])[: params.max_series]
+        return {
+            name: tuple(v * params.scale for _t, v in by_labels[labels])
+            for name, labels, _v in named
+        }
+
     def _fetch_sli(
         self,
         client: PrometheusConnect,
         params: PrometheusSliParams,
+        slo: SloSpec | None,
         windows: Sequence[float],
         want_history: bool,
         at: float,
@@ -186,7 +215,7 @@ class PrometheusSlis(PrometheusClient):
         if params.error_ratio_query:
             for w in windows:
                 dur = slo_math.promql_duration(w)
-                query = params.error_ratio_query.replace("{window}", dur)
+                query = slo_math.ratio_query(params.error_ratio_query, w, slo)
                 what = f"error_ratio_query [{dur}]"
                 fetched.ratios[w] = self._instant(
                     client, query, what, at, deadline, timeout, timings

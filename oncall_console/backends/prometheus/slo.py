@@ -72,6 +72,23 @@ def budget_remaining(error_ratio: float | None, objective: float) -> float | Non
     return None if burn is None else 1.0 - burn
 
 
+def ratio_query(template: str, window: float, slo: SloSpec | None) -> str:
+    """The error-ratio PromQL for one window, as the SLO budgets it.
+
+    Occurrences: the template with ``{window}`` filled in. Time slices: the template
+    over one slice, judged slice by slice over the window with a subquery — the share
+    of slices whose error ratio is above ``1 - time_slice_target`` ("timeslices"), or
+    the mean of the slices' error ratios ("ratio_timeslices")."""
+    if slo is None or slo.budgeting == "occurrences":
+        return template.replace("{window}", promql_duration(window))
+    slice_ = promql_duration(slo.time_slice)
+    per_slice = template.replace("{window}", slice_)
+    if slo.budgeting == "timeslices":
+        bound = 1.0 - (slo.time_slice_target or 0.0)
+        per_slice = f"({per_slice}) > bool {bound:.12g}"
+    return f"avg_over_time(({per_slice})[{promql_duration(window)}:{slice_}])"
+
+
 def windows_of(slo: SloSpec) -> tuple[float, ...]:
     """Every window whose error ratio the SLO needs, shortest first, each once."""
     wanted = {slo.window}

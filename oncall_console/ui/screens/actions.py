@@ -121,8 +121,11 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
         *,
         subject: str = "",
         check: Callable[[dict[str, Any]], Awaitable[ActionPlan]],
+        focus_first: str = "",
     ) -> None:
         super().__init__()
+        self.focus_first = focus_first
+        """The field the cursor starts in (the first otherwise)."""
         self.spec = spec
         self.values = values
         self.subject = subject
@@ -228,6 +231,8 @@ class ParamsForm(ModalScreen["ActionPlan | None"]):
             if p.name in self.fields:
                 self._show(p.name, self._local_message(p))
         self._mark()
+        if self.focus_first in self.fields:  # a silence's comment, after its matchers
+            self.set_focus(self.fields[self.focus_first])
         self.call_after_refresh(self._fit)
 
     def on_resize(self, event: events.Resize) -> None:

@@ -67,9 +67,7 @@ class CloserScreen(Screen[None]):
             tooltip="Keep matching lines",
             priority=True,
         ),
-        Binding(
-            "r", "refresh", "Refresh", show=False, id="closer.refresh", tooltip="Look again now"
-        ),
+        Binding("r", "refresh", "Refresh", show=False, id="refresh", tooltip="Look again now"),
         Binding("j,down", "scroll(1)", "Down", show=False, id="closer.down"),
         Binding("k,up", "scroll(-1)", "Up", show=False, id="closer.up"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="closer.pagedown"),

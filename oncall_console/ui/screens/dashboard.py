@@ -15,13 +15,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.render import notify_error
+from oncall_console.ui.screens.alert_keys import AlertPanelKeys
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -45,7 +45,7 @@ def _starting(count: int, what: str) -> str:
     return f"starting {count} {what}{'' if count == 1 else 's'}…"
 
 
-class Dashboard(Screen[None]):
+class Dashboard(AlertPanelKeys):
     BINDINGS = [
         HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
@@ -75,8 +75,28 @@ class Dashboard(Screen[None]):
             id="incident.declare",
             tooltip="Declare an incident from the selected alert",
         ),
-        Binding("s", "shift('start')", "Start shift", id="shift.start", show=False),
-        Binding("e", "shift('end')", "End shift", id="shift.end", show=False),
+        Binding(
+            "A",
+            "acknowledge",
+            "Ack",
+            id="incident.ack",
+            show=False,
+            tooltip="Acknowledge the selected incident (asks y)",
+        ),
+        Binding(
+            "z",
+            "silence",
+            "Silence",
+            id="alerts.silence",
+            tooltip="Silence the selected alert (or folded group): duration, comment; asks y",
+            show=False,  # the alerts panel says it: at 80 columns the footer keeps /
+        ),
+        Binding(
+            "Z", "silences", "Silences", id="silences", show=False, tooltip="Silences in force"
+        ),
+        # S / E, not s / e: s is an incident's status (one meaning per key).
+        Binding("S", "shift('start')", "Start shift", id="shift.start", show=False),
+        Binding("E", "shift('end')", "End shift", id="shift.end", show=False),
         Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
         Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
         Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
@@ -89,6 +109,38 @@ class Dashboard(Screen[None]):
             "label or summary (esc clears)",
         ),
         Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
+        Binding(
+            "B",
+            "runbooks",
+            "Runbooks",
+            id="runbooks.all",
+            show=False,
+            tooltip="Every runbook, searchable by title (open any, e.g. a change procedure)",
+        ),
+        Binding(
+            "R",
+            "rules",
+            "Rules",
+            id="rules",
+            show=False,
+            tooltip="Alerting rules: thresholds, for, severity, state (read-only)",
+        ),
+        Binding(
+            "left_square_bracket",
+            "sli_range(-1)",
+            "Shorter",
+            id="slis.shorter",
+            show=False,
+            tooltip="SLI sparklines reach back less far (5m, 15m, 1h, 6h)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "sli_range(1)",
+            "Longer",
+            id="slis.longer",
+            show=False,
+            tooltip="SLI sparklines reach back further (5m, 15m, 1h, 6h)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
@@ -100,6 +152,8 @@ class Dashboard(Screen[None]):
         self._seen_version = -1
         self._seen_second = -1
         self._seen_slis: str | None = None
+        self._sli_range = 300.0
+        """Seconds the SLI sparklines reach back ([ / ] change it)."""
         self._first_states: dict[str, CheckState] = {}
         """Rows of the first poll's results, until the engine is attached."""
 
@@ -121,6 +175,7 @@ class Dashboard(Screen[None]):
                     yield from self._sli_cards(self._oncall)
         with Vertical(id="alerts-panel", classes="panel") as alerts:
             alerts.border_title = ALERTS_TITLE
+            alerts.border_subtitle = "z silence · Z silences"
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
             yield AlertFilter(
                 on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
@@ -148,6 +203,7 @@ class Dashboard(Screen[None]):
         # Colours come from theme variables, which are set after the theme changes.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.restyle())
         if self._oncall is not None:
+            self._slis_titled()
             self._show_engine()
             return
         sketch = self.sketch
@@ -165,8 +221,8 @@ class Dashboard(Screen[None]):
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
         self._oncall = oncall
         self._subtitle("#health-panel", "")
-        self._subtitle("#slis", "")
         await self.query_one("#slis").mount_all(self._sli_cards(oncall))
+        self._slis_titled()
         self._show_engine()
         self.refresh_bindings()
 
@@ -205,14 +261,17 @@ class Dashboard(Screen[None]):
         header.operator = settings.operator
         header.demo = settings.demo
         header.read_only = settings.read_only
+        desk = self.oncall.incidents
+        self.query_one(AlertsTable).know_owners(
+            lambda i: desk.cached(i) is not None, self.oncall.incident_source
+        )
         self.sync(force=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self._oncall is None:
             return None  # starting: shown, disabled
-        if action == "declare" and self._oncall.settings.read_only:
-            return False  # a read-only console writes nothing: the key is not offered
-        return True
+        # A read-only console writes nothing: the keys are not offered.
+        return not (action in ("declare", "acknowledge") and self._oncall.settings.read_only)
 
     # --- keeping the picture current ------------------------------------------------------
 
@@ -274,7 +333,6 @@ class Dashboard(Screen[None]):
             DetailScreen,
             alert_detail,
             check_detail,
-            incident_detail,
             sli_detail,
         )
 
@@ -292,11 +350,9 @@ class Dashboard(Screen[None]):
 
                     self.app.push_screen(IncidentScreen(ident))  # ours: worked on here
                     return
-                for i in oncall.incident_list():  # a source's incident: read only
+                for i in oncall.incident_list():  # a source's: who owns it, how to take over
                     if i.id == ident:
-                        self.app.push_screen(
-                            DetailScreen(f"Incident {i.id}", incident_detail(i, now))
-                        )
+                        self.run_worker(self._source_incident(i, now), group="source-incident")
             elif kind == "group":
                 focused.toggle_group(ident)  # enter unfolds (and folds) a group of alerts
             elif kind == "alert":
@@ -347,7 +403,11 @@ class Dashboard(Screen[None]):
         elif kind == "incident":
             self.post_message(OpenRunbook(row.id))
         else:
-            self.post_message(OpenRunbook(check=""))  # the picker: every runbook
+            self.post_message(OpenRunbook(every=True))  # the picker: every runbook
+
+    def action_runbooks(self) -> None:
+        """Every runbook, searchable by title: those no alert or check names too."""
+        self.post_message(OpenRunbook(every=True))
 
     async def action_declare(self) -> None:
         """An incident from the selected alert, once the engineer has read what it will
@@ -398,6 +458,11 @@ class Dashboard(Screen[None]):
 
         self.app.push_screen(HandoffScreen())
 
+    def action_rules(self) -> None:
+        from oncall_console.ui.screens.rules import RulesScreen
+
+        self.app.push_screen(RulesScreen())
+
     def action_shift(self, moment: str) -> None:
         self.post_message(OpenChecklist(moment))
 
@@ -427,6 +492,24 @@ class Dashboard(Screen[None]):
             return
         self.set_focus(table)
         table.move_cursor(row=table.get_row_index(worst))
+
+    def action_sli_range(self, step: int) -> None:
+        """[ / ]: the SLI sparklines' time range, one of RANGES, for every card."""
+        from oncall_console.ui.widgets.sparkline import RANGES, range_label
+
+        at = RANGES.index(self._sli_range) if self._sli_range in RANGES else 0
+        self._sli_range = RANGES[max(0, min(len(RANGES) - 1, at + step))]
+        for card in self.query(SliCard):
+            card.set_range(self._sli_range)
+        self._slis_titled()
+        self.notify(f"SLI sparklines: last {range_label(self._sli_range)}", timeout=2)
+
+    def _slis_titled(self) -> None:
+        from oncall_console.ui.widgets.sparkline import range_label
+
+        panel = self.query_one("#slis")
+        panel.border_title = f"SLIs · last {range_label(self._sli_range)}"
+        panel.border_subtitle = "[ ] range"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows

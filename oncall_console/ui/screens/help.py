@@ -5,7 +5,9 @@ keyboard (j/k, arrows, page keys, g/G); esc, ? or q close it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,7 +34,17 @@ def key_name(binding: Binding, keymap: Mapping[str, str]) -> str:
     for key in keys.split(","):
         key = key.strip()
         names.append(
-            {"question_mark": "?", "slash": "/", "space": "space", "escape": "esc"}.get(key, key)
+            {
+                "question_mark": "?",
+                "slash": "/",
+                "escape": "esc",
+                "left_square_bracket": "[",
+                "right_square_bracket": "]",
+                "full_stop": ".",
+                "comma": ",",
+                "minus": "-",
+                "plus": "+",
+            }.get(key, key)
         )
     return " ".join(names)
 
@@ -90,28 +102,23 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#help-box").focus()
 
-    def _body(self) -> Table:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True, style="bold")
-        table.add_column(ratio=1)
-        table.add_column(no_wrap=True, style="dim")
-        for title, rows in self.sections:
-            if not rows:
-                continue
-            table.add_row(Text(title, style="bold reverse"), "", "")
+    def _body(self) -> Group:
+        """One grid per section under its title line: a title in the key column widened it
+        to ~22 columns and squeezed the descriptions at 80 columns."""
+        sections = [(title, rows) for title, rows in self.sections if rows]
+        moves = [(key, what, "") for key, what in MOVES]
+        parts: list[Any] = []
+        for title, rows in [*sections, ("Moving", moves)]:
+            parts.append(Text(title, style="bold reverse"))
+            table = Table.grid(padding=(0, 2))
+            table.add_column(no_wrap=True, style="bold")
+            table.add_column(ratio=1)
+            table.add_column(no_wrap=True, style="dim")
             for key, what, ident in rows:
                 table.add_row(Text(key), Text(what), Text(ident))
-            table.add_row("", "", "")
-        table.add_row(Text("Moving", style="bold reverse"), "", "")
-        for key, what in MOVES:
-            table.add_row(Text(key), Text(what), "")
-        table.add_row("", "", "")
-        table.add_row(
-            "",
-            Text('Remap any key by its id in [keys] of the config, e.g. quit = "ctrl+q".'),
-            "",
-        )
-        return table
+            parts += [table, Text("")]
+        parts.append(Text('Remap any key by its id in [keys] of the config, e.g. quit = "ctrl+q".'))
+        return Group(*parts)
 
     def action_scroll(self, step: int) -> None:
         self.query_one("#help-box", VerticalScroll).scroll_relative(y=step, animate=False)

@@ -101,6 +101,44 @@ def announce_presence(oncall: OnCall, incident: str, doing: str = "") -> None:
     )
 
 
+async def apply_change(node: Any, change: Any) -> bool:
+    """Run one incident change; refusals (changed meanwhile, store down) are one line."""
+    try:
+        await change
+    except IncidentError as exc:
+        notify_error(node, "Not changed", exc)
+        return False
+    except Exception as exc:
+        node.notify(
+            f"not saved: {clean(str(exc), limit=200)}",
+            title="Store",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
+        return False
+    return True
+
+
+async def acknowledge(screen: Any, incident_id: str) -> bool:
+    """After a y (the incident screen's A, the alerts panel's A): it says what it did."""
+    yes = await screen.app.push_screen_wait(
+        YesNoPrompt(
+            f"Acknowledge {incident_id}",
+            "The response clock stops for everyone; the timeline says you acknowledged.",
+        )
+    )
+    if not yes:
+        screen.notify(f"{incident_id} not acknowledged.", timeout=3, markup=False)
+        return False
+    if not await apply_change(screen, oncall_of(screen).incidents.acknowledge(incident_id)):
+        return False
+    screen.notify(
+        f"Acknowledged {incident_id}: the response clock stopped.", timeout=5, markup=False
+    )
+    return True
+
+
 class IncidentScreen(Screen[None]):
     """One stored incident. Esc goes back to the dashboard."""
 
@@ -350,36 +388,18 @@ class IncidentScreen(Screen[None]):
 
     async def _do(self, change: Any, done: str = "") -> bool:
         """Run one change; refusals (changed meanwhile, store down) are one line."""
-        try:
-            await change
-        except IncidentError as exc:
-            notify_error(self, "Not changed", exc)
-            return False
-        except Exception as exc:
-            self.notify(
-                f"not saved: {clean(str(exc), limit=200)}",
-                title="Store",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+        if not await apply_change(self, change):
             return False
         await self.reload()
         if done:
-            self.notify(done, timeout=3, markup=False)
+            self.notify(done, timeout=5, markup=False)
         return True
 
     @work(exclusive=True, group="incident")
     async def action_acknowledge(self) -> None:
         """A second key first: acknowledging stops the response clock for everyone."""
-        if await self._confirm(
-            f"Acknowledge {self.incident_id}",
-            "The response clock stops for everyone; the timeline says you acknowledged.",
-        ):
-            await self._do(
-                self.service.acknowledge(self.incident_id),
-                f"Acknowledged {self.incident_id}: the response clock stopped.",
-            )
+        if await acknowledge(self, self.incident_id):
+            await self.reload()
 
     @work(exclusive=True, group="incident")
     async def action_take_command(self) -> None:
@@ -405,7 +425,11 @@ class IncidentScreen(Screen[None]):
             TextPrompt("Hand over command", "New commander (empty: nobody)", self._cur("commander"))
         )
         if who is not None:
-            await self._do(self.service.set_commander(self.incident_id, who))
+            before = self._cur("commander") or "nobody"
+            await self._do(
+                self.service.set_commander(self.incident_id, who),
+                f"{self.incident_id}: command handed to {who.strip() or 'nobody'} (was {before}).",
+            )
 
     @work(exclusive=True, group="incident")
     async def action_status(self) -> None:
@@ -419,7 +443,10 @@ class IncidentScreen(Screen[None]):
         )
         if why is None:
             return
-        await self._do(self.service.set_status(self.incident_id, picked, why))
+        await self._do(
+            self.service.set_status(self.incident_id, picked, why),
+            f"{self.incident_id} is {picked} now (was {current}); s changes it again.",
+        )
 
     @work(exclusive=True, group="incident")
     async def action_severity(self) -> None:
@@ -429,13 +456,20 @@ class IncidentScreen(Screen[None]):
             ChoicePrompt("Severity", choices, severity_label(int(current or 3)))
         )
         if picked is not None:
-            await self._do(self.service.set_severity(self.incident_id, picked))
+            before = severity_label(int(current or 3))
+            if picked != before:
+                await self._do(
+                    self.service.set_severity(self.incident_id, picked),
+                    f"{self.incident_id} is {picked} now (was {before}); v changes it again.",
+                )
 
     @work(exclusive=True, group="incident")
     async def action_note(self) -> None:
         text = await self.app.push_screen_wait(TextPrompt("Note", "What happened, what you saw"))
         if text:
-            await self._do(self.service.note(self.incident_id, text))
+            await self._do(
+                self.service.note(self.incident_id, text), f"Note added to {self.incident_id}."
+            )
 
     def _cur(self, field: str) -> str:
         return "" if self.record is None else str(getattr(self.record, field))

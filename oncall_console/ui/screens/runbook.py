@@ -3,6 +3,7 @@ behind the confirm dialog, an escalation timer, progress saved in the store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -20,12 +21,23 @@ from oncall_console.durations import format_age
 from oncall_console.engine.api import ActionRefused, DiagnosticRefused
 from oncall_console.runbooks import (
     ActionBlock,
+    Block,
+    Phase,
     PromqlBlock,
     ReferenceBlock,
     Runbook,
     SqlBlock,
     Step,
 )
+from oncall_console.runbooks.body import SQL_LANGUAGES
+from oncall_console.runbooks.placeholders import (
+    copyable,
+    fill,
+    kubectl_get_pods,
+    pieces,
+    promql_like,
+)
+from oncall_console.runbooks.prose import prose
 from oncall_console.store import StepProgress
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, ActionFinished, RunAction, StepRef, oncall_of
@@ -53,14 +65,30 @@ class RunbookScreen(Screen[None]):
             id="runbook.diagnose",
             tooltip="Run the step's read-only queries (g is the first step)",
         ),
-        Binding("c", "copy", "Copy", id="runbook.copy", tooltip="Copy the step's command (OSC 52)"),
+        Binding(
+            "c",
+            "copy",
+            "Copy",
+            id="runbook.copy",
+            tooltip="Copy the selection's command, placeholders filled (OSC 52; again: the next)",
+        ),
     ]
 
-    def __init__(self, runbook: Runbook, scope: str, *, started_at: float | None = None) -> None:
+    def __init__(
+        self,
+        runbook: Runbook,
+        scope: str,
+        *,
+        started_at: float | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.runbook = runbook
         self.scope = scope
         self.started_at = started_at
+        self.labels = dict(labels or {})
+        """The alert's (or check's) labels: they fill $NAMESPACE, ${POD}, <pod> in commands."""
+        self._copied: tuple[str, int] = ("", -1)
         self.progress: dict[str, StepProgress] = {}
         self.results: dict[int, RenderableType] = {}
         self._escalation_told = False
@@ -99,16 +127,27 @@ class RunbookScreen(Screen[None]):
         highlighted = steps.highlighted
         steps.clear_options()
         for phase in self.runbook.all_phases():
-            title = phase.title if phase.id != "intro" else "Before you start"
-            steps.add_option(Option(Text(clean(title, limit=80), style="bold"), disabled=True))
+            # A heading is a row too: its prose and code show on the right when it is picked.
+            steps.add_option(Option(self._phase_label(phase), id=f"{PHASE}{phase.id}"))
             for step in phase.steps:
                 steps.add_option(Option(self._step_label(step), id=step.id))
         if highlighted is not None:
             steps.highlighted = highlighted
         else:
-            first = next((i for i, o in enumerate(steps.options) if not o.disabled), None)
-            steps.highlighted = first
+            first = next(
+                (i for i, o in enumerate(steps.options) if not (o.id or "").startswith(PHASE)), 0
+            )
+            steps.highlighted = first if steps.option_count else None
         self._show_step()
+
+    def _phase_label(self, phase: Phase) -> Text:
+        title = phase.title if phase.id != "intro" else "Before you start"
+        indent = "  " * max(0, min(phase.level, 4) - 2)
+        label = Text(indent + clean(title, limit=80), style="bold")
+        blocks = [x for x in phase.parts if not isinstance(x, str)]
+        if blocks:
+            label.append(f"  $×{len(blocks)}" if len(blocks) > 1 else "  $")
+        return label
 
     def _step_label(self, step: Step) -> Text:
         done = self.progress.get(step.id)
@@ -120,6 +159,8 @@ class RunbookScreen(Screen[None]):
             label.append("  ▶", style="bold")
         if kinds & {PromqlBlock, SqlBlock}:
             label.append("  ?")
+        if ReferenceBlock in kinds:
+            label.append("  $")
         return label
 
     def _tick(self) -> None:
@@ -152,8 +193,9 @@ class RunbookScreen(Screen[None]):
                         timeout=30,
                         markup=False,
                     )
+        progress = f"{done}/{len(rb.steps)} done" if rb.steps else "no steps: read it"
         head.append(
-            f"  {done}/{len(rb.steps)} done  ·  {clean(self.scope, limit=40)}  ·  open {format_age(elapsed)}"
+            f"  {progress}  ·  {clean(self.scope, limit=40)}  ·  open {format_age(elapsed)}"
         )
         others = present_on(oncall_of(self), self.scope, now)
         if others:
@@ -161,11 +203,27 @@ class RunbookScreen(Screen[None]):
         self.query_one("#runbook-head", Static).update(head)
 
     def selected(self) -> Step | None:
+        chosen = self._selection()
+        return chosen if isinstance(chosen, Step) else None
+
+    def _selection(self) -> Step | Phase | None:
         steps = self.query_one(OptionList)
         if steps.highlighted is None:
             return None
-        option = steps.get_option_at_index(steps.highlighted)
-        return self.runbook.step(option.id) if option.id else None
+        option_id = steps.get_option_at_index(steps.highlighted).id or ""
+        if option_id.startswith(PHASE):
+            wanted = option_id.removeprefix(PHASE)
+            return next((p for p in self.runbook.all_phases() if p.id == wanted), None)
+        return self.runbook.step(option_id) if option_id else None
+
+    def _blocks(self) -> list[Block]:
+        """The blocks of the selected step or heading, in order."""
+        chosen = self._selection()
+        if isinstance(chosen, Step):
+            return list(chosen.blocks)
+        if isinstance(chosen, Phase):
+            return [x for x in chosen.parts if not isinstance(x, str)]
+        return []
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_step()
@@ -183,21 +241,51 @@ class RunbookScreen(Screen[None]):
         announce_presence(oncall_of(self), "", "")
 
     def _show_step(self) -> None:
-        step = self.selected()
+        chosen = self._selection()
         body = self.query_one("#runbook-step", Static)
-        if step is None:
-            body.update(Text(clean(self.runbook.intro.text, limit=4000, single_line=False)))
+        detail = self.query_one("#runbook-detail")
+        if isinstance(chosen, Phase):
+            detail.border_title = "Section"
+            body.update(Group(*self._phase_parts(chosen)))
             return
-        parts: list[RenderableType] = [Text(clean(step.text, limit=500), style="bold")]
+        detail.border_title = "Step"
+        step = chosen
+        if step is None:
+            body.update(styled(self.runbook.intro.text))
+            return
+        title = styled(step.markdown or step.text, base="bold")
+        parts: list[RenderableType] = [title if title.plain else Text(step.text, style="bold")]
         done = self.progress.get(step.id)
         if done and done.done:
             parts.append(Text(f"done by {clean(done.operator, limit=40)}", style="dim"))
         if step.note:
-            parts.append(Text(clean(step.note, limit=4000, single_line=False)))
+            parts.append(styled(step.note))
         for block in step.blocks:
             parts.append(Text(""))
             parts.append(self._block(block))
         body.update(Group(*parts))
+
+    def _phase_parts(self, phase: Phase) -> list[RenderableType]:
+        title = phase.title if phase.id != "intro" else self.runbook.title
+        parts: list[RenderableType] = [Text(clean(title, limit=200), style="bold")]
+        for part in phase.parts:
+            parts.append(Text(""))
+            parts.append(styled(part) if isinstance(part, str) else self._block(part))
+        if phase.steps:
+            n = len(phase.steps)
+            parts += [Text(""), Text(f"{n} step{'s' if n > 1 else ''} below (space ticks one)")]
+        elif len(parts) == 1:
+            parts.append(Text("(nothing under this heading)", style="dim"))
+        return parts
+
+    def _command(self, text: str) -> Text:
+        """A command as written, with placeholders filled from the labels (underlined)
+        or, when no label answers them, marked (reverse) to be filled by hand."""
+        out = Text()
+        for piece in pieces(clean(text, limit=4000, single_line=False), self.labels):
+            style = {"filled": "underline", "unknown": "reverse"}.get(piece.kind, "")
+            out.append(piece.text, style=style)
+        return out
 
     def _block(self, block: Any) -> RenderableType:
         if isinstance(block, ActionBlock):
@@ -209,17 +297,16 @@ class RunbookScreen(Screen[None]):
         if isinstance(block, PromqlBlock | SqlBlock):
             language = "promql" if isinstance(block, PromqlBlock) else "sql"
             query = block.query if isinstance(block, PromqlBlock) else block.sql
-            head = Text(f"? {language} diagnostic  (g to run)\n", style="bold")
-            head.append(clean(query, limit=2000, single_line=False))
+            head = Text(f"? {language} diagnostic  (r to run)\n", style="bold")
+            head.append(self._command(query))
             result = self.results.get(block.line)
             return Group(head, result) if result is not None else head
         assert isinstance(block, ReferenceBlock)
-        text = Text(
-            f"$ reference{f' ({block.language})' if block.language else ''}  (c to copy; never run here)\n",
-            style="bold",
-        )
-        text.append(clean(block.text, limit=4000, single_line=False))
-        return text
+        how = "r runs it read-only" if _query_of(block) else "never run here"
+        text = Text(f"$ {block.language or 'command'}  (c to copy; {how})\n", style="bold")
+        text.append(self._command(block.text))
+        result = self.results.get(block.line)
+        return Group(text, result) if result is not None else text
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -241,20 +328,41 @@ class RunbookScreen(Screen[None]):
         self._fill()
 
     def action_copy(self) -> None:
-        step = self.selected()
-        refs = [b for b in (step.blocks if step else ()) if isinstance(b, ReferenceBlock)]
-        if not refs:
-            self.notify("No command to copy in this step.", timeout=3)
+        """The selection's first command; pressed again, the next one."""
+        texts = [_text_of(b) for b in self._blocks() if not isinstance(b, ActionBlock)]
+        if not texts:
+            self.notify("Nothing to copy here.", timeout=3)
             return
-        self.app.copy_to_clipboard(refs[0].text)  # OSC 52: works over SSH in most terminals
-        self.notify("Copied to your clipboard (OSC 52).", timeout=3)
+        chosen = self._selection()
+        where = f"{type(chosen).__name__}:{getattr(chosen, 'id', '')}"
+        last_where, last = self._copied
+        n = (last + 1) % len(texts) if last_where == where else 0
+        self._copied = (where, n)
+        found = pieces(copyable(texts[n]), self.labels)
+        filled = "".join(p.text for p in found)
+        todo = [p.text for p in found if p.kind == "unknown"]
+        self.app.copy_to_clipboard(filled)  # OSC 52: works over SSH in most terminals
+        which = f" {n + 1} of {len(texts)}" if len(texts) > 1 else ""
+        still = f"; fill in {', '.join(dict.fromkeys(todo))}" if todo else ""
+        self.notify(
+            clean(f"Copied command{which} (OSC 52){still}.", limit=200), timeout=4, markup=False
+        )
 
     @work(exclusive=True, group="diagnostic")
     async def action_diagnose(self) -> None:
-        step = self.selected()
-        blocks = [b for b in (step.blocks if step else ()) if isinstance(b, PromqlBlock | SqlBlock)]
+        blocks = [q for b in self._blocks() if (q := _query_of(b)) is not None]
+        # PromQL and kubectl get the labels' values (plain names only); SQL never: no
+        # string-built SQL.
+        blocks = [
+            replace(b, query=fill(b.query, self.labels))
+            if isinstance(b, PromqlBlock)
+            else replace(b, text=fill(b.text, self.labels))
+            if isinstance(b, ReferenceBlock)
+            else b
+            for b in blocks
+        ]
         if not blocks:
-            self.notify("No query in this step.", timeout=3)
+            self.notify("No query here.", timeout=3)
             return
         for block in blocks:
             try:
@@ -297,3 +405,45 @@ class RunbookScreen(Screen[None]):
         if message.succeeded:
             self.progress = await oncall_of(self).runbooks.progress(self.runbook, self.scope)
             self._fill()
+
+
+PHASE = "\x00phase:"
+"""Option ids of headings (never a step id: those are slugs)."""
+
+STYLE_OF = {"bold": "bold", "italic": "italic", "code": "underline", "link": "underline"}
+
+
+def styled(markdown: str, base: str = "") -> Text:
+    """Prose as a Rich Text: plain text with styles, never markup (the file is data)."""
+    text = Text()
+    for span in prose(markdown):
+        words = [STYLE_OF[w] for w in span.style.split() if w in STYLE_OF]
+        style = " ".join(dict.fromkeys([base, *words] if base else words))
+        text.append(span.text, style=style)
+    return text
+
+
+def _query_of(block: Block) -> PromqlBlock | SqlBlock | ReferenceBlock | None:
+    """A block the console can run read-only: a query, a plain ```sql block (on the
+    config's one postgres backend; the engine refuses it unless it is read-only), or
+    PromQL written in a shell fence (on the first prometheus backend), or one ``kubectl
+    get pods`` (the config's one kubernetes backend lists the pods; no kubectl runs)."""
+    if isinstance(block, PromqlBlock | SqlBlock):
+        return block
+    if isinstance(block, ReferenceBlock) and block.language in SQL_LANGUAGES:
+        return SqlBlock(block.text, "", block.line)
+    if isinstance(block, ReferenceBlock) and (query := promql_like(block.text)):
+        return PromqlBlock(query, block.line)  # PromQL in a bash fence, as some write it
+    if isinstance(block, ReferenceBlock) and (command := kubectl_get_pods(block.text)):
+        return ReferenceBlock("kubectl", command, block.line)  # the kubernetes backend reads
+    return None
+
+
+def _text_of(block: Block) -> str:
+    if isinstance(block, ReferenceBlock):
+        return block.text
+    if isinstance(block, PromqlBlock):
+        return block.query
+    if isinstance(block, SqlBlock):
+        return block.sql
+    return ""  # an action runs with x, through the confirm dialog: nothing to paste

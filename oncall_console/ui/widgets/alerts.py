@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from rich.text import Text
 
 from oncall_console.durations import format_age
-from oncall_console.model import Alert, Incident, Severity
+from oncall_console.model import Alert, Incident, IncidentStatus, Severity
 from oncall_console.text import clean
 from oncall_console.ui.render import colour, plain, severity_text
 from oncall_console.ui.widgets.tables import KeyedTable
@@ -26,6 +27,8 @@ MAX_ALERT_ROWS = 100
 """Alert rows drawn at most; the rest are counted in one last row (the filter finds them).
 A DataTable row costs ~0.3 ms to add, and a keystroke may rebuild them all."""
 MORE_KEY = "more:alerts"
+MAX_UNDER_INCIDENT = 5
+"""Attached alerts drawn under their incident; the incident's screen lists them all."""
 
 
 class AlertsTable(KeyedTable):
@@ -54,10 +57,19 @@ class AlertsTable(KeyedTable):
         self._expanded: set[str] = set()
         self._members: dict[str, list[Alert]] = {}
         self._now = 0.0
+        self._split: tuple[list[Alert], dict[str, str], Any] = ([], {}, ({}, []))
+        self._ours: Callable[[str], bool] = lambda _id: True
+        """Whether an incident is this console's (in its store), not a source's."""
+        self._owner: Callable[[str], str] = lambda _id: ""
+        """The source an incident not ours comes from."""
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+
+    def know_owners(self, ours: Callable[[str], bool], owner: Callable[[str], str]) -> None:
+        """How to tell this console's incidents from a source's, and name that source."""
+        self._ours, self._owner = ours, owner
 
     @property
     def filter_text(self) -> str:
@@ -113,9 +125,15 @@ class AlertsTable(KeyedTable):
         query = self._query
         rows: dict[str, tuple[object, ...]] = {}
         matched = 0
+        if query:
+            alerts = self._filtered(alerts)
+        matched += len(alerts)
+        # An alert attached to an incident is drawn under it, not as a row of its own.
+        under, alerts = self._attached(incidents, alerts)
         for i in incidents:
             what = f"{i.id} {i.title}"
-            if query and query not in what.casefold():
+            members = under.get(i.id, [])
+            if query and query not in what.casefold() and not members:
                 continue
             matched += 1
             rows[f"incident:{i.id}"] = (
@@ -123,11 +141,19 @@ class AlertsTable(KeyedTable):
                 format_age(now - i.opened_at, coarse=True),
                 i.status.value,
                 what,
-                "incident",
+                "incident" if self._ours(i.id) else f"{self._owner(i.id) or 'source'} incident",
             )
-        if query:
-            alerts = self._filtered(alerts)
-        matched += len(alerts)
+            for a in members[:MAX_UNDER_INCIDENT]:
+                rows[f"alert:{a.fingerprint}"] = _alert_facts(a, now, indent=True)
+            if len(members) > MAX_UNDER_INCIDENT:
+                more = len(members) - MAX_UNDER_INCIDENT
+                rows[f"more:{i.id}"] = (
+                    "",
+                    "",
+                    "",
+                    f"  └ … {more} more attached: enter opens {i.id}",
+                    "",
+                )
         # Alerts of one group (the grouping key: Alertmanager's group_by) fold into one row,
         # at the place of its worst alert; enter unfolds it. Only drawn rows are worked out:
         # the rest of 10,000 alerts is a count.
@@ -187,6 +213,35 @@ class AlertsTable(KeyedTable):
             if self._on_counted is not None:
                 self._on_counted(*counted)
 
+    def _attached(
+        self, incidents: list[Incident], alerts: list[Alert]
+    ) -> tuple[dict[str, list[Alert]], list[Alert]]:
+        """(incident id -> its attached alerts, the alerts attached to none), kept while
+        the same alerts and incidents come back (a tick, a poll that changed nothing)."""
+        # Open incidents only: an alert that fires again after its incident was resolved
+        # is news, on a row of its own.
+        owner = {
+            fp: i.id
+            for i in reversed(incidents)
+            if i.status is not IncidentStatus.RESOLVED
+            for fp in i.alerts
+        }
+        if not owner:
+            return {}, alerts
+        cached_alerts, cached_owner, result = self._split
+        if cached_owner == owner and _same_items(alerts, cached_alerts):
+            return result
+        under: dict[str, list[Alert]] = {}
+        rest = []
+        for a in alerts:
+            held = owner.get(a.fingerprint)
+            if held is None:
+                rest.append(a)
+            else:
+                under.setdefault(held, []).append(a)
+        self._split = (alerts, owner, (under, rest))
+        return under, rest
+
     def toggle_group(self, group: str) -> None:
         """Unfold a folded group (its alerts under it), or fold it again."""
         self._expanded ^= {group}
@@ -201,6 +256,11 @@ class AlertsTable(KeyedTable):
         if kind == "group" and ident in self._members:
             return self._members[ident][0].fingerprint
         return None
+
+    def group_of(self, key: str | None) -> list[Alert]:
+        """The alerts a folded group row stands for ([] for any other row)."""
+        kind, _, ident = (key or "").partition(":")
+        return list(self._members.get(ident, [])) if kind == "group" else []
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Force a rebuild on the next sync (after a theme change)."""

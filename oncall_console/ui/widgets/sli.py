@@ -1,4 +1,5 @@
-"""SLI cards: value against target / warning / critical, a sparkline, the bad direction."""
+"""SLI cards: value against target / warning / critical, a sparkline over a named range
+(``[`` / ``]`` change it; the source's ``sli_range`` fills it), the bad direction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from textual.widget import Widget
 from oncall_console.durations import format_age
 from oncall_console.engine.state import SliState
 from oncall_console.model import Direction, SliReading, Status
-from oncall_console.ui.render import colour, number, plain, sparkline, status_style, status_word
+from oncall_console.ui.messages import oncall_of
+from oncall_console.ui.render import colour, number, plain, status_style, status_word
+from oncall_console.ui.widgets.sparkline import RANGES, range_label, spark_text
 
 
 class SliCard(Widget, can_focus=False):
@@ -28,11 +31,54 @@ class SliCard(Widget, can_focus=False):
         self._facts: tuple[object, ...] = ()
         self._shown: list[Text] = []
         self.now = 0.0
+        self.range = RANGES[0]
+        """Seconds the sparkline reaches back."""
+        self.ranged: dict[str, tuple[float, ...]] | None = None
+        """The source's values over ``range`` per series (None: not fetched, or it keeps
+        no history and the line shows the polled values)."""
+        self._fetched: tuple[float, int, float] | None = None  # (range, version, at)
+        self._keeps_history = True
+
+    def set_range(self, seconds: float) -> None:
+        """Reach back ``seconds`` (fetched from the source; shown when it comes)."""
+        if seconds != self.range:
+            self.range, self.ranged, self._fetched = seconds, None, None
+            self._facts = ()
+            self.sync(self.now)
+
+    def _want_range(self, now: float) -> None:
+        """Fetch the range again when it changed, or after a new reading once a bar's
+        worth of time has passed (not on every poll for six hours of history)."""
+        if not self._keeps_history or not self.is_mounted or self.size.width < 10:
+            return
+        fetched, s = self._fetched, self.state
+        if fetched is not None:
+            seconds, version, at = fetched
+            step = seconds / max(1, self.size.width)
+            if seconds == self.range and (version == s.version or now - at < step):
+                return
+        self._fetched = (self.range, s.version, now)
+        points = self.size.width - len(range_label(self.range)) - 1
+        self.run_worker(self._load(self.range, points), group="range", exclusive=True)
+
+    async def _load(self, seconds: float, points: int) -> None:
+        try:
+            got = await oncall_of(self).sli_range(self.state.spec.name, seconds, points)
+        except Exception:  # a failed range keeps the polled values; the next poll retries
+            self._fetched = None
+            return
+        if got is None:
+            self._keeps_history = False
+        if seconds == self.range:
+            self.ranged = got
+            self._facts = ()
+            self.sync(self.now)
 
     def sync(self, now: float) -> None:
         self.now = now
         s = self.state
-        facts = (s.version, s.status(now), self.size.width)
+        self._want_range(now)
+        facts = (s.version, s.status(now), self.size.width, self.range, id(self.ranged))
         if facts == self._facts:
             return
         self._facts = facts
@@ -82,10 +128,7 @@ class SliCard(Widget, can_focus=False):
         head.append("  ")
         head.append_text(word)
 
-        history = s.history.get(reading.series, ()) if reading else ()
-        spark = Text(
-            sparkline(history, width, (spec.thresholds.warning,)), style=status_style(v, status)
-        )
+        spark = self._spark(reading, width, v)
         if s.error:
             spark = Text(
                 plain(f"error: {s.error}", width).plain, style=status_style(v, Status.DOWN)
@@ -113,6 +156,19 @@ class SliCard(Widget, can_focus=False):
         parts.append(f"{bad} bad")
         foot = Text(" · ".join(parts), style=colour(v, "muted"), no_wrap=True, overflow="ellipsis")
         return [head, spark, foot]
+
+    def _spark(self, reading: SliReading | None, width: int, v: Mapping[str, str]) -> Text:
+        """The range it reaches back ("5m"), then the line on the thresholds' scale."""
+        s, series = self.state, reading.series if reading else ""
+        if self.ranged is not None:
+            label, history = range_label(self.range), self.ranged.get(series, ())
+        else:  # the polled values: about an interval apart
+            history = tuple(s.history.get(series, ())) if reading else ()
+            drawn = min(len(history), width - 5)  # the label takes a few columns
+            label = "~" + range_label(max(1, drawn - 1) * s.spec.interval)
+        line = Text(label + " ", style=colour(v, "muted"), no_wrap=True)
+        line.append_text(spark_text(history, width - line.cell_len, s.spec.thresholds, v))
+        return line
 
 
 def card_order(states: Mapping[str, SliState]) -> list[SliState]:

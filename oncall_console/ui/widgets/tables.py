@@ -11,6 +11,8 @@ from textual.geometry import Region
 from textual.widgets import DataTable, OptionList
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
+from oncall_console.ui.widgets.toasts import place_toasts
+
 VIM_TABLE = [
     Binding("j", "cursor_down", "Down", show=False, id="table.down"),
     Binding("k", "cursor_up", "Up", show=False, id="table.up"),
@@ -55,6 +57,13 @@ class KeyedTable(DataTable[Text]):
         if label is not None:
             self._labelled_rows = True
         return super().add_row(*cells, height=height, key=key, label=label)
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        place_toasts(self)  # toasts leave the selected row visible
+
+    def on_focus(self) -> None:
+        self.call_after_refresh(place_toasts, self)
 
     @property
     def selected_key(self) -> str | None:

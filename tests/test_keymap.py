@@ -1,0 +1,54 @@
+"""`[keys]` is validated against the console's own bindings (issue #15, points 5 and 8):
+an unknown id, a remap naming no key, and a key that another binding of the same screen
+already has are refused, each naming the binding id; the built-in keys are not."""
+
+from __future__ import annotations
+
+from oncall_console.ui.keymap import check, keys_of, places
+
+
+def test_every_screen_and_the_app_wide_keys_are_known():
+    where = places()
+    assert where["Dashboard"]["refresh"] == ("r",)
+    assert where["Dashboard"]["quit"] == ("q",)  # the app's own keys act on every screen
+    assert where["IncidentScreen"]["quit"] == ("q",)
+    assert "table.down" in where["KeyedTable (focused)"]
+
+
+def test_a_remap_onto_another_bindings_key_is_a_clash_named_with_both_ids():
+    found = dict(check({"quit": "r"}))
+    assert list(found) == ["quit"]
+    # (on the first screen where r is refresh: the dashboard, or the look-closer screen)
+    assert "'r' is already the key of 'refresh' on " in found["quit"]
+    # the same key for two ids on one screen, both remapped
+    found = dict(check({"handoff": "x", "worst": "x"}))
+    assert "'x' is already the key of" in found["handoff"] + found.get("worst", "")
+
+
+def test_a_swap_and_a_key_nobody_has_are_fine():
+    found = dict(check({"quit": "r", "refresh": "q"}))
+    assert "refresh" not in found  # q was quit's, and quit has moved away
+    assert "is already the key of" in found["quit"]  # r is still taken on other screens
+    assert (
+        "'runbook.diagnose' on RunbookScreen"
+        in dict(check({"quit": "r", "refresh": "q", "rules.reload": "f5"}))["quit"]
+    )
+    assert check({"quit": "r", "refresh": "q", "runbook.diagnose": "R", "rules.reload": "f5"}) == []
+    assert check({"refresh": "f5", "quit": "ctrl+c"}) == []
+
+
+def test_the_example_keys_and_the_defaults_are_no_clash():
+    assert check({"quit": "q", "refresh": "r"}) == []  # their own keys: the console's design
+    assert check({}) == []
+
+
+def test_an_unknown_id_suggests_the_close_one_and_an_empty_remap_is_refused():
+    found = dict(check({"refres": "f5", "theme": " , "}))
+    assert found["refres"].startswith("no binding has this id (did you mean 'refresh'?)")
+    assert "names no key" in found["theme"]
+
+
+def test_keys_are_compared_by_textuals_names():
+    assert keys_of("ctrl+q, ?") == ("ctrl+q", "question_mark")
+    found = dict(check({"refresh": "?"}))  # ? is help's key on every screen
+    assert "'question_mark' is already the key of 'help'" in found["refresh"]
