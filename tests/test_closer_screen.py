@@ -234,3 +234,27 @@ async def test_help_in_the_detail_view_lists_l_first():
         assert ("l", "Events and log tail, sessions, slowlog… of the check, live (read-only)",
                 "detail.closer") in rows  # fmt: skip
         assert "Look closer" in [t for t, _ in app.screen.sections]
+
+
+async def test_a_view_picked_during_a_look_gets_its_own_look(monkeypatch: Any):
+    import asyncio
+
+    from oncall_console.backends.demo import DemoBackend
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_closer(app, pilot, "redis")
+        await pilot.press("p")  # paused: no timer's look can hide a missing one
+        gate = asyncio.Event()
+        original = DemoBackend.inspect
+
+        async def held(self: Any, check: Any, view: str) -> Any:
+            await gate.wait()
+            return await original(self, check, view)
+
+        monkeypatch.setattr(DemoBackend, "inspect", held)
+        await pilot.press("r")
+        await until(pilot, "a look under way", lambda: screen._busy)
+        await pilot.press("2")
+        gate.set()
+        await until(pilot, "the big keys", lambda: "bigkeys" in screen.found)

@@ -147,6 +147,8 @@ class CloserScreen(Screen[None]):
             self._busy = False
             self.looks += 1
         self._paint()
+        if self.view.id not in self.found and self.view.id not in self.errors:
+            self.action_refresh()  # the view was switched during that look: its first look
 
     # --- painting -------------------------------------------------------------------------
 
@@ -221,7 +223,8 @@ class CloserScreen(Screen[None]):
         return Group(*parts)
 
     def _clock(self, at: float) -> str:
-        return time.strftime("%H:%M:%S", time.localtime(at))
+        utc = oncall_of(self).settings.utc  # as the header shows the time ([console] utc)
+        return time.strftime("%H:%M:%S", (time.gmtime if utc else time.localtime)(at))
 
     # --- keys -----------------------------------------------------------------------------
 
