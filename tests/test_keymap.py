@@ -18,8 +18,7 @@ def test_every_screen_and_the_app_wide_keys_are_known():
 def test_a_remap_onto_another_bindings_key_is_a_clash_named_with_both_ids():
     found = dict(check({"quit": "r"}))
     assert list(found) == ["quit"]
-    # (on the first screen where r is refresh: the dashboard, or the look-closer screen)
-    assert "'r' is already the key of 'refresh' on " in found["quit"]
+    assert "'r' is already the key of 'refresh' on Dashboard" in found["quit"]
     # the same key for two ids on one screen, both remapped
     found = dict(check({"handoff": "x", "worst": "x"}))
     assert "'x' is already the key of" in found["handoff"] + found.get("worst", "")

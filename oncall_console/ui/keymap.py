@@ -78,7 +78,8 @@ def check(keymap: Mapping[str, Any], where: Places | None = None) -> list[tuple[
             found[bid] = 'names no key; write e.g. "ctrl+q" or "x,f5"'
         else:
             remaps[bid] = keys_of(value)
-    for place, bindings in where.items():
+    # The dashboard first: a clash is named where the engineer spends the shift.
+    for place, bindings in sorted(where.items(), key=lambda item: item[0] != "Dashboard"):
         now = {bid: remaps.get(bid, keys) for bid, keys in bindings.items()}
         for bid in remaps:
             if bid not in bindings or bid in found:
