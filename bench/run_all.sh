@@ -25,4 +25,5 @@ fi
 "$PY" bench/shift_memory.py         # 5. RSS over 12 simulated hours of 1,000 checks
 "$PY" bench/many_alerts.py          # 6. 10,000 alerts: fetch, filter key -> frame
 "$PY" bench/action_overhead.py      # 7. confirm -> durable audit result, SQLite and PostgreSQL
+"$PY" bench/shared_probes.py        # 8. 1 / 5 / 10 consoles on one bus: requests at the server, hand-over
 "$PY" bench/report.py

@@ -108,6 +108,10 @@ class BusConfig(Section):
     """File holding the Redis password."""
     timeout: Duration = Field(default=2.0, gt=0, le=60)
     """Bound on every call to Redis (publish, lock, the reader's PING), seconds."""
+    share_probes: bool = True
+    """With a redis_url: one console of the team probes the checks (a lease in Redis,
+    taken over when it dies or hangs) and the others show its results; false: every
+    console probes on its own."""
 
     @field_validator("redis_url")
     @classmethod

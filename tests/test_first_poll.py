@@ -38,6 +38,15 @@ def _until(what: str, condition, timeout: float = 30.0):  # type: ignore[no-unty
     return value
 
 
+def _wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -70,7 +79,14 @@ def test_a_console_probes_once_at_start_shows_it_and_leaves_no_child(tmp_path):
             # the health panel's "1 of 1 checks in" is gone: from then on it polls.
             _until("the engine attached", lambda: not any(_alive(c) for c in children))
             _until("the engine's store is open", lambda: (tmp_path / "s.sqlite3").exists())
-            term.write(b"r")  # a manual refresh still probes at once
+
+            # A manual refresh still probes at once. Its key does nothing until the engine
+            # is attached (shown, disabled): pressed until the console says it polls.
+            def refreshed() -> bool:
+                term.write(b"r")
+                return _wait_for(lambda: b"Polling everything" in term.raw, 1.0)
+
+            _until("the refresh taken", refreshed)
             _until("the refresh probed", lambda: len(server.requests) >= 2)
             term.write(b"q")
             assert term.proc.wait(10) == 0

@@ -51,3 +51,34 @@ def test_keys_are_compared_by_textuals_names():
     assert keys_of("ctrl+q, ?") == ("ctrl+q", "question_mark")
     found = dict(check({"refresh": "?"}))  # ? is help's key on every screen
     assert "'question_mark' is already the key of 'help'" in found["refresh"]
+
+
+def test_q_is_one_key_under_two_labels_and_moves_as_one():
+    """q reads "Quit" on the dashboard and "Back" on a sub-screen (two bindings, one
+    key): remapping quit moves back too, and a clash names quit, not its alias."""
+    from oncall_console.ui.keymap import expand
+
+    assert expand({"quit": "f10"}) == {"quit": "f10", "back": "f10"}
+    assert expand({"quit": "x", "back": "b"})["back"] == "b"
+    assert check({"quit": "f10"}) == []
+    found = dict(check({"refresh": "q"}))
+    assert list(found) == ["refresh"] and "the key of 'quit'" in found["refresh"]
+
+
+async def test_the_footer_says_back_on_a_sub_screen_and_quit_on_the_dashboard():
+    from tests.support.demoapp import demo_app
+
+    app = demo_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+
+        def q_label() -> str:
+            return app.screen.active_bindings["q"].binding.description
+
+        assert q_label() == "Quit"
+        await pilot.press("Z")  # the silences screen
+        await pilot.pause()
+        assert q_label() == "Back"
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.screen is app.main_screen and q_label() == "Quit"

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 Scalar = str | int | float | bool | None
 Payload = dict[str, Scalar]
 
-KINDS = frozenset({"timeline", "incident", "presence", "action", "refresh"})
+KINDS = frozenset({"timeline", "incident", "presence", "action", "refresh", "result"})
 """Kinds the engine publishes. A received event of another kind (a newer console) is still
 delivered; listeners ignore kinds they do not know."""
 

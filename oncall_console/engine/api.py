@@ -32,9 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from oncall_console.engine import inspect as closer
 from oncall_console.engine.actions import ActionPlan, ActionRefused
-from oncall_console.engine.inspect import InspectRefused
+from oncall_console.engine.inspect import InspectRefused, look_at, views_for
 from oncall_console.engine.runbooks import DiagnosticRefused, RunbookChoice
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.engine.targets import check_for_alert, slis_for_check
@@ -47,11 +46,10 @@ from oncall_console.model import (
     CheckResult,
     DetailTable,
     Incident,
-    Inspection,
-    InspectView,
     Silence,
     Status,
 )
+from oncall_console.model.inspect import Inspection, InspectView
 from oncall_console.model.rules import RuleSet
 
 if TYPE_CHECKING:
@@ -388,11 +386,13 @@ class OnCall:
         bus = e.bus
         if not bus.connected and bus.last_error and bus.last_error != "closed":
             # Otherwise it looks like a working console that nobody else is using.
+            alone = "; this console probes its checks itself" if e.sharing.enabled else ""
             found.append(
                 Notice(
                     "bus:down",
                     "bus down",
-                    f"bus: {bus.last_error} (other consoles' changes arrive each poll, not live)",
+                    f"bus: {bus.last_error} (other consoles' changes arrive each poll, not "
+                    f"live{alone})",
                 )
             )
         for r in e.unfinished:
@@ -408,6 +408,12 @@ class OnCall:
 
     def presence(self) -> dict[str, dict[str, Any]]:
         return self._engine.presence
+
+    def probed_by(self) -> str:
+        """The console that probes the checks for this one (shared probes, engine/sharing.py);
+        empty when this console probes its own."""
+        sharing = self._engine.sharing
+        return sharing.holder if sharing.role == "follower" else ""
 
     async def rules(self) -> list[RuleSet]:
         """The alerting rules of every backend that has some (RULES), read now; a backend
@@ -477,16 +483,12 @@ class OnCall:
             self._chosen[scope] = runbook_id
 
     def inspect_views(self, check: str) -> list[InspectView]:
-        """The closer, read-only looks at a check its backend offers (events, a log
-        tail, sessions, a slowlog…), the one to open first first; empty: none. No IO."""
-        return closer.views_for(self._engine.backends, self._engine.checks.get(check))
+        """The closer, read-only looks a check's backend offers (empty: none). No IO."""
+        return views_for(self._engine.backends, self._engine.checks.get(check))
 
     async def inspect(self, check: str, view: str) -> Inspection:
-        """One look (read-only, bounded by ``[poller] timeout``, redacted). Raises
-        InspectRefused with one line when it cannot be had."""
-        e = self._engine
-        timeout = e.loaded.config.poller.timeout
-        return await closer.look(e.backends, e.checks.get(check), view, timeout)
+        """One look: read-only, bounded by [poller] timeout, redacted (or InspectRefused)."""
+        return await look_at(self._engine, check, view)
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Everything as plain data (``status --format json``)."""

@@ -26,6 +26,7 @@ from oncall_console.engine.actions import ActionPlan, ActionRunner
 from oncall_console.engine.poller import Poller
 from oncall_console.engine.readonly import ReadOnlyStore
 from oncall_console.engine.runbooks import RunbookService
+from oncall_console.engine.sharing import ProbeSharing
 from oncall_console.engine.state import CheckState, FeedState, SliState, new_check_state
 from oncall_console.engine.targets import alerts_for_check, slis_for_check
 from oncall_console.engine.verify import Verifier, Watch
@@ -108,6 +109,7 @@ class Engine:
         self.bus.subscribe(self._on_bus_event)
         self.bus.on_resync(self.resync)
         self.bus.on_status(lambda _connected: self._changed())
+        self.sharing = ProbeSharing(self, enabled=bool(cfg.bus.redis_url and cfg.bus.share_probes))
         self.presence: dict[str, dict[str, Scalar]] = {}
         """Other consoles -> what they last said they are working on (presence events)."""
         self._alerts_of: tuple[list[Alert], ...] = ()
@@ -251,6 +253,8 @@ class Engine:
             except Exception as exc:  # the console still shows health; actions are refused
                 self.store_error = describe(exc, self.loaded.config.poller.timeout * 2)
         await self.bus.start()  # bounded by [bus] timeout; never raises (bus.last_error)
+        if poll:
+            self.sharing.start()  # one console of the team probes (engine/sharing.py)
         if poll and self._store_open and self._incident_task is None:
             self._incident_task = asyncio.create_task(self._incident_loop(), name="incidents")
         # Parsing runbooks holds the GIL for a moment: after the first results, not before.
@@ -304,6 +308,7 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._incident_task
             self._incident_task = None
+        await self.sharing.stop()  # the lease given back: another console takes over now
         await self.bus.close()  # sends what was posted (bounded), then disconnects
         if self._store_open:
             with contextlib.suppress(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.state import CheckState
@@ -54,6 +55,12 @@ async def look(
         line = describe(exc, timeout, secrets=backend.secrets())
         raise InspectRefused(clean(line, limit=300)) from None
     return redacted(found, backend.secrets())
+
+
+async def look_at(engine: Any, check: str, view: str) -> Inspection:
+    """One look at ``view`` of the engine's check ``check``, bounded by [poller] timeout."""
+    timeout = engine.loaded.config.poller.timeout
+    return await look(engine.backends, engine.checks.get(check), view, timeout)
 
 
 def redacted(found: Inspection, secrets: tuple[str, ...]) -> Inspection:

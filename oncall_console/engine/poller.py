@@ -50,6 +50,12 @@ class Poller:
         self._wake: dict[str, asyncio.Event] = {}
         self._stopping = False
         self.cycles = 0
+        self.gate: Callable[[], bool] = lambda: True
+        """Probe checks on their intervals? False while another console of the team
+        probes them (engine/sharing.py); a wake-up (``r``) still probes."""
+        self.on_result: Callable[[CheckResult], None] = lambda _result: None
+        """Called with each (redacted) result this console probed."""
+        self._forced: set[str] = set()
 
     # --- one probe of each kind -----------------------------------------------------
 
@@ -81,6 +87,7 @@ class Poller:
         # detail view and the table all read this result).
         result = redacted(result, backend.secrets())
         state.record(result)
+        self.on_result(result)
         self.on_change()
         return result  # redacted too: verification's before / after reads it
 
@@ -131,7 +138,7 @@ class Poller:
         self._stopping = False
         loops: list[tuple[str, Callable[[], Awaitable[object]], float]] = [
             *(
-                (f"check:{k}", partial(self.probe_check, s), s.spec.interval)
+                (f"check:{k}", partial(self._scheduled_probe, s), s.spec.interval)
                 for k, s in self.checks.items()
             ),
             *(
@@ -150,6 +157,12 @@ class Poller:
             if state is not None and state.last is not None:
                 first = min(interval, max(0.0, interval - (now - state.last.at)))
             self._spawn(key, once, interval, epoch + interval * i / len(loops), first)
+
+    async def _scheduled_probe(self, state: CheckState) -> None:
+        name = state.spec.name
+        if self.gate() or name in self._forced:
+            self._forced.discard(name)
+            await self.probe_check(state)
 
     def _spawn(
         self,
@@ -183,11 +196,13 @@ class Poller:
 
     def wake_all(self) -> None:
         """Poll everything now (each loop still never overlaps itself)."""
+        self._forced.update(self.checks)
         for ev in self._wake.values():
             ev.set()
 
     def wake_check(self, name: str) -> None:
         if ev := self._wake.get(f"check:{name}"):
+            self._forced.add(name)
             ev.set()
 
     async def stop(self) -> None:

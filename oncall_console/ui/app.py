@@ -55,12 +55,12 @@ class OncallApp(App[None]):
         Binding(
             "question_mark", "help", "Help", id="help", tooltip="Every key, this screen's first"
         ),
+        # q: "Quit" on the dashboard, "Back" on a sub-screen (check_action shows one).
         Binding(
-            "q",
-            "back_or_quit",
-            "Quit",
-            id="quit",
-            tooltip="Back from a screen; on the dashboard, leave the console (polling stops)",
+            "q", "back_or_quit", "Quit", id="quit", tooltip="Leave the console (polling stops)"
+        ),
+        Binding(
+            "q", "back_or_quit('back')", "Back", id="back", tooltip="Back to the screen before"
         ),
         Binding(
             "ctrl+q",
@@ -165,6 +165,9 @@ class OncallApp(App[None]):
         # On the wall the app answers to quit only; the screen has its own three keys.
         if self.war_room is not None:
             return action == "quit"
+        if action == "back_or_quit":  # one q, labelled for where the engineer is
+            on_main = self.screen is self.main_screen or len(self.screen_stack) <= 1
+            return on_main if parameters == () else not on_main
         return True
 
     async def on_mount(self) -> None:
@@ -214,7 +217,9 @@ class OncallApp(App[None]):
         """Start the engine and keep the main screen current (the engine is there now)."""
         oncall = self.oncall
         if oncall.settings.keys:
-            self.set_keymap(dict(oncall.settings.keys))
+            from oncall_console.ui.keymap import expand
+
+            self.set_keymap(expand(oncall.settings.keys))
         for problem in self.theme_problems:
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
@@ -506,7 +511,7 @@ class OncallApp(App[None]):
         ]
         return sections
 
-    def action_back_or_quit(self) -> None:
+    def action_back_or_quit(self, _label: str = "") -> None:
         """q: back from a sub-screen (as esc), leave the console from the main screen."""
         if len(self.screen_stack) > 1 and self.screen is not self.main_screen:
             self.pop_screen()
@@ -530,67 +535,12 @@ class OncallApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: every command with its key, actions findable by the words of
-        their titles ("roll" finds the rollback)."""
+        their titles ("roll" finds the rollback); ui/palette.py lists them."""
         yield from super().get_system_commands(screen)
         if screen is self.dashboard and self.ready:
-            dash = self.dashboard
-            yield SystemCommand(
-                "Refresh now  (r)", "Poll every check, SLI and alert source", dash.action_refresh
-            )
-            yield SystemCommand(
-                "Detail  (d / enter)", "Everything known about the selected row", dash.action_detail
-            )
-            yield SystemCommand(
-                "Runbook  (b)", "The runbook of the selected row, or a picker", dash.action_runbook
-            )
-            yield SystemCommand("Handoff  (h)", "The shift handoff report", dash.action_handoff)
-            yield SystemCommand("Keys  (?)", "Every key, this screen's first", self.action_help)
-            yield from (SystemCommand(*command) for command in dash.palette_commands())
-            for moment, key in (("start", "S"), ("end", "E")):
-                yield SystemCommand(
-                    f"{moment.title()}-of-shift checklist  ({key})",
-                    f"Walk today's {moment}-of-shift runbook",
-                    lambda m=moment: dash.action_shift(m),
-                )
-            if not self.oncall.settings.read_only:
-                yield SystemCommand(
-                    "Run an action  (a)", "The actions of the selected row", dash.action_actions
-                )
-            for backend, spec in self.oncall.actions_for():
-                yield SystemCommand(
-                    f"Action: {spec.title}  ({backend}.{spec.id})",
-                    f"{spec.title}: on the selected check when it is this backend's, else asked for",
-                    lambda b=backend, sp=spec: self._palette_action(b, sp),
-                )
-            for rb in self.oncall.runbooks.library.all():
-                yield SystemCommand(
-                    f"Runbook: {rb.title}",
-                    f"Walk {rb.id} (progress saved for this shift)",
-                    lambda rb=rb: self._open_runbook(rb),
-                )
-            for name in self.theme_order:
-                yield SystemCommand(
-                    f"Theme: {name}  (ctrl+t: next)",
-                    "Switch the colour theme",
-                    lambda n=name: setattr(self, "theme", n),
-                )
+            from oncall_console.ui.palette import dashboard_commands
 
-    def _palette_action(self, backend: str, spec: Any) -> None:
-        """An action picked in the palette: on the selected check when that check is this
-        backend's (its name fills a name target), else the form asks for the target."""
-        kind, row = self.dashboard.selection()
-        values: dict[str, Any] = {}
-        subject, about = f"{backend}.{spec.id}", ""
-        if kind == "check" and row.spec.backend == backend:
-            target = next((p for p in spec.params if p.name == spec.target_param), None)
-            if target is not None and target.kind == "name":
-                values[spec.target_param] = str(
-                    getattr(row.spec.params, "target", None) or row.spec.name
-                )
-            subject, about = row.spec.label, row.spec.name
-        self.post_message(
-            RunAction(subject, backend=backend, spec=spec, values=values, about=about)
-        )
+            yield from dashboard_commands(self)
 
 
 def _front_door(engine: Engine | OnCall) -> OnCall:

@@ -63,13 +63,35 @@ def places() -> Places:
     return found
 
 
+ALIASES = {"back": "quit"}
+"""Bindings that are one key under two labels (q: "Back" on a sub-screen, "Quit" on the
+dashboard): a remap of the second moves the first too."""
+
+
+def expand(keymap: Mapping[str, Any]) -> dict[str, Any]:
+    """``keymap`` with each alias following its binding (``quit = "x"`` moves ``back``)."""
+    out = dict(keymap)
+    for alias, of in ALIASES.items():
+        if of in out and alias not in out:
+            out[alias] = out[of]
+    return out
+
+
+def _same(a: str, b: str) -> bool:
+    return ALIASES.get(a) == b or ALIASES.get(b) == a
+
+
 def check(keymap: Mapping[str, Any], where: Places | None = None) -> list[tuple[str, str]]:
     """What is wrong with a ``[keys]`` table: (binding id, message), one per problem."""
     where = places() if where is None else where
+    given = set(keymap)
+    keymap = expand(keymap)
     known = sorted({bid for bindings in where.values() for bid in bindings})
     found: dict[str, str] = {}
     remaps: dict[str, tuple[str, ...]] = {}
     for bid, value in keymap.items():
+        if bid not in given and (bid not in known or not isinstance(value, str)):
+            continue  # an alias following its binding: that one's problems are said there
         if bid not in known:
             found[bid] = f"no binding has this id{did_you_mean(bid, known)} (`?` lists them)"
         elif not isinstance(value, str):
@@ -78,18 +100,29 @@ def check(keymap: Mapping[str, Any], where: Places | None = None) -> list[tuple[
             found[bid] = 'names no key; write e.g. "ctrl+q" or "x,f5"'
         else:
             remaps[bid] = keys_of(value)
-    # The dashboard first: a clash is named where the engineer spends the shift.
-    for place, bindings in sorted(where.items(), key=lambda item: item[0] != "Dashboard"):
-        now = {bid: remaps.get(bid, keys) for bid, keys in bindings.items()}
-        for bid in remaps:
-            if bid not in bindings or bid in found:
+    # Each remap (the ids given first, then the aliases that follow them) against every
+    # place; the first clash found is the one said.
+    for bid in sorted(remaps, key=lambda b: b not in given):
+        # the dashboard first: a clash is named where the engineer spends the shift
+        for place, bindings in sorted(where.items(), key=lambda item: item[0] != "Dashboard"):
+            said = bid if bid in given else ALIASES.get(bid, bid)
+            if bid not in bindings or said in found:
                 continue
+            now = {b: remaps.get(b, keys) for b, keys in bindings.items()}
             for key in remaps[bid]:
                 if key in bindings[bid]:
                     continue  # its own key already: a clash there is the console's design
-                other = next((o for o, keys in now.items() if o != bid and key in keys), None)
+                other = next(
+                    (
+                        o
+                        for o, keys in now.items()
+                        if o != bid and key in keys and not _same(o, bid)
+                    ),
+                    None,
+                )
                 if other is not None:
-                    found[bid] = (
+                    other = ALIASES.get(other, other)  # q is quit's, whatever its label
+                    found[said] = (
                         f"{key!r} is already the key of {other!r} on {place}: one key, one "
                         f"meaning (remap {other!r} too, or pick another key)"
                     )

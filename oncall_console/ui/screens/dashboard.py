@@ -15,10 +15,12 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Input
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
+from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.alert_keys import AlertPanelKeys
@@ -298,6 +300,10 @@ class Dashboard(AlertPanelKeys):
             looked = self.query_one(HealthTable).sync(view.checks, now, variables, full=full)
             header.overall = view.overall(now) if full else Status.worst([header.overall, *looked])
             header.worst = self.query_one(HealthTable).worst() or ""
+            if full:  # shared probes: whose results these are (a console id: plain text)
+                by = oncall.probed_by()
+                by_text = Content(clean(f"probed by {by}", limit=60)) if by else ""
+                self.query_one("#health-panel").border_subtitle = by_text
             for card in self.query(SliCard):
                 card.sync(now)
             self.query_one(AlertsTable).sync(
