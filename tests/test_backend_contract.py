@@ -21,6 +21,7 @@ METHODS = {
     Capability.SILENCES: ("silences",),
     Capability.ACTIONS: ("preview", "run"),
     Capability.RULES: ("rules",),
+    Capability.INSPECT: ("inspect_views", "inspect"),
 }
 PARAM_KINDS = {"name", "subdomain", "identifier", "int", "str", "choice", "bool"}
 

@@ -25,7 +25,9 @@ declares, and closes it. ``docs/plugins.md`` has a complete small example.
 
 3. **Implement the methods of each declared capability** (:data:`CAPABILITY_METHODS`):
    ``probe`` for HEALTH, ``query_sli`` for SLI, ``alerts``, ``incidents``,
-   ``silences``, ``rules``, and ``actions`` + ``preview`` + ``run`` for ACTIONS. A class that
+   ``silences``, ``rules``, ``actions`` + ``preview`` + ``run`` for ACTIONS, and
+   ``inspect_views`` + ``inspect`` for INSPECT (optional: a closer, read-only look at
+   a check, such as events, a log tail, sessions, a slowlog). A class that
    declares a capability without overriding its methods is refused when it is
    defined (``TypeError``), so a plugin with a gap never loads. The engine never
    calls a method whose capability was not declared, and the UI never offers it.
@@ -90,6 +92,8 @@ from oncall_console.model import (
     Confirm,
     DetailTable,
     Incident,
+    Inspection,
+    InspectView,
     Silence,
     SliReading,
     SliSpec,
@@ -109,6 +113,7 @@ class Capability(enum.Enum):
     SILENCES = "silences"
     ACTIONS = "actions"
     RULES = "rules"
+    INSPECT = "inspect"
 
 
 CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
@@ -119,6 +124,7 @@ CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.SILENCES: ("silences",),
     Capability.ACTIONS: ("actions", "preview", "run"),
     Capability.RULES: ("rules",),
+    Capability.INSPECT: ("inspect_views", "inspect"),
 }
 """The methods a backend must override for each capability it declares."""
 
@@ -305,6 +311,21 @@ class Backend:
         Raise NotImplementedError for a language it does not speak.
         """
         raise NotImplementedError(f"{self.TYPE} backends cannot run {language} diagnostics")
+
+    def inspect_views(self, check: CheckSpec) -> list[InspectView]:
+        """INSPECT: the closer looks this backend offers at one of its checks (its
+        workload's events and log tail, its server's sessions…), first the one to open
+        first; empty when there is nothing to look closer at for that check. No IO."""
+        return []
+
+    async def inspect(self, check: CheckSpec, view: str) -> Inspection:
+        """INSPECT: look once, read-only, and return rows or lines (cleaned, bounded:
+        a few hundred rows or lines at most). The screen calls it again every few
+        seconds while it is open, bounded by ``[poller] timeout``: keep it cheap (a
+        time or count budget, never a scan of everything) and never change anything.
+        Raise an exception whose message is one clean line when the source cannot
+        answer, or ``ValueError`` for a view it does not offer."""
+        raise NotImplementedError
 
     async def preview(self, request: ActionRequest) -> str:
         """ACTIONS: exactly what :meth:`run` would do with this request, for a person.

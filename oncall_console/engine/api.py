@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from oncall_console.engine.actions import ActionPlan, ActionRefused
+from oncall_console.engine.inspect import InspectRefused, look_at, views_for
 from oncall_console.engine.runbooks import DiagnosticRefused, RunbookChoice
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.engine.targets import check_for_alert, slis_for_check
@@ -48,6 +49,7 @@ from oncall_console.model import (
     Silence,
     Status,
 )
+from oncall_console.model.inspect import Inspection, InspectView
 from oncall_console.model.rules import RuleSet
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ __all__ = [
     "ActionRefused",
     "DiagnosticRefused",
     "IncidentDesk",
+    "InspectRefused",
     "Notice",
     "OnCall",
     "RunbookChoice",
@@ -478,6 +481,14 @@ class OnCall:
                 self._engine.spawn(self.incidents.set_runbook(scope, runbook_id))
         else:
             self._chosen[scope] = runbook_id
+
+    def inspect_views(self, check: str) -> list[InspectView]:
+        """The closer, read-only looks a check's backend offers (empty: none). No IO."""
+        return views_for(self._engine.backends, self._engine.checks.get(check))
+
+    async def inspect(self, check: str, view: str) -> Inspection:
+        """One look: read-only, bounded by [poller] timeout, redacted (or InspectRefused)."""
+        return await look_at(self._engine, check, view)
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Everything as plain data (``status --format json``)."""

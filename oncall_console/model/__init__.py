@@ -19,6 +19,7 @@ from oncall_console.model.alerts import (
     TimelineEntry,
 )
 from oncall_console.model.health import CheckResult, DetailTable, Status, SubStatus
+from oncall_console.model.inspect import Inspection, InspectView
 from oncall_console.model.sli import Direction, SliReading, Thresholds
 from oncall_console.model.specs import CheckSpec, SliSpec, SloSpec
 
@@ -36,6 +37,8 @@ __all__ = [
     "Direction",
     "Incident",
     "IncidentStatus",
+    "InspectView",
+    "Inspection",
     "Outcome",
     "ParamSpec",
     "Severity",

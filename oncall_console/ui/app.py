@@ -481,6 +481,8 @@ class OncallApp(App[None]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        from oncall_console.ui.screens.closer import CloserScreen
+        from oncall_console.ui.screens.detail import DetailScreen
         from oncall_console.ui.screens.handoff import HandoffScreen
         from oncall_console.ui.screens.help import rows_of
         from oncall_console.ui.screens.incident import IncidentScreen
@@ -494,6 +496,8 @@ class OncallApp(App[None]):
             ("Runbook screen", RunbookScreen),
             ("Handoff screen", HandoffScreen),
             ("Silences", SilencesScreen),
+            ("Detail view", DetailScreen),
+            ("Look closer", CloserScreen),
         ]
         here = type(self.screen)
         sections = [

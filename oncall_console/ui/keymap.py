@@ -103,7 +103,8 @@ def check(keymap: Mapping[str, Any], where: Places | None = None) -> list[tuple[
     # Each remap (the ids given first, then the aliases that follow them) against every
     # place; the first clash found is the one said.
     for bid in sorted(remaps, key=lambda b: b not in given):
-        for place, bindings in where.items():
+        # the dashboard first: a clash is named where the engineer spends the shift
+        for place, bindings in sorted(where.items(), key=lambda item: item[0] != "Dashboard"):
             said = bid if bid in given else ALIASES.get(bid, bid)
             if bid not in bindings or said in found:
                 continue

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from oncall_console.fmt import latency, number
-from oncall_console.model import Severity, Status
+from oncall_console.model import DetailTable, Severity, Status
 from oncall_console.text import clean
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -87,3 +88,17 @@ def notify_error(widget: Any, title: str, exc: BaseException) -> None:
     widget.notify(
         clean(str(exc), limit=300), title=title, severity="error", timeout=8, markup=False
     )
+
+
+def detail_table(table: DetailTable) -> Table:
+    """A backend's structured detail as a table of plain-text cells."""
+    out = Table(
+        title=Text(clean(table.title, limit=80)), title_justify="left", expand=False, box=None
+    )  # a str title would be parsed as markup ("[/]" raised MarkupError)
+    for column in table.columns:
+        out.add_column(Text(clean(column, limit=40), style="bold"), overflow="fold")
+    for row in table.rows[:200]:
+        out.add_row(*(Text(clean(cell, limit=400)) for cell in row))
+    if not table.rows:
+        out.add_row(*(Text("—") for _ in table.columns))
+    return out

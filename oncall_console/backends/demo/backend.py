@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
+from oncall_console.backends.demo import inspect as closer
 from oncall_console.backends.demo.silences import DemoSilences, SilenceError, silence_specs
 from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
 from oncall_console.model import (
@@ -26,6 +27,8 @@ from oncall_console.model import (
     CheckSpec,
     Confirm,
     Incident,
+    Inspection,
+    InspectView,
     Outcome,
     ParamSpec,
     Silence,
@@ -92,6 +95,7 @@ class DemoBackend(Backend):
             Capability.INCIDENTS,
             Capability.SILENCES,
             Capability.ACTIONS,
+            Capability.INSPECT,
         }
     )
     Options = DemoOptions
@@ -235,6 +239,15 @@ class DemoBackend(Backend):
             ),
             *silence_specs(),
         ]
+
+    def inspect_views(self, check: CheckSpec) -> list[InspectView]:
+        target = getattr(check.params, "target", None) or check.name
+        return closer.views(target) if target in TARGETS else []
+
+    async def inspect(self, check: CheckSpec, view: str) -> Inspection:
+        now = self.context.clock()
+        target = getattr(check.params, "target", None) or check.name
+        return closer.look(target, self.simulation.check(target, now), view, now)
 
     async def preview(self, request: ActionRequest) -> str:
         if request.action in _SILENCING:

@@ -16,6 +16,7 @@ server, has none of them):
 - ``health.py``: the three kinds of check;
 - ``actions.py``: the seven actions;
 - ``diagnose.py``: a runbook's ``kubectl get pods``, answered read-only (no kubectl runs);
+- ``inspect.py``: the closer looks: a workload's events, its pods' log tail;
 - ``selectors.py``, ``objects.py``, ``patches.py``: the pure logic (label selectors;
   what objects say; rollback plans and patches);
 - ``backend.py``: :class:`KubernetesBackend`, made of the health checks and the actions.

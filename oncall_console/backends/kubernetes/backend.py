@@ -5,16 +5,18 @@ from __future__ import annotations
 from oncall_console.backends.base import Capability
 from oncall_console.backends.kubernetes.actions import KubernetesActions
 from oncall_console.backends.kubernetes.diagnose import KubernetesDiagnose
+from oncall_console.backends.kubernetes.inspect import KubernetesInspect
 from oncall_console.backends.kubernetes.options import KubernetesCheckParams, KubernetesOptions
 
 
-class KubernetesBackend(KubernetesDiagnose, KubernetesActions):
+class KubernetesBackend(KubernetesDiagnose, KubernetesActions, KubernetesInspect):
     """Watches deployments, workloads and nodes; restarts, rolls back, scales and cordons;
-    answers a runbook's ``kubectl get pods`` (read-only)."""
+    answers a runbook's ``kubectl get pods`` (read-only); shows a workload's events and
+    its pods' log tail."""
 
     TYPE = "kubernetes"
     DESCRIPTION = "Kubernetes deployments, workloads and nodes, with kubectl-style remediation"
-    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = KubernetesOptions
     CheckParams = KubernetesCheckParams
 

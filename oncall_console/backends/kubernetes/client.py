@@ -165,9 +165,28 @@ class KubernetesClient(Backend):
         mutating: bool = False,
     ) -> dict[str, Any]:
         """Run one request in the pool and return its JSON body, or raise one clean line."""
+        raw = await self._request(fn, timeout, mutating=mutating)
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            snippet = raw[:120].decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+            line = f"unreadable answer from the API server (not JSON): {' '.join(snippet.split())}"
+            raise ApiError(_c(redact(line, self._token), 400)) from None
+        if not isinstance(doc, dict):
+            raise ApiError("unreadable answer from the API server (not an object)")
+        return doc
+
+    async def _request(
+        self,
+        fn: Callable[[k8s.ApiClient], Any],
+        timeout: float,
+        *,
+        mutating: bool = False,
+    ) -> bytes:
+        """Run one request in the pool and return its raw body (a log is text, not JSON)."""
         api = await self._client()
 
-        def call() -> dict[str, Any]:
+        def call() -> bytes:
             try:
                 resp = fn(api)
                 raw = resp.data
@@ -175,16 +194,7 @@ class KubernetesClient(Backend):
                 raise ApiError(objects.api_error_line(exc.status, exc.reason, exc.body)) from None
             except Exception as exc:
                 raise ApiError(_describe(exc, timeout, self._host)) from None
-            try:
-                doc = json.loads(raw) if raw else {}
-            except ValueError:
-                snippet = raw[:120].decode("utf-8", "replace") if isinstance(raw, bytes) else ""
-                raise ApiError(
-                    f"unreadable answer from the API server (not JSON): {' '.join(snippet.split())}"
-                ) from None
-            if not isinstance(doc, dict):
-                raise ApiError("unreadable answer from the API server (not an object)")
-            return doc
+            return raw if isinstance(raw, bytes) else str(raw or "").encode()
 
         try:
             # A little longer than the request's own timeout, whose error says more.

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from oncall_console import errors, secrets
 from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.backends.postgres import actions as pg_actions
+from oncall_console.backends.postgres import inspect as pg_inspect
 from oncall_console.backends.postgres.health import LONG_ROWS, PROBE_SQL, Facts, judge
 from oncall_console.backends.postgres.options import PostgresCheckParams, PostgresOptions
 from oncall_console.backends.postgres.readonly_sql import NotReadOnly, read_only_problem
@@ -30,6 +31,8 @@ from oncall_console.model import (
     CheckSpec,
     Confirm,
     DetailTable,
+    Inspection,
+    InspectView,
     Outcome,
     ParamSpec,
     Status,
@@ -71,7 +74,7 @@ class PostgresBackend(Backend):
 
     TYPE = "postgres"
     DESCRIPTION = "PostgreSQL: connections, long queries, replication lag, size; safe remediation"
-    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = PostgresOptions
     CheckParams = PostgresCheckParams
 
@@ -190,6 +193,35 @@ class PostgresBackend(Backend):
             columns or ("result",),
             tuple(tuple(clean(v, limit=200) if v is not None else "NULL" for v in r) for r in rows),
         )
+
+    # --- looking closer ---------------------------------------------------------------------
+
+    def inspect_views(self, check: CheckSpec) -> list[InspectView]:
+        return list(pg_inspect.VIEWS)
+
+    async def inspect(self, check: CheckSpec, view: str) -> Inspection:
+        """Sessions by state, or the longest queries: on the probes' connection (a server
+        out of connections still answers it), read-only, with the statement timeout."""
+        if view not in {v.id for v in pg_inspect.VIEWS}:
+            raise ValueError(f"no view {view!r}")
+        timeout_ms = self.options.statement_timeout_ms
+        try:
+            async with self._lock:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await self._connect(self.options.connect_timeout)
+                conn = self._conn
+                try:
+                    tables = await _abandon_when_cancelled(
+                        conn, pg_inspect.look(conn, view, timeout_ms)
+                    )
+                except BaseException:
+                    await self._discard()  # any doubt about the session: the next is fresh
+                    raise
+        except _Refused as exc:
+            raise DiagnosticFailed(self._redact(str(exc))) from None
+        except psycopg.Error as exc:
+            raise DiagnosticFailed(self._redact(describe(exc))) from None
+        return Inspection(view, self.context.clock(), tables=tables, note=self._server())
 
     # --- health -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from redis.backoff import ExponentialBackoff
 from oncall_console import errors
 from oncall_console.backends.base import Backend, BackendContext, Capability
 from oncall_console.backends.redis import actions as redis_actions
+from oncall_console.backends.redis import inspect as redis_inspect
 from oncall_console.backends.redis.health import as_int, assess
 from oncall_console.backends.redis.options import RedisCheckParams, RedisOptions
 from oncall_console.model import (
@@ -25,6 +26,8 @@ from oncall_console.model import (
     CheckResult,
     CheckSpec,
     Confirm,
+    Inspection,
+    InspectView,
     Outcome,
     ParamSpec,
     Status,
@@ -40,7 +43,7 @@ class RedisBackend(Backend):
     DESCRIPTION = (
         "Redis: memory, hit ratio, clients, queue lengths; BGSAVE, delete keys, CONFIG SET, FLUSHDB"
     )
-    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS})
+    CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = RedisOptions
     CheckParams = RedisCheckParams
 
@@ -151,6 +154,28 @@ class RedisBackend(Backend):
             details={"server": self.options.server, "database": str(self.options.db)},
             error=error,
         )
+
+    # --- looking closer ---------------------------------------------------------------------
+
+    def inspect_views(self, check: CheckSpec) -> list[InspectView]:
+        return list(redis_inspect.VIEWS)
+
+    async def inspect(self, check: CheckSpec, view: str) -> Inspection:
+        """The slowlog, or the biggest keys of a bounded SCAN: read-only."""
+        if view not in {v.id for v in redis_inspect.VIEWS}:
+            raise ValueError(f"no view {view!r}")
+        now = self.context.clock()
+        try:
+            client = self.client()
+            if view == "slowlog":
+                table, note = await redis_inspect.slowlog(client, now)
+            else:
+                table, note = await redis_inspect.big_keys(client)
+        except SecretMissing:
+            raise
+        except Exception as exc:
+            raise RuntimeError(self.describe(exc, self.options.socket_timeout)) from None
+        return Inspection(view, now, tables=(table,), note=f"{self.options.server} · {note}")
 
     # --- actions ---------------------------------------------------------------------------
 

@@ -374,7 +374,8 @@ class Dashboard(AlertPanelKeys):
         name = self.query_one(HealthTable).selected_key
         state = oncall.check(name or "")
         if state is not None:
-            self.app.push_screen(DetailScreen(f"Check {name}", check_detail(state, now)))
+            detail = DetailScreen(f"Check {name}", check_detail(state, now), check=state.spec.name)
+            self.app.push_screen(detail)
 
     def selection(self) -> tuple[str, Any]:
         """What the engineer is looking at: the focused panel's selected row, as
@@ -530,7 +531,8 @@ class Dashboard(AlertPanelKeys):
         panel.border_title = filter_title(ALERTS_TITLE, matched, total, query)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_detail()
+        if self._oncall is not None:  # enter on a first-frame row: no engine yet (crashed)
+            self.action_detail()
 
     def action_actions(self) -> None:
         """The actions of what the engineer is looking at: the selected check, or the

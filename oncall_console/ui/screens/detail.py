@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,8 +16,11 @@ from textual.widgets import Static
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.fmt import latency, number
-from oncall_console.model import Alert, DetailTable, Incident
+from oncall_console.model import Alert, Incident
 from oncall_console.text import clean
+from oncall_console.ui.messages import HELP, oncall_of
+from oncall_console.ui.render import detail_table
+from oncall_console.ui.screens.closer import CloserScreen
 
 
 def _kv(lines: list[tuple[str, str]]) -> Text:
@@ -35,20 +37,6 @@ def _kv(lines: list[tuple[str, str]]) -> Text:
 
 def _clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
-
-
-def detail_table(table: DetailTable) -> Table:
-    """A backend's structured detail as a table of plain-text cells."""
-    out = Table(
-        title=Text(clean(table.title, limit=80)), title_justify="left", expand=False, box=None
-    )  # a str title would be parsed as markup ("[/]" raised MarkupError)
-    for column in table.columns:
-        out.add_column(Text(clean(column, limit=40), style="bold"), overflow="fold")
-    for row in table.rows[:200]:
-        out.add_row(*(Text(clean(cell, limit=400)) for cell in row))
-    if not table.rows:
-        out.add_row(*(Text("—") for _ in table.columns))
-    return out
 
 
 def check_detail(state: CheckState, now: float) -> RenderableType:
@@ -144,20 +132,46 @@ def incident_detail(incident: Incident, now: float) -> Text:
 
 
 class DetailScreen(ModalScreen[None]):
-    """Everything known about one row. Escape closes it."""
+    """Everything known about one row. Escape closes it; on a check whose backend can
+    look closer (events, a log tail, sessions, a slowlog), ``l`` opens that, live."""
 
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="detail.close")]
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close", id="detail.close"),
+        HELP,
+        Binding(
+            "l",
+            "look_closer",
+            "Look closer",
+            id="detail.closer",
+            tooltip="Events and log tail, sessions, slowlog… of the check, live (read-only)",
+        ),
+    ]
 
-    def __init__(self, title: str, body: RenderableType) -> None:
+    def __init__(self, title: str, body: RenderableType, *, check: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.body = body
+        self.check = check
+        """The check shown, when it is one: what ``l`` looks closer at."""
 
     def compose(self) -> ComposeResult:
+        views = oncall_of(self).inspect_views(self.check) if self.check else []
         with VerticalScroll(id="detail-box") as box:
             box.border_title = Content(clean(self.title_text, limit=80))  # a str is markup
-            box.border_subtitle = "esc close"
+            if views:
+                names = " · ".join(clean(v.title, limit=20).lower() for v in views)
+                box.border_subtitle = Content(f"l look closer: {names} · esc close")
+            else:
+                box.border_subtitle = "esc close"
             yield Static(self.body, id="detail-body")
+
+    def action_look_closer(self) -> None:
+        views = oncall_of(self).inspect_views(self.check) if self.check else []
+        if not views:
+            what = "for this check" if self.check else "here: l works in a check's detail"
+            self.notify(f"Nothing to look closer at {what}.", timeout=3)
+            return
+        self.app.push_screen(CloserScreen(self.check, views))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
