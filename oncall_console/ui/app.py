@@ -217,7 +217,7 @@ class OncallApp(App[None]):
         """Start the engine and keep the main screen current (the engine is there now)."""
         oncall = self.oncall
         if oncall.settings.keys:
-            from oncall_console.ui.keymap import expand
+            from oncall_console.ui.keyalias import expand
 
             self.set_keymap(expand(oncall.settings.keys))
         for problem in self.theme_problems:
@@ -540,7 +540,7 @@ class OncallApp(App[None]):
         if screen is self.dashboard and self.ready:
             from oncall_console.ui.palette import dashboard_commands
 
-            yield from dashboard_commands(self)
+            yield from dashboard_commands(self, self.dashboard)
 
 
 def _front_door(engine: Engine | OnCall) -> OnCall:

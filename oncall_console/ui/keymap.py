@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from oncall_console.configfile import did_you_mean
+from oncall_console.ui.keyalias import ALIASES, expand
 
 Places = dict[str, dict[str, tuple[str, ...]]]
 """Where bindings act -> {binding id: its keys}."""
@@ -61,20 +62,6 @@ def places() -> Places:
                 if own:
                     found[name if base is Screen else f"{name} (focused)"] = {**everywhere, **own}
     return found
-
-
-ALIASES = {"back": "quit"}
-"""Bindings that are one key under two labels (q: "Back" on a sub-screen, "Quit" on the
-dashboard): a remap of the second moves the first too."""
-
-
-def expand(keymap: Mapping[str, Any]) -> dict[str, Any]:
-    """``keymap`` with each alias following its binding (``quit = "x"`` moves ``back``)."""
-    out = dict(keymap)
-    for alias, of in ALIASES.items():
-        if of in out and alias not in out:
-            out[alias] = out[of]
-    return out
 
 
 def _same(a: str, b: str) -> bool:

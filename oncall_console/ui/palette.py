@@ -1,7 +1,7 @@
 """The command palette's dashboard commands: every command with its key, every action
 findable by the words of its title ("roll" finds the rollback), each runbook, each
 theme. ``OncallApp.get_system_commands`` yields them on the dashboard (``app`` is the
-OncallApp: not imported here, it imports this module)."""
+OncallApp, ``dash`` its Dashboard: not imported here, the app imports this module)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from textual.app import SystemCommand
 from oncall_console.ui.messages import RunAction
 
 
-def dashboard_commands(app: Any) -> Iterator[SystemCommand]:
+def dashboard_commands(app: Any, dash: Any) -> Iterator[SystemCommand]:
     """The palette: every command with its key, actions findable by the words of
     their titles ("roll" finds the rollback)."""
-    dash = app.dashboard
     yield SystemCommand(
         "Refresh now  (r)", "Poll every check, SLI and alert source", dash.action_refresh
     )
@@ -43,7 +42,7 @@ def dashboard_commands(app: Any) -> Iterator[SystemCommand]:
         yield SystemCommand(
             f"Action: {spec.title}  ({backend}.{spec.id})",
             f"{spec.title}: on the selected check when it is this backend's, else asked for",
-            lambda b=backend, sp=spec: palette_action(app, b, sp),
+            lambda b=backend, sp=spec: palette_action(app, dash, b, sp),
         )
     for rb in app.oncall.runbooks.library.all():
         yield SystemCommand(
@@ -59,10 +58,10 @@ def dashboard_commands(app: Any) -> Iterator[SystemCommand]:
         )
 
 
-def palette_action(app: Any, backend: str, spec: Any) -> None:
+def palette_action(app: Any, dash: Any, backend: str, spec: Any) -> None:
     """An action picked in the palette: on the selected check when that check is this
     backend's (its name fills a name target), else the form asks for the target."""
-    kind, row = app.dashboard.selection()
+    kind, row = dash.selection()
     values: dict[str, Any] = {}
     subject, about = f"{backend}.{spec.id}", ""
     if kind == "check" and row.spec.backend == backend:
