@@ -157,3 +157,22 @@ async def test_a_typed_letter_filters_the_rows_and_the_title_in_the_same_step():
         box.value = "host-05007"  # no await: nothing else has run since
         assert alert_keys(table) == ["alert:fp05007"]
         assert "1 of 10," in panel_title(app) and '"host-05007"' in panel_title(app)
+
+
+def test_a_filter_typed_in_one_burst_lands_whole_over_a_real_terminal():
+    """`3/disk` in one write (a paste, a slow SSH link): Textual dispatched the burst to
+    the panel focused before `/` ran, and the `i` of "disk" asked to declare an
+    incident. `/` is a priority binding and the filter takes the focus at once."""
+    from tests.support.terminal import Terminal
+
+    with Terminal("alex", ["demo"], env={"NO_COLOR": "1"}, cols=100, rows=30) as console:
+        console.wait_for("the dashboard", "Incidents & alerts")
+        console.wait_for("the engine", "DiskUsageHigh")
+        console.press("3/disk")
+        shown = console.wait_for("the filter", 'match "disk"')
+        assert "y = yes" not in shown  # no prompt to declare an incident
+        console.press("\x1b")
+        console.wait_for("the filter closed", lambda s: 'match "disk"' not in s)
+        console.press("1/redis")
+        shown = console.wait_for("the health filter", 'match "redis"')
+        assert "y = yes" not in shown  # no prompt to declare an incident

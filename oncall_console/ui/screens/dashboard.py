@@ -109,6 +109,10 @@ class Dashboard(AlertPanelKeys):
             id="alerts.filter",
             tooltip="Filter the focused panel: checks by name or reason, alerts by name, "
             "label or summary (esc clears)",
+            # Priority: handled before the keys typed after it, so "/disk" in one burst (a
+            # paste, a slow link) lands in the filter; its letters reached the panel and
+            # the "i" of "disk" asked to declare an incident.
+            priority=True,
         ),
         Binding("w", "worst", "Worst", id="worst", show=False, tooltip="Jump to the worst check"),
         Binding(
@@ -476,6 +480,9 @@ class Dashboard(AlertPanelKeys):
 
     def action_filter_alerts(self) -> None:
         """/ filters the focused panel: Health (by name or reason), else the alerts."""
+        if isinstance(self.focused, Input):  # a / typed in a filter or a field is text
+            self.focused.insert_text_at_cursor("/")
+            return
         if isinstance(self.focused, HealthTable):
             self.query_one("#health-filter", AlertFilter).open()
         else:

@@ -46,9 +46,13 @@ class AlertFilter(Input):
 
     def open(self) -> None:
         self.add_class("-open")
-        self.focus()
+        # Shown and focused now, not on the next refresh (the class's display) or idle
+        # (Widget.focus): the letters typed right after "/" must find it focused.
+        self.display = True
+        self.screen.set_focus(self)
 
     def action_close(self) -> None:
         self.value = ""
         self.remove_class("-open")
+        self.display = False
         self.post_message(self.Closed(self.id))
