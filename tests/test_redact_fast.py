@@ -71,3 +71,10 @@ def test_a_clean_result_is_returned_as_is_and_a_dirty_one_redacted() -> None:
     assert out is not dirty and out.substatuses[0].detail == "saw Bearer [redacted]"
     secret = CheckResult("c", Status.OK, "200 OK", details={"echo": "tok3n-value"})
     assert redacted(secret, ("tok3n-value",)).details["echo"] == "[redacted]"
+
+
+def test_case_folding_outside_ascii_still_goes_to_the_regex() -> None:
+    long_s = "\u017fecret: abcdefgh1234"  # LATIN SMALL LETTER LONG S matches s, lower() keeps it
+    assert redact(long_s) != long_s
+    assert needs_redaction([long_s], ())
+    assert needs_redaction(["PASSWORD: hunter2-x9"], ())
