@@ -266,3 +266,30 @@ def test_probe_error_is_the_failure_type() -> None:
     # the fast path raises nothing of its own: h11's RemoteProtocolError becomes ProbeError
     got = same(b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nx", eof=False)
     assert got[:2] == ("error", ProbeError.__name__)
+
+
+def test_a_cached_body_reading_is_the_same_and_never_shared_mutably() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oncall_console.backends.base import BackendContext
+    from oncall_console.backends.http import HttpBackend
+    from oncall_console.backends.http.health import _Fetch, _read_body, _read_small_body
+    from oncall_console.backends.http.options import HttpCheckParams
+    from oncall_console.backends.http.probe import ProbeResponse
+
+    body = b'{"status": "degraded", "services": {"db": {"status": "down", "error": "x"}}}'
+    params = HttpCheckParams(url="http://h/health")
+    with ThreadPoolExecutor(1) as pool:
+        backend = HttpBackend("web", HttpBackend.Options(), BackendContext(pool))
+        seen = []
+        for _ in range(2):
+            f = _Fetch()
+            resp = ProbeResponse(200, "OK", {}, body, False, None, 0.0)
+            backend._judge_body(f, resp, params)
+            seen.append((f.status, list(f.notes), dict(f.details), list(f.subs)))
+            f.notes.append("changed by a caller")
+            f.subs.clear()
+    assert seen[0] == seen[1]
+    assert seen[0][1] == ["status degraded", "db down: x"]
+    args = (body, "utf-8", "status", "services")
+    assert _read_small_body(*args) == _read_body(*args)
