@@ -293,3 +293,15 @@ def test_a_cached_body_reading_is_the_same_and_never_shared_mutably() -> None:
     assert seen[0][1] == ["status degraded", "db down: x"]
     args = (body, "utf-8", "status", "services")
     assert _read_small_body(*args) == _read_body(*args)
+
+
+async def test_per_request_headers_are_merged_per_set_and_follow_a_new_token() -> None:
+    async with scripted(lambda head, n: ok()) as s, client() as c:
+        for token in ("one", "one", "two"):
+            await c.request("GET", s.url(), {"Authorization": f"Bearer {token}"})
+        await c.request("GET", s.url(), {"user-agent": "mine"})
+        await c.request("GET", s.url())
+    assert [b"Bearer two" in r for r in s.requests] == [False, False, True, False, False]
+    assert [b"Bearer one" in r for r in s.requests] == [True, True, False, False, False]
+    assert b"user-agent: mine" in s.requests[3] and b"oncall-console-test" not in s.requests[3]
+    assert b"oncall-console-test" in s.requests[4] and b"Authorization" not in s.requests[4]

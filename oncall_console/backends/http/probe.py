@@ -346,6 +346,8 @@ class ProbeClient:
         """False: every exchange through h11 (the tests' reference)."""
         self._tls = tls
         self._headers = _encode(headers)
+        self._merged: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+        """The client's headers merged with a request's (the token's), by the latter."""
         self._limit = max_body_bytes
         self._slots = asyncio.Semaphore(max_connections)
         self._max_idle = max_connections
@@ -363,9 +365,16 @@ class ProbeClient:
         origin = origin_of(url)
         extra = self._headers
         if headers:
-            given = _encode(headers)
-            names = {k.lower() for k, _ in given}
-            extra = [(k, v) for k, v in extra if k.lower() not in names] + given
+            key = tuple(headers.items())
+            merged = self._merged.get(key)
+            if merged is None:
+                given = _encode(headers)
+                names = {k.lower() for k, _ in given}
+                merged = [(k, v) for k, v in extra if k.lower() not in names] + given
+                if len(self._merged) >= 64:  # a rotated token: the old sets go
+                    self._merged.clear()
+                self._merged[key] = merged
+            extra = merged
         async with self._slots:
             for attempt in (1, 2):
                 conn, reused = self._take(origin), True
