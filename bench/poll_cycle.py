@@ -51,6 +51,22 @@ NOTES = [
     "`backends/http/probe.py`: h11 frames the exchange (43 µs a request alone), an asyncio "
     "Protocol carries it, kept-alive connections per origin; httpx stays for webhooks and "
     "for probes a proxy variable covers.",
+    "- Fixed, step 3 (`--before` an archive of main 5cc898a, interleaved, same run, load 4 → 10 on 2 CPUs, so wall times are not comparable with a quiet run; CPU is): 10,000 "
+    "checks 2,403 → 1,255 ms CPU per cycle (0.24 → 0.13 ms per request), 1,000 checks "
+    "276 → 125 ms. The profile had h11's per-event machinery at ~40 % of the client, "
+    "the redaction's ~120,000 regex passes a cycle and the body's JSON read per probe. "
+    "`backends/http/wire.py` now reads the common answer (HTTP/1.1, Content-Length) with "
+    "bytes operations and replays anything else into h11; a clean result costs one "
+    "search for redaction; a small body's reading is cached by its bytes. What is left "
+    "per probe is mostly the poller's (a task per `wait_for`, the semaphore, the gather) "
+    "and the event loop's. A second run when the load had dropped to ~1.9 (`--sizes "
+    "1000,10000`, same interleaving): 10,000 checks 1,998 → 1,669 ms wall, 1,971 → 1,179 ms "
+    "CPU; 1,000 checks 182 → 148 ms wall, 173 → 95 ms CPU. Wall now exceeds CPU: the "
+    "latency server (its own process) spends ~450 ms of CPU per 10,000 answers, and "
+    "with the other load on the machine the two processes share what is left of 2 CPUs.",
+    "- Floor: with `[poller] concurrency = 64` (the default) and answers after 5 ms, a "
+    "cycle of 10,000 checks cannot end before 10,000 / 64 × 5 ms = 781 ms whatever the "
+    "CPU; `--concurrency 100` (the http pool's size) lowers it to 500 ms.",
     "- Wall ≈ CPU at 1,000 checks: one core is the limit, so 10,000 checks take ~10× as "
     "long; a check's default interval (15 s) leaves room for ~50,000 such probes.",
 ]
@@ -64,7 +80,7 @@ def url(ports: list[int], i: int, kind: str = "health") -> str:
 # --- the child: one engine, one size ------------------------------------------------------
 
 
-def config_dict(ports: list[int], n: int, pairs: bool) -> dict[str, object]:
+def config_dict(ports: list[int], n: int, pairs: bool, concurrency: int = 64) -> dict[str, object]:
     """n checks on one http backend; ``pairs``: live + ready per check (the curl peer's
     200 endpoints as 100 checks, as the seed's script reads them)."""
     checks: dict[str, dict[str, object]] = {}
@@ -80,14 +96,17 @@ def config_dict(ports: list[int], n: int, pairs: bool) -> dict[str, object]:
         "backends": {"web": {"type": "http"}},
         "checks": checks,
         "store": {"url": ":memory:"},
+        "poller": {"concurrency": concurrency},
     }
 
 
-async def child_cycles(ports: list[int], n: int, pairs: bool, cycles: int) -> dict[str, object]:
+async def child_cycles(
+    ports: list[int], n: int, pairs: bool, cycles: int, concurrency: int = 64
+) -> dict[str, object]:
     from oncall_console.config import from_dict
     from oncall_console.engine import Engine
 
-    engine = Engine(from_dict(config_dict(ports, n, pairs), env={}))
+    engine = Engine(from_dict(config_dict(ports, n, pairs, concurrency), env={}))
     await engine.poll_once()  # warm-up: the pool connects, code paths are hot
     wall, cpu = [], []
     for _ in range(cycles):
@@ -106,13 +125,14 @@ async def child_cycles(ports: list[int], n: int, pairs: bool, cycles: int) -> di
 
 
 def run_child(
-    ports: list[int], n: int, pairs: bool, cycles: int, tree: Path | None
+    ports: list[int], n: int, pairs: bool, cycles: int, tree: Path | None, concurrency: int = 64
 ) -> dict[str, object]:
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
     argv = [sys.executable, __file__, "--child", str(n), "--ports", ",".join(map(str, ports))]
-    argv += ["--cycles", str(cycles)] + (["--pairs"] if pairs else [])
+    argv += ["--cycles", str(cycles), "--concurrency", str(concurrency)]
+    argv += ["--pairs"] if pairs else []
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise SystemExit(f"child {n} failed:\n{out.stderr[-3000:]}")
@@ -188,6 +208,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--delay-ms", type=float, default=5.0, help="server latency")
     parser.add_argument("--ports", default="4", help="listening ports (a number)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="[poller] concurrency (64, the default, bounds a cycle at n / 64 x delay)",
+    )
     parser.add_argument("--before", type=Path, help="another checkout to measure alongside")
     parser.add_argument("--before-label", default="before", help="its name in the table")
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
@@ -197,7 +223,8 @@ def main() -> None:
 
     if args.child is not None:
         ports = [int(p) for p in args.ports.split(",")]
-        print(json.dumps(asyncio.run(child_cycles(ports, args.child, args.pairs, args.cycles))))
+        result = child_cycles(ports, args.child, args.pairs, args.cycles, args.concurrency)
+        print(json.dumps(asyncio.run(result)))
         return
 
     if not Path(CURL).exists():
@@ -226,7 +253,7 @@ def main() -> None:
             curl_ok.append(ok)
             for label, tree in trees.items():
                 for n, pairs in [(CURL_SERVICES, True), *((s, False) for s in sizes)]:
-                    r = run_child(ports, n, pairs, args.cycles, tree)
+                    r = run_child(ports, n, pairs, args.cycles, tree, args.concurrency)
                     key = (label, n, pairs)
                     walls.setdefault(key, []).extend(r["wall"])  # type: ignore[arg-type]
                     cpus.setdefault(key, []).extend(r["cpu"])  # type: ignore[arg-type]
@@ -248,7 +275,8 @@ def main() -> None:
         f"`python bench/poll_cycle.py --runs {args.runs} --cycles {args.cycles}` — "
         f"{len(ports)} loopback ports answering every path after {args.delay_ms:g} ms "
         "(bench/latency_server.py, plain asyncio, its own process); the engine's real "
-        "`poll_once()` with one `http` backend (pool of 100, poller concurrency 64); "
+        "`poll_once()` with one `http` backend (pool of 100, poller concurrency "
+        f"{args.concurrency}); "
         f"{args.runs} child processes per size × {args.cycles} cycles after a warm-up; "
         f"the curl loop {args.runs}× in the same run. {loads[0]} at start, {loads[-1]} at end.",
         "",

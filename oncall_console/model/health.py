@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
-from oncall_console.secrets import redact
+from oncall_console.secrets import needs_redaction, redact
 
 
 class Status(enum.Enum):
@@ -113,6 +113,14 @@ def redacted(result: CheckResult, secrets: tuple[str, ...] = ()) -> CheckResult:
     error, each detail, each dependency line and each table cell (the summary was, the
     per-dependency line was not: ``saw Bearer s3cr3t…`` reached the JSON and the detail
     view). Returns the same object when nothing changed (history rings share it)."""
+    texts = [result.summary, result.error or "", *result.details.values()]
+    for sub in result.substatuses:
+        texts += (sub.name, sub.detail)
+    for table in result.tables:
+        for row in table.rows:
+            texts += row
+    if not needs_redaction(texts, secrets):
+        return result  # nothing secret-like anywhere: the common case, one search
 
     def r(text: str) -> str:
         return redact(text, *secrets)

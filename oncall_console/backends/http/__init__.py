@@ -6,6 +6,8 @@ carries webhooks, and the probes whose URL a proxy variable (HTTP_PROXY,
 NO_PROXY, ...) covers.
 
 - ``options.py``: the backend's options, its webhooks and a check's parameters;
+- ``wire.py``: the probe client's fast path, the common answer read with bytes
+  operations (h11 reads the rest);
 - ``connections.py``: the token, the TLS context and the two clients;
 - ``health.py``: probing a check and judging the answer (status code, JSON health
   body, latency, TLS expiry);

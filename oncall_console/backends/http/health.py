@@ -15,6 +15,7 @@ import json
 import ssl
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import httpx
 
@@ -204,29 +205,51 @@ class HttpHealth(HttpConnections):
         if resp.truncated:
             f.notes.append(f"body truncated at {self.options.max_body_bytes} bytes")
             return  # half a JSON document says nothing
-        text = body.decode(resp.encoding, errors="replace")
-        try:
-            doc = json.loads(text) if text.strip()[:1] in ("{", "[") else None
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict):
-            if text.strip():
-                f.details["body"] = clean(text, limit=300)
-            return
-        if (top := doc.get(p.json_status_key)) is not None and not isinstance(top, dict | list):
-            word = clean(top, limit=80)
-            f.details["json_status"] = word
-            f.status = Status.worst([f.status, _word_status(top)])
-            if _word_status(top) is not Status.OK:
-                f.notes.append(f"status {word}")
-        f.subs = _substatuses(doc.get(p.json_services_key), p.json_status_key)
-        bad = [f"{s.name} {s.detail}" for s in f.subs if s.status is not Status.OK]
-        if bad:
-            f.notes.append(
-                ", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
-            )
+        read = _read_small_body if len(body) <= _CACHED_BODY_BYTES else _read_body
+        details, status, notes, subs = read(
+            body, resp.encoding, p.json_status_key, p.json_services_key
+        )
+        f.details.update(details)
+        if status is not None:
+            f.status = Status.worst([f.status, status])
+        f.notes += notes
+        f.subs = list(subs)
 
     # --- webhooks (actions) --------------------------------------------------------------
+
+
+def _read_body(
+    body: bytes, encoding: str, status_key: str, services_key: str
+) -> tuple[tuple[tuple[str, str], ...], Status | None, tuple[str, ...], tuple[SubStatus, ...]]:
+    """What a whole body says: detail lines, its status (None: no say), notes and
+    dependencies; a pure function of its arguments, made of immutable parts."""
+    text = body.decode(encoding, errors="replace")
+    try:
+        doc = json.loads(text) if text.strip()[:1] in ("{", "[") else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return ((("body", clean(text, limit=300)),) if text.strip() else ()), None, (), ()
+    details: list[tuple[str, str]] = []
+    notes: list[str] = []
+    status: Status | None = None
+    if (top := doc.get(status_key)) is not None and not isinstance(top, dict | list):
+        word = clean(top, limit=80)
+        details.append(("json_status", word))
+        status = _word_status(top)
+        if status is not Status.OK:
+            notes.append(f"status {word}")
+    subs = _substatuses(doc.get(services_key), status_key)
+    bad = [f"{s.name} {s.detail}" for s in subs if s.status is not Status.OK]
+    if bad:
+        notes.append(", ".join(bad[:5]) + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
+    return tuple(details), status, tuple(notes), tuple(subs)
+
+
+_CACHED_BODY_BYTES = 4096
+_read_small_body = lru_cache(maxsize=1024)(_read_body)
+"""Small bodies' readings, cached (at most ~4 MB): a fleet's health bodies are mostly
+the same few bytes (``{"status": "ok"}``), read once rather than once a probe."""
 
 
 def _substatuses(services: object, key: str) -> list[SubStatus]:

@@ -30,6 +30,8 @@ from functools import lru_cache
 import h11
 import httpx
 
+from oncall_console.backends.http import wire
+
 IDLE_SECONDS = 60.0
 """An idle connection older than this is closed rather than reused."""
 MAX_HEADER_BYTES = 64 * 1024
@@ -92,13 +94,22 @@ class ProbeResponse:
 
 
 class _Connection(asyncio.Protocol):
-    """One TCP (or TLS) connection carrying one exchange at a time."""
+    """One TCP (or TLS) connection carrying one exchange at a time.
 
-    def __init__(self, origin_key: tuple[str, str, int], on_lost: Callable[[_Connection], None]):
+    An exchange starts on the fast path (:mod:`.wire`: the request's bytes cached, the
+    answer read with bytes operations); anything unusual in either direction hands the
+    connection to h11 for good, the answer's bytes so far replayed into it."""
+
+    def __init__(
+        self,
+        origin_key: tuple[str, str, int],
+        on_lost: Callable[[_Connection], None],
+        fast_path: bool = True,
+    ):
         self.key = origin_key
         self._on_lost = on_lost
         self.transport: asyncio.Transport | None = None
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self.h11: h11.Connection | None = None if fast_path else _h11_connection()
         self.closed = False
         self.idle_since = 0.0
         self.exchanges = 0
@@ -108,6 +119,12 @@ class _Connection(asyncio.Protocol):
         self._body = bytearray()
         self._limit = 0
         self._lost: BaseException | None = None
+        # the fast path: this exchange's request (for a replay), its bytes so far
+        self._request: tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None = None
+        self._buf = bytearray()
+        self._fast_head: wire.Head | None = None
+        self._body_at = 0
+        self._reuse = False
 
     # --- asyncio.Protocol ------------------------------------------------------------
 
@@ -119,6 +136,14 @@ class _Connection(asyncio.Protocol):
             # Bytes nobody asked for: the connection's framing cannot be trusted.
             self._close()
             return
+        if self.h11 is None:
+            self._buf += data
+            self._read_fast()
+        else:
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        assert self.h11 is not None
         try:
             self.h11.receive_data(data)
             self._pump()
@@ -127,14 +152,13 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self._done is not None and not self._done.done():
-            if self.h11.their_state is h11.SEND_RESPONSE:
+            if self.waiting_for_head():
                 self._fail(ProbeError("the server closed the connection before answering"))
                 return False
-            try:
-                self.h11.receive_data(b"")
-                self._pump()
-            except h11.RemoteProtocolError as exc:
-                self._fail(ProbeError(f"bad HTTP answer: {exc}"))
+            if self.h11 is None:
+                self._replay()  # h11 says what is missing, in its words
+            if not self._done.done():
+                self._feed(b"")
         return False  # let the transport close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -154,16 +178,74 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         if not any(k.lower() == b"host" for k, _ in headers):  # a configured Host wins
             headers = [(b"host", origin.host_header), *headers]
-        request = h11.Request(method=method, target=origin.target, headers=headers)
-        data = self.h11.send(request) or b""
-        data += self.h11.send(h11.EndOfMessage()) or b""
+        data = None
+        if self.h11 is None:
+            data = wire.request_bytes(method, origin.target, tuple(headers))
+            if data is None:
+                self.h11 = _h11_connection()  # an unusual request: h11 from now on
+        if data is None:
+            assert self.h11 is not None
+            request = h11.Request(method=method, target=origin.target, headers=headers)
+            data = self.h11.send(request) or b""
+            data += self.h11.send(h11.EndOfMessage()) or b""
+        else:
+            self._request = (method, origin.target, headers)
+            self._buf, self._fast_head, self._reuse = bytearray(), None, False
         self._done = asyncio.get_running_loop().create_future()
         self._head, self._body, self._limit = None, bytearray(), limit
         self.exchanges += 1
         self.transport.write(data)
         return self._done
 
+    def _read_fast(self) -> None:
+        buf = self._buf
+        head = self._fast_head
+        if head is None:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if wire.ends_without_crlf_head(buf) or len(buf) > MAX_HEADER_BYTES:
+                    self._replay()
+                return
+            head = wire.parse_head(bytes(buf[:end]))
+            if head is not None and (head.status_code in (204, 304) or self._is_head()):
+                head.length = 0  # no body, whatever Content-Length says (RFC 9112 6.3)
+            if head is None or head.length is None:
+                self._replay()  # chunked, read-until-close, 1xx, HTTP/1.0, odd lines
+                return
+            self._fast_head, self._body_at = head, end + 4
+            self._head_at = time.perf_counter()
+        have = len(buf) - self._body_at
+        got = min(have, head.length)
+        if got > self._limit:
+            body = bytes(buf[self._body_at : self._body_at + self._limit])
+            self._respond(head.status_code, head.reason, head.headers, body, truncated=True)
+        elif have >= head.length:
+            # bytes past the answer: the next exchange would read them as its own
+            self._reuse = head.keep_alive and have == head.length
+            body = bytes(buf[self._body_at : self._body_at + head.length])
+            self._respond(head.status_code, head.reason, head.headers, body, truncated=False)
+
+    def _is_head(self) -> bool:
+        return self._request is not None and self._request[0] == b"HEAD"
+
+    def _replay(self) -> None:
+        """Hand this exchange to h11: its request, then every byte received so far."""
+        assert self._request is not None
+        method, target, headers = self._request
+        self.h11 = _h11_connection()
+        self.h11.send(h11.Request(method=method, target=target, headers=headers))
+        self.h11.send(h11.EndOfMessage())
+        data, self._buf, self._fast_head = bytes(self._buf), bytearray(), None
+        self._feed(data)
+
+    def waiting_for_head(self) -> bool:
+        """No answer's head yet in this exchange."""
+        if self.h11 is None:
+            return self._fast_head is None
+        return self.h11.their_state is h11.SEND_RESPONSE
+
     def _pump(self) -> None:
+        assert self.h11 is not None
         while True:
             event = self.h11.next_event()
             if event is h11.NEED_DATA or event is h11.PAUSED:
@@ -191,13 +273,20 @@ class _Connection(asyncio.Protocol):
         if head is None or self._done is None:
             self._fail(ProbeError("no HTTP answer"))
             return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers}
+        self._respond(head.status_code, head.reason, headers, bytes(self._body), truncated)
+
+    def _respond(
+        self, code: int, reason: bytes, headers: dict[str, str], body: bytes, truncated: bool
+    ) -> None:
+        assert self._done is not None
         ssl_obj = self.transport.get_extra_info("ssl_object") if self.transport else None
         self._done.set_result(
             ProbeResponse(
-                status_code=head.status_code,
-                reason_phrase=head.reason.decode("latin-1"),
-                headers={k.decode("latin-1"): v.decode("latin-1") for k, v in head.headers},
-                body=bytes(self._body),
+                status_code=code,
+                reason_phrase=reason.decode("latin-1"),
+                headers=headers,
+                body=body,
                 truncated=truncated,
                 ssl_object=ssl_obj,
                 head_at=self._head_at,
@@ -214,6 +303,8 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         if self.closed or self.transport is None or self.transport.is_closing():
             return False
+        if self.h11 is None:
+            return self._reuse
         if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
             return False
         if self.h11.trailing_data[0]:
@@ -234,6 +325,10 @@ class _Connection(asyncio.Protocol):
         self._close()
 
 
+def _h11_connection() -> h11.Connection:
+    return h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+
+
 class ProbeClient:
     """Kept-alive connections per origin: at most ``max_connections`` exchanges at once,
     and at most as many idle connections kept (the oldest is closed first)."""
@@ -245,9 +340,14 @@ class ProbeClient:
         headers: Mapping[str, str],
         max_connections: int,
         max_body_bytes: int,
+        fast_path: bool = True,
     ) -> None:
+        self._fast_path = fast_path
+        """False: every exchange through h11 (the tests' reference)."""
         self._tls = tls
         self._headers = _encode(headers)
+        self._merged: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+        """The client's headers merged with a request's (the token's), by the latter."""
         self._limit = max_body_bytes
         self._slots = asyncio.Semaphore(max_connections)
         self._max_idle = max_connections
@@ -265,9 +365,16 @@ class ProbeClient:
         origin = origin_of(url)
         extra = self._headers
         if headers:
-            given = _encode(headers)
-            names = {k.lower() for k, _ in given}
-            extra = [(k, v) for k, v in extra if k.lower() not in names] + given
+            key = tuple(headers.items())
+            merged = self._merged.get(key)
+            if merged is None:
+                given = _encode(headers)
+                names = {k.lower() for k, _ in given}
+                merged = [(k, v) for k, v in extra if k.lower() not in names] + given
+                if len(self._merged) >= 64:  # a rotated token: the old sets go
+                    self._merged.clear()
+                self._merged[key] = merged
+            extra = merged
         async with self._slots:
             for attempt in (1, 2):
                 conn, reused = self._take(origin), True
@@ -296,7 +403,7 @@ class ProbeClient:
         if origin.scheme == "https" and tls is None:
             raise ProbeError("TLS is not set up")
         _, conn = await loop.create_connection(
-            lambda: _Connection(key, self._lost),
+            lambda: _Connection(key, self._lost, self._fast_path),
             origin.host,
             origin.port,
             ssl=tls,
@@ -373,4 +480,4 @@ def _encode(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 def _nothing_received(conn: _Connection, exc: BaseException) -> bool:
     """True when the server closed a reused connection before sending a byte."""
-    return conn.exchanges >= 2 and conn.h11.their_state is h11.SEND_RESPONSE
+    return conn.exchanges >= 2 and conn.waiting_for_head()
