@@ -64,6 +64,7 @@ NOTES = [
     "CPU; 1,000 checks 182 → 148 ms wall, 173 → 95 ms CPU. Wall now exceeds CPU: the "
     "latency server (its own process) spends ~450 ms of CPU per 10,000 answers, and "
     "with the other load on the machine the two processes share what is left of 2 CPUs.",
+    "- Still open (#14, point 3): 600 ms for 10,000 checks. Measured on main 78189da (`--runs 2 --cycles 2 --sizes 10000 --no-write`, load 2.2 on 2 CPUs): 1,629 ms median wall, 1,106 ms median CPU per cycle (0.11 ms per request). A cProfile of one child (2 cycles + warm-up, 30,000 probes) finds no single hot spot left in our code: the `send` syscall per request (~50 µs under the profiler), the event loop's scheduling (~7 callbacks and 2 tasks per probe: `wait_for` in `poller._guarded`, the semaphore, the gather), `health._fetch` and `probe.request` themselves; `httpx.URL` parsing shows only at set-up (cached per URL). Two things stand between this and 600 ms: the floor above (781 ms at the default concurrency, whatever the CPU) and one core's worth of CPU (~1.1 s). Next step: shard a large backend's probes to a forked worker process (results back as small tuples over a pipe, stopped by its PID, dies with the parent) together with a higher concurrency for that backend; not done in this branch.",
     "- Floor: with `[poller] concurrency = 64` (the default) and answers after 5 ms, a "
     "cycle of 10,000 checks cannot end before 10,000 / 64 × 5 ms = 781 ms whatever the "
     "CPU; `--concurrency 100` (the http pool's size) lowers it to 500 ms.",
