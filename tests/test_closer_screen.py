@@ -120,7 +120,7 @@ async def test_f_toggles_follow_and_moving_up_stops_it():
         await pilot.press("f")
         await pilot.pause()
         assert screen.follow
-        await pilot.press("s")  # k9s's autoscroll key does the same
+        await pilot.press("f")  # f again: off (s is an incident's status elsewhere)
         await pilot.pause()
         assert not screen.follow
 

@@ -225,9 +225,12 @@ def test_one_meaning_per_key_across_the_screens():
     from textual.binding import Binding
 
     from oncall_console.ui.app import OncallApp
+    from oncall_console.ui.screens.closer import CloserScreen
     from oncall_console.ui.screens.dashboard import Dashboard
+    from oncall_console.ui.screens.detail import DetailScreen
     from oncall_console.ui.screens.handoff import HandoffScreen
     from oncall_console.ui.screens.incident import IncidentScreen
+    from oncall_console.ui.screens.rules import RulesScreen
     from oncall_console.ui.screens.runbook import RunbookScreen
     from oncall_console.ui.screens.silences import SilencesScreen
     from oncall_console.ui.screens.source_incident import SourceIncidentScreen
@@ -242,6 +245,9 @@ def test_one_meaning_per_key_across_the_screens():
         HandoffScreen,
         SilencesScreen,
         SourceIncidentScreen,
+        DetailScreen,
+        CloserScreen,
+        RulesScreen,
     ):
         for b in cls.BINDINGS:
             assert isinstance(b, Binding)
@@ -249,8 +255,12 @@ def test_one_meaning_per_key_across_the_screens():
             meaning = same.get(b.action, same.get(meaning, meaning))
             for key in b.key.split(","):
                 meanings.setdefault(key, set()).add(meaning)
-    # r reads again on both screens it is on: polls everything / runs the step's queries.
-    meanings["r"] -= {"diagnose"}
+    # r reads again wherever it is: polls everything, runs the step's queries, reloads the
+    # rules. / narrows what a screen shows (a filter, a search); 1-9 pick a panel or a view.
+    meanings["r"] -= {"diagnose", "reload"}
+    meanings["slash"] -= {"search"}
+    for n in "123":
+        meanings[n] -= {f"view{n}"}
     clashes = {key: m for key, m in meanings.items() if len(m) > 1}
     assert clashes == {}
 

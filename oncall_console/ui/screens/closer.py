@@ -56,7 +56,8 @@ class CloserScreen(Screen[None]):
         Binding("tab", "next_view(1)", "Next view", show=False, id="closer.next"),
         Binding("shift+tab", "next_view(-1)", "Previous view", show=False, id="closer.previous"),
         Binding("p", "pause", "Pause", id="closer.pause", tooltip="Pause or resume the refresh"),
-        Binding("f,s", "follow", "Follow", id="closer.follow", tooltip="Follow the end of a log"),
+        # f only: s is an incident's status elsewhere (one meaning per key).
+        Binding("f", "follow", "Follow", id="closer.follow", tooltip="Follow the end of a log"),
         # A priority binding: run before the keys typed after it are dispatched, so that
         # "/GET" in one burst (a paste, a slow link) lands whole in the search box.
         Binding(
