@@ -169,3 +169,23 @@ def test_a_refused_config_in_the_child_is_reported_once_by_the_parent(tmp_path):
         assert term.proc.wait(20) == 2
         out = bytes(term.raw)
     assert out.count(b"checks.a") == 1, out[-600:]
+
+
+def test_a_config_of_many_checks_starts_without_the_child(tmp_path):
+    """Past FIRST_POLL_MAX checks the child's results cost the frame more than they gave
+    (10,000 checks: the frame was held back a minute); the console polls as before."""
+    from oncall_console.cli.console import FIRST_POLL_MAX
+
+    with serve() as server:
+        path = tmp_path / "config.toml"
+        checks = "".join(
+            f'[checks.c{i}]\nbackend = "web"\nurl = "{server.url("/healthy")}"\ninterval = 3600\n'
+            for i in range(FIRST_POLL_MAX + 1)
+        )
+        path.write_text(f'[backends.web]\ntype = "http"\n\n{checks}')
+        argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(path)]
+        with PtyApp(argv, env=SIZE) as term:
+            _until("a result painted", lambda: b"200 OK" in term.raw)
+            assert _children(term.proc.pid) == []
+            term.write(b"q")
+            assert term.proc.wait(10) == 0

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from oncall_console.configfile import Sketch
 
 
+FIRST_POLL_MAX = 1000
+"""Checks beyond which the console starts without the first poll's child."""
+
+
 def _open_console(
     sketch: Sketch,
     load: Callable[[], LoadedConfig],
@@ -37,7 +41,9 @@ def _open_console(
 
         from oncall_console.cli.firstpoll import FirstPoll
 
-        first = FirstPoll.start(load)
+        # Up to FIRST_POLL_MAX checks: with 10,000 the child's results (one pickle each,
+        # each batch shown on the frame) held the frame back longer than they helped.
+        first = FirstPoll.start(load) if sketch.checks <= FIRST_POLL_MAX else None
         # Start-up makes objects, not garbage: the collector walking them while Textual
         # and the config are imported costs the first frame; the app collects and
         # freezes the start-up heap a few seconds in, and turns it back on (freeze_heap).
