@@ -273,3 +273,40 @@ async def test_the_palette_offers_the_alerts_panels_keys_with_their_keys():
         for title in ("Silence the alert  (z)", "Silences in force  (Z)", "Acknowledge  (A)"):
             assert title in titles
         assert "SLI range: longer  (])" in titles
+
+
+async def test_past_sort_always_rows_the_worst_first_order_moves_once_a_second(monkeypatch):
+    """With many rows, a partial (50 ms) sync leaves the order and the full (1 s) sync
+    sorts: sorting 10,000 rows on every sync took a third of a core."""
+    from oncall_console.ui.widgets import health
+    from oncall_console.ui.widgets.health import HealthTable
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.dashboard.query_one(HealthTable)
+        monkeypatch.setattr(health, "SORT_ALWAYS", 2)  # the demo's 11 rows are "many"
+        states = list(app.engine.checks.values())
+        now = app.clock()
+        redis = app.engine.checks["redis"]
+        from oncall_console.model import CheckResult, Status
+
+        redis.record(CheckResult("redis", Status.DOWN, "refused", at=now))
+
+        def place() -> int:
+            return [row.key.value for row in table.ordered_rows].index("redis")
+
+        before = place()
+        assert before > 1
+        table.sync(states, now, app.theme_variables, full=False)
+        assert place() == before  # a partial sync: not re-sorted yet
+        table.sync(states, now, app.theme_variables, full=True)
+        assert place() == 1  # under prediction-service, down before it
+        # The worst row the header names moves the same way.
+        assert table.worst() == "prediction-service"
+        prediction = app.engine.checks["prediction-service"]
+        prediction.record(CheckResult("prediction-service", Status.OK, "fine", at=now))
+        table.sync(states, now, app.theme_variables, full=False)
+        assert table.worst() == "prediction-service"  # not looked for again yet
+        table.sync(states, now, app.theme_variables, full=True)
+        assert table.worst() == "redis"
