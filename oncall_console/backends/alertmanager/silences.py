@@ -31,15 +31,14 @@ from oncall_console.backends.alertmanager.client import (
 )
 from oncall_console.backends.alertmanager.matchers import Matcher, MatcherError, parse_matchers
 from oncall_console.backends.alertmanager.options import MIN_SILENCE
+from oncall_console.backends.shared.silences import silence_specs
 from oncall_console.durations import parse_duration
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
     ActionResult,
     ActionSpec,
-    Confirm,
     Outcome,
-    ParamSpec,
     Silence,
 )
 from oncall_console.text import clean
@@ -132,38 +131,10 @@ class Silences(AlertmanagerClient):
     # --- actions --------------------------------------------------------------------------
 
     def actions(self) -> list[ActionSpec]:
-        return [
-            ActionSpec(
-                id="silence",
-                title="Silence alerts matching label matchers",
-                params=(
-                    ParamSpec(
-                        "matchers",
-                        "str",
-                        help='Comma-separated, e.g. alertname="HighErrorRate",service=~"api|web"',
-                    ),
-                    ParamSpec(
-                        "duration",
-                        "str",
-                        help="How long, e.g. 30m, 2h",
-                        required=False,
-                        default="1h",
-                    ),
-                    ParamSpec(
-                        "comment", "str", help="Why (shown to everyone who sees the silence)"
-                    ),
-                ),
-                target_param="matchers",
-                confirm=Confirm.YES_NO,
-            ),
-            ActionSpec(
-                id="expire-silence",
-                title="Expire a silence now",
-                params=(ParamSpec("silence_id", "str", help="The silence's id (a UUID)"),),
-                target_param="silence_id",
-                confirm=Confirm.YES_NO,
-            ),
-        ]
+        return silence_specs(
+            'Comma-separated, e.g. alertname="HighErrorRate",service=~"api|web"',
+            "The silence's id (a UUID)",
+        )
 
     def _plan_silence(self, request: ActionRequest) -> _SilencePlan:
         p = request.params

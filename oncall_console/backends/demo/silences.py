@@ -11,8 +11,9 @@ import re
 import uuid
 from dataclasses import replace
 
+from oncall_console.backends.shared.silences import silence_specs as shared_silence_specs
 from oncall_console.durations import parse_duration
-from oncall_console.model import Alert, AlertState, Confirm, ParamSpec, Silence
+from oncall_console.model import Alert, AlertState, Silence
 from oncall_console.model.actions import ActionSpec
 
 MAX_SILENCE = 7 * 86400.0
@@ -39,28 +40,7 @@ def parse_equal_matchers(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def silence_specs() -> list[ActionSpec]:
-    return [
-        ActionSpec(
-            id="silence",
-            title="Silence alerts matching label matchers",
-            params=(
-                ParamSpec("matchers", "str", help='e.g. alertname="HighErrorRate",service="api"'),
-                ParamSpec(
-                    "duration", "str", help="How long, e.g. 30m, 2h", required=False, default="1h"
-                ),
-                ParamSpec("comment", "str", help="Why (shown to everyone who sees the silence)"),
-            ),
-            target_param="matchers",
-            confirm=Confirm.YES_NO,
-        ),
-        ActionSpec(
-            id="expire-silence",
-            title="Expire a silence now",
-            params=(ParamSpec("silence_id", "str", help="The silence's id"),),
-            target_param="silence_id",
-            confirm=Confirm.YES_NO,
-        ),
-    ]
+    return shared_silence_specs('e.g. alertname="HighErrorRate",service="api"', "The silence's id")
 
 
 class DemoSilences:
