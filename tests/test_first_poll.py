@@ -17,6 +17,7 @@ from bench._pty import PtyApp
 from oncall_console.config import from_dict
 from oncall_console.engine.api import OnCall, first_results
 from tests.support.httpserver import serve
+from tests.support.stack_server import StackError, wait_until
 
 SIZE = {"COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
 
@@ -31,20 +32,14 @@ def _config(tmp_path: Path, url: str, interval: int = 3600, n: int = 1) -> Path:
 
 
 def _until(what: str, condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.02)
-    return value
+    return wait_until(what, condition, timeout, interval=0.02)
 
 
 def _wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    try:
+        return bool(wait_until("", condition, timeout, interval=0.02))
+    except StackError:
+        return False
 
 
 def _children(pid: int) -> list[int]:
