@@ -27,25 +27,27 @@ MOVES = (
 )
 
 
+KEY_NAMES = {
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "esc",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "full_stop": ".",
+    "comma": ",",
+    "minus": "-",
+    "plus": "+",
+}
+"""Textual's key names, as the engineer presses them."""
+
+
 def key_name(binding: Binding, keymap: Mapping[str, str]) -> str:
     """The key as the engineer presses it (a [keys] remap wins)."""
     keys = keymap.get(binding.id or "", binding.key)
     names = []
     for key in keys.split(","):
         key = key.strip()
-        names.append(
-            {
-                "question_mark": "?",
-                "slash": "/",
-                "escape": "esc",
-                "left_square_bracket": "[",
-                "right_square_bracket": "]",
-                "full_stop": ".",
-                "comma": ",",
-                "minus": "-",
-                "plus": "+",
-            }.get(key, key)
-        )
+        names.append(KEY_NAMES.get(key, key))
     return " ".join(names)
 
 
