@@ -102,19 +102,29 @@ def config_dict(ports: list[int], n: int, pairs: bool, concurrency: int = 64) ->
 
 
 async def child_cycles(
-    ports: list[int], n: int, pairs: bool, cycles: int, concurrency: int = 64
+    ports: list[int],
+    n: int,
+    pairs: bool,
+    cycles: int,
+    concurrency: int = 64,
+    server_pid: int = 0,
 ) -> dict[str, object]:
     from oncall_console.config import from_dict
     from oncall_console.engine import Engine
 
     engine = Engine(from_dict(config_dict(ports, n, pairs, concurrency), env={}))
     await engine.poll_once()  # warm-up: the pool connects, code paths are hot
-    wall, cpu = [], []
+    # probe worker processes (backends/http/worker.py), in a tree that has them
+    workers = getattr(engine.backends["web"], "worker_pids", [])
+    wall, cpu, worker_cpu, server_cpu = [], [], [], []
     for _ in range(cycles):
+        w0, s0 = sum(map(cpu_of, workers)), cpu_of(server_pid) if server_pid else 0.0
         t0, c0 = time.perf_counter(), time.process_time()
         await engine.poll_once()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+        worker_cpu.append(sum(map(cpu_of, workers)) - w0)
+        server_cpu.append((cpu_of(server_pid) if server_pid else 0.0) - s0)
     statuses: dict[str, int] = {}
     for state in engine.checks.values():
         key = state.last.status.value if state.last else "none"
@@ -122,17 +132,37 @@ async def child_cycles(
     await engine.stop()
     import oncall_console
 
-    return {"wall": wall, "cpu": cpu, "statuses": statuses, "code": oncall_console.__file__}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "worker_cpu": worker_cpu,
+        "server_cpu": server_cpu,
+        "statuses": statuses,
+        "code": oncall_console.__file__,
+    }
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(
-    ports: list[int], n: int, pairs: bool, cycles: int, tree: Path | None, concurrency: int = 64
+    ports: list[int],
+    n: int,
+    pairs: bool,
+    cycles: int,
+    tree: Path | None,
+    concurrency: int = 64,
+    server_pid: int = 0,
 ) -> dict[str, object]:
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
     argv = [sys.executable, __file__, "--child", str(n), "--ports", ",".join(map(str, ports))]
     argv += ["--cycles", str(cycles), "--concurrency", str(concurrency)]
+    argv += ["--server-pid", str(server_pid)]
     argv += ["--pairs"] if pairs else []
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
@@ -215,16 +245,22 @@ def main() -> None:
         default=64,
         help="[poller] concurrency (64, the default, bounds a cycle at n / 64 x delay)",
     )
+    parser.add_argument(
+        "--plain-server", action="store_true", help="the latency server on asyncio's loop"
+    )
     parser.add_argument("--before", type=Path, help="another checkout to measure alongside")
     parser.add_argument("--before-label", default="before", help="its name in the table")
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pairs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child is not None:
         ports = [int(p) for p in args.ports.split(",")]
-        result = child_cycles(ports, args.child, args.pairs, args.cycles, args.concurrency)
+        result = child_cycles(
+            ports, args.child, args.pairs, args.cycles, args.concurrency, args.server_pid
+        )
         print(json.dumps(asyncio.run(result)))
         return
 
@@ -237,13 +273,17 @@ def main() -> None:
     # (tree, size, pairs) -> all wall / cpu samples
     walls: dict[tuple[str, int, bool], list[float]] = {}
     cpus: dict[tuple[str, int, bool], list[float]] = {}
+    worker_cpus: dict[tuple[str, int, bool], list[float]] = {}
+    server_cpus: dict[tuple[str, int, bool], list[float]] = {}
     statuses: dict[tuple[str, int, bool], dict[str, int]] = {}
     curl_wall: list[float] = []
     curl_cpu: list[float] = []
     curl_ok: list[int] = []
     loads = [load()]
     with (
-        LatencyServers(int(args.ports), args.delay_ms) as ports,
+        (
+            servers := LatencyServers(int(args.ports), args.delay_ms, plain=args.plain_server)
+        ) as ports,
         tempfile.TemporaryDirectory() as tmp,
     ):
         script = write_curl_script(ports, Path(tmp))
@@ -254,15 +294,19 @@ def main() -> None:
             curl_ok.append(ok)
             for label, tree in trees.items():
                 for n, pairs in [(CURL_SERVICES, True), *((s, False) for s in sizes)]:
-                    r = run_child(ports, n, pairs, args.cycles, tree, args.concurrency)
+                    r = run_child(ports, n, pairs, args.cycles, tree, args.concurrency, servers.pid)
                     key = (label, n, pairs)
                     walls.setdefault(key, []).extend(r["wall"])  # type: ignore[arg-type]
                     cpus.setdefault(key, []).extend(r["cpu"])  # type: ignore[arg-type]
+                    worker_cpus.setdefault(key, []).extend(r["worker_cpu"])  # type: ignore[arg-type]
+                    server_cpus.setdefault(key, []).extend(r["server_cpu"])  # type: ignore[arg-type]
                     statuses[key] = r["statuses"]  # type: ignore[assignment]
                     print(
                         f"run {run + 1} {label:>10} {n:>6}{' pairs' if pairs else ''}: "
                         f"wall {median(r['wall']) * 1000:,.0f} ms "  # type: ignore[arg-type]
-                        f"cpu {median(r['cpu']) * 1000:,.0f} ms ({r['code']})",  # type: ignore[arg-type]
+                        f"cpu {median(r['cpu']) * 1000:,.0f} ms "  # type: ignore[arg-type]
+                        f"worker {median(r['worker_cpu']) * 1000:,.0f} ms "  # type: ignore[arg-type]
+                        f"server {median(r['server_cpu']) * 1000:,.0f} ms ({r['code']})",  # type: ignore[arg-type]
                         file=sys.stderr,
                     )
         loads.append(load())
@@ -282,10 +326,11 @@ def main() -> None:
         f"the curl loop {args.runs}× in the same run. {loads[0]} at start, {loads[-1]} at end.",
         "",
         "| what | endpoints | median wall / cycle | p95 wall | median CPU / cycle | "
+        "probe workers' CPU / cycle | latency server's CPU / cycle | "
         "CPU / request | vs curl loop (same run) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| seed 002 curl loop (sequential) | {2 * CURL_SERVICES} | {ms(curl_med)} | "
-        f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | "
+        f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | – | – | "
         f"{median(curl_cpu) / (2 * CURL_SERVICES) * 1000:.2f} ms | 1× |",
     ]
     for label in trees:
@@ -301,7 +346,9 @@ def main() -> None:
             note = f" ⚠ {bad}" if bad else ""
             lines.append(
                 f"| {what}{note} | {requests:,} | {ms(median(w))} | {ms(p95(w))} | "
-                f"{ms(median(c))} | {median(c) / requests * 1000:.2f} ms | {ratio:,.0f}× |"
+                f"{ms(median(c))} | {ms(median(worker_cpus[key]))} | "
+                f"{ms(median(server_cpus[key]))} | "
+                f"{median(c) / requests * 1000:.2f} ms | {ratio:,.0f}× |"
             )
     same = curl_med / median(walls[(here, CURL_SERVICES, True)])
     thousand = walls.get((here, 1000, False))
