@@ -27,7 +27,9 @@ declares, and closes it. ``docs/plugins.md`` has a complete small example.
    ``probe`` for HEALTH, ``query_sli`` for SLI, ``alerts``, ``incidents``,
    ``silences``, ``rules``, ``actions`` + ``preview`` + ``run`` for ACTIONS, and
    ``inspect_views`` + ``inspect`` for INSPECT (optional: a closer, read-only look at
-   a check, such as events, a log tail, sessions, a slowlog). A class that
+   a check, such as events, a log tail, sessions, a slowlog); ``probes_in_batches`` +
+   ``probe_batch`` for HEALTH are optional too (many checks at once, e.g. in a worker
+   process: the ``http`` backend). A class that
    declares a capability without overriding its methods is refused when it is
    defined (``TypeError``), so a plugin with a gap never loads. The engine never
    calls a method whose capability was not declared, and the UI never offers it.

@@ -102,30 +102,36 @@ class _Worker:
         self.per_origin = opts.max_connections
 
     def pump(self) -> None:
-        """Start queued probes while there is room, origins taken in turn."""
-        for key in list(self.queues):
+        """Start lanes while there is room: per origin up to ``per_origin``, in all up to
+        ``limit``. A lane is one task probing its origin's queue one check after another
+        (no task per probe: at 10,000 checks their set-up was a tenth of the worker)."""
+        loop = asyncio.get_running_loop()
+        for key, q in list(self.queues.items()):
+            lanes = self.running.get(key, 0)
+            start = min(self.per_origin - lanes, len(q), self.limit - self.in_flight)
+            for _ in range(max(0, start)):
+                task = loop.create_task(self.lane(key, q))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            if start > 0:
+                self.running[key] = lanes + start
+                self.in_flight += start
             if self.in_flight >= self.limit:
                 return
-            self._start(key)
 
-    def _start(self, key: tuple[str, str, int]) -> None:
-        """Start this origin's queued probes while it and the worker have room."""
-        q = self.queues.get(key)
-        if q is None:
-            return
-        running = self.running.get(key, 0)
-        loop = asyncio.get_running_loop()
-        while q and running < self.per_origin and self.in_flight < self.limit:
-            running += 1
-            self.in_flight += 1
-            task = loop.create_task(self.probe(q.popleft(), key))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        self.running[key] = running
-        if not q:
-            del self.queues[key]
+    async def lane(self, key: tuple[str, str, int], q: deque[int]) -> None:
+        try:
+            while q:
+                await self.probe(q.popleft())
+        finally:
+            self.running[key] -= 1
+            self.in_flight -= 1
+            if not q and self.queues.get(key) is q:
+                del self.queues[key]
+        if self.queues:
+            self.pump()  # room for another origin's queue
 
-    async def probe(self, i: int, key: tuple[str, str, int]) -> None:
+    async def probe(self, i: int) -> None:
         from oncall_console.errors import describe
 
         spec = self.specs[i]
@@ -138,17 +144,10 @@ class _Worker:
             out = (i, r.status.value, r.summary, r.latency_ms, r.details, subs, r.error)
         except Exception as exc:  # as the poller does: one clean line
             out = (i, None, describe(exc, spec.timeout))
-        finally:
-            self.running[key] -= 1
-            self.in_flight -= 1
         self.out.append(out)
         if not self.flush_soon:
             self.flush_soon = True
             asyncio.get_running_loop().call_soon(self.flush)
-        if key in self.queues:
-            self._start(key)  # its slot, to the same origin first
-        if self.in_flight < self.limit and self.queues:
-            self.pump()
 
     def flush(self) -> None:
         self.flush_soon = False
