@@ -40,21 +40,7 @@ async def probe_batch(
         state = pending.pop(i, None)
         if state is None:
             return  # timed out already, or delivered twice
-        state.in_flight = False
-        if isinstance(outcome, BaseException):
-            spec = state.spec
-            outcome = CheckResult(
-                check=spec.name,
-                status=Status.DOWN,
-                summary=describe(outcome, spec.timeout),
-                latency_ms=(time.perf_counter() - started) * 1000,
-                at=clock(),
-                error=describe(outcome, spec.timeout),
-            )
-        result = redacted(outcome, secrets)
-        state.record(result)
-        on_result(result)
-        on_change()
+        record(state, outcome, started, secrets, clock, on_result, on_change)
         if not pending and not all_done.done():
             all_done.set_result(None)
 
@@ -83,3 +69,63 @@ async def probe_batch(
             task.cancel()
         for state in pending.values():
             state.in_flight = False
+
+
+async def probe_one(
+    backend: Backend,
+    state: CheckState,
+    clock: Callable[[], float],
+    on_result: Callable[[CheckResult], None],
+    on_change: Callable[[], None],
+) -> CheckResult:
+    """One check through ``backend.probe_batch`` (a scheduled probe, a re-probe): the
+    backend coalesces the sends of one loop tick. Returns the recorded result."""
+    spec = state.spec
+    started = time.perf_counter()
+    arrived: asyncio.Future[CheckResult | BaseException] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    def deliver(_i: int, outcome: CheckResult | BaseException) -> None:
+        if not arrived.done():
+            arrived.set_result(outcome)
+
+    state.in_flight = True
+    try:
+        async with asyncio.timeout(spec.timeout):
+            await backend.probe_batch((spec,), deliver)
+            outcome = await arrived
+    except asyncio.CancelledError:
+        state.in_flight = False
+        raise
+    except Exception as exc:  # TimeoutError included: "timed out after N s"
+        outcome = exc
+    return record(state, outcome, started, backend.secrets(), clock, on_result, on_change)
+
+
+def record(
+    state: CheckState,
+    outcome: CheckResult | BaseException,
+    started: float,
+    secrets: tuple[str, ...],
+    clock: Callable[[], float],
+    on_result: Callable[[CheckResult], None],
+    on_change: Callable[[], None],
+) -> CheckResult:
+    """What ``Poller.probe_check`` does with a probe's outcome, for a batched one."""
+    state.in_flight = False
+    if isinstance(outcome, BaseException):
+        spec = state.spec
+        outcome = CheckResult(
+            check=spec.name,
+            status=Status.DOWN,
+            summary=describe(outcome, spec.timeout),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            at=clock(),
+            error=describe(outcome, spec.timeout),
+        )
+    result = redacted(outcome, secrets)
+    state.record(result)
+    on_result(result)
+    on_change()
+    return result

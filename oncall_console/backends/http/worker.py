@@ -6,7 +6,7 @@ tasks and the event loop around them). The engine hands a big ``http`` backend's
 cycle to this process (``pool.py`` starts it and talks to it; ``[poller] workers``
 says when): it runs the SAME probe code (``health.py``, ``probe.py``, ``wire.py``) on
 its own event loop (uvloop when installed: its transports and timers are C), with a
-concurrency of its own, and sends results back as plain tuples, a batch per loop tick.
+concurrency of its own, and sends results back as plain tuples, a batch every 2 ms.
 
 The pipe is a socketpair whose end is passed as a file descriptor; every message is
 a 4-byte length and a pickle (both ends are this package, started by this package):
@@ -37,6 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from oncall_console.backends.http.frames import Frames
+
+FLUSH_SECONDS = 0.002
+"""Results wait this long to go back as one message (pool.py says why)."""
 
 # --- the worker's side --------------------------------------------------------------------
 
@@ -147,7 +150,7 @@ class _Worker:
         self.out.append(out)
         if not self.flush_soon:
             self.flush_soon = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
         self.flush_soon = False
