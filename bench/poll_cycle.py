@@ -319,15 +319,16 @@ def main() -> None:
         "",
         f"`python bench/poll_cycle.py --runs {args.runs} --cycles {args.cycles}` — "
         f"{len(ports)} loopback ports answering every path after {args.delay_ms:g} ms "
-        "(bench/latency_server.py, plain asyncio, its own process); the engine's real "
-        "`poll_once()` with one `http` backend (pool of 100, poller concurrency "
-        f"{args.concurrency}); "
+        f"(bench/latency_server.py, {'asyncio' if args.plain_server else 'uvloop'}, its own "
+        "process); the engine's real `poll_once()` with one `http` backend (pool of 100, "
+        f"poller concurrency {args.concurrency}, `[poller] workers` at its default: a probe "
+        "worker process from 1,000 checks, in a tree that has them); "
         f"{args.runs} child processes per size × {args.cycles} cycles after a warm-up; "
         f"the curl loop {args.runs}× in the same run. {loads[0]} at start, {loads[-1]} at end.",
         "",
         "| what | endpoints | median wall / cycle | p95 wall | median CPU / cycle | "
         "probe workers' CPU / cycle | latency server's CPU / cycle | "
-        "CPU / request | vs curl loop (same run) |",
+        "CPU / request (console + workers) | vs curl loop (same run) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| seed 002 curl loop (sequential) | {2 * CURL_SERVICES} | {ms(curl_med)} | "
         f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | – | – | "
@@ -348,7 +349,8 @@ def main() -> None:
                 f"| {what}{note} | {requests:,} | {ms(median(w))} | {ms(p95(w))} | "
                 f"{ms(median(c))} | {ms(median(worker_cpus[key]))} | "
                 f"{ms(median(server_cpus[key]))} | "
-                f"{median(c) / requests * 1000:.2f} ms | {ratio:,.0f}× |"
+                f"{(median(c) + median(worker_cpus[key])) / requests * 1000:.2f} ms | "
+                f"{ratio:,.0f}× |"
             )
     same = curl_med / median(walls[(here, CURL_SERVICES, True)])
     thousand = walls.get((here, 1000, False))
