@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 import socket
@@ -101,6 +102,13 @@ class _Worker:
         # the parent read the token (from its environment or file); nothing is read here
         backend._token, backend._token_error, backend._token_read = token, None, True
         self.backend = backend
+        # What a probe allocates (futures, a task's frames, responses, result tuples) is
+        # freed by reference counting; the cyclic collector's young pass every 700
+        # allocations was ~10-15 % of the worker's CPU at 10,000 checks. The set-up's
+        # objects are frozen out of it, and it runs every 50,000 allocations.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
         self.limit = limit
         self.per_origin = opts.max_connections
 
