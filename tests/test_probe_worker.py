@@ -97,7 +97,7 @@ async def test_a_worker_killed_mid_cycle_reports_it_and_the_next_cycle_works(
         await asyncio.wait_for(cycle, 10)
         slow = e.checks["slow"].last
         assert slow is not None and slow.status.value == "down"
-        assert "probe worker died" in slow.summary
+        assert "probe worker died (signal 9)" in slow.summary
         # the next probes (one check at a time, as the console's loops do) start a new one
         again = await asyncio.gather(*(e.reprobe(f"ok{i}") for i in range(5)))
         assert [r.status.value for r in again if r is not None] == ["ok"] * 5
@@ -171,3 +171,22 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_worker_that_cannot_start_says_so_then_the_console_probes(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oncall_console.backends.http import pool
+
+    monkeypatch.setattr(pool, "WORKER_MODULE", "oncall_console.no_such_module")
+    e = engine({"a": {"url": server.url("/healthy")}}, 1)
+    try:
+        await e.poll_once()
+        first = e.checks["a"].last
+        assert first is not None and "probe worker died (exit code 1)" in first.summary
+        await e.poll_once()
+        again = e.checks["a"].last
+        assert again is not None and again.status.value == "ok"
+        assert worker_pids(e) == []
+    finally:
+        await e.stop()

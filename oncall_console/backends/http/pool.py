@@ -34,6 +34,8 @@ AUTO_MIN_CHECKS = 1000
 """``workers = "auto"``: a backend with at least this many checks gets a worker."""
 WORKER_CONCURRENCY = 512
 """Probes in flight at once in one worker (each origin: at most ``max_connections``)."""
+WORKER_MODULE = "oncall_console.backends.http.worker"
+"""What the worker process runs (python -m)."""
 FLUSH_SECONDS = 0.002
 """Sends to a worker (and its results back) wait this long to go as one message: the
 console's loops ask for a probe or two per loop tick, and each message costs a wake-up
@@ -68,6 +70,8 @@ class ProbeWorker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.frames: Frames | None = None
         self.dead = False
+        self.answered = False
+        """It sent results at least once (one that never did cannot run here)."""
         self._ids: dict[str, tuple[CheckSpec, int]] = {}
         self._next = 0
         self._waiting: dict[int, list[tuple[Deliver, int, CheckSpec, float]]] = {}
@@ -87,7 +91,7 @@ class ProbeWorker:
                 [
                     sys.executable,
                     "-m",
-                    __package__ + ".worker",
+                    WORKER_MODULE,
                     str(theirs.fileno()),
                     str(os.getpid()),
                 ],
@@ -139,6 +143,7 @@ class ProbeWorker:
     def _on_message(self, message: Any) -> None:
         if message[0] != "results":
             return
+        self.answered = True
         clock = self.clock()
         waiting = self._waiting
         for item in message[1]:
@@ -168,6 +173,14 @@ class ProbeWorker:
     def _lost(self, exc: Exception | None) -> None:
         self.dead = True
         self.frames = None
+        self._fail_when_reaped(0)
+
+    def _fail_when_reaped(self, tries: int) -> None:
+        """Fail its checks once its exit status is known (the pipe closes first), so the
+        line says how it ended; at most ~0.5 s later."""
+        if self.proc is not None and self.proc.poll() is None and tries < 25:
+            asyncio.get_running_loop().call_later(0.02, self._fail_when_reaped, tries + 1)
+            return
         self._fail_all()
 
     def _fail_all(self) -> None:
@@ -208,6 +221,7 @@ class BatchProbes(HttpConnections):
 
     _workers: list[ProbeWorker] | None = None
     _starting: asyncio.Lock | None = None
+    _workers_broken = False
 
     def _worker_count(self, checks: int) -> int:
         wanted = self.context.workers
@@ -216,7 +230,7 @@ class BatchProbes(HttpConnections):
         return int(wanted)
 
     def probes_in_batches(self, checks: int) -> bool:
-        if self._worker_count(checks) <= 0:
+        if self._worker_count(checks) <= 0 or self._workers_broken:
             return False
         if not self._token_read or self._token_error:
             return False  # in the console, which retries reading it and says why not
@@ -260,6 +274,13 @@ class BatchProbes(HttpConnections):
         for w in old:
             if w not in keep:
                 await w.stop()  # reaps a dead one
+                if w.dead and not w.answered:
+                    # it died before its first answer (it cannot start here): the
+                    # checks it held said so; from now on they are probed in the console
+                    self._workers_broken = True
+        if self._workers_broken:
+            self._workers = keep
+            raise OSError("the probe worker cannot start here")
         while len(keep) < count:
             w = ProbeWorker(self.name, self.options.model_dump(), self._token)
             w.clock = self.context.clock
