@@ -71,7 +71,13 @@ NOTES = [
     "- Wall ≈ CPU at 1,000 checks: one core is the limit, so 10,000 checks take ~10× as "
     "long; a check's default interval (15 s) leaves room for ~50,000 such probes.",
 ]
+WORKERS_ENV = "ONCALL_BENCH_POLLER_WORKERS"
+"""--workers, handed to the children in their environment."""
 CURL_SERVICES = 100  # x (live + ready) = 200 endpoints, the seed's loop shape
+
+
+def _workers(value: str) -> str | int:
+    return value if value == "auto" else int(value)
 
 
 def url(ports: list[int], i: int, kind: str = "health") -> str:
@@ -97,7 +103,11 @@ def config_dict(ports: list[int], n: int, pairs: bool, concurrency: int = 64) ->
         "backends": {"web": {"type": "http"}},
         "checks": checks,
         "store": {"url": ":memory:"},
-        "poller": {"concurrency": concurrency},
+        "poller": {
+            "concurrency": concurrency,
+            # --workers (a tree without [poller] workers refuses the key: not with --before)
+            **({"workers": _workers(w)} if (w := os.environ.get(WORKERS_ENV)) else {}),
+        },
     }
 
 
@@ -248,6 +258,11 @@ def main() -> None:
     parser.add_argument(
         "--plain-server", action="store_true", help="the latency server on asyncio's loop"
     )
+    parser.add_argument(
+        "--workers",
+        help="[poller] workers for the children (auto, 0, N; default: the config's default; "
+        "not with --before on a tree that lacks the key)",
+    )
     parser.add_argument("--before", type=Path, help="another checkout to measure alongside")
     parser.add_argument("--before-label", default="before", help="its name in the table")
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
@@ -256,6 +271,8 @@ def main() -> None:
     parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.workers is not None:
+        os.environ[WORKERS_ENV] = args.workers
     if args.child is not None:
         ports = [int(p) for p in args.ports.split(",")]
         result = child_cycles(
