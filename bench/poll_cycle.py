@@ -71,7 +71,13 @@ NOTES = [
     "- Wall ≈ CPU at 1,000 checks: one core is the limit, so 10,000 checks take ~10× as "
     "long; a check's default interval (15 s) leaves room for ~50,000 such probes.",
 ]
+WORKERS_ENV = "ONCALL_BENCH_POLLER_WORKERS"
+"""--workers, handed to the children in their environment."""
 CURL_SERVICES = 100  # x (live + ready) = 200 endpoints, the seed's loop shape
+
+
+def _workers(value: str) -> str | int:
+    return value if value == "auto" else int(value)
 
 
 def url(ports: list[int], i: int, kind: str = "health") -> str:
@@ -97,24 +103,38 @@ def config_dict(ports: list[int], n: int, pairs: bool, concurrency: int = 64) ->
         "backends": {"web": {"type": "http"}},
         "checks": checks,
         "store": {"url": ":memory:"},
-        "poller": {"concurrency": concurrency},
+        "poller": {
+            "concurrency": concurrency,
+            # --workers (a tree without [poller] workers refuses the key: not with --before)
+            **({"workers": _workers(w)} if (w := os.environ.get(WORKERS_ENV)) else {}),
+        },
     }
 
 
 async def child_cycles(
-    ports: list[int], n: int, pairs: bool, cycles: int, concurrency: int = 64
+    ports: list[int],
+    n: int,
+    pairs: bool,
+    cycles: int,
+    concurrency: int = 64,
+    server_pid: int = 0,
 ) -> dict[str, object]:
     from oncall_console.config import from_dict
     from oncall_console.engine import Engine
 
     engine = Engine(from_dict(config_dict(ports, n, pairs, concurrency), env={}))
     await engine.poll_once()  # warm-up: the pool connects, code paths are hot
-    wall, cpu = [], []
+    # probe worker processes (backends/http/worker.py), in a tree that has them
+    workers = getattr(engine.backends["web"], "worker_pids", [])
+    wall, cpu, worker_cpu, server_cpu = [], [], [], []
     for _ in range(cycles):
+        w0, s0 = sum(map(cpu_of, workers)), cpu_of(server_pid) if server_pid else 0.0
         t0, c0 = time.perf_counter(), time.process_time()
         await engine.poll_once()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+        worker_cpu.append(sum(map(cpu_of, workers)) - w0)
+        server_cpu.append((cpu_of(server_pid) if server_pid else 0.0) - s0)
     statuses: dict[str, int] = {}
     for state in engine.checks.values():
         key = state.last.status.value if state.last else "none"
@@ -122,17 +142,37 @@ async def child_cycles(
     await engine.stop()
     import oncall_console
 
-    return {"wall": wall, "cpu": cpu, "statuses": statuses, "code": oncall_console.__file__}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "worker_cpu": worker_cpu,
+        "server_cpu": server_cpu,
+        "statuses": statuses,
+        "code": oncall_console.__file__,
+    }
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(
-    ports: list[int], n: int, pairs: bool, cycles: int, tree: Path | None, concurrency: int = 64
+    ports: list[int],
+    n: int,
+    pairs: bool,
+    cycles: int,
+    tree: Path | None,
+    concurrency: int = 64,
+    server_pid: int = 0,
 ) -> dict[str, object]:
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
     argv = [sys.executable, __file__, "--child", str(n), "--ports", ",".join(map(str, ports))]
     argv += ["--cycles", str(cycles), "--concurrency", str(concurrency)]
+    argv += ["--server-pid", str(server_pid)]
     argv += ["--pairs"] if pairs else []
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
@@ -215,16 +255,29 @@ def main() -> None:
         default=64,
         help="[poller] concurrency (64, the default, bounds a cycle at n / 64 x delay)",
     )
+    parser.add_argument(
+        "--plain-server", action="store_true", help="the latency server on asyncio's loop"
+    )
+    parser.add_argument(
+        "--workers",
+        help="[poller] workers for the children (auto, 0, N; default: the config's default; "
+        "not with --before on a tree that lacks the key)",
+    )
     parser.add_argument("--before", type=Path, help="another checkout to measure alongside")
     parser.add_argument("--before-label", default="before", help="its name in the table")
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pairs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.workers is not None:
+        os.environ[WORKERS_ENV] = args.workers
     if args.child is not None:
         ports = [int(p) for p in args.ports.split(",")]
-        result = child_cycles(ports, args.child, args.pairs, args.cycles, args.concurrency)
+        result = child_cycles(
+            ports, args.child, args.pairs, args.cycles, args.concurrency, args.server_pid
+        )
         print(json.dumps(asyncio.run(result)))
         return
 
@@ -237,13 +290,17 @@ def main() -> None:
     # (tree, size, pairs) -> all wall / cpu samples
     walls: dict[tuple[str, int, bool], list[float]] = {}
     cpus: dict[tuple[str, int, bool], list[float]] = {}
+    worker_cpus: dict[tuple[str, int, bool], list[float]] = {}
+    server_cpus: dict[tuple[str, int, bool], list[float]] = {}
     statuses: dict[tuple[str, int, bool], dict[str, int]] = {}
     curl_wall: list[float] = []
     curl_cpu: list[float] = []
     curl_ok: list[int] = []
     loads = [load()]
     with (
-        LatencyServers(int(args.ports), args.delay_ms) as ports,
+        (
+            servers := LatencyServers(int(args.ports), args.delay_ms, plain=args.plain_server)
+        ) as ports,
         tempfile.TemporaryDirectory() as tmp,
     ):
         script = write_curl_script(ports, Path(tmp))
@@ -254,15 +311,19 @@ def main() -> None:
             curl_ok.append(ok)
             for label, tree in trees.items():
                 for n, pairs in [(CURL_SERVICES, True), *((s, False) for s in sizes)]:
-                    r = run_child(ports, n, pairs, args.cycles, tree, args.concurrency)
+                    r = run_child(ports, n, pairs, args.cycles, tree, args.concurrency, servers.pid)
                     key = (label, n, pairs)
                     walls.setdefault(key, []).extend(r["wall"])  # type: ignore[arg-type]
                     cpus.setdefault(key, []).extend(r["cpu"])  # type: ignore[arg-type]
+                    worker_cpus.setdefault(key, []).extend(r["worker_cpu"])  # type: ignore[arg-type]
+                    server_cpus.setdefault(key, []).extend(r["server_cpu"])  # type: ignore[arg-type]
                     statuses[key] = r["statuses"]  # type: ignore[assignment]
                     print(
                         f"run {run + 1} {label:>10} {n:>6}{' pairs' if pairs else ''}: "
                         f"wall {median(r['wall']) * 1000:,.0f} ms "  # type: ignore[arg-type]
-                        f"cpu {median(r['cpu']) * 1000:,.0f} ms ({r['code']})",  # type: ignore[arg-type]
+                        f"cpu {median(r['cpu']) * 1000:,.0f} ms "  # type: ignore[arg-type]
+                        f"worker {median(r['worker_cpu']) * 1000:,.0f} ms "  # type: ignore[arg-type]
+                        f"server {median(r['server_cpu']) * 1000:,.0f} ms ({r['code']})",  # type: ignore[arg-type]
                         file=sys.stderr,
                     )
         loads.append(load())
@@ -275,17 +336,19 @@ def main() -> None:
         "",
         f"`python bench/poll_cycle.py --runs {args.runs} --cycles {args.cycles}` — "
         f"{len(ports)} loopback ports answering every path after {args.delay_ms:g} ms "
-        "(bench/latency_server.py, plain asyncio, its own process); the engine's real "
-        "`poll_once()` with one `http` backend (pool of 100, poller concurrency "
-        f"{args.concurrency}); "
+        f"(bench/latency_server.py, {'asyncio' if args.plain_server else 'uvloop'}, its own "
+        "process); the engine's real `poll_once()` with one `http` backend (pool of 100, "
+        f"poller concurrency {args.concurrency}, `[poller] workers` at its default: a probe "
+        "worker process from 1,000 checks, in a tree that has them); "
         f"{args.runs} child processes per size × {args.cycles} cycles after a warm-up; "
         f"the curl loop {args.runs}× in the same run. {loads[0]} at start, {loads[-1]} at end.",
         "",
         "| what | endpoints | median wall / cycle | p95 wall | median CPU / cycle | "
-        "CPU / request | vs curl loop (same run) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "probe workers' CPU / cycle | latency server's CPU / cycle | "
+        "CPU / request (console + workers) | vs curl loop (same run) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| seed 002 curl loop (sequential) | {2 * CURL_SERVICES} | {ms(curl_med)} | "
-        f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | "
+        f"{ms(p95(curl_wall))} | {ms(median(curl_cpu))} | – | – | "
         f"{median(curl_cpu) / (2 * CURL_SERVICES) * 1000:.2f} ms | 1× |",
     ]
     for label in trees:
@@ -301,7 +364,10 @@ def main() -> None:
             note = f" ⚠ {bad}" if bad else ""
             lines.append(
                 f"| {what}{note} | {requests:,} | {ms(median(w))} | {ms(p95(w))} | "
-                f"{ms(median(c))} | {median(c) / requests * 1000:.2f} ms | {ratio:,.0f}× |"
+                f"{ms(median(c))} | {ms(median(worker_cpus[key]))} | "
+                f"{ms(median(server_cpus[key]))} | "
+                f"{(median(c) + median(worker_cpus[key])) / requests * 1000:.2f} ms | "
+                f"{ratio:,.0f}× |"
             )
     same = curl_med / median(walls[(here, CURL_SERVICES, True)])
     thousand = walls.get((here, 1000, False))

@@ -68,6 +68,11 @@ class ConsoleConfig(Section):
 class PollerConfig(Section):
     concurrency: int = Field(default=64, ge=1, le=10_000)
     """At most this many probes in flight at once."""
+    workers: Literal["auto"] | Annotated[int, Field(ge=0, le=8)] = "auto"
+    """Probe worker processes for a backend with many checks (``http``): "auto" starts one
+    for a backend of 1,000 checks or more, a number that many whatever the count, 0 none.
+    A worker probes up to 512 checks at once (each origin: at most the backend's
+    ``max_connections``), on the machine's other core."""
     threads: int = Field(default=8, ge=1, le=256)
     """Size of the thread pool for libraries that block (kubernetes, prometheus)."""
     history: int = Field(default=120, ge=2, le=100_000)

@@ -27,7 +27,9 @@ declares, and closes it. ``docs/plugins.md`` has a complete small example.
    ``probe`` for HEALTH, ``query_sli`` for SLI, ``alerts``, ``incidents``,
    ``silences``, ``rules``, ``actions`` + ``preview`` + ``run`` for ACTIONS, and
    ``inspect_views`` + ``inspect`` for INSPECT (optional: a closer, read-only look at
-   a check, such as events, a log tail, sessions, a slowlog). A class that
+   a check, such as events, a log tail, sessions, a slowlog); ``probes_in_batches`` +
+   ``probe_batch`` for HEALTH are optional too (many checks at once, e.g. in a worker
+   process: the ``http`` backend). A class that
    declares a capability without overriding its methods is refused when it is
    defined (``TypeError``), so a plugin with a gap never loads. The engine never
    calls a method whose capability was not declared, and the UI never offers it.
@@ -75,7 +77,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -151,6 +153,10 @@ class BackendContext:
     """Wall-clock time, epoch seconds: stamp results with it (tests replace it)."""
     environment: str = ""
     """The console's environment (``[console] environment``), e.g. "production"."""
+    workers: int | str = "auto"
+    """``[poller] workers``: how many probe worker processes a backend that has them may
+    use for its batches (:meth:`Backend.probes_in_batches`): ``"auto"`` (the backend's
+    choice by its number of checks), 0 (none) or a number."""
     read_only: bool = False
     """The console is read-only. For information only: the engine's ActionRunner refuses
     every action before a backend is called, so a backend never checks this itself."""
@@ -236,6 +242,39 @@ class Backend:
         DOWN and ``error`` set to one clean line.
         """
         raise NotImplementedError
+
+    def probes_in_batches(self, checks: int) -> bool:
+        """HEALTH, optional: whether the engine should hand this backend's checks (``checks``
+        of them) to :meth:`probe_batch` rather than call :meth:`probe` once per check.
+        False by default. No IO."""
+        return False
+
+    async def probe_batch(
+        self,
+        checks: Sequence[CheckSpec],
+        deliver: Callable[[int, CheckResult | BaseException], None],
+    ) -> None:
+        """HEALTH, optional: probe all ``checks`` at once; call ``deliver(i, result)`` for
+        ``checks[i]`` as each result arrives, in any order (or with an exception, which
+        the engine turns into a DOWN result as it does for :meth:`probe`).
+
+        Results may arrive after this returns (from another process, say). The engine
+        still bounds each check by its own ``timeout`` (a check not delivered by then is
+        DOWN, "timed out"), ignores what arrives later, and does the rest as for
+        :meth:`probe`: redaction, recording, listeners. This default probes each check
+        with :meth:`probe`, concurrently."""
+
+        async def one(i: int, check: CheckSpec) -> None:
+            try:
+                result = await asyncio.wait_for(self.probe(check), check.timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                deliver(i, exc)
+            else:
+                deliver(i, result)
+
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(checks)))
 
     async def query_sli(self, sli: SliSpec) -> list[SliReading]:
         """SLI: read one SLI now; one reading per series (one for a scalar).

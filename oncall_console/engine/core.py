@@ -70,6 +70,7 @@ class Engine:
             executor=self.executor,
             clock=clock,
             environment=cfg.console.environment,
+            workers=cfg.poller.workers,
             read_only=cfg.console.read_only,
         )
         self.backends: dict[str, Backend] = {}

@@ -62,6 +62,7 @@ async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> 
         clock=time.time,
         environment=cfg.console.environment,
         read_only=cfg.console.read_only,
+        workers=0,  # one pass here: a probe worker's start-up (~0.7 s) costs more than it saves
     )
     backends = {
         name: registry.load(kind)(name, options, context)

@@ -9,6 +9,7 @@ stopping them, a watchdog (stack_watchdog.py) kills what it had started.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -125,6 +126,18 @@ def wait_until(what: str, condition: Any, timeout: float, interval: float = 0.2)
             detail = f" (last error: {last_error!r})" if last_error else ""
             raise StackError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+async def wait_until_async(
+    what: str, condition: Any, timeout: float, interval: float = 0.02
+) -> Any:
+    """:func:`wait_until` inside an event loop: the loop runs while it waits."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() >= deadline:
+            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)
+    return result
 
 
 class Server:

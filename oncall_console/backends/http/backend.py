@@ -5,10 +5,11 @@ from __future__ import annotations
 from oncall_console.backends.base import Capability
 from oncall_console.backends.http.health import HttpHealth
 from oncall_console.backends.http.options import HttpCheckParams, HttpOptions
+from oncall_console.backends.http.pool import BatchProbes
 from oncall_console.backends.http.webhooks import HttpWebhooks
 
 
-class HttpBackend(HttpHealth, HttpWebhooks):
+class HttpBackend(BatchProbes, HttpHealth, HttpWebhooks):
     """Probes HTTP health endpoints, reading JSON health bodies when there are any."""
 
     TYPE = "http"

@@ -211,7 +211,8 @@ class HttpOptions(Strict):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Stop reading a body after this many bytes; the status code still decides."""
     max_connections: int = Field(default=100, ge=1)
-    """Probes in flight at once; as many idle kept-alive connections are kept."""
+    """Probes in flight at once; as many idle kept-alive connections are kept. In a probe
+    worker (``[poller] workers``): probes in flight at once to any one origin."""
     user_agent: str = "oncall-console"
     """User-Agent header of every probe."""
     webhooks: dict[str, WebhookSpec] = Field(default_factory=dict)

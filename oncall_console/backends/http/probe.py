@@ -408,7 +408,7 @@ class ProbeClient:
             origin.port,
             ssl=tls,
             server_hostname=origin.host if tls is not None else None,
-            happy_eyeballs_delay=0.25,  # as httpcore did: a dead IPv6 route falls back to IPv4
+            **_connect_options(loop),
         )
         self._open.add(conn)
         return conn
@@ -469,6 +469,12 @@ class ProbeClient:
         self._idle_count = 0
         # Let the transports run connection_lost before the loop may close.
         await asyncio.sleep(0)
+
+
+def _connect_options(loop: asyncio.AbstractEventLoop) -> dict[str, float]:
+    """asyncio's loop: Happy Eyeballs, as httpcore did (a dead IPv6 route falls back to
+    IPv4). uvloop's (the probe worker's) has no such option and tries each address."""
+    return {} if type(loop).__module__.startswith("uvloop") else {"happy_eyeballs_delay": 0.25}
 
 
 def _encode(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:

@@ -1,0 +1,302 @@
+"""The console's side of the probe workers (``worker.py``): batches of checks out, results
+in, a worker that died reported and replaced.
+
+When: ``[poller] workers`` (``BackendContext.workers``): ``"auto"`` hands a backend's
+cycle to one worker once it has :data:`AUTO_MIN_CHECKS` checks, a number N to N
+workers whatever the count, 0 never. Not with a proxy variable set (httpx carries
+those probes, in the console) nor while the token cannot be read (each probe says so).
+
+A worker probes up to :data:`WORKER_CONCURRENCY` checks at once, and at most the
+backend's ``max_connections`` at once to one origin: the console's ``[poller]
+concurrency`` (64) would make 10,000 checks at 5 ms take 781 ms whatever the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from oncall_console.backends.base import Backend
+from oncall_console.backends.http.connections import HttpConnections, SetupError
+from oncall_console.backends.http.frames import Frames
+from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
+
+AUTO_MIN_CHECKS = 1000
+"""``workers = "auto"``: a backend with at least this many checks gets a worker."""
+WORKER_CONCURRENCY = 512
+"""Probes in flight at once in one worker (each origin: at most ``max_connections``)."""
+WORKER_MODULE = "oncall_console.backends.http.worker"
+"""What the worker process runs (python -m)."""
+FLUSH_SECONDS = 0.002
+"""Sends to a worker (and its results back) wait this long to go as one message: the
+console's loops ask for a probe or two per loop tick, and each message costs a wake-up
+of the other process (~30 us of the sender's CPU)."""
+_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+_ENV_KEPT += ("SSL_CERT_FILE", "SSL_CERT_DIR")  # where httpx's TLS context finds its CAs
+_ROOT = str(Path(__file__).resolve().parents[3])
+"""The folder holding this ``oncall_console``: the worker imports the same code."""
+
+Deliver = Callable[[int, "CheckResult | BaseException"], None]
+
+
+class ProbeWorkerDied(Exception):
+    """The worker process ended (or its pipe broke) before answering."""
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's environment: a few variables by name, so that no secret the console's
+    environment holds (a token, a password) is in ``/proc/<worker>/environ``."""
+    env = {k: os.environ[k] for k in _ENV_KEPT if k in os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
+class ProbeWorker:
+    """One worker process and its pipe."""
+
+    def __init__(self, name: str, options: dict[str, Any], token: str | None) -> None:
+        self.name = name
+        self.options = options
+        self.token = token
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.frames: Frames | None = None
+        self.dead = False
+        self.answered = False
+        """It sent results at least once (one that never did cannot run here)."""
+        self._ids: dict[str, tuple[CheckSpec, int]] = {}
+        self._next = 0
+        self._waiting: dict[int, list[tuple[Deliver, int, CheckSpec, float]]] = {}
+        self._batch: list[int] = []
+        self._new: list[tuple[int, CheckSpec]] = []
+        self._flush_soon = False
+        self.clock: Callable[[], float] = time.time
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    async def start(self) -> None:
+        mine, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    WORKER_MODULE,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
+                pass_fds=(theirs.fileno(),),
+                env=worker_env(),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        loop = asyncio.get_running_loop()
+        _, self.frames = await loop.create_unix_connection(
+            lambda: Frames(self._on_message, self._lost), sock=mine
+        )
+        self.frames.send(("setup", self.name, self.options, self.token, WORKER_CONCURRENCY))
+
+    def submit(self, specs: Sequence[tuple[int, CheckSpec]], deliver: Deliver) -> None:
+        """Ask for these checks (``(i, spec)``: ``deliver(i, ...)`` gets each result); sent
+        within FLUSH_SECONDS, with the specs the worker has not seen yet."""
+        now = time.perf_counter()
+        for i, spec in specs:
+            known = self._ids.get(spec.name)
+            if known is None or known[0] is not spec:
+                known = self._ids[spec.name] = (spec, self._next)
+                self._next += 1
+                self._new.append((known[1], spec))
+            wid = known[1]
+            waiting = self._waiting.get(wid)
+            if waiting is None:
+                waiting = self._waiting[wid] = []
+                self._batch.append(wid)
+            waiting.append((deliver, i, spec, now))
+        if self.dead:
+            self._fail_all()
+        elif not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_soon = False
+        new, self._new = self._new, []
+        batch, self._batch = self._batch, []
+        if self.frames is None:
+            return
+        if new:
+            self.frames.send(("specs", new))
+        if batch:
+            self.frames.send(("probe", batch))
+
+    def _on_message(self, message: Any) -> None:
+        if message[0] != "results":
+            return
+        self.answered = True
+        clock = self.clock()
+        waiting = self._waiting
+        for item in message[1]:
+            who = waiting.pop(item[0], None)
+            if not who:
+                continue
+            spec = who[0][2]
+            if item[1] is None:
+                error = item[2]
+                late = (time.perf_counter() - who[0][3]) * 1000
+                result = CheckResult(spec.name, Status.DOWN, error, late, clock, error=error)
+            else:
+                _, status, summary, latency, details, subs, error = item
+                result = CheckResult(
+                    spec.name,
+                    Status(status),
+                    summary,
+                    latency,
+                    clock,
+                    details,
+                    tuple(SubStatus(n, Status(s), d) for n, s, d in subs) if subs else (),
+                    error,
+                )
+            for deliver, i, _, _ in who:
+                deliver(i, result)
+
+    def _lost(self, exc: Exception | None) -> None:
+        self.dead = True
+        self.frames = None
+        self._fail_when_reaped(0)
+
+    def _fail_when_reaped(self, tries: int) -> None:
+        """Fail its checks once its exit status is known (the pipe closes first), so the
+        line says how it ended; at most ~0.5 s later."""
+        if self.proc is not None and self.proc.poll() is None and tries < 25:
+            asyncio.get_running_loop().call_later(0.02, self._fail_when_reaped, tries + 1)
+            return
+        self._fail_all()
+
+    def _fail_all(self) -> None:
+        how = ""
+        if self.proc is not None and (code := self.proc.poll()) is not None:
+            how = f" (signal {-code})" if code < 0 else f" (exit code {code})"
+        waiting, self._waiting = self._waiting, {}
+        self._batch, self._new = [], []
+        died = ProbeWorkerDied(f"probe worker died{how}")
+        for who in waiting.values():
+            for deliver, i, _, _ in who:
+                deliver(i, died)
+
+    async def stop(self) -> None:
+        """Close the pipe, then SIGTERM the worker by its PID (SIGKILL after 2 s)."""
+        frames, self.frames = self.frames, None
+        if frames is not None and frames.transport is not None:
+            frames.transport.close()
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 2.0
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                await asyncio.to_thread(proc.wait)
+        self.dead = True
+        self._fail_all()
+
+
+class BatchProbes(HttpConnections):
+    """The ``http`` backend's batches: a big backend's checks go to its probe workers."""
+
+    _workers: list[ProbeWorker] | None = None
+    _starting: asyncio.Lock | None = None
+    _workers_broken = False
+
+    def _worker_count(self, checks: int) -> int:
+        wanted = self.context.workers
+        if wanted == "auto":
+            return 1 if checks >= AUTO_MIN_CHECKS else 0
+        return int(wanted)
+
+    def probes_in_batches(self, checks: int) -> bool:
+        if self._worker_count(checks) <= 0 or self._workers_broken:
+            return False
+        if not self._token_read or self._token_error:
+            return False  # in the console, which retries reading it and says why not
+        try:
+            self._probe_client()  # reads the proxy variables
+        except SetupError:
+            return False
+        return not self._proxies
+
+    async def probe_batch(self, checks: Sequence[CheckSpec], deliver: Deliver) -> None:
+        try:
+            workers = await self._running_workers(self._worker_count(len(checks)) or 1)
+        except OSError:
+            # no process to be had (limits, no memory): probed here, as without workers
+            await Backend.probe_batch(self, checks, deliver)
+            return
+        shards: list[list[tuple[int, CheckSpec]]] = [[] for _ in workers]
+        for i, spec in enumerate(checks):
+            shards[hash(spec.name) % len(workers)].append((i, spec))
+        for worker, shard in zip(workers, shards, strict=True):
+            if shard:
+                worker.submit(shard, deliver)
+
+    async def _running_workers(self, count: int) -> list[ProbeWorker]:
+        """``count`` live workers holding the current token: a dead one replaced (one
+        caller at a time: concurrent scheduled probes must not start one each)."""
+        workers = self._workers
+        if workers and len(workers) == count and all(self._fit(w) for w in workers):
+            return workers
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            return await self._replace_workers(count)
+
+    def _fit(self, worker: ProbeWorker) -> bool:
+        return not worker.dead and worker.token == self._token
+
+    async def _replace_workers(self, count: int) -> list[ProbeWorker]:
+        old = self._workers or []
+        keep = [w for w in old if self._fit(w)][:count]
+        for w in old:
+            if w not in keep:
+                await w.stop()  # reaps a dead one
+                if w.dead and not w.answered:
+                    # it died before its first answer (it cannot start here): the
+                    # checks it held said so; from now on they are probed in the console
+                    self._workers_broken = True
+        if self._workers_broken:
+            self._workers = keep
+            raise OSError("the probe worker cannot start here")
+        while len(keep) < count:
+            w = ProbeWorker(self.name, self.options.model_dump(), self._token)
+            w.clock = self.context.clock
+            self._workers = keep  # a start that fails leaves only live ones behind
+            await w.start()
+            keep.append(w)
+        self._workers = keep
+        return keep
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The running workers' process ids (tests and benchmarks look at them)."""
+        return [w.pid for w in self._workers or [] if w.pid is not None and not w.dead]
+
+    async def close(self) -> None:
+        workers, self._workers = self._workers or [], None
+        for w in workers:
+            await w.stop()
+        await super().close()
