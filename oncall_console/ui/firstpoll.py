@@ -30,6 +30,13 @@ class FirstPollReader:
         self._source: FirstResults | None = source
         self._on_results = on_results
         self.results: list[Any] = []
+        self.on_done: Callable[[], None] | None = None
+        """Called once the source is done or stopped."""
+
+    @property
+    def running(self) -> bool:
+        """The first poll may still send results."""
+        return self._source is not None
 
     def start(self) -> None:
         if self._source is not None:
@@ -61,3 +68,6 @@ class FirstPollReader:
             with contextlib.suppress(OSError, ValueError, RuntimeError):
                 asyncio.get_running_loop().remove_reader(source.fileno())
             source.close()
+        done, self.on_done = self.on_done, None
+        if done is not None:
+            done()
