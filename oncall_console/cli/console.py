@@ -42,7 +42,6 @@ def _open_console(
         from oncall_console.cli.firstpoll import (
             FIRST_POLL_MAX,
             FirstPoll,
-            probe_loaded,
             take_early,
         )
 
@@ -50,7 +49,7 @@ def _open_console(
         # Up to FIRST_POLL_MAX checks (see there).
         first = take_early(*early) if early else None
         if first is None and sketch.checks <= FIRST_POLL_MAX:
-            first = FirstPoll.start(job or probe_loaded(load))
+            first = FirstPoll.start(job) if job is not None else None
         # Start-up makes objects, not garbage: the collector walking them while Textual
         # and the config are imported costs the first frame; the app collects and
         # freezes the start-up heap a few seconds in, and turns it back on (freeze_heap).
@@ -102,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     sketch = _sketch_with(sketch, args.read_only, args.theme)
     return _open_console(
-        sketch, load, keys_checked, early=("run", str(path)), job=probe_sketch(data, path)
+        sketch, load, keys_checked, early=("run", str(path)), job=probe_sketch(lambda: data, path)
     )
 
 
@@ -112,8 +111,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _apply_options(loaded, args.read_only, args.theme)
         return loaded
 
+    from oncall_console.cli.firstpoll import probe_demo
+
     sketch = _sketch_with(demo_sketch(), args.read_only, args.theme)
-    return _open_console(sketch, load, early=("demo", args.seed, args.speed))
+    job = probe_demo(args.seed, args.speed)
+    return _open_console(sketch, load, early=("demo", args.seed, args.speed), job=job)
 
 
 def _apply_options(loaded: LoadedConfig, read_only: bool, theme: str | None) -> None:
