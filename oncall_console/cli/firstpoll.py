@@ -172,7 +172,13 @@ def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
 def start_early(argv: list[str]) -> None:
     """Fork the first poll before anything else is imported (``cli.main``'s first step):
     the console's own arguments are read plainly here, and :func:`take_early` gives the
-    child to the command that was asked for the same (any other is stopped)."""
+    child to the command that was asked for the same (any other is stopped). Never
+    raises: whatever goes wrong here, the command finds and reports it itself."""
+    with contextlib.suppress(Exception):
+        _start_early(argv)
+
+
+def _start_early(argv: list[str]) -> None:
     import sys
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
