@@ -287,3 +287,57 @@ def test_a_config_the_schema_refuses_stops_located_though_the_sketch_probed(tmp_
             assert term.proc.wait(20) == 2
             out = bytes(term.raw)
     assert f"{path}:2:1: console.refresh:".encode() in out, out[-600:]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ("run", {})),
+        (["-c", "a.toml"], ("run", {"config": "a.toml"})),
+        (["run", "--config=a.toml", "--read-only", "--theme", "x"], ("run", {"config": "a.toml"})),
+        (["demo", "--seed", "3", "--speed=2"], ("demo", {"seed": "3", "speed": "2"})),
+        (["status", "-c", "a.toml"], None),  # not the console
+        (["run", "--conf", "a.toml"], None),  # an abbreviation: argparse's to read
+        (["run", "-c"], None),
+        (["demo", "-c", "a.toml"], None),
+        (["--help"], None),
+    ],
+)
+def test_the_early_fork_reads_only_plain_console_arguments(argv, expected):
+    """cli.main forks the first poll before argparse: only argument lists it reads
+    exactly as argparse will; anything else waits for the command (a later fork)."""
+    from oncall_console.cli.firstpoll import _early_args
+
+    assert _early_args(argv) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+async def test_first_results_that_came_before_the_frame_are_in_it():
+    """The demo's child answers before Textual has composed the dashboard: its rows
+    must be in the first frame, not only once the engine is built (they were dropped:
+    the demo's first result came ~0.5 s after its frame)."""
+    import threading
+
+    from oncall_console.cli.common import demo_config, demo_sketch
+    from oncall_console.cli.firstpoll import FirstPoll, probe_demo
+    from oncall_console.ui.app import OncallApp
+    from oncall_console.ui.widgets.health import HealthTable
+
+    poll = FirstPoll.start(probe_demo(7, 1.0))
+    assert poll is not None
+    _until("the child has sent everything", lambda: not _alive(poll.pid))
+    go = threading.Event()
+
+    def load():  # type: ignore[no-untyped-def]
+        assert go.wait(20), "the test never let the config load"
+        return demo_config(7, 1.0)
+
+    app = OncallApp(sketch=demo_sketch(), load=load, first_poll=poll)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert not app.ready
+            assert app.dashboard.query_one(HealthTable).row_count == 11
+    finally:  # the app quits with the config still loading; the worker is let go
+        go.set()
+        poll.close()

@@ -60,8 +60,9 @@ class FirstPoll:
 
     @classmethod
     def start(cls, job: Job) -> FirstPoll | None:
-        """Fork the child, which runs ``job(emit)`` (:func:`probe_sketch`); None when turned off or when the system refuses a fork or
-        a pipe (the console then simply starts without it)."""
+        """Fork the child, which runs ``job(emit)`` (:func:`probe_sketch`); None when
+        turned off or when the system refuses a fork or a pipe (the console then simply
+        starts without it)."""
         if os.environ.get("ONCALL_FIRST_POLL", "1").strip() in {"0", "false", "no", "off"}:
             return None
         try:
