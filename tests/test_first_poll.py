@@ -31,6 +31,10 @@ def _config(tmp_path: Path, url: str, interval: int = 3600, n: int = 1) -> Path:
     return path
 
 
+def _argv(config: Path) -> list[str]:
+    return [sys.executable, "-m", "oncall_console", "run", "-c", str(config)]
+
+
 def _until(what: str, condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     return wait_until(what, condition, timeout, interval=0.02)
 
@@ -145,7 +149,7 @@ async def test_seeded_checks_wait_their_interval_the_others_probe_at_once(tmp_pa
         assert all(e.spec.params is None for e in found)  # plain data crosses the pipe
         server.requests.clear()
         oncall = OnCall.build(from_dict(data, env={}))
-        seeded = [(e.spec.name, e.result) for e in found if e.spec.name == "seeded"]
+        seeded = [e for e in found if e.spec.name == "seeded"]
         assert oncall.seed(seeded) == 1
         assert oncall.seed(seeded) == 0  # a check with a result is not seeded twice
         await oncall.start()
@@ -176,7 +180,7 @@ def test_a_refused_config_in_the_child_is_reported_once_by_the_parent(tmp_path):
 def test_a_config_of_many_checks_starts_without_the_child(tmp_path):
     """Past FIRST_POLL_MAX checks the child's results cost the frame more than they gave
     (10,000 checks: the frame was held back a minute); the console polls as before."""
-    from oncall_console.cli.console import FIRST_POLL_MAX
+    from oncall_console.cli.firstpoll import FIRST_POLL_MAX
 
     with serve() as server:
         path = tmp_path / "config.toml"
@@ -193,3 +197,156 @@ def test_a_config_of_many_checks_starts_without_the_child(tmp_path):
             assert [p for p in _children(term.proc.pid) if not _probe_worker(p)] == []
             term.write(b"q")
             assert term.proc.wait(10) == 0
+
+
+def test_the_sketch_reads_the_check_fields_and_defaults_the_schema_has():
+    """The first poll's sketch (no pydantic) must read a check's own keys and the
+    poller's defaults as the schema does: anything else would be a backend parameter."""
+    from oncall_console.config import CheckConfig, PollerConfig
+    from oncall_console.engine import prefetch
+
+    assert set(CheckConfig.model_fields) == prefetch.CHECK_KEYS
+    assert PollerConfig().timeout == prefetch._DEFAULT_TIMEOUT
+    assert PollerConfig().interval == prefetch._DEFAULT_INTERVAL
+
+
+async def test_a_result_for_a_target_the_validated_config_changed_is_not_taken(tmp_path):
+    """The validated config is the authority: the child probed what the sketch read
+    (here /healthy); the config the engine runs says /ready (503) for the same check. The
+    child's 200 must not stand for it: the engine probes the real target at once."""
+    from oncall_console.engine.prefetch import read_sketch, sketch_results
+
+    with serve() as server:
+
+        def data(path: str) -> dict:
+            return {
+                "backends": {"web": {"type": "http"}},
+                "checks": {
+                    "api": {"backend": "web", "url": server.url(path), "interval": 3600},
+                    "same": {"backend": "web", "url": server.url("/live"), "interval": 3600},
+                },
+                "store": {"url": ":memory:"},
+            }
+
+        groups, settings = read_sketch(data("/healthy"))
+        found = []
+        await sketch_results(groups, settings, str(tmp_path), found.append)
+        assert sorted(e.spec.name for e in found) == ["api", "same"]
+        assert all(e.result.summary.startswith("200") for e in found)
+        server.requests.clear()
+        oncall = OnCall.build(from_dict(data("/ready"), env={}))  # 503 there
+        assert oncall.seed(found) == 1  # "same" only: its target did not change
+        await oncall.start()
+        try:
+            deadline = time.monotonic() + 20
+            while (oncall.view().checks and _check(oncall, "api").last) is None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            assert "503" in _check(oncall, "api").last.summary
+            assert [r["path"] for r in server.requests] == ["/ready"]
+        finally:
+            await oncall.stop()
+
+
+def _check(oncall: OnCall, name: str):  # type: ignore[no-untyped-def]
+    return next(s for s in oncall.view().checks if s.spec.name == name)
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_a_secret_reference_is_resolved_by_the_child_and_never_shown(tmp_path, source):
+    """token_env / token_file: the child (before the config's schema is built) sends
+    the same Authorization header the engine would; its result is taken (one request
+    in all, interval 3600 s) and the token is never on screen."""
+    token = "s3cr3t-first-poll-token"
+    (tmp_path / "token").write_text(token + "\n")
+    reference = 'token_env = "FIRST_POLL_TOKEN"' if source == "env" else 'token_file = "token"'
+    with serve() as server:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[backends.web]\ntype = "http"\n{reference}\n\n'
+            f'[store]\nurl = "{tmp_path / "s.sqlite3"}"\n\n'
+            f'[checks.api]\nbackend = "web"\nurl = "{server.url("/healthy")}"\ninterval = 3600\n'
+        )
+        env = {**SIZE, "FIRST_POLL_TOKEN": token}
+        with PtyApp(_argv(path), env=env, cwd=tmp_path) as term:
+            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            _until("the result painted", lambda: b"200 OK" in term.raw)
+            _until("the engine attached", lambda: not any(_alive(c) for c in children))
+            _until("the engine's store is open", lambda: (tmp_path / "s.sqlite3").exists())
+            term.write(b"q")
+            assert term.proc.wait(10) == 0
+            screen = bytes(term.raw)
+        requests = list(server.requests)
+    assert [r["path"] for r in requests] == ["/healthy"]  # the child's, taken by the engine
+    assert requests[0]["headers"].get("Authorization") == f"Bearer {token}"
+    assert token.encode() not in screen
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_config_the_schema_refuses_stops_located_though_the_sketch_probed(tmp_path):
+    """The sketch reads the check plainly and the child probes it, but the schema
+    refuses another section: the console stops with the located line, exit 2."""
+    with serve() as server:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            '[console]\nrefresh = "soon"\n\n[backends.web]\ntype = "http"\n\n'
+            f'[checks.api]\nbackend = "web"\nurl = "{server.url("/healthy")}"\n'
+        )
+        with PtyApp(_argv(path), env=SIZE) as term:
+            assert term.proc.wait(20) == 2
+            out = bytes(term.raw)
+    assert f"{path}:2:1: console.refresh:".encode() in out, out[-600:]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ("run", {})),
+        (["-c", "a.toml"], ("run", {"config": "a.toml"})),
+        (["run", "--config=a.toml", "--read-only", "--theme", "x"], ("run", {"config": "a.toml"})),
+        (["demo", "--seed", "3", "--speed=2"], ("demo", {"seed": "3", "speed": "2"})),
+        (["status", "-c", "a.toml"], None),  # not the console
+        (["run", "--conf", "a.toml"], None),  # an abbreviation: argparse's to read
+        (["run", "-c"], None),
+        (["demo", "-c", "a.toml"], None),
+        (["--help"], None),
+    ],
+)
+def test_the_early_fork_reads_only_plain_console_arguments(argv, expected):
+    """cli.main forks the first poll before argparse: only argument lists it reads
+    exactly as argparse will; anything else waits for the command (a later fork)."""
+    from oncall_console.cli.firstpoll import _early_args
+
+    assert _early_args(argv) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+async def test_first_results_that_came_before_the_frame_are_in_it():
+    """The demo's child answers before Textual has composed the dashboard: its rows
+    must be in the first frame, not only once the engine is built (they were dropped:
+    the demo's first result came ~0.5 s after its frame)."""
+    import threading
+
+    from oncall_console.cli.common import demo_config, demo_sketch
+    from oncall_console.cli.firstpoll import FirstPoll, probe_demo
+    from oncall_console.ui.app import OncallApp
+    from oncall_console.ui.widgets.health import HealthTable
+
+    poll = FirstPoll.start(probe_demo(7, 1.0))
+    assert poll is not None
+    _until("the child has sent everything", lambda: not _alive(poll.pid))
+    go = threading.Event()
+
+    def load():  # type: ignore[no-untyped-def]
+        assert go.wait(20), "the test never let the config load"
+        return demo_config(7, 1.0)
+
+    app = OncallApp(sketch=demo_sketch(), load=load, first_poll=poll)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert not app.ready
+            assert app.dashboard.query_one(HealthTable).row_count == 11
+    finally:  # the app quits with the config still loading; the worker is let go
+        go.set()
+        poll.close()

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import sys
+from typing import Any
 
 from oncall_console import __version__
 from oncall_console.cli.common import (
@@ -19,7 +20,6 @@ from oncall_console.cli.common import (
     demo_sketch,
     load_config,
 )
-from oncall_console.cli.reports import render_status_table, status_json
 
 __all__ = [
     "EXIT_DEGRADED",
@@ -34,6 +34,16 @@ __all__ = [
     "render_status_table",
     "status_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Not imported with the CLI: reports imports asyncio (~30 ms before the first poll's
+    # fork could start, issue #14).
+    if name in ("render_status_table", "status_json"):
+        from oncall_console.cli import reports
+
+        return getattr(reports, name)
+    raise AttributeError(name)
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -241,8 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     # pydantic looks through every installed package for plugins on its first model
     # (13-40 ms at start-up); we use none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    # The console's first poll is forked first of all, before argparse and the commands'
+    # imports (issue #14); the command it was forked for takes it (cli/firstpoll.py).
+    from oncall_console.cli.firstpoll import close_early, start_early
+
+    start_early(argv)
+    try:
+        return _main(argv)
+    finally:
+        close_early()
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
     commands = {
         "run",
         "demo",

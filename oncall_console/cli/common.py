@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
@@ -24,16 +24,23 @@ def load_config(path: str | None) -> LoadedConfig:
 def demo_config(
     seed: int, speed: float, read_only: bool = False, start: float | None = None
 ) -> LoadedConfig:
-    from oncall_console.backends.demo import demo_config_dict
     from oncall_console.config import from_dict
 
-    data = demo_config_dict(seed=seed, speed=speed)
-    data["store"] = {"url": ":memory:"}  # the demo leaves nothing behind
+    data = demo_data(seed, speed)
     if start is not None:
         data["backends"]["demo"]["start"] = start
     if read_only:
         data["console"]["read_only"] = True
     return from_dict(data, filename="<demo>", env={})
+
+
+def demo_data(seed: int, speed: float) -> dict[str, Any]:
+    """The demo's config document (what ``demo_config`` validates)."""
+    from oncall_console.backends.demo import demo_config_dict
+
+    data = demo_config_dict(seed=seed, speed=speed)
+    data["store"] = {"url": ":memory:"}  # the demo leaves nothing behind
+    return data
 
 
 def demo_sketch() -> Sketch:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oncall_console.cli.common import (
     demo_config,
@@ -15,18 +15,18 @@ from oncall_console.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from oncall_console.cli.firstpoll import Job
     from oncall_console.config import LoadedConfig
     from oncall_console.configfile import Sketch
-
-
-FIRST_POLL_MAX = 1000
-"""Checks beyond which the console starts without the first poll's child."""
 
 
 def _open_console(
     sketch: Sketch,
     load: Callable[[], LoadedConfig],
     check: Callable[[LoadedConfig], LoadedConfig] = lambda loaded: loaded,
+    *,
+    early: tuple[Any, ...] = (),
+    job: Job | None = None,
 ) -> int:
     """The console on a terminal paints the sketch first and validates the config in the
     app's worker (issue #6: first frame); a refused config ends the app, and its error is
@@ -39,11 +39,17 @@ def _open_console(
         # this one paints the frame (cli/firstpoll.py, issue #14).
         import gc
 
-        from oncall_console.cli.firstpoll import FirstPoll
+        from oncall_console.cli.firstpoll import (
+            FIRST_POLL_MAX,
+            FirstPoll,
+            take_early,
+        )
 
-        # Up to FIRST_POLL_MAX checks: with 10,000 the child's results (one pickle each,
-        # each batch shown on the frame) held the frame back longer than they helped.
-        first = FirstPoll.start(load) if sketch.checks <= FIRST_POLL_MAX else None
+        # Forked already (cli.main's first step) when the arguments were plain; else now.
+        # Up to FIRST_POLL_MAX checks (see there).
+        first = take_early(*early) if early else None
+        if first is None and sketch.checks <= FIRST_POLL_MAX:
+            first = FirstPoll.start(job) if job is not None else None
         # Start-up makes objects, not garbage: the collector walking them while Textual
         # and the config are imported costs the first frame; the app collects and
         # freezes the start-up heap a few seconds in, and turns it back on (freeze_heap).
@@ -91,8 +97,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(problems)
         return loaded
 
+    from oncall_console.cli.firstpoll import probe_sketch
+
     sketch = _sketch_with(sketch, args.read_only, args.theme)
-    return _open_console(sketch, load, keys_checked)
+    return _open_console(
+        sketch, load, keys_checked, early=("run", str(path)), job=probe_sketch(lambda: data, path)
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,7 +111,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _apply_options(loaded, args.read_only, args.theme)
         return loaded
 
-    return _open_console(_sketch_with(demo_sketch(), args.read_only, args.theme), load)
+    from oncall_console.cli.firstpoll import probe_demo
+
+    sketch = _sketch_with(demo_sketch(), args.read_only, args.theme)
+    job = probe_demo(args.seed, args.speed)
+    return _open_console(sketch, load, early=("demo", args.seed, args.speed), job=job)
 
 
 def _apply_options(loaded: LoadedConfig, read_only: bool, theme: str | None) -> None:

@@ -14,6 +14,13 @@ of the parent's (atexit handlers, buffered output) runs twice. What crosses the 
 pickled ``Early`` records, read only from the child this process forked.
 
 ``ONCALL_FIRST_POLL=0`` turns it off (the console then starts as before).
+
+For ``run`` the child reads the config's sketch (``engine/prefetch.py``: no pydantic
+schema on the way to the first probe), and backends whose client library is slow to
+import (``OWN_PROCESS``: psycopg, redis) are probed each in a process of its own, forked
+by the child, so their imports overlap instead of queueing. Every process writes whole
+records of at most ``PIPE_BUF`` bytes (atomic on a pipe: records never interleave); the
+child waits for and reaps its own children, which die with it.
 """
 
 from __future__ import annotations
@@ -21,14 +28,20 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import struct
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from oncall_console.config import LoadedConfig
+Emit = Callable[[Any], None]
+Job = Callable[[Emit], None]
 
+FIRST_POLL_MAX = 1000
+"""Checks beyond which the console starts without the first poll's child: with 10,000
+the child's results (one pickle each, each batch shown on the frame) held the frame
+back longer than they helped."""
 DEADLINE = 30
 """Seconds the child may live, whatever a probe is waiting for."""
 _HEADER = struct.Struct("!I")
@@ -46,9 +59,10 @@ class FirstPoll:
         self._reaped = False
 
     @classmethod
-    def start(cls, load: Callable[[], LoadedConfig]) -> FirstPoll | None:
-        """Fork the child; None when turned off or when the system refuses a fork or
-        a pipe (the console then simply starts without it)."""
+    def start(cls, job: Job) -> FirstPoll | None:
+        """Fork the child, which runs ``job(emit)`` (:func:`probe_sketch`); None when
+        turned off or when the system refuses a fork or a pipe (the console then simply
+        starts without it)."""
         if os.environ.get("ONCALL_FIRST_POLL", "1").strip() in {"0", "false", "no", "off"}:
             return None
         try:
@@ -66,7 +80,7 @@ class FirstPoll:
             os.close(read_end)
             code = 1
             try:
-                _child(load, write_end, parent)
+                _child(job, write_end, parent)
                 code = 0
             except BaseException:  # a refused config, a backend's error: the parent says
                 pass
@@ -122,33 +136,209 @@ class FirstPoll:
                 os.waitpid(self.pid, 0)
 
 
-def _child(load: Callable[[], LoadedConfig], fd: int, parent: int) -> None:
+# --- the earliest fork: before argparse and the CLI's imports --------------------------
+
+_early: dict[str, Any] = {}
+_RUN_VALUES = {"-c": "config", "--config": "config", "--theme": None}
+_DEMO_VALUES = {"--seed": "seed", "--speed": "speed", "--theme": None}
+
+
+def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
+    """("run" | "demo", {option: value}) when ``argv`` plainly opens the console (no
+    abbreviations, nothing unknown); None otherwise (the CLI then forks later, if at all)."""
+    words = list(argv)
+    command = "run"
+    if words and words[0] in ("run", "demo"):
+        command = words.pop(0)
+    elif words and not words[0].startswith("-"):
+        return None
+    values = _RUN_VALUES if command == "run" else _DEMO_VALUES
+    found: dict[str, str] = {}
+    while words:
+        word = words.pop(0)
+        name, eq, value = word.partition("=")
+        if word == "--read-only":
+            continue
+        if name not in values or (name == "-c" and eq):
+            return None
+        if not eq:
+            if not words or words[0].startswith("-"):
+                return None
+            value = words.pop(0)
+        if values[name]:
+            found[values[name]] = value
+    return command, found
+
+
+def start_early(argv: list[str]) -> None:
+    """Fork the first poll before anything else is imported (``cli.main``'s first step):
+    the console's own arguments are read plainly here, and :func:`take_early` gives the
+    child to the command that was asked for the same (any other is stopped). Never
+    raises: whatever goes wrong here, the command finds and reports it itself."""
+    with contextlib.suppress(Exception):
+        _start_early(argv)
+
+
+def _start_early(argv: list[str]) -> None:
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    parsed = _early_args(argv)
+    if parsed is None:
+        return
+    command, found = parsed
+    if command == "demo":
+        try:
+            seed, speed = int(found.get("seed", "7")), float(found.get("speed", "1.0"))
+        except ValueError:
+            return
+        key: tuple[Any, ...] = ("demo", seed, speed)
+        poll = FirstPoll.start(probe_demo(seed, speed))
+    else:
+        from oncall_console.configfile import ConfigError, Sketch, discover, parse, read_text
+
+        path = discover(found.get("config"))
+        try:
+            data = parse(read_text(path), str(path))
+        except ConfigError:
+            return  # the command says so, located
+        if Sketch.of(data).checks > FIRST_POLL_MAX:
+            return
+        key = ("run", str(path))
+        poll = FirstPoll.start(probe_sketch(lambda: data, path))
+    if poll is not None:
+        _early["poll"] = (key, poll)
+
+
+def take_early(*key: Any) -> FirstPoll | None:
+    """The child :func:`start_early` forked for ``key``; one forked for anything else
+    is stopped and reaped."""
+    found = _early.pop("poll", None)
+    if found is None:
+        return None
+    if found[0] == key:
+        return found[1]
+    found[1].close()
+    return None
+
+
+def close_early() -> None:
+    """Stop an early child no command took (a usage error, ``--help``)."""
+    found = _early.pop("poll", None)
+    if found is not None:
+        found[1].close()
+
+
+def _child(job: Job, fd: int, parent: int) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for std in (0, 1, 2):
         os.dup2(null, std)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's ctrl+c is the parent's
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(DEADLINE)
-    _die_with_parent()
+    _limits()
     if os.getppid() != parent:  # the parent is already gone
         return
-    import asyncio
     import gc
 
     gc.disable()  # seconds to live, no cycles worth collecting: imports go ~7 % faster
-    # Not through engine.api: its import (the action runner, runbooks, verification:
-    # ~45 ms) is nothing the first poll uses (tests/test_front_door.py names this one).
-    from oncall_console.engine.prefetch import first_results
 
-    loaded = load()
-
-    def emit(early: object) -> None:
+    def emit(early: Any) -> None:
         data = pickle.dumps(early, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_HEADER.pack(len(data)) + data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if _HEADER.size + len(data) > select.PIPE_BUF:  # the details stay for the engine
+            import dataclasses
 
-    asyncio.run(first_results(loaded, emit))
+            result = dataclasses.replace(early.result, details={}, tables=(), substatuses=())
+            data = pickle.dumps(dataclasses.replace(early, result=result))
+            if _HEADER.size + len(data) > select.PIPE_BUF:
+                return  # not atomic: the engine probes this one itself
+        os.write(fd, _HEADER.pack(len(data)) + data)  # <= PIPE_BUF: whole or not at all
+
+    job(emit)
+
+
+def _limits() -> None:
+    """The deadline and the parent's death end this process, whatever it waits for."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(DEADLINE)
+    _die_with_parent()
+
+
+def probe_demo(seed: int, speed: float) -> Job:
+    """The demo's job: its config's sketch, built in the child (the simulation is not
+    imported by the parent before its first frame)."""
+
+    def document() -> dict[str, Any]:
+        from oncall_console.cli.common import demo_data
+
+        return demo_data(seed, speed)
+
+    return probe_sketch(document, Path("<demo>"), env={})
+
+
+def probe_sketch(
+    document: Callable[[], dict[str, Any]], path: Path, env: Mapping[str, str] | None = None
+) -> Job:
+    """The job for a TOML document (``document()``, called in the child): its sketch, no
+    schema (see the top). ``env``: the overrides the config applies (default: ours)."""
+
+    def job(emit: Emit) -> None:
+        import copy
+
+        from oncall_console.configfile import apply_env
+        from oncall_console.engine.prefetch import OWN_PROCESS, preload, read_sketch
+
+        data = copy.deepcopy(document())
+        apply_env(data, os.environ if env is None else env)  # as the config does
+        groups, settings = read_sketch(data)
+        batches = [[g for g in groups if g.kind not in OWN_PROCESS]]
+        batches += [[g] for g in groups if g.kind in OWN_PROCESS]
+        batches = [b for b in batches if b]
+        if len(batches) > 1:  # what every process needs, imported once before the forks
+            preload()
+        children = []
+        for batch in batches[1:]:
+            with contextlib.suppress(OSError):
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        _limits()
+                        _run_sketch(batch, settings, path, emit, groups[0])
+                        code = 0
+                    except BaseException:
+                        pass
+                    finally:
+                        os._exit(code)
+                children.append(pid)
+        try:
+            if batches:
+                _run_sketch(batches[0], settings, path, emit, groups[0])
+        finally:
+            for pid in children:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+    return job
+
+
+LATER_NICE = 5
+"""Niceness of the processes that probe no backend of the config's first check: the
+console's frame and the top rows come first, the rest take what CPU is left (measured:
+with all at 0, the test stack's first frame went from ~1.9x to ~3.3x the bare app's)."""
+
+
+def _run_sketch(
+    batch: list[Any], settings: dict[str, Any], path: Path, emit: Emit, first: Any
+) -> None:
+    import asyncio
+
+    if first not in batch:
+        with contextlib.suppress(OSError):
+            os.nice(LATER_NICE)
+    from oncall_console.engine.prefetch import sketch_results
+
+    config_dir = str(path.parent)  # as the config resolves relative paths
+    asyncio.run(sketch_results(batch, settings, config_dir, emit))
 
 
 def _die_with_parent() -> None:

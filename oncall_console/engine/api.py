@@ -43,7 +43,6 @@ from oncall_console.model import (
     ActionResult,
     ActionSpec,
     Alert,
-    CheckResult,
     DetailTable,
     Incident,
     Silence,
@@ -273,11 +272,12 @@ class OnCall:
         """Poll everything now."""
         self._engine.refresh()
 
-    def seed(self, early: Iterable[tuple[str, CheckResult]]) -> int:
-        """First results from the first poll on the second core (:func:`first_results`),
-        given before :meth:`start`: shown at once, and not probed again until their
-        interval is out. Returns how many were taken."""
-        return self._engine.seed(early)
+    def seed(self, early: Iterable[Early]) -> int:
+        """Before :meth:`start`: first results (:func:`first_results`) probed with this
+        config's target (prefetch.matching), not probed again in their interval. How many."""
+        from oncall_console.engine.prefetch import matching
+
+        return self._engine.seed(matching(self._engine.loaded, early))
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` on the event loop after every change of state."""

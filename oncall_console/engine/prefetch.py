@@ -12,6 +12,16 @@ soon as it has it. The parent shows them on the frame and gives them to its engi
 What the child never does: open the store or the bus, write the audit, run an action,
 poll SLIs or feeds, touch the terminal. What crosses the pipe is :class:`Early`: plain
 data (no backend option models, so the parent needs no pydantic to read it).
+
+A console's own config does not wait for the config's schema (~100 ms of pydantic
+models before the first probe could start): :func:`read_sketch` takes from the TOML
+only what a probe needs (the backend's table, the check's), and each backend's own
+``Options`` and ``CheckParams`` models validate those, as the full config does. What the
+sketch cannot read plainly is left out (that check is probed by the engine instead).
+The parent's validation stays the authority: each result carries a fingerprint of what
+was probed (:func:`fingerprint`: the backend's type and validated options, the check's
+parameters and timeout), and the engine takes a result only when the validated config
+gives the same (``OnCall.seed``).
 """
 
 from __future__ import annotations
@@ -19,15 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from oncall_console.durations import parse_duration
 from oncall_console.model import CheckResult, CheckSpec
 
 if TYPE_CHECKING:
+    from oncall_console.backends.base import Backend
     from oncall_console.config import LoadedConfig
 
 
@@ -38,10 +51,226 @@ class Early:
 
     spec: CheckSpec
     result: CheckResult
+    target: str = ""
+    """:func:`fingerprint` of what was probed: the engine compares it with the validated
+    config's before it takes the result."""
 
 
 def _plain(spec: CheckSpec) -> CheckSpec:
     return dataclasses.replace(spec, params=None)
+
+
+def fingerprint(kind: str, options: Any, spec: CheckSpec) -> str:
+    """What a probe of ``spec`` depends on, hashed (options may hold resolved secrets:
+    only the digest leaves this function)."""
+    dump = getattr(options, "model_dump", None)
+    params = getattr(spec.params, "model_dump", None)
+    what = (
+        kind,
+        spec.name,
+        spec.backend,
+        spec.timeout,
+        dump() if dump else options,
+        params() if params else spec.params,
+    )
+    return hashlib.blake2b(repr(what).encode(), digest_size=16).hexdigest()
+
+
+def target_of(loaded: LoadedConfig, spec: CheckSpec) -> str:
+    """:func:`fingerprint` of a validated check ("" when its backend is not there)."""
+    found = loaded.backend_options.get(spec.backend)
+    return fingerprint(found[0], found[1], spec) if found else ""
+
+
+def matching(loaded: LoadedConfig, early: Iterable[Early]) -> Iterator[tuple[str, CheckResult]]:
+    """(check, result) of each first result probed with the same target as ``loaded``
+    gives that check: the validated config is the authority over the sketch's."""
+    specs = {spec.name: spec for spec in loaded.checks}
+    for e in early:
+        spec = specs.get(e.spec.name)
+        if spec is not None and e.target and e.target == target_of(loaded, spec):
+            yield e.spec.name, e.result
+
+
+# --- the sketch: a probe's config without the config's schema -------------------------
+
+CHECK_KEYS = frozenset({"backend", "interval", "timeout", "title", "group", "runbook"})
+"""``CheckConfig``'s own fields (tests/test_first_poll.py keeps them the same); every other
+key of a check's table is its backend's ``CheckParams``."""
+OWN_PROCESS = frozenset({"postgres", "redis", "kubernetes"})
+"""Backend types whose client library takes ~100 ms or more to import: each is probed in
+a process of its own, so one import does not hold back the others' first results."""
+_DEFAULT_TIMEOUT = 5.0  # PollerConfig's defaults (a test keeps them the same)
+_DEFAULT_INTERVAL = 15.0
+
+
+@dataclass
+class Group:
+    """One backend of the sketch and the checks that use it (raw tables, unvalidated)."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def read_sketch(data: Mapping[str, Any]) -> tuple[list[Group], dict[str, Any]]:
+    """The backends that checks use, in the order of their first check, and the few
+    settings the first poll needs, from the TOML document as it is (environment
+    overrides already applied). Nothing here raises: what is not plainly readable is
+    left out. Returns ([], {}) for a document the schema would refuse outright."""
+    from oncall_console.configfile import inline_secrets, too_deep
+
+    if too_deep(data) is not None or inline_secrets(data):
+        return [], {}
+    backends = data.get("backends")
+    checks = data.get("checks")
+    poller = data.get("poller") or {}
+    console = data.get("console") or {}
+    if not isinstance(backends, dict) or not isinstance(checks, dict):
+        return [], {}
+    if not isinstance(poller, dict) or not isinstance(console, dict):
+        return [], {}
+    timeout = _seconds(poller.get("timeout", _DEFAULT_TIMEOUT))
+    interval = _seconds(poller.get("interval", _DEFAULT_INTERVAL))
+    if timeout is None or interval is None:
+        return [], {}
+    settings = {
+        "timeout": timeout,
+        "interval": interval,
+        "environment": console.get("environment", ""),
+        "threads": poller.get("threads", 8),
+        "concurrency": poller.get("concurrency", 64),
+    }
+    if not isinstance(settings["environment"], str):
+        settings["environment"] = ""
+    for key, default in (("threads", 8), ("concurrency", 64)):
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+            settings[key] = default
+    groups: dict[str, Group] = {}
+    for name, table in checks.items():
+        if not isinstance(table, dict) or not isinstance(table.get("backend"), str):
+            continue
+        backend = backends.get(table["backend"])
+        if not isinstance(backend, dict) or not isinstance(backend.get("type"), str):
+            continue
+        group = groups.get(table["backend"])
+        if group is None:
+            options = {k: v for k, v in backend.items() if k != "type"}
+            group = Group(table["backend"], backend["type"], options)
+            groups[group.name] = group
+        group.checks.append((str(name), table))
+    return list(groups.values()), settings
+
+
+def _spec(
+    name: str, table: dict[str, Any], cls: type[Backend], settings: dict[str, Any]
+) -> CheckSpec | None:
+    """The check's spec as the config would build it, or None when unsure."""
+    for key in ("title", "group", "runbook"):
+        if not isinstance(table.get(key, ""), str):
+            return None
+    interval = _seconds(table.get("interval", settings["interval"]))
+    own_timeout = _seconds(table.get("timeout", settings["timeout"]))
+    if interval is None or own_timeout is None:
+        return None
+    try:
+        params = cls.CheckParams.model_validate(
+            {k: v for k, v in table.items() if k not in CHECK_KEYS}
+        )
+    except Exception:
+        return None
+    return CheckSpec(
+        name=name,
+        backend=table["backend"],
+        interval=interval,
+        timeout=own_timeout,
+        title=table.get("title", ""),
+        group=table.get("group", ""),
+        runbook=table.get("runbook", ""),
+        params=params,
+    )
+
+
+def preload() -> None:
+    """Import what probing any backend needs (pydantic, the model, the poller): once,
+    before the first poll forks a process per slow backend, not once in each."""
+    import oncall_console.backends.base
+    import oncall_console.engine.poller
+    import oncall_console.engine.state  # noqa: F401
+
+
+async def sketch_results(
+    groups: list[Group],
+    settings: dict[str, Any],
+    config_dir: str,
+    emit: Callable[[Early], None],
+) -> None:
+    """Probe the checks of ``groups`` once (see :func:`read_sketch`): each backend is
+    imported, validated by its own models, started and probed as soon as it can be,
+    the next one's import meanwhile; ``emit`` each result as it comes."""
+    from oncall_console import backends as registry
+    from oncall_console.backends.base import BackendContext, Capability
+    from oncall_console.engine.poller import Poller
+    from oncall_console.engine.state import new_check_state
+
+    executor = ThreadPoolExecutor(settings["threads"], thread_name_prefix="oncall-first")
+    context = BackendContext(
+        executor=executor, clock=time.time, environment=settings["environment"]
+    )
+    opened: list[Backend] = []
+
+    async def one_backend(group: Group) -> None:
+        try:
+            cls = registry.load(group.kind)
+            if Capability.HEALTH not in cls.CAPABILITIES:
+                return
+            options = cls.Options.model_validate(group.options, context={"config_dir": config_dir})
+        except Exception:
+            return  # the full config will say why
+        specs = [s for n, t in group.checks if (s := _spec(n, t, cls, settings))]
+        if not specs:
+            return
+        backend = cls(group.name, options, context)
+        opened.append(backend)
+        try:
+            await asyncio.wait_for(backend.start(), settings["timeout"])
+        except Exception:
+            return
+        checks = {s.name: new_check_state(s, 1) for s in specs}
+        poller = Poller(
+            {group.name: backend},
+            checks,
+            {},
+            {},
+            concurrency=settings["concurrency"],
+            clock=time.time,
+        )
+
+        async def one(state: Any) -> None:
+            result = await poller.probe_check(state)
+            emit(Early(_plain(state.spec), result, fingerprint(group.kind, options, state.spec)))
+
+        await asyncio.gather(*(one(s) for s in checks.values()))
+
+    try:
+        await asyncio.gather(*(one_backend(g) for g in groups))
+    finally:
+        for backend in opened:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(backend.close(), 1.0)
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> None:
@@ -91,7 +320,7 @@ async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> 
     async def one(name: str) -> None:
         state = checks[name]
         result = await poller.probe_check(state)
-        emit(Early(_plain(state.spec), result))
+        emit(Early(_plain(state.spec), result, target_of(loaded, state.spec)))
 
     try:
         await asyncio.gather(*(one(n) for n in checks))

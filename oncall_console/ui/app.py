@@ -42,6 +42,9 @@ EXIT_CONFIG = 2
 partial.install()  # write only the cells that changed (see ui/partial.py)
 
 
+FIRST_POLL_WAIT = 0.5
+"""Seconds after the first frame the config's validation waits, at most, for the first
+poll's child to finish (its results are painted meanwhile)."""
 FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
@@ -132,6 +135,7 @@ class OncallApp(App[None]):
             self.use_command_palette = False  # nothing to offer on a read-only wall
         self._sync_pending = False
         self._first_sync_done = False
+        self._loading = False
         self.theme = wanted
 
     @property
@@ -186,7 +190,20 @@ class OncallApp(App[None]):
         self.set_timer(FREEZE_AFTER * 4, gc.enable)
         # Ready: the first frame has gone to the terminal. Only now does the slow part of
         # start-up begin (in a thread: the console keeps its keys and clock meanwhile).
+        # While the first poll's child is still probing, its results come first: the
+        # validation's imports (pydantic, psycopg, redis: ~300 ms of one core, and the
+        # GIL) would hold back the painting of every result that arrives meanwhile.
         if not self.ready:
+            first = self._first
+            if first is not None and first.running:
+                first.on_done = self._begin_load
+                self.set_timer(FIRST_POLL_WAIT, self._begin_load)
+            else:
+                self._begin_load()
+
+    def _begin_load(self) -> None:
+        if not self._loading and not self.ready and self.is_running:
+            self._loading = True
             self._load_engine()
 
     @work(thread=True, exclusive=True, group="config", name="load config", exit_on_error=False)
@@ -205,7 +222,7 @@ class OncallApp(App[None]):
         if event.state is WorkerState.SUCCESS and self.is_running:  # not if q came first
             self._oncall = worker.result
             if self._first is not None:  # what the first poll found: the engine's now
-                self.oncall.seed((r.spec.name, r.result) for r in self._first.take())
+                self.oncall.seed(self._first.take())
             await self.dashboard.attach(self.oncall)
             await self._start()
         elif event.state is WorkerState.ERROR:

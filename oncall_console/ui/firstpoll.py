@@ -9,6 +9,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
+PAUSE = 0.03
+"""Seconds between two batches of results (the screen paints in between)."""
+
 
 class FirstResults(Protocol):
     """A first poll running elsewhere: a file descriptor to watch, the results
@@ -30,6 +33,13 @@ class FirstPollReader:
         self._source: FirstResults | None = source
         self._on_results = on_results
         self.results: list[Any] = []
+        self.on_done: Callable[[], None] | None = None
+        """Called once the source is done or stopped."""
+
+    @property
+    def running(self) -> bool:
+        """The first poll may still send results."""
+        return self._source is not None
 
     def start(self) -> None:
         if self._source is not None:
@@ -46,6 +56,18 @@ class FirstPollReader:
             self._on_results(batch)
         if source.done:
             self.stop()
+        elif batch:
+            # Let the screen paint this batch before the next one: back to back, 200
+            # results kept the loop busy ~80 ms before the first row reached the terminal.
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                loop.remove_reader(source.fileno())
+                loop.call_later(PAUSE, self._resume)
+
+    def _resume(self) -> None:
+        if self._source is not None:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                asyncio.get_running_loop().add_reader(self._source.fileno(), self._readable)
 
     def take(self) -> list[Any]:
         """Everything read so far and what the pipe holds now; the child is stopped."""
@@ -61,3 +83,6 @@ class FirstPollReader:
             with contextlib.suppress(OSError, ValueError, RuntimeError):
                 asyncio.get_running_loop().remove_reader(source.fileno())
             source.close()
+        done, self.on_done = self.on_done, None
+        if done is not None:
+            done()

@@ -162,6 +162,7 @@ class Dashboard(AlertPanelKeys):
         """Seconds the SLI sparklines reach back ([ / ] change it)."""
         self._first_states: dict[str, CheckState] = {}
         """Rows of the first poll's results, until the engine is attached."""
+        self._first_early: list[Any] | None = []  # results before on_mount; None after
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
@@ -222,6 +223,8 @@ class Dashboard(AlertPanelKeys):
         self._subtitle("#health-panel", _starting(sketch.checks, "check"))
         self._subtitle("#slis", _starting(sketch.slis, "SLI"))
         self.sync()
+        early, self._first_early = self._first_early or [], None
+        self.show_first(early)  # results that came before the frame are in it
 
     async def attach(self, oncall: OnCall) -> None:
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
@@ -238,6 +241,8 @@ class Dashboard(AlertPanelKeys):
         :meth:`attach`."""
         if self._oncall is not None or not results:
             return
+        if self._first_early is not None:  # not composed yet: on_mount shows them
+            return self._first_early.extend(results)
         from collections import deque
 
         from oncall_console.engine.state import CheckState
