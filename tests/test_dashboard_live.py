@@ -116,3 +116,58 @@ async def test_the_start_up_heap_is_frozen_once_and_not_under_tests() -> None:
             assert gc.get_freeze_count() > 10_000  # modules, classes, widgets, config
         finally:
             gc.unfreeze()
+
+
+def age(table: HealthTable, name: str) -> str:
+    return str(table.get_row(name)[3])
+
+
+async def test_the_full_sync_redraws_ages_on_screen_and_a_row_scrolled_to_catches_up() -> None:
+    """With 10,000 checks, rebuilding every row each second held the event loop for more
+    than a second: the full sync now redraws the ages of the rows on screen only, rebuilds
+    a row whose status the clock changed (stale), and a row scrolled to gets its age then."""
+    states = [state(f"svc-{i:03d}") for i in range(200)]
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW, app.theme_variables)
+        await pilot.pause()
+        assert age(table, "svc-000") == age(table, "svc-199") == "<5s"
+        table.sync(states, NOW + 7, app.theme_variables)  # the clock alone moved
+        assert age(table, "svc-000") == "5s"  # on screen
+        assert age(table, "svc-199") == "<5s"  # off screen: not redrawn
+        table.scroll_end(animate=False)
+        await pilot.pause()
+        assert age(table, "svc-199") == "5s"  # caught up when scrolled to
+        looked = table.sync(states, NOW + 60, app.theme_variables)
+        assert looked.count(Status.STALE) == 200  # every row, on screen or not
+        assert str(table.get_row("svc-000")[0]) == str(table.get_row("svc-199")[0])
+
+
+async def test_a_partial_sync_given_the_changed_checks_looks_at_those_only() -> None:
+    from oncall_console.engine.changes import ChangeLog
+    from oncall_console.engine.state import new_check_state
+
+    log = ChangeLog()
+    spec = CheckSpec(name="x", backend="web", interval=5, timeout=2)
+    states = [new_check_state(CheckSpec(f"c{i}", "web", 5, 2), 5, log) for i in range(5)]
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW, app.theme_variables)
+        mark = log.mark
+        states[3].record(CheckResult(check="c3", status=Status.DOWN, summary="down", at=NOW))
+        changed = [s for s in states if s.spec.name in log.since(mark)]
+        looked = table.sync(states, NOW, app.theme_variables, full=False, changed=changed)
+        assert looked == [Status.DOWN] and summary(table, "c3") == "down"
+        # The first poll's rows are other records at the same version: the live ones
+        # replace them on the next full sync.
+        first = state("c1")
+        table.sync([first], NOW, app.theme_variables)
+        live = new_check_state(spec, 5)
+        live.spec = first.spec
+        live.record(CheckResult(check="c1", status=Status.DEGRADED, summary="slow", at=NOW))
+        assert live.version == first.version
+        table.sync([live], NOW, app.theme_variables)
+        assert summary(table, "c1") == "slow"
+        await pilot.pause()

@@ -52,6 +52,8 @@ class HealthTable(KeyedTable):
         self._worst: str | None = None
         self._worst_dirty = True
         self._synced_full = True
+        self._states: dict[str, CheckState] = {}
+        self._now = 0.0
         self.compact = False
 
     def on_mount(self) -> None:
@@ -136,75 +138,139 @@ class HealthTable(KeyedTable):
         now: float,
         variables: Mapping[str, str],
         full: bool = True,
+        changed: Iterable[CheckState] | None = None,
     ) -> list[Status]:
         """Bring the table in line with the engine, touching only what changed; the
-        statuses of the rows looked at are returned. ``full=False`` looks only at checks
-        with a new result: results stream in (a repaint every 50 ms while they do), and
-        walking 1,000 rows each time held keys back; ages and staleness move with the
-        clock, so the once-a-second sync is full."""
-        seen: set[str] = set()
+        statuses of the rows looked at are returned.
+
+        ``full=False`` looks only at ``changed`` (the checks with a new result, from the
+        engine's change log; without it, at every check whose version moved): results
+        stream in, a sync every 50 ms while they do. The once-a-second full sync walks
+        every check for what the clock alone changes: a row gone stale is rebuilt, the
+        others are left as they are, and the ages are redrawn for the rows on screen
+        only (and for rows scrolled to, as they come into view). With 10,000 checks,
+        rebuilding every row each second held the event loop for longer than a second."""
         statuses: list[Status] = []
-        versions = self._versions
+        self._now = now
+        if full or changed is None:
+            seen: set[str] = set()
+            todo: Iterable[CheckState] = states
+        else:
+            todo = changed
         moved = False
-        for state in states:
+        versions = self._versions
+        cells = self._cells
+        for state in todo:
             name = state.spec.name
-            seen.add(name)
-            if name not in self._order:
-                self._order[name] = self._arrived = self._arrived + 1
-            if not full and versions.get(name) == state.version:
-                continue
-            versions[name] = state.version
-            status = state.status(now)
-            statuses.append(status)
-            last = state.last
-            summary = last.summary if last else "waiting for first result"
-            facts = (
-                status,
-                state.spec.label,
-                latency(last.latency_ms) if last else "—",
-                format_age(state.age(now), coarse=True),
-                summary,
-            )
-            old = self._cells.get(name)
-            shown = self._shown(name, facts)
-            if old == facts and shown == (name not in self._hidden):
-                continue
-            self._cells[name] = facts
-            if not shown:
-                if name not in self._hidden and old is not None:
-                    self.remove_row(name)
-                self._hidden.add(name)
-                continue
-            cells = self._make_cells(facts, variables)
-            if old is None or name in self._hidden:
-                self._hidden.discard(name)
-                self.add_row(*cells, key=name)
-                moved = True
+            if full or changed is None:
+                seen.add(name)
+            old = cells.get(name)
+            # Unchanged: the same record (the first poll's rows are other records) at the
+            # same version.
+            if (
+                old is not None
+                and versions.get(name) == state.version
+                and self._states.get(name) is state
+            ):
+                if not full:
+                    continue
+                status = state.status(now)
+                if status is old[0]:  # the clock changed only the age: see _refresh_ages
+                    continue
             else:
-                recolour = old[0] != facts[0]  # the status colours several cells
-                moved = moved or recolour
-                for (col, _), before, after, cell in zip(COLUMNS, old, facts, cells, strict=True):
-                    if recolour or before != after:
-                        self.update_cell(name, col, cell)
-        for gone in set(self._cells) - seen:
-            if gone not in self._hidden:
-                self.remove_row(gone)
-            self._hidden.discard(gone)
-            del self._cells[gone]
-            versions.pop(gone, None)
-            del self._order[gone]
+                status = state.status(now)
+            versions[name] = state.version
+            statuses.append(status)
+            moved = self._put(name, state, status, now, variables, old) or moved
+        if full or changed is None:
+            for gone in set(cells) - seen:
+                if gone not in self._hidden:
+                    self.remove_row(gone)
+                self._hidden.discard(gone)
+                del cells[gone]
+                versions.pop(gone, None)
+                del self._order[gone]
+                self._states.pop(gone, None)
         self._unsorted = self._unsorted or moved
         self._synced_full = full
         if statuses or full:
             self._worst_dirty = True
         # Re-sorted on every sync up to SORT_ALWAYS rows; past that once a second (the full
         # sync): with 10,000 checks a sort on each 50 ms sync was a third of a core.
-        if self._unsorted and (full or len(self._cells) <= SORT_ALWAYS):
+        if self._unsorted and (full or len(cells) <= SORT_ALWAYS):
             self._unsorted = False
             self._sort_worst_first()
             if self.compact:  # new rows: the cut names may have room to grow
                 self._compact_to(True)
+        if full:
+            self._refresh_ages()
         return statuses
+
+    def _put(
+        self,
+        name: str,
+        state: CheckState,
+        status: Status,
+        now: float,
+        variables: Mapping[str, str],
+        old: tuple[object, ...] | None,
+    ) -> bool:
+        """One check's row made current; True when the order may have changed."""
+        if name not in self._order:
+            self._order[name] = self._arrived = self._arrived + 1
+        self._states[name] = state
+        last = state.last
+        facts = (
+            status,
+            state.spec.label,
+            latency(last.latency_ms) if last else "—",
+            format_age(state.age(now), coarse=True),
+            last.summary if last else "waiting for first result",
+        )
+        shown = self._shown(name, facts)
+        if old == facts and shown == (name not in self._hidden):
+            return False
+        self._cells[name] = facts
+        if not shown:
+            if name not in self._hidden and old is not None:
+                self.remove_row(name)
+            self._hidden.add(name)
+            return False
+        cells = self._make_cells(facts, variables)
+        if old is None or name in self._hidden:
+            self._hidden.discard(name)
+            self.add_row(*cells, key=name)
+            return True
+        recolour = old[0] != facts[0]  # the status colours several cells
+        for (col, _), before, after, cell in zip(COLUMNS, old, facts, cells, strict=True):
+            if recolour or before != after:
+                self.update_cell(name, col, cell)
+        return recolour
+
+    def _refresh_ages(self) -> None:
+        """The age cells of the rows on screen, as of the last sync's clock (ages move
+        in coarse steps). Rows off screen keep an older age until they are scrolled to:
+        their data is not drawn, and redrawing 10,000 ages a second was most of a core."""
+        if not self.row_count:
+            return
+        top = int(self.scroll_y)
+        height = max(1, self.scrollable_content_region.height)
+        now = self._now
+        for row in self.ordered_rows[top : top + height + 1]:
+            name = row.key.value
+            state = self._states.get(name or "")
+            facts = self._cells.get(name or "")
+            if state is None or facts is None:
+                continue
+            age = format_age(state.age(now), coarse=True)
+            if age != facts[3]:
+                self._cells[name] = (*facts[:3], age, facts[4])  # type: ignore[index]
+                self.update_cell(name, "age", Text(age, justify="right"))  # type: ignore[arg-type]
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if int(old) != int(new):
+            self._refresh_ages()
 
     def _sort_worst_first(self) -> None:
         """Worst first, then as configured; the cursor stays on the same check. Only
