@@ -171,3 +171,20 @@ async def test_a_partial_sync_given_the_changed_checks_looks_at_those_only() -> 
         table.sync([live], NOW, app.theme_variables)
         assert summary(table, "c1") == "slow"
         await pilot.pause()
+
+
+async def test_a_theme_change_while_the_health_filter_hides_rows_recolours_the_shown_ones():
+    """restyle() walked every check, hidden ones too, and DataTable refuses a cell of a
+    row it does not hold: a theme change with `/` narrowing the health panel crashed."""
+    states = [state(f"svc-{i}") for i in range(5)]
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(HealthTable)
+        table.set_filter("svc-3")
+        table.sync(states, NOW, app.theme_variables)
+        assert table.row_count == 1
+        table.restyle(app.theme_variables)
+        table.set_filter("")
+        table.sync(states, NOW, app.theme_variables)
+        assert table.row_count == 5
+        await pilot.pause()

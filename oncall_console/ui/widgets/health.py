@@ -53,6 +53,8 @@ class HealthTable(KeyedTable):
         self._worst_dirty = True
         self._synced_full = True
         self._states: dict[str, CheckState] = {}
+        self._name_cells: dict[str, Text] = {}
+        """Each row's name cell, the object the table holds (the sort knows rows by it)."""
         self._now = 0.0
         self.compact = False
 
@@ -188,6 +190,7 @@ class HealthTable(KeyedTable):
                     self.remove_row(gone)
                 self._hidden.discard(gone)
                 del cells[gone]
+                self._name_cells.pop(gone, None)
                 versions.pop(gone, None)
                 del self._order[gone]
                 self._states.pop(gone, None)
@@ -240,11 +243,14 @@ class HealthTable(KeyedTable):
         if old is None or name in self._hidden:
             self._hidden.discard(name)
             self.add_row(*cells, key=name)
+            self._name_cells[name] = cells[1]
             return True
         recolour = old[0] != facts[0]  # the status colours several cells
         for (col, _), before, after, cell in zip(COLUMNS, old, facts, cells, strict=True):
             if recolour or before != after:
                 self.update_cell(name, col, cell)
+                if col == "check":
+                    self._name_cells[name] = cell
         return recolour
 
     def _refresh_ages(self) -> None:
@@ -284,17 +290,23 @@ class HealthTable(KeyedTable):
         if wanted == current:
             return
         selected = self.selected_key
-        rank = {name: n for n, name in enumerate(wanted)}
-        label_of = {self.get_cell(name, "check").plain: name for name in wanted}
-        self.sort("check", key=lambda label: rank.get(label_of.get(label.plain, ""), 0))
-        if selected is not None and selected in rank:
+        # Each row's place, known by its name cell (the very object the table holds): no
+        # cell lookup per row (10,000 get_cell calls were a third of a 100 ms sort).
+        names = self._name_cells
+        place_of = {id(names[name]): n for n, name in enumerate(wanted)}
+        self.sort("check", key=lambda cell: place_of.get(id(cell), 0))
+        if selected is not None and selected in place:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Re-colour every row (after a theme change)."""
         for name, facts in self._cells.items():
-            for (col, _), cell in zip(COLUMNS, self._make_cells(facts, variables), strict=True):
+            if name in self._hidden:
+                continue
+            cells = self._make_cells(facts, variables)
+            for (col, _), cell in zip(COLUMNS, cells, strict=True):
                 self.update_cell(name, col, cell)
+            self._name_cells[name] = cells[1]
 
     @staticmethod
     def _make_cells(facts: tuple[object, ...], variables: Mapping[str, str]) -> tuple[Text, ...]:
