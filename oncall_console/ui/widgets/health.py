@@ -28,6 +28,9 @@ COMPACT_BELOW = 56
 COMPACT_NAME = 16
 
 
+BULK_REMOVE = 64
+"""Rows removed in one sync past which the table is built again from those that stay."""
+
 SORT_ALWAYS = 1000
 """Rows up to which the table is re-sorted worst-first on every sync, not once a second."""
 
@@ -53,6 +56,7 @@ class HealthTable(KeyedTable):
         self._worst_dirty = True
         self._synced_full = True
         self._states: dict[str, CheckState] = {}
+        self._leaving: list[str] = []
         self._name_cells: dict[str, Text] = {}
         """Each row's name cell, the object the table holds (the sort knows rows by it)."""
         self._now = 0.0
@@ -187,13 +191,16 @@ class HealthTable(KeyedTable):
         if full or changed is None:
             for gone in set(cells) - seen:
                 if gone not in self._hidden:
-                    self.remove_row(gone)
+                    self._leaving.append(gone)
                 self._hidden.discard(gone)
                 del cells[gone]
                 self._name_cells.pop(gone, None)
                 versions.pop(gone, None)
                 del self._order[gone]
                 self._states.pop(gone, None)
+        if self._leaving:
+            self._remove_rows(self._leaving)
+            self._leaving = []
         self._unsorted = self._unsorted or moved
         self._synced_full = full
         if statuses or full:
@@ -236,7 +243,7 @@ class HealthTable(KeyedTable):
         self._cells[name] = facts
         if not shown:
             if name not in self._hidden and old is not None:
-                self.remove_row(name)
+                self._leaving.append(name)
             self._hidden.add(name)
             return False
         cells = self._make_cells(facts, variables)
@@ -252,6 +259,25 @@ class HealthTable(KeyedTable):
                 if col == "check":
                     self._name_cells[name] = cell
         return recolour
+
+    def _remove_rows(self, names: list[str]) -> None:
+        """Rows out of the table: a few one by one; many (a filter typed over 10,000
+        checks) by building the table again from the rows that stay. DataTable renumbers
+        every row on each removal, so removing 9,000 of 10,000 rows one by one held the
+        console for 92 s."""
+        if len(names) <= BULK_REMOVE:
+            for name in names:
+                self.remove_row(name)
+            return
+        leaving = set(names)
+        selected = self.selected_key
+        staying = [row.key for row in self.ordered_rows if row.key.value not in leaving]
+        kept = [(key, self.get_row(key)) for key in staying]
+        self.clear()
+        for key, cells in kept:
+            self.add_row(*cells, key=key.value)
+        if selected is not None and selected not in leaving:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def _refresh_ages(self) -> None:
         """The age cells of the rows on screen, as of the last sync's clock (ages move
