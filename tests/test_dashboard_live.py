@@ -219,3 +219,25 @@ async def test_a_filter_that_hides_most_rows_builds_the_table_again_in_order() -
         names = [row.key.value for row in table.ordered_rows]
         assert names[0] == f"svc-{n - 1:03d}" and len(names) == n  # worst first again
         await pilot.pause()
+
+
+async def test_a_large_start_adds_rows_in_batches() -> None:
+    """10,000 rows added in one sync held the console for ~1 s when the engine came in:
+    ADD_PER_SYNC rows a sync, the rest in batches a moment later, in the same order."""
+    from oncall_console.ui.widgets.health import ADD_PER_SYNC
+
+    n = 2 * ADD_PER_SYNC + 7
+    states = [state(f"svc-{i:04d}") for i in range(n)]
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW, app.theme_variables)
+        assert table.row_count == ADD_PER_SYNC
+        await pilot.press("down")
+        assert table.cursor_row == 1
+        for _ in range(50):
+            if table.row_count == n:
+                break
+            await pilot.pause(0.02)
+        assert table.row_count == n
+        assert [r.key.value for r in table.ordered_rows] == [s.spec.name for s in states]

@@ -28,6 +28,9 @@ COMPACT_BELOW = 56
 COMPACT_NAME = 16
 
 
+ADD_PER_SYNC = 500
+"""New rows added in one sync; the rest follow in batches, keys answered in between."""
+
 BULK_REMOVE = 64
 """Rows removed in one sync past which the table is built again from those that stay."""
 
@@ -57,6 +60,9 @@ class HealthTable(KeyedTable):
         self._synced_full = True
         self._states: dict[str, CheckState] = {}
         self._leaving: list[str] = []
+        self._pending: dict[str, CheckState] = {}  # new rows waiting for the next batch
+        self._adding = False
+        self._variables: Mapping[str, str] = {}
         self._name_cells: dict[str, Text] = {}
         """Each row's name cell, the object the table holds (the sort knows rows by it)."""
         self._now = 0.0
@@ -157,7 +163,8 @@ class HealthTable(KeyedTable):
         only (and for rows scrolled to, as they come into view). With 10,000 checks,
         rebuilding every row each second held the event loop for longer than a second."""
         statuses: list[Status] = []
-        self._now = now
+        self._now, self._variables = now, variables
+        added = 0
         if full or changed is None:
             seen: set[str] = set()
             todo: Iterable[CheckState] = states
@@ -171,6 +178,11 @@ class HealthTable(KeyedTable):
             if full or changed is None:
                 seen.add(name)
             old = cells.get(name)
+            if old is None:  # a new row: a few hundred a sync, the rest a moment later
+                if added >= ADD_PER_SYNC or name in self._pending:
+                    self._pending[name] = state
+                    continue
+                added += 1
             # Unchanged: the same record (the first poll's rows are other records) at the
             # same version.
             if (
@@ -201,6 +213,9 @@ class HealthTable(KeyedTable):
         if self._leaving:
             self._remove_rows(self._leaving)
             self._leaving = []
+        if self._pending and not self._adding:
+            self._adding = True
+            self.set_timer(0.01, self._add_pending)
         self._unsorted = self._unsorted or moved
         self._synced_full = full
         if statuses or full:
@@ -259,6 +274,16 @@ class HealthTable(KeyedTable):
                 if col == "check":
                     self._name_cells[name] = cell
         return recolour
+
+    def _add_pending(self) -> None:
+        """The next rows of a large start (10,000 checks: adding every row in one sync
+        held the console for ~1 s when the engine came in; now keys are answered between
+        the batches)."""
+        self._adding = False
+        states = list(self._pending.values())
+        self._pending.clear()
+        if states:
+            self.sync(states, self._now, self._variables, full=False, changed=states)
 
     def _remove_rows(self, names: list[str]) -> None:
         """Rows out of the table: a few one by one; many (a filter typed over 10,000
