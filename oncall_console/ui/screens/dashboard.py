@@ -468,8 +468,10 @@ class Dashboard(AlertPanelKeys):
         worst = table.worst()
         if worst is None:
             return
+        if table.hides(worst):  # the filter hides it: cleared, so w always gets there
+            self.query_one("#health-filter", AlertFilter).action_close()
         self.set_focus(table)
-        table.move_cursor(row=table.get_row_index(worst))
+        table.select(worst)
 
     def action_sli_range(self, step: int) -> None:
         """[ / ]: the SLI sparklines' time range, one of RANGES, for every card."""

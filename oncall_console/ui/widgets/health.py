@@ -63,6 +63,7 @@ class HealthTable(KeyedTable):
         self._pending: dict[str, CheckState] = {}  # new rows waiting for the next batch
         self._adding = False
         self._variables: Mapping[str, str] = {}
+        self._select_later: str | None = None
         self._name_cells: dict[str, Text] = {}
         """Each row's name cell, the object the table holds (the sort knows rows by it)."""
         self._now = 0.0
@@ -128,21 +129,34 @@ class HealthTable(KeyedTable):
         return self._query in f"{name} {facts[1]} {facts[4]}".casefold()
 
     def worst(self) -> str | None:
-        """The name of the worst row shown (the header's status names it). Looked for
-        again after a sync that changed rows; past SORT_ALWAYS rows only after the full
-        (once a second) sync, like the order: walking 10,000 rows on every 50 ms sync was
-        half a core."""
+        """The name of the worst check, shown or hidden by the filter: the header pairs it
+        with the overall status (with `/` hiding the failing check, it said "DOWN" and
+        named a healthy row). Looked for again after a sync that changed rows; past
+        SORT_ALWAYS rows only after the full (once a second) sync, like the order:
+        walking 10,000 rows on every 50 ms sync was half a core."""
         if self._worst_dirty and (
             self._synced_full or len(self._cells) <= SORT_ALWAYS or self._worst is None
         ):
             self._worst_dirty = False
-            ranked = [
-                (facts[0].rank, name)  # type: ignore[attr-defined]
-                for name, facts in self._cells.items()
-                if name not in self._hidden
-            ]
-            self._worst = max(ranked, key=lambda r: r[0])[1] if ranked else None
+            place = self._order
+            self._worst = min(
+                self._cells,
+                key=lambda name: (-self._cells[name][0].rank, place.get(name, 0)),  # type: ignore[attr-defined]
+                default=None,
+            )
         return self._worst
+
+    def hides(self, name: str) -> bool:
+        """Is this check's row hidden by the filter?"""
+        return name in self._hidden
+
+    def select(self, name: str) -> None:
+        """The cursor to this check's row, now or as soon as its batch is added."""
+        if name in self._cells and name not in self._hidden and name not in self._pending:
+            self.move_cursor(row=self.get_row_index(name), animate=False)
+            self._select_later = None
+        else:
+            self._select_later = name
 
     def sync(
         self,
@@ -266,6 +280,8 @@ class HealthTable(KeyedTable):
             self._hidden.discard(name)
             self.add_row(*cells, key=name)
             self._name_cells[name] = cells[1]
+            if name == self._select_later:
+                self.call_after_refresh(self.select, name)
             return True
         recolour = old[0] != facts[0]  # the status colours several cells
         for (col, _), before, after, cell in zip(COLUMNS, old, facts, cells, strict=True):
