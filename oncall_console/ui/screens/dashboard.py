@@ -173,6 +173,7 @@ class Dashboard(AlertPanelKeys):
                 yield AlertFilter(
                     on_change=self._health_filtered,
                     placeholder="filter checks: name or reason (esc clears)",
+                    back_to="#health",
                     id="health-filter",
                 )
                 yield table
@@ -185,7 +186,9 @@ class Dashboard(AlertPanelKeys):
             alerts.border_subtitle = "z silence · Z silences"
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
             yield AlertFilter(
-                on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
+                on_change=lambda text: table.set_filter(text, self.app.clock()),
+                back_to="#alerts",
+                id="alerts-filter",
             )
             yield table
         yield WatchBar()
