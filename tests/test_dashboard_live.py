@@ -241,3 +241,23 @@ async def test_a_large_start_adds_rows_in_batches() -> None:
             await pilot.pause(0.02)
         assert table.row_count == n
         assert [r.key.value for r in table.ordered_rows] == [s.spec.name for s in states]
+
+
+async def test_the_cursor_stays_on_the_worst_row_until_the_engineer_moves_it() -> None:
+    """At start-up every row waits (UNKNOWN, ranked above OK), and the answered ones sink:
+    the cursor followed the first row's check down to row ~9,600 of 10,000 and took the
+    view with it, the failing checks off screen. It stays on top until moved; once the
+    engineer moves it, it follows its check."""
+    states = [state(f"svc-{i:02d}") for i in range(40)]
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW, app.theme_variables)
+        states[30].record(CheckResult(check="svc-30", status=Status.DOWN, summary="x", at=NOW))
+        table.sync(states, NOW, app.theme_variables)
+        assert table.cursor_row == 0 and table.selected_key == "svc-30"
+        assert table.scroll_y == 0
+        await pilot.press("down")  # the engineer's choice: svc-00
+        states[20].record(CheckResult(check="svc-20", status=Status.DOWN, summary="x", at=NOW))
+        table.sync(states, NOW, app.theme_variables)
+        assert table.selected_key == "svc-00"

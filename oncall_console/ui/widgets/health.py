@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey
 
 from oncall_console.durations import format_age
@@ -64,6 +65,8 @@ class HealthTable(KeyedTable):
         self._adding = False
         self._variables: Mapping[str, str] = {}
         self._select_later: str | None = None
+        self._chosen = False  # the engineer moved the cursor: it follows its check
+        self._placing = False
         self._name_cells: dict[str, Text] = {}
         """Each row's name cell, the object the table holds (the sort knows rows by it)."""
         self._now = 0.0
@@ -318,7 +321,20 @@ class HealthTable(KeyedTable):
         for key, cells in kept:
             self.add_row(*cells, key=key.value)
         if selected is not None and selected not in leaving:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
+            self._place_cursor(selected)
+
+    def _place_cursor(self, name: str) -> None:
+        """The cursor back on a check's row after the rows moved (not the engineer's move)."""
+        self._placing = True
+        try:
+            self.move_cursor(row=self.get_row_index(name), animate=False)
+        finally:
+            self._placing = False
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if not self._placing and old != new:
+            self._chosen = True
 
     def _refresh_ages(self) -> None:
         """The age cells of the rows on screen, as of the last sync's clock (ages move
@@ -362,8 +378,12 @@ class HealthTable(KeyedTable):
         names = self._name_cells
         place_of = {id(names[name]): n for n, name in enumerate(wanted)}
         self.sort("check", key=lambda cell: place_of.get(id(cell), 0))
-        if selected is not None and selected in place:
-            self.move_cursor(row=self.get_row_index(selected), animate=False)
+        # The cursor follows its check once the engineer has moved it; until then it stays
+        # on the top row, the worst. (At start-up every row is "waiting" and sorts above
+        # the answered ones: the first row's check sank to row ~9,600 of 10,000 and took
+        # the view with it, the failing checks off screen.)
+        if selected is not None and selected in place and self._chosen:
+            self._place_cursor(selected)
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Re-colour every row (after a theme change)."""
