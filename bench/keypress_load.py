@@ -289,15 +289,18 @@ def write(
             for case in ("load", "idle"):
                 got = by_case[case]
                 v = got[key]
+                lost = len(got["lost"]) if key == "cursor" else ""
+                if not v:  # every key of this kind lost (no frame showed it within 5 s)
+                    lines.append(f"| {key}{tag} | {case} | — | — | — |  | 0 | {lost} |  |")
+                    continue
                 p95 = percentile(v, 95)
                 runs95 = ms(statistics.median(got[f"{key} p95"])) if got.get(f"{key} p95") else ""
-                lost = len(got["lost"]) if key == "cursor" else ""
                 lines.append(
                     f"| {key}{tag} | {case} | {ms(statistics.median(v))} | {ms(p95)} |"
                     f" {ms(max(v))} | {runs95} | {len(v)} | {lost} | {p95 / idle95:.1f}× |"
                 )
     after = samples["after"]["load"]
-    worst = max(percentile(after[k], 95) for k in ("cursor", "filter"))
+    worst = max(percentile(after[k], 95) if after[k] else float("inf") for k in ("cursor", "filter"))
     lines += [
         "",
         "(*lost* counts cursor and filter keys together.)",

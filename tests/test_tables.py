@@ -119,3 +119,35 @@ async def test_a_missing_cell_is_refused_and_width_updates_repaint_the_table(mou
     table.update_cell("r1", "a", Text("a much longer value"), update_width=True)
     assert [r for r, _ in refreshed] == [()]  # DataTable's own whole-table refresh
     assert table.get_cell("r1", "a").plain == "a much longer value"
+
+
+async def test_a_cell_update_keeps_the_row_order_cached(mounted, monkeypatch):
+    """DataTable rebuilds its row order and its line -> row map after every cell update
+    (both are cached under a counter each update moves): with 10,000 checks, a list of
+    10,000 rows per frame. KeyedTable keeps them until a row comes, goes or moves."""
+    table, pilot = mounted
+    rows, offsets = table.ordered_rows, table._y_offsets
+
+    def walked(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("the row order was rebuilt after a cell update")
+
+    monkeypatch.setattr(DataTable, "ordered_rows", property(walked))
+    for n in range(20):
+        table.update_cell(f"r{n}", "a", Text(f"new{n}"))
+    assert table.ordered_rows is rows and table._y_offsets is offsets
+    await pilot.pause()  # a frame is painted from them
+    assert "new1" in table.render_line(1 + 1).text
+    monkeypatch.undo()
+
+    def order() -> list[str]:  # DataTable's own reckoning, uncached
+        return [row.key.value for row in DataTable.ordered_rows.fget(table)]  # type: ignore[attr-defined]
+
+    table.sort("a", key=lambda text: text.plain, reverse=True)
+    assert [r.key.value for r in table.ordered_rows] == order()
+    assert [key.value for key, _ in table._y_offsets] == order()
+    table.remove_row("r5")
+    table.add_row(*(Text("zz") for _ in WIDTHS), key="added")
+    assert [r.key.value for r in table.ordered_rows] == order()
+    assert len(table._y_offsets) == ROWS and table._y_offsets[-1][0].value == "added"
+    table.clear()
+    assert table.ordered_rows == [] and table._y_offsets == []

@@ -21,6 +21,9 @@ them, and nothing of how the engine keeps them.
 Every policy is decided in the engine, once: read-only, the confirmation kind and the
 typed target (``engine/actions.py``), parameter validation (``model/params.py``). The
 UI and the CLI only show what the plan says. No Textual here.
+
+It is over 600 lines because it is the one front door: every read and every command
+the UI and the CLI make is a short method here, delegating to the engine.
 """
 
 from __future__ import annotations
@@ -331,6 +334,11 @@ class OnCall:
     def checks(self) -> Sequence[CheckState]:
         """Every check's live record (cheap: no copy of their histories)."""
         return tuple(self._engine.checks.values())
+
+    def changed_checks(self, mark: int) -> tuple[int, list[CheckState]]:
+        """The checks with a result after ``mark`` (engine/changes.py), and the mark now."""
+        e = self._engine
+        return e.changes.mark, [e.checks[n] for n in e.changes.since(mark) if n in e.checks]
 
     def slis(self) -> Sequence[SliState]:
         return tuple(self._engine.slis.values())

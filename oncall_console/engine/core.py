@@ -23,6 +23,7 @@ from oncall_console.bus.base import Scalar
 from oncall_console.config import LoadedConfig
 from oncall_console.durations import format_age
 from oncall_console.engine.actions import ActionPlan, ActionRunner
+from oncall_console.engine.changes import ChangeLog
 from oncall_console.engine.poller import Poller
 from oncall_console.engine.readonly import ReadOnlyStore
 from oncall_console.engine.runbooks import RunbookService
@@ -77,8 +78,9 @@ class Engine:
         for name, (type_name, options) in loaded.backend_options.items():
             self.backends[name] = registry.load(type_name)(name, options, self.context)
         standby_fallbacks(list(self.backends.values()))
+        self.changes = ChangeLog()
         self.checks: dict[str, CheckState] = {
-            c.name: new_check_state(c, cfg.poller.history) for c in loaded.checks
+            c.name: new_check_state(c, cfg.poller.history, self.changes) for c in loaded.checks
         }
         self.slis: dict[str, SliState] = {
             s.name: SliState(spec=s, history_size=cfg.poller.history) for s in loaded.slis

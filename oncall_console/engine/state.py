@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from oncall_console.engine.changes import ChangeLog
 from oncall_console.model import (
     Alert,
     CheckResult,
@@ -27,6 +28,8 @@ class CheckState:
     last_ok_at: float | None = None
     in_flight: bool = False
     version: int = 0
+    changes: ChangeLog | None = None
+    """Told of every result (the engine's one log: readers look at what changed)."""
 
     def record(self, result: CheckResult) -> None:
         if self.last is not None:
@@ -36,6 +39,8 @@ class CheckState:
         if result.status in (Status.OK, Status.DEGRADED):
             self.last_ok_at = result.at
         self.version += 1
+        if self.changes is not None:
+            self.changes.note(self.spec.name)
 
     def status(self, now: float) -> Status:
         """The last result's status, or STALE when it is older than two intervals."""
@@ -126,5 +131,5 @@ class FeedState:
     version: int = 0
 
 
-def new_check_state(spec: CheckSpec, history: int) -> CheckState:
-    return CheckState(spec=spec, history=deque(maxlen=history))
+def new_check_state(spec: CheckSpec, history: int, changes: ChangeLog | None = None) -> CheckState:
+    return CheckState(spec=spec, history=deque(maxlen=history), changes=changes)

@@ -1,6 +1,7 @@
 """The alerts panel's own keys on the dashboard (issue #15, point 6): silence the selected
-alert (z), the silences in force (Z), acknowledge the selected incident (A), and a
-source's incident with who owns it and how to take it over (enter, then t).
+alert (z), the silences in force (Z), acknowledge the selected incident (A), declare an
+incident from the selected alert (i), and a source's incident with who owns it and how
+to take it over (enter, then t).
 
 A mixin of :class:`~oncall_console.ui.screens.dashboard.Dashboard`: it uses the
 dashboard's ``selection()`` and ``oncall``, and starts actions the one way, by posting
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
+from oncall_console.ui.render import notify_error
 from oncall_console.ui.widgets.alerts import AlertsTable
 
 if TYPE_CHECKING:
@@ -31,6 +33,50 @@ class AlertPanelKeys(Screen[None]):
 
     def sync(self, force: bool = False) -> None:
         raise NotImplementedError
+
+    async def action_declare(self) -> None:
+        """An incident from the selected alert, once the engineer has read what it will
+        declare: its group's later alerts attach to it."""
+        kind, row = self.selection()
+        if kind == "incident":
+            self.notify(f"{row.id} is already declared: enter opens it.", timeout=5, markup=False)
+            return
+        if kind != "alert":
+            self.notify(
+                "Declaring starts from an alert: select one in the alerts panel (3).", timeout=5
+            )
+            return
+        self.run_worker(self._declare(row), exclusive=True, group="declare")
+
+    async def _declare(self, alert: Any) -> None:
+        from oncall_console.ui.screens.prompts import YesNoPrompt
+
+        oncall = self.oncall
+        group = [a for a in oncall.alerts() if alert.group and a.group == alert.group]
+        more = f"; {len(group) - 1} more alerts of its group attach" if len(group) > 1 else ""
+        yes = await self.app.push_screen_wait(
+            YesNoPrompt(
+                f"Declare an incident · alert {alert.name}",
+                f"Declare a {alert.severity.label} incident from {alert.name}: "
+                f"{alert.summary}{more}. Then its screen opens.",
+            )
+        )
+        if not yes:
+            self.notify("Not declared.", timeout=3)
+            return
+        try:
+            incident = await oncall.incidents.declare(from_alert=alert)
+        except Exception as exc:
+            notify_error(self, "Not declared", exc)
+            return
+        await oncall.incidents.refresh()
+        self.notify(
+            f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
+        )
+        self.sync(force=True)
+        from oncall_console.ui.screens.incident import IncidentScreen
+
+        self.app.push_screen(IncidentScreen(incident.id))
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         """(title with its key, help, callback) for the command palette."""

@@ -22,7 +22,6 @@ from oncall_console.configfile import Sketch
 from oncall_console.model import Status
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
-from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.alert_keys import AlertPanelKeys
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -156,6 +155,8 @@ class Dashboard(AlertPanelKeys):
         self._oncall = oncall
         self.sketch = sketch or Sketch()
         self._seen_version = -1
+        self._mark = 0  # the engine change log's mark at the last sync
+        self._parts: tuple[ConsoleHeader, HealthTable, AlertsTable, list[SliCard]] | None = None
         self._seen_second = -1
         self._seen_slis: str | None = None
         self._sli_range = 300.0
@@ -173,6 +174,7 @@ class Dashboard(AlertPanelKeys):
                 yield AlertFilter(
                     on_change=self._health_filtered,
                     placeholder="filter checks: name or reason (esc clears)",
+                    back_to="#health",
                     id="health-filter",
                 )
                 yield table
@@ -185,7 +187,9 @@ class Dashboard(AlertPanelKeys):
             alerts.border_subtitle = "z silence · Z silences"
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
             yield AlertFilter(
-                on_change=lambda text: table.set_filter(text, self.app.clock()), id="alerts-filter"
+                on_change=lambda text: table.set_filter(text, self.app.clock()),
+                back_to="#alerts",
+                id="alerts-filter",
             )
             yield table
         yield WatchBar()
@@ -266,6 +270,13 @@ class Dashboard(AlertPanelKeys):
         self.query_one(panel).border_subtitle = text
 
     def _show_engine(self) -> None:
+        # Looked up once: a DOM query on every 50 ms sync was ~6 % of the console's core.
+        self._parts = (
+            self.query_one(ConsoleHeader),
+            self.query_one(HealthTable),
+            self.query_one(AlertsTable),
+            list(self.query(SliCard)),
+        )
         header = self.query_one(ConsoleHeader)
         settings = self.oncall.settings
         header.environment = settings.environment
@@ -289,7 +300,7 @@ class Dashboard(AlertPanelKeys):
     def sync(self, force: bool = False) -> None:
         """Update what changed since last time; cheap when nothing did."""
         now = self.app.clock()
-        if self._oncall is None:  # starting: only the clock moves
+        if self._oncall is None or self._parts is None:  # starting: only the clock moves
             header = self.query_one(ConsoleHeader)
             header.clock_text = format_clock(now, self.sketch.utc)
             return
@@ -301,21 +312,22 @@ class Dashboard(AlertPanelKeys):
         view = oncall.view(now)
         self._seen_version, self._seen_second = view.version, second
         variables = self.app.theme_variables
-        header = self.query_one(ConsoleHeader)
+        header, table, alerts, cards = self._parts
         header.clock_text = format_clock(now, oncall.settings.utc)
         with self.app.batch_update():
             # Between the once-a-second full syncs only checks with a new result are
             # looked at; the header may get worse at once, better within the second.
-            looked = self.query_one(HealthTable).sync(view.checks, now, variables, full=full)
+            self._mark, changed = oncall.changed_checks(self._mark)
+            looked = table.sync(view.checks, now, variables, full=full, changed=changed)
             header.overall = view.overall(now) if full else Status.worst([header.overall, *looked])
-            header.worst = self.query_one(HealthTable).worst() or ""
+            header.worst = table.worst() or ""
             if full:  # shared probes: whose results these are (a console id: plain text)
                 by = oncall.probed_by()
                 by_text = Content(clean(f"probed by {by}", limit=60)) if by else ""
                 self.query_one("#health-panel").border_subtitle = by_text
-            for card in self.query(SliCard):
+            for card in cards:
                 card.sync(now)
-            self.query_one(AlertsTable).sync(
+            alerts.sync(
                 list(view.incidents),
                 list(view.alerts),
                 {n.key: (n.label, n.text) for n in view.notices},
@@ -424,50 +436,6 @@ class Dashboard(AlertPanelKeys):
         """Every runbook, searchable by title: those no alert or check names too."""
         self.post_message(OpenRunbook(every=True))
 
-    async def action_declare(self) -> None:
-        """An incident from the selected alert, once the engineer has read what it will
-        declare: its group's later alerts attach to it."""
-        kind, row = self.selection()
-        if kind == "incident":
-            self.notify(f"{row.id} is already declared: enter opens it.", timeout=5, markup=False)
-            return
-        if kind != "alert":
-            self.notify(
-                "Declaring starts from an alert: select one in the alerts panel (3).", timeout=5
-            )
-            return
-        self.run_worker(self._declare(row), exclusive=True, group="declare")
-
-    async def _declare(self, alert: Any) -> None:
-        from oncall_console.ui.screens.prompts import YesNoPrompt
-
-        oncall = self.oncall
-        group = [a for a in oncall.alerts() if alert.group and a.group == alert.group]
-        more = f"; {len(group) - 1} more alerts of its group attach" if len(group) > 1 else ""
-        yes = await self.app.push_screen_wait(
-            YesNoPrompt(
-                f"Declare an incident · alert {alert.name}",
-                f"Declare a {alert.severity.label} incident from {alert.name}: "
-                f"{alert.summary}{more}. Then its screen opens.",
-            )
-        )
-        if not yes:
-            self.notify("Not declared.", timeout=3)
-            return
-        try:
-            incident = await oncall.incidents.declare(from_alert=alert)
-        except Exception as exc:
-            notify_error(self, "Not declared", exc)
-            return
-        await oncall.incidents.refresh()
-        self.notify(
-            f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
-        )
-        self.sync(force=True)
-        from oncall_console.ui.screens.incident import IncidentScreen
-
-        self.app.push_screen(IncidentScreen(incident.id))
-
     def action_handoff(self) -> None:
         from oncall_console.ui.screens.handoff import HandoffScreen
 
@@ -508,8 +476,10 @@ class Dashboard(AlertPanelKeys):
         worst = table.worst()
         if worst is None:
             return
+        if table.hides(worst):  # the filter hides it: cleared, so w always gets there
+            self.query_one("#health-filter", AlertFilter).action_close()
         self.set_focus(table)
-        table.move_cursor(row=table.get_row_index(worst))
+        table.select(worst)
 
     def action_sli_range(self, step: int) -> None:
         """[ / ]: the SLI sparklines' time range, one of RANGES, for every card."""

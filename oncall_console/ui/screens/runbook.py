@@ -96,9 +96,7 @@ class RunbookScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A read-only console ticks nothing and runs no action: the keys are not offered.
-        if action in ("tick", "run_action") and oncall_of(self).settings.read_only:
-            return False
-        return True
+        return not (action in ("tick", "run_action") and oncall_of(self).settings.read_only)
 
     def compose(self) -> ComposeResult:
         yield Static(id="runbook-head")
