@@ -60,14 +60,14 @@ NOTES = [
     "past `state`, `0` over the prefilled 10, as sessions leaked seconds ago are not older "
     "than 10 minutes, `ctrl+s` to submit), `y`.",
     "- Before (first run of this drill, earlier today): 9 keys (the picker took `↓ ↓ enter`), "
-    "and \"recovered\" was never seen at 120x40: the verification bar was docked at the "
+    'and "recovered" was never seen at 120x40: the verification bar was docked at the '
     "bottom under the footer (Textual overlaps widgets docked to the same edge); it now sits "
     "in the flow above the footer. PostgreSQL past its pool threshold showed ✗ DOWN; it "
     "shows ! CRIT now (it answers).",
     "- Still seen: at 80x24 toasts sit over the right half of the alerts panel (the "
     "start-of-shift toast delayed reading the alert's name; after the run the result and "
-    "\"Verifying\" toasts cover it for 8-10 s). Fixed after this run: the confirm dialog "
-    "showed the SQL before the \"44 session(s) … match now\" line (a scroll at 80x24); the "
+    '"Verifying" toasts cover it for 8-10 s). Fixed after this run: the confirm dialog '
+    'showed the SQL before the "44 session(s) … match now" line (a scroll at 80x24); the '
     "count is the preview's first line now, read again every 3 s.",
 ]
 

@@ -300,7 +300,9 @@ def write(
                     f" {ms(max(v))} | {runs95} | {len(v)} | {lost} | {p95 / idle95:.1f}× |"
                 )
     after = samples["after"]["load"]
-    worst = max(percentile(after[k], 95) if after[k] else float("inf") for k in ("cursor", "filter"))
+    worst = max(
+        percentile(after[k], 95) if after[k] else float("inf") for k in ("cursor", "filter")
+    )
     lines += [
         "",
         "(*lost* counts cursor and filter keys together.)",
