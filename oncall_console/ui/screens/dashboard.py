@@ -476,7 +476,10 @@ class Dashboard(AlertPanelKeys):
         worst = table.worst()
         if worst is None:
             return
-        if table.hides(worst):  # the filter hides it: cleared, so w always gets there
+        if table.hides(worst):
+            if table.status_of(worst) is Status.OK:  # nothing is wrong: the filter stays
+                return
+            # The filter hides the failing check: cleared, so w always gets there.
             self.query_one("#health-filter", AlertFilter).action_close()
         self.set_focus(table)
         table.select(worst)

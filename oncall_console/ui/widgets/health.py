@@ -153,6 +153,11 @@ class HealthTable(KeyedTable):
         """Is this check's row hidden by the filter?"""
         return name in self._hidden
 
+    def status_of(self, name: str) -> Status | None:
+        """The status this check's row was last drawn with."""
+        facts = self._cells.get(name)
+        return None if facts is None else facts[0]  # type: ignore[return-value]
+
     def select(self, name: str) -> None:
         """The cursor to this check's row, now or as soon as its batch is added."""
         if name in self._cells and name not in self._hidden and name not in self._pending:
