@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from oncall_console.engine.ring import ResultRing
 from oncall_console.model import (
     Alert,
     CheckResult,
@@ -19,14 +20,23 @@ from oncall_console.model import (
 
 @dataclass
 class CheckState:
-    """One check: its recent results (a ring buffer) and when it was last good."""
+    """One check: its recent results (a ring buffer) and when it was last good.
+
+    ``history`` is a compact ``ResultRing`` (engine/ring.py); a ``deque(maxlen=n)`` given
+    here becomes one of ``n`` (its results kept). ``last`` is the newest result itself.
+    """
 
     spec: CheckSpec
-    history: deque[CheckResult]
+    history: ResultRing
     last: CheckResult | None = None
     last_ok_at: float | None = None
     in_flight: bool = False
     version: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.history, deque):
+            old: deque[CheckResult] = self.history
+            self.history = ResultRing(old.maxlen or max(1, len(old)), old)
 
     def record(self, result: CheckResult) -> None:
         if self.last is not None:
@@ -127,4 +137,4 @@ class FeedState:
 
 
 def new_check_state(spec: CheckSpec, history: int) -> CheckState:
-    return CheckState(spec=spec, history=deque(maxlen=history))
+    return CheckState(spec=spec, history=ResultRing(history))
