@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from oncall_console.engine.changes import ChangeLog
+from oncall_console.engine.ring import ResultRing
 from oncall_console.model import (
     Alert,
     CheckResult,
@@ -20,16 +21,25 @@ from oncall_console.model import (
 
 @dataclass
 class CheckState:
-    """One check: its recent results (a ring buffer) and when it was last good."""
+    """One check: its recent results (a ring buffer) and when it was last good.
+
+    ``history`` is a compact ``ResultRing`` (engine/ring.py); a ``deque(maxlen=n)`` given
+    here becomes one of ``n`` (its results kept). ``last`` is the newest result itself.
+    """
 
     spec: CheckSpec
-    history: deque[CheckResult]
+    history: ResultRing
     last: CheckResult | None = None
     last_ok_at: float | None = None
     in_flight: bool = False
     version: int = 0
     changes: ChangeLog | None = None
     """Told of every result (the engine's one log: readers look at what changed)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.history, deque):
+            old: deque[CheckResult] = self.history
+            self.history = ResultRing(old.maxlen or max(1, len(old)), old)
 
     def record(self, result: CheckResult) -> None:
         if self.last is not None:
@@ -132,4 +142,4 @@ class FeedState:
 
 
 def new_check_state(spec: CheckSpec, history: int, changes: ChangeLog | None = None) -> CheckState:
-    return CheckState(spec=spec, history=deque(maxlen=history), changes=changes)
+    return CheckState(spec=spec, history=ResultRing(history), changes=changes)

@@ -60,7 +60,7 @@ def check_detail(state: CheckState, now: float) -> RenderableType:
         lines += [(k, v) for k, v in last.details.items()]
     text = _kv(lines)
     recent = Text("\nrecent results\n", style="bold")
-    for r in list(state.history)[-12:][::-1]:
+    for r in state.history.recent(12):
         recent.append(f"{_clock(r.at)}  {r.status.glyph} {r.status.label:<5} ")
         recent.append(f"{latency(r.latency_ms):>7}  ")
         recent.append(clean(r.summary, limit=200))

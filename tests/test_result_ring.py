@@ -1,0 +1,102 @@
+"""A check's history ring: compact (bytes per result) and faithful (gives back what was
+recorded, in the fields its readers use: the detail view's recent results)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from oncall_console.engine.state import CheckState, new_check_state
+from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
+from oncall_console.ui.screens.detail import check_detail
+
+NOW = 1_800_000_000.0
+
+
+def spec(name: str = "api") -> CheckSpec:
+    return CheckSpec(name, "web", 5.0, 1.0)
+
+
+def probe(name: str, k: int) -> CheckResult:
+    """What the http backend returns for a steady check: fresh floats, strings and dict."""
+    return CheckResult(
+        check=name,
+        status=Status.OK,
+        summary="200 " + "OK",
+        latency_ms=5.0 + k / 1000,
+        at=NOW + k * 5.0,
+        details={"url": f"http://127.0.0.1/{name}/health", "http_status": "200 " + "OK"},
+    )
+
+
+def test_a_full_ring_costs_a_few_dozen_bytes_per_result_not_an_object_each():
+    """1.2 M results alive at 10,000 checks: as CheckResult objects ~170 bytes each
+    (~200 MB, #14 asks for <= 250 MB for the whole console); as columns ~40."""
+    checks, size = 200, 120
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        states = [new_check_state(spec(f"svc-{i}"), size) for i in range(checks)]
+        for k in range(size * 2):  # full, then turned over once
+            for s in states:
+                s.record(probe(s.spec.name, k))
+        gc.collect()
+        per_result = (tracemalloc.get_traced_memory()[0] - before) / (checks * size)
+    finally:
+        tracemalloc.stop()
+    assert all(len(s.history) == size for s in states)
+    assert per_result < 80, f"{per_result:.0f} bytes per result kept"
+
+
+statuses = st.sampled_from(list(Status))
+results = st.builds(
+    CheckResult,
+    check=st.just("api"),
+    status=statuses,
+    summary=st.sampled_from(["200 OK", "503 Service Unavailable", "timeout", ""]),
+    latency_ms=st.none() | st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    details=st.sampled_from([{}, {"url": "http://x/"}, {"url": "http://x/", "code": "503"}]),
+    substatuses=st.sampled_from([(), (SubStatus("db", Status.DOWN, "refused"),)]),
+    error=st.sampled_from([None, "refused"]),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(results, max_size=40), st.integers(min_value=1, max_value=15))
+def test_the_ring_gives_back_the_last_results_recorded(recorded, size):
+    state = new_check_state(spec(), size)
+    for r in recorded:
+        state.record(r)
+    kept = recorded[-size:]
+    assert len(state.history) == len(kept)
+    assert list(state.history) == kept  # every field, oldest first, as a deque gave them
+    assert state.history.recent(12) == kept[::-1][:12]
+    if kept:
+        assert state.last == kept[-1]
+        assert state.history[-1] == kept[-1] and state.history[0] == kept[0]
+
+
+def test_a_state_built_on_a_deque_keeps_its_bound_and_results():
+    state = CheckState(spec(), deque([probe("api", 0)], maxlen=3))
+    for k in range(1, 5):
+        state.record(probe("api", k))
+    assert [r.at for r in state.history] == [probe("api", k).at for k in (2, 3, 4)]
+
+
+def test_the_detail_view_lists_the_last_twelve_results_newest_first():
+    state = new_check_state(spec(), 120)
+    for k in range(30):
+        state.record(CheckResult("api", Status.OK, f"result-{k:02d}", 1.0, at=NOW + k))
+    console = Console(width=120, record=True, color_system=None)
+    console.print(check_detail(state, NOW + 30))
+    text = console.export_text()
+    recent = text.split("recent results", 1)[1]
+    shown = [w for w in recent.split() if w.startswith("result-")]
+    assert shown == [f"result-{k:02d}" for k in range(29, 17, -1)]
