@@ -70,7 +70,8 @@ class PollerConfig(Section):
     """At most this many probes in flight at once."""
     workers: Literal["auto"] | Annotated[int, Field(ge=0, le=8)] = "auto"
     """Probe worker processes for a backend with many checks (``http``): "auto" starts one
-    for a backend of 1,000 checks or more, a number that many whatever the count, 0 none.
+    for a backend of 1,000 checks or more and one more per 5,000 (at most one per CPU), a
+    number that many whatever the count, 0 none.
     A worker probes up to 512 checks at once (each origin: at most the backend's
     ``max_connections``), on the machine's other core."""
     threads: int = Field(default=8, ge=1, le=256)

@@ -190,3 +190,21 @@ async def test_a_worker_that_cannot_start_says_so_then_the_console_probes(
         assert worker_pids(e) == []
     finally:
         await e.stop()
+
+
+def test_auto_starts_a_worker_from_1000_checks_and_one_more_per_5000_up_to_the_cpus(
+    monkeypatch,
+):
+    from oncall_console.backends.http import pool
+
+    class Ctx:
+        workers = "auto"
+
+    probes = pool.BatchProbes.__new__(pool.BatchProbes)
+    probes.context = Ctx()  # type: ignore[assignment]
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: 2)
+    assert [probes._worker_count(n) for n in (999, 1000, 5000, 5001, 10_000, 50_000)] == [
+        0, 1, 1, 2, 2, 2,
+    ]  # fmt: skip
+    monkeypatch.setattr(pool.os, "cpu_count", lambda: None)
+    assert probes._worker_count(10_000) == 1
