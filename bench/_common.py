@@ -37,10 +37,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.2f} ms"
 
 
-def write_fragment(script: str, lines: list[str], *, write: bool = True) -> None:
-    """``bench/results/<script stem>.md``, gathered by bench/report.py (only shown when
-    ``write`` is false)."""
+def write_fragment(script: str, lines: list[str], *, write: bool = True, suffix: str = "") -> None:
+    """``bench/results/<script stem><suffix>.md``, gathered by bench/report.py (only shown
+    when ``write`` is false). A suffix keeps another size's table beside the default's."""
     if write:
-        publish(RESULTS / f"{Path(script).stem}.md", [*lines, ""])
+        publish(RESULTS / f"{Path(script).stem}{suffix}.md", [*lines, ""])
     else:
         print("\n".join(lines))

@@ -258,8 +258,11 @@ def write(
 ) -> None:
     multi = len(samples) > 1
     load1 = statistics.median(x[0] for x in loads)
+    big = args.checks != 1000  # its own section (3b), beside the 1,000-check one
     lines = [
-        "## 3. Responsiveness under load",
+        f"## 3b. Responsiveness under load, {args.checks:,} checks"
+        if big
+        else "## 3. Responsiveness under load",
         "",
         f"The console (`run --config`) in a 120×40 pty we own, {args.runs} runs"
         + (f", {args.before} (before) and the working tree (after) interleaved" if multi else "")
@@ -313,7 +316,7 @@ def write(
         *NOTES,
         "",
     ]
-    publish(OUT, lines)
+    publish(OUT.with_stem(f"{OUT.stem}_{args.checks}") if big else OUT, lines)
 
 
 if __name__ == "__main__":
