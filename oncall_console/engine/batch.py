@@ -6,7 +6,9 @@ for a cycle (``poll_once``) or for one scheduled probe (sends are coalesced by t
 backend). Each result is then treated exactly as ``Poller.probe_check`` treats one:
 an exception becomes a DOWN result with ``describe()``, every line is redacted with the
 backend's secrets, then ``state.record``, ``on_result``, ``on_change``. Each check keeps
-its own timeout: one timer per distinct timeout value, not one per check.
+its own timeout, from when its request goes out (the backend bounds each exchange, as
+the poller's semaphore-then-timeout does in the console); here a timer per distinct
+timeout value, plus :data:`QUEUE_GRACE`, is the backstop for a backend that never answers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from oncall_console.engine.state import CheckState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
 from oncall_console.model.health import redacted
+
+QUEUE_GRACE = 10.0
+"""Seconds a batched check may wait in the backend's queue on top of its own timeout
+before the console gives up on it. The timeout bounds the exchange, not the queue: with
+10,000 checks every probe is asked for at start-up, the worker's queue took ~1.5 s to
+drain, and counting it marked hundreds of healthy checks "timed out after 2 s"."""
 
 
 async def probe_batch(
@@ -53,7 +61,7 @@ async def probe_batch(
     for i, state in pending.items():
         state.in_flight = True
         by_timeout.setdefault(state.spec.timeout, []).append(i)
-    timers = [loop.call_later(t, expire, idx) for t, idx in by_timeout.items()]
+    timers = [loop.call_later(t + QUEUE_GRACE, expire, idx) for t, idx in by_timeout.items()]
     task = loop.create_task(backend.probe_batch([s.spec for s in states], deliver))
     try:
         await asyncio.wait((task, all_done), return_when=asyncio.FIRST_COMPLETED)
@@ -92,7 +100,7 @@ async def probe_one(
 
     state.in_flight = True
     try:
-        async with asyncio.timeout(spec.timeout):
+        async with asyncio.timeout(spec.timeout + QUEUE_GRACE):  # the backstop (above)
             await backend.probe_batch((spec,), deliver)
             outcome = await arrived
     except asyncio.CancelledError:
