@@ -202,9 +202,9 @@ def test_auto_starts_a_worker_from_1000_checks_and_one_more_per_5000_up_to_the_c
 
     probes = pool.BatchProbes.__new__(pool.BatchProbes)
     probes.context = Ctx()  # type: ignore[assignment]
-    monkeypatch.setattr(pool.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pool, "_cpus", lambda: 2)
     assert [probes._worker_count(n) for n in (999, 1000, 5000, 5001, 10_000, 50_000)] == [
         0, 1, 1, 2, 2, 2,
     ]  # fmt: skip
-    monkeypatch.setattr(pool.os, "cpu_count", lambda: None)
+    monkeypatch.setattr(pool, "_cpus", lambda: 1)
     assert probes._worker_count(10_000) == 1

@@ -310,14 +310,15 @@ class OnCall:
         """Actions whose outcome is unknown (an intent without a result)."""
         return self._engine.unfinished
 
-    def view(self, now: float | None = None) -> View:
-        """A frozen snapshot of what the console shows."""
+    def view(self, now: float | None = None, *, checks: bool = True) -> View:
+        """A frozen snapshot of what the console shows; ``checks=False`` leaves the checks
+        out (a screen that reads only the changed ones: :meth:`changed_checks`)."""
         e = self._engine
         now = e.clock() if now is None else now
         return View(
             at=now,
             version=e.version,
-            checks=tuple(e.checks.values()),
+            checks=tuple(e.checks.values()) if checks else (),
             slis=tuple(e.slis.values()),
             alerts=tuple(e.alerts()),
             incidents=tuple(e.incidents()),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -220,6 +221,12 @@ class ProbeWorker:
         self._fail_all()
 
 
+@functools.cache
+def _cpus() -> int:
+    """Asked once: ``_worker_count`` runs for every scheduled probe."""
+    return os.cpu_count() or 1
+
+
 class BatchProbes(HttpConnections):
     """The ``http`` backend's batches: a big backend's checks go to its probe workers."""
 
@@ -232,7 +239,7 @@ class BatchProbes(HttpConnections):
         if wanted == "auto":
             if checks < AUTO_MIN_CHECKS:
                 return 0
-            return max(1, min(os.cpu_count() or 1, -(-checks // AUTO_CHECKS_PER_WORKER)))
+            return max(1, min(_cpus(), -(-checks // AUTO_CHECKS_PER_WORKER)))
         return int(wanted)
 
     def probes_in_batches(self, checks: int) -> bool:

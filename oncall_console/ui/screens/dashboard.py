@@ -309,7 +309,7 @@ class Dashboard(AlertPanelKeys):
         oncall = self.oncall
         if not full and oncall.version == self._seen_version:
             return
-        view = oncall.view(now)
+        view = oncall.view(now, checks=full)  # between full syncs: the changed ones only
         self._seen_version, self._seen_second = view.version, second
         variables = self.app.theme_variables
         header, table, alerts, cards = self._parts
