@@ -111,11 +111,14 @@ async def test_the_start_up_heap_is_frozen_once_and_not_under_tests() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.is_headless and gc.get_freeze_count() == 0  # not scheduled under tests
+        before = gc.get_threshold()
         try:
             app.freeze_heap()
             assert gc.get_freeze_count() > 10_000  # modules, classes, widgets, config
+            assert gc.get_threshold() == (50_000, 20, 100)  # results die young
         finally:
             gc.unfreeze()
+            gc.set_threshold(*before)
 
 
 def age(table: HealthTable, name: str) -> str:
