@@ -148,8 +148,8 @@ class _Worker:
         spec = self.specs[i]
         out: tuple[Any, ...]
         try:
-            # no timeout of its own: each request of the probe has the check's (health.py),
-            # and the console gives up on the check after it too
+            # no timeout of its own: each request of the probe has the check's (health.py);
+            # the console's backstop is that timeout plus engine/batch.py's QUEUE_GRACE
             r = await self.backend.probe(spec)
             subs = tuple((s.name, s.status.value, s.detail) for s in r.substatuses)
             out = (i, r.status.value, r.summary, r.latency_ms, r.details, subs, r.error)

@@ -277,7 +277,7 @@ class Dashboard(AlertPanelKeys):
             self.query_one(AlertsTable),
             list(self.query(SliCard)),
         )
-        header = self.query_one(ConsoleHeader)
+        header = self._parts[0]
         settings = self.oncall.settings
         header.environment = settings.environment
         header.operator = settings.operator
