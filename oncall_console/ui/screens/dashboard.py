@@ -98,9 +98,27 @@ class Dashboard(AlertPanelKeys):
         # S / E, not s / e: s is an incident's status (one meaning per key).
         Binding("S", "shift('start')", "Start shift", id="shift.start", show=False),
         Binding("E", "shift('end')", "End shift", id="shift.end", show=False),
-        Binding("1", "focus_panel('health')", "Health", id="focus.health", show=False),
-        Binding("2", "focus_panel('slis')", "SLIs", id="focus.slis", show=False),
-        Binding("3", "focus_panel('alerts')", "Alerts", id="focus.alerts", show=False),
+        # Priority like /: a priority key is read ahead of the plain keys queued before it,
+        # so "1/redis" in one burst opened the filter of the panel left behind.
+        Binding(
+            "1",
+            "focus_panel('health', '1')",
+            "Health",
+            id="focus.health",
+            show=False,
+            priority=True,
+        ),
+        Binding(
+            "2", "focus_panel('slis', '2')", "SLIs", id="focus.slis", show=False, priority=True
+        ),
+        Binding(
+            "3",
+            "focus_panel('alerts', '3')",
+            "Alerts",
+            id="focus.alerts",
+            show=False,
+            priority=True,
+        ),
         Binding(
             "slash",
             "filter_alerts",
@@ -346,7 +364,16 @@ class Dashboard(AlertPanelKeys):
 
     # --- actions ----------------------------------------------------------------------------
 
-    def action_focus_panel(self, which: str) -> None:
+    def _typed_into_field(self, char: str) -> bool:
+        """A priority key typed in a filter or a field is text: inserted there."""
+        if isinstance(self.focused, Input):
+            self.focused.insert_text_at_cursor(char)
+            return True
+        return False
+
+    def action_focus_panel(self, which: str, char: str = "") -> None:
+        if char and self._typed_into_field(char):
+            return
         # At once, not on the next idle (Widget.focus): "3" then "i" typed together must
         # find the alerts panel focused, or i would act on the panel left behind.
         self.set_focus(self.query_one(f"#{which}"))
@@ -453,8 +480,7 @@ class Dashboard(AlertPanelKeys):
 
     def action_filter_alerts(self) -> None:
         """/ filters the focused panel: Health (by name or reason), else the alerts."""
-        if isinstance(self.focused, Input):  # a / typed in a filter or a field is text
-            self.focused.insert_text_at_cursor("/")
+        if self._typed_into_field("/"):
             return
         if isinstance(self.focused, HealthTable):
             self.query_one("#health-filter", AlertFilter).open()
