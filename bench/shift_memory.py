@@ -151,6 +151,41 @@ def rss_mb() -> float:
     return memory()[0]
 
 
+def alloc_mb() -> tuple[float, float, float]:
+    """MB the allocators hold (``--alloc``): Python objects' blocks (``sys.getallocatedblocks``
+    times 64 B, a rough size), and glibc malloc's in use / free but not given back
+    (``mallinfo2``; zeros where there is none): RSS growing with the free part flat is
+    the heap, with the free part growing is fragmentation."""
+    import ctypes
+
+    blocks = sys.getallocatedblocks() * 64 / 2**20
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in [
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            ]
+        ]
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = Mallinfo2
+        m = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return blocks, 0.0, 0.0
+    return blocks, (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+
+
 def config(ports: list[int], checks_n: int = CHECKS) -> dict[str, object]:
     checks = {
         f"svc-{i}": {
@@ -187,7 +222,13 @@ async def prefill(engine: Any) -> None:
 
 
 async def child(
-    phase: str, ports: list[int], budget: float, sim_hours: float, checks_n: int, fast: bool
+    phase: str,
+    ports: list[int],
+    budget: float,
+    sim_hours: float,
+    checks_n: int,
+    fast: bool,
+    alloc: bool = False,
 ) -> dict[str, object]:
     from oncall_console.config import from_dict
     from oncall_console.engine import Engine
@@ -206,7 +247,10 @@ async def child(
                 details={"url": str(getattr(check.params, "url", "")), "http_status": "200 OK"},
             )
 
-        engine.backends["web"].probe = answered  # type: ignore[method-assign]
+        web = engine.backends["web"]
+        web.probe = answered  # type: ignore[method-assign]
+        # in this process, not in a probe worker (which would probe over HTTP)
+        web.probes_in_batches = lambda _checks: False  # type: ignore[method-assign]
     if fast:  # rings filled from each check's first real result (docstring)
         await prefill(engine)
 
@@ -223,6 +267,14 @@ async def child(
             h = sim_hours_now()
             rss, pss, c_rss, c_pss, w_rss, w_pss, n = memory()
             samples.append((h, rss, time.monotonic() - start, pss, c_rss, c_pss, w_rss, w_pss, n))
+            if alloc and len(samples) % 10 == 1:
+                blocks, used, free = alloc_mb()
+                print(
+                    f"{h:.3f} h {samples[-1][2]:.0f} s: console RSS {c_rss:.1f} MB, Python "
+                    f"blocks ~{blocks:.1f} MB, malloc in use {used:.1f} MB, free {free:.1f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if h >= sim_hours or time.monotonic() - start >= budget:
                 return
             await asyncio.sleep(0.5)
@@ -246,14 +298,27 @@ async def child(
 
 
 def run_child(
-    phase: str, ports: list[int], budget: float, sim_hours: float, checks_n: int, fast: bool
+    phase: str,
+    ports: list[int],
+    budget: float,
+    sim_hours: float,
+    checks_n: int,
+    fast: bool,
+    alloc: bool = False,
 ) -> dict[str, object]:
     argv = [sys.executable, __file__, "--child", phase, "--ports", ",".join(map(str, ports))]
     argv += ["--budget", str(budget), "--sim-hours", str(sim_hours), "--checks", str(checks_n)]
     argv += ["--fast-warmup"] if fast else ["--no-fast-warmup"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=budget + 300)
+    argv += ["--alloc"] if alloc else []
+    out = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=None if alloc else subprocess.PIPE,  # --alloc: its lines as they come
+        text=True,
+        timeout=budget + 300,
+    )
     if out.returncode != 0:
-        raise SystemExit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"phase {phase} failed:\n{(out.stderr or '')[-3000:]}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -284,6 +349,11 @@ def main() -> None:
         f"on past {CHECKS:,} checks)",
     )
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--alloc",
+        action="store_true",
+        help="print the console's allocator figures every 5 s (alloc_mb) to stderr",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -292,7 +362,7 @@ def main() -> None:
     if args.child:
         ports = [int(p) for p in args.ports.split(",")]
         result = asyncio.run(
-            child(args.child, ports, args.budget, args.sim_hours, args.checks, fast)
+            child(args.child, ports, args.budget, args.sim_hours, args.checks, fast, args.alloc)
         )
         print(json.dumps(result))
         return
@@ -305,7 +375,9 @@ def main() -> None:
     with LatencyServers(4, 5.0) as ports:
         for _ in range(args.runs):
             for phase in phases:
-                r = run_child(phase, ports, args.budget, args.sim_hours, args.checks, fast)
+                r = run_child(
+                    phase, ports, args.budget, args.sim_hours, args.checks, fast, args.alloc
+                )
                 results[phase].append(r)
                 pts = r["samples"]
                 assert isinstance(pts, list)
