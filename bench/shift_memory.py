@@ -397,14 +397,21 @@ def main() -> None:
         "back; time is counted in probes). Each phase in a fresh process; every 0.5 s, RSS "
         "(/proc/PID/status) and PSS (/proc/PID/smaps_rollup) of the console's process and "
         "of its probe workers (its children), summed: the target is checked on the RSS sum, "
-        "as before; PSS counts pages the processes share (libpython, ...) once. Warm-up = until the history rings are full "
-        f"({HISTORY} probes of each check, {WARMUP_H * 60:.0f} simulated minutes) and "
-        f"{SETTLE_S:g} s of real time. "
+        "as before; PSS counts pages the processes share (libpython, ...) once. Warm-up = "
+        f"until the history rings are full ({HISTORY} probes of each check, "
+        f"{WARMUP_H * 60:.0f} simulated minutes) and {SETTLE_S:g} s of real time. Changed "
+        "(#14): a phase that does not reach 12 h is extrapolated along the slope of the "
+        "last half of the samples after warm-up (was: all of them). Under the app, RSS "
+        "rises for the first ~2 minutes to a level where it stays (pymalloc's arenas "
+        "reaching their high-water mark; glibc's free memory stays at 2-5 MB), and a line "
+        "through that step made 270 MB at 0.43 h into 439 MB at 12 h; the figure along "
+        "all of them is still shown. "
         f"{loads[0]} at start, {loads[-1]} at end.",
         "",
         "| phase | simulated hours reached | probes | RSS after warm-up | RSS at end "
-        "(console + workers) | PSS at end (console + workers) | peak RSS | slope after "
-        "warm-up, RSS (PSS) | RSS at 12 h (PSS; extrapolated if not reached) |",
+        "(console + workers) | PSS at end (console + workers) | peak RSS | RSS slope "
+        "after warm-up: last half (all) | RSS at 12 h (PSS), along the last half's slope "
+        "if not reached (along all) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     verdicts = []
@@ -417,10 +424,13 @@ def main() -> None:
         warm = after[0][1]
         end = raw[-1]
         end_h = end[0]
-        rate = slope([(x[0], x[1]) for x in after])
-        rate_pss = slope([(x[0], x[3]) for x in after])
+        late = after[len(after) // 2 :]
+        rate_all = slope([(x[0], x[1]) for x in after])
+        rate = slope([(x[0], x[1]) for x in late])
+        rate_pss = slope([(x[0], x[3]) for x in late])
         left = 0.0 if end_h >= args.sim_hours else 12 - end_h
         at12, pss12 = end[1] + max(0.0, rate) * left, end[3] + max(0.0, rate_pss) * left
+        at12_all = end[1] + max(0.0, rate_all) * left
         how = "" if end_h >= args.sim_hours else f" (extrapolated from {end_h:.2f} h)"
         peak = max(m for _, m in pts)
         workers = f"{int(end[8])} workers" if end[8] != 1 else "1 worker"
@@ -428,9 +438,10 @@ def main() -> None:
             f"| {TITLES.get(phase, phase)} | {end_h:.2f} h | {r['probes']:,} | {warm:.0f} MB "
             f"(at {after[0][0]:.2f} h) | {end[1]:.0f} MB ({end[4]:.0f} + {end[6]:.0f} in "
             f"{workers}) | {end[3]:.0f} MB ({end[5]:.0f} + {end[7]:.0f}) | {peak:.0f} MB | "
-            f"{rate:+.2f} ({rate_pss:+.2f}) MB/h | {at12:.0f} MB ({pss12:.0f} MB){how} |"
+            f"{rate:+.2f} ({rate_all:+.2f}) MB/h | {at12:.0f} MB ({pss12:.0f} MB){how} "
+            f"({at12_all:.0f} MB) |"
         )
-        verdicts.append((phase, at12, peak))
+        verdicts.append((phase, at12, peak, at12_all))
     lines += [
         "",
         f"Runs: {args.runs} per phase (the table shows the last); budget {args.budget:g} s "
@@ -438,11 +449,12 @@ def main() -> None:
         "",
     ]
     target = TARGET_MB if args.checks <= CHECKS else TARGET_MB_MANY
-    for phase, at12, peak in verdicts:
+    for phase, at12, peak, at12_all in verdicts:
         worst = max(at12, peak)
         lines.append(
-            f"- Target ≤ {target:g} MB at 12 h, {TITLES.get(phase, phase)}: "
-            f"{worst:.0f} MB → {met(worst <= target)}."
+            f"- Target ≤ {target:g} MB at 12 h (RSS, console + workers), "
+            f"{TITLES.get(phase, phase)}: {worst:.0f} MB → {met(worst <= target)} "
+            f"(along the whole slope after warm-up: {max(at12_all, peak):.0f} MB)."
         )
     lines += ["", *FIXED]
     big = args.checks != 1000  # its own section (5b), beside the 1,000-check one

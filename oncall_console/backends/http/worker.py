@@ -154,10 +154,12 @@ class _Worker:
         elif kind == "specs":
             assert self.probes is not None  # setup comes first
             self.probes.origins.update(message[2])
+            keys = {k: k for k in self.origin_of.values()}  # one tuple per origin
             for i, spec in message[1]:
                 self.specs[i] = spec
                 o = self.probes.origins.get(spec.params.url)
-                self.origin_of[i] = (o.scheme, o.host, o.port) if o else ("", "", 0)
+                key = (o.scheme, o.host, o.port) if o else ("", "", 0)
+                self.origin_of[i] = keys.setdefault(key, key)
         elif kind == "setup":
             self.setup(*message[1:])
 
