@@ -83,6 +83,37 @@ async def test_batched_results_equal_the_console_s_own(server: LocalServer) -> N
     assert "saw Bearer" in repr(results[1]["echo-auth"])  # the line is there, redacted
 
 
+async def test_tls_checks_read_alike_in_the_worker(tmp_path: Path) -> None:
+    # the worker builds its TLS context from the CA paths the console chose (no httpx)
+    from tests.support.httpserver import Pki
+
+    pki = Pki()
+    ca_file = pki.write_ca(tmp_path)
+    with (
+        serve(Pki.server_context(pki.good)) as good,
+        serve(Pki.server_context(pki.expiring)) as expiring,
+        serve(Pki.server_context(pki.untrusted)) as untrusted,
+    ):
+        checks = {
+            "good": {"url": good.url("/healthy")},
+            "expiring": {"url": expiring.url("/healthy")},
+            "untrusted": {"url": untrusted.url("/healthy")},
+        }
+        results = {}
+        for workers in (0, 1):
+            cfg = config(checks, workers)
+            cfg["backends"]["web"]["ca_file"] = ca_file
+            e = Engine(from_dict(cfg, env={"ONCALL_TEST_WORKER_TOKEN": SECRET}))
+            try:
+                await e.poll_once()
+                assert bool(worker_pids(e)) == (workers == 1)
+                results[workers] = {n: seen(s.last) for n, s in e.checks.items() if s.last}
+            finally:
+                await e.stop()
+    assert results[1] == results[0]
+    assert [results[1][n][0].value for n in checks] == ["ok", "critical", "down"]
+
+
 async def test_a_worker_killed_mid_cycle_reports_it_and_the_next_cycle_works(
     server: LocalServer,
 ) -> None:
