@@ -11,7 +11,6 @@ many probes are in flight across everything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -48,7 +47,7 @@ class Poller:
         self.on_change = on_change
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: dict[str, asyncio.Event] = {}
+        self._wake: dict[str, _Wake] = {}
         self._stopping = False
         self.cycles = 0
         self.gate: Callable[[], bool] = lambda: True
@@ -195,11 +194,11 @@ class Poller:
         """Poll now (or after ``first`` seconds, unless woken), then at ``phase + k *
         interval``: the next slot at least half an interval after the last poll started
         (so a wake-up does not poll twice)."""
-        wake = self._wake[key] = asyncio.Event()
+        wake = self._wake[key] = _Wake()
 
         async def loop() -> None:
             if first > 0:
-                await _wait(wake, first)
+                await wake.sleep(first)
             while not self._stopping:
                 started = time.monotonic()
                 await once()
@@ -208,7 +207,7 @@ class Poller:
                 rest = max(phase + slots * interval, now) - now
                 wake.clear()
                 if rest > 0:
-                    await _wait(wake, rest)
+                    await wake.sleep(rest)
 
         self._tasks.append(asyncio.create_task(loop(), name=f"poll {key}"))
 
@@ -242,10 +241,42 @@ class Poller:
         return bool(self._tasks)
 
 
-async def _wait(wake: asyncio.Event, seconds: float) -> None:
-    """Until ``wake`` is set or ``seconds`` have passed. asyncio.timeout rather than
-    wait_for, which on Python 3.11 wraps the wait in a task of its own: at 10,000 checks
-    that task per sleep was a tenth of the console's CPU."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await wake.wait()
+class _Wake:
+    """A loop's wake-up: set by ``r`` (or a re-probe), slept on between polls.
+
+    One loop sleeps on it at a time, so a future and a timer do, as asyncio.sleep does.
+    An asyncio.Event (its deque alone is 760 bytes) under asyncio.timeout took 2,880
+    bytes a sleeping loop, its task included, this 1,470 (tracemalloc, 10,000 loops): 14
+    MB less at 10,000 checks. (Never wait_for: on Python 3.11 it wraps the wait in a task
+    of its own, a tenth of the console's CPU at 10,000 checks.)"""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        _done(self._waiter)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def sleep(self, seconds: float) -> None:
+        """Until set (or already set) or ``seconds`` have passed."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(seconds, _done, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _done(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
