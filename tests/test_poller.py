@@ -102,6 +102,24 @@ async def test_polls_of_one_check_never_overlap():
         await poller.stop()
 
 
+async def test_r_ends_the_wait_for_the_next_slot_and_the_loop_sleeps_again():
+    b = Scripted()
+    poller = make(b, "a", "b", interval=3600)
+    poller.start()
+    try:
+        await wait_for(lambda: b.calls.get("a") == 1 and b.calls.get("b") == 1)
+        poller.wake_check("a")  # an hour early, this one only
+        await wait_for(lambda: b.calls["a"] == 2)
+        poller.wake_all()
+        await wait_for(lambda: b.calls["a"] == 3 and b.calls["b"] == 2)
+        for _ in range(10):  # a wake-up left set would probe again within a few ticks
+            await asyncio.sleep(0)
+        assert (b.calls["a"], b.calls["b"]) == (3, 2)  # each waits its hour again
+    finally:
+        await poller.stop()
+    assert not poller.running
+
+
 async def test_concurrency_is_bounded_across_checks():
     b = Scripted()
     names = [f"c{i}" for i in range(20)]
