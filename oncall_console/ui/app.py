@@ -138,7 +138,19 @@ class OncallApp(App[None]):
         self._sync_pending = False
         self._first_sync_done = False
         self._loading = False
-        self.theme = wanted
+        self._theme_parse_pending = True
+        self.theme = wanted  # Textual queues a parse of the whole stylesheet: refresh_css
+
+    def refresh_css(self, animate: bool = True) -> None:
+        # The theme set in __init__ queues a refresh that re-parses the whole stylesheet
+        # before anything has been parsed or drawn (~6 ms of the first frame, issue #14);
+        # the first parse only needs the theme's variables. Later refreshes (a theme
+        # change, ctrl+t) re-parse as Textual does.
+        if self._theme_parse_pending:
+            self._theme_parse_pending = False
+            self.stylesheet.set_variables(self.get_css_variables())
+            return
+        super().refresh_css(animate)
 
     @property
     def oncall(self) -> OnCall:
