@@ -138,8 +138,10 @@ class OncallApp(App[None]):
         self._sync_pending = False
         self._first_sync_done = False
         self._loading = False
-        self._theme_parse_pending = True
-        self.theme = wanted  # Textual queues a parse of the whole stylesheet: refresh_css
+        # Textual's watcher queues a parse of the whole stylesheet (see refresh_css); it
+        # runs only if the theme is not Textual's default already.
+        self._theme_parse_pending = wanted != self.theme
+        self.theme = wanted
 
     def refresh_css(self, animate: bool = True) -> None:
         # The theme set in __init__ queues a refresh that re-parses the whole stylesheet
@@ -199,6 +201,7 @@ class OncallApp(App[None]):
             self.dashboard.show_first(results)
 
     def on_ready(self, _event: events.Ready) -> None:
+        self._theme_parse_pending = False  # drawn: a theme change re-parses from now on
         # The CLI turns the collector off for start-up; freeze_heap turns it back on.
         # Whatever happens to start-up, it is on again within a few intervals.
         self.set_timer(FREEZE_AFTER * 4, gc.enable)
