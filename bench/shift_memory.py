@@ -20,10 +20,12 @@ Each phase runs in a child process, so RSS starts from a fresh interpreter:
 - ``engine+ui``: that engine under the app: what the dashboard keeps over a shift,
   with results arriving as fast as the UI lets them (further than ``http+ui`` gets).
 
-RSS from /proc/self/status (VmRSS) plus the probe workers' (its children), sampled every 0.5 s. Warm-up: until the history
-rings are full (120 probes of every check = 10 simulated minutes). Slope: least
-squares over the samples after warm-up, per simulated hour; a phase that does not
-reach 12 h is extrapolated along it (only upwards).
+Every 0.5 s: RSS (/proc/PID/status, VmRSS) and PSS (/proc/PID/smaps_rollup) of the
+console's process and of its probe workers (its children); the target is checked on the
+RSS sum, and the table shows the PSS sum and the console / workers split beside it.
+Warm-up: until the history rings are full (120 probes of every check = 10 simulated
+minutes). Slope: least squares over the samples after warm-up, per simulated hour; a
+phase that does not reach 12 h is extrapolated along it (only upwards).
 
 Fast warm-up (``--fast-warmup``, on by default past 1,000 checks): at 10,000 checks
 the rings hold 1.2 M results, i.e. 1.2 M probes before the first sample that counts
@@ -93,18 +95,28 @@ TITLES = {
 }
 
 
-def _rss_kb(status: str) -> int:
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+def _kb(text: str, field: str) -> int:
+    """``field`` (``VmRSS:``, ``Pss:``...) in kB from a /proc status or smaps_rollup text."""
+    for line in text.splitlines():
+        if line.startswith(field):
             return int(line.split()[1])
     return 0
 
 
-def rss_mb() -> float:
-    """This process's RSS plus its children's: the probe workers (backends/http/pool.py)
-    are the console's memory too."""
-    me = os.getpid()
-    total = _rss_kb(Path("/proc/self/status").read_text())
+def _usage_kb(pid: int | str) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB: RSS from status (what the issue measures), PSS from
+    smaps_rollup (pages shared with another process, e.g. libpython's, counted once)."""
+    proc = Path("/proc") / str(pid)
+    rss = _kb((proc / "status").read_text(), "VmRSS:")
+    try:
+        pss = _kb((proc / "smaps_rollup").read_text(), "Pss:")
+    except OSError:  # no smaps_rollup (kernel < 4.14): RSS stands in
+        pss = rss
+    return rss, pss
+
+
+def _children(me: int) -> list[int]:
+    kids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -113,8 +125,65 @@ def rss_mb() -> float:
         except OSError:
             continue
         if f"\nPPid:\t{me}\n" in status:
-            total += _rss_kb(status)
-    return total / 1024
+            kids.append(int(proc.name))
+    return kids
+
+
+def memory() -> tuple[float, float, float, float, float, float, int]:
+    """MB: (RSS, PSS) of this process plus its children's (the probe workers,
+    backends/http/pool.py: the console's memory too), then the console's RSS and PSS,
+    the workers' RSS and PSS summed, and how many workers there are."""
+    rss, pss = _usage_kb("self")
+    w_rss = w_pss = 0
+    kids = _children(os.getpid())
+    for pid in kids:
+        try:
+            r, q = _usage_kb(pid)
+        except OSError:  # it ended meanwhile
+            continue
+        w_rss, w_pss = w_rss + r, w_pss + q
+    mb = [x / 1024 for x in (rss + w_rss, pss + w_pss, rss, pss, w_rss, w_pss)]
+    return mb[0], mb[1], mb[2], mb[3], mb[4], mb[5], len(kids)
+
+
+def rss_mb() -> float:
+    """This process's RSS plus its children's (the probe workers)."""
+    return memory()[0]
+
+
+def alloc_mb() -> tuple[float, float, float]:
+    """MB the allocators hold (``--alloc``): Python objects' blocks (``sys.getallocatedblocks``
+    times 64 B, a rough size), and glibc malloc's in use / free but not given back
+    (``mallinfo2``; zeros where there is none): RSS growing with the free part flat is
+    the heap, with the free part growing is fragmentation."""
+    import ctypes
+
+    blocks = sys.getallocatedblocks() * 64 / 2**20
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (n, ctypes.c_size_t)
+            for n in [
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            ]
+        ]
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = Mallinfo2
+        m = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return blocks, 0.0, 0.0
+    return blocks, (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
 
 
 def config(ports: list[int], checks_n: int = CHECKS) -> dict[str, object]:
@@ -153,7 +222,13 @@ async def prefill(engine: Any) -> None:
 
 
 async def child(
-    phase: str, ports: list[int], budget: float, sim_hours: float, checks_n: int, fast: bool
+    phase: str,
+    ports: list[int],
+    budget: float,
+    sim_hours: float,
+    checks_n: int,
+    fast: bool,
+    alloc: bool = False,
 ) -> dict[str, object]:
     from oncall_console.config import from_dict
     from oncall_console.engine import Engine
@@ -172,11 +247,15 @@ async def child(
                 details={"url": str(getattr(check.params, "url", "")), "http_status": "200 OK"},
             )
 
-        engine.backends["web"].probe = answered  # type: ignore[method-assign]
+        web = engine.backends["web"]
+        web.probe = answered  # type: ignore[method-assign]
+        # in this process, not in a probe worker (which would probe over HTTP)
+        web.probes_in_batches = lambda _checks: False  # type: ignore[method-assign]
     if fast:  # rings filled from each check's first real result (docstring)
         await prefill(engine)
 
-    samples: list[tuple[float, float, float]] = []  # (simulated hours, RSS MB, real s)
+    # (simulated hours, RSS MB, real s, then memory()'s PSS, console's and workers' MB, workers)
+    samples: list[tuple[float, ...]] = []
     start = time.monotonic()
 
     def sim_hours_now() -> float:
@@ -186,7 +265,16 @@ async def child(
     async def sample_until_done() -> None:
         while True:
             h = sim_hours_now()
-            samples.append((h, rss_mb(), time.monotonic() - start))
+            rss, pss, c_rss, c_pss, w_rss, w_pss, n = memory()
+            samples.append((h, rss, time.monotonic() - start, pss, c_rss, c_pss, w_rss, w_pss, n))
+            if alloc and len(samples) % 10 == 1:
+                blocks, used, free = alloc_mb()
+                print(
+                    f"{h:.3f} h {samples[-1][2]:.0f} s: console RSS {c_rss:.1f} MB, Python "
+                    f"blocks ~{blocks:.1f} MB, malloc in use {used:.1f} MB, free {free:.1f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if h >= sim_hours or time.monotonic() - start >= budget:
                 return
             await asyncio.sleep(0.5)
@@ -210,14 +298,27 @@ async def child(
 
 
 def run_child(
-    phase: str, ports: list[int], budget: float, sim_hours: float, checks_n: int, fast: bool
+    phase: str,
+    ports: list[int],
+    budget: float,
+    sim_hours: float,
+    checks_n: int,
+    fast: bool,
+    alloc: bool = False,
 ) -> dict[str, object]:
     argv = [sys.executable, __file__, "--child", phase, "--ports", ",".join(map(str, ports))]
     argv += ["--budget", str(budget), "--sim-hours", str(sim_hours), "--checks", str(checks_n)]
     argv += ["--fast-warmup"] if fast else ["--no-fast-warmup"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=budget + 300)
+    argv += ["--alloc"] if alloc else []
+    out = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=None if alloc else subprocess.PIPE,  # --alloc: its lines as they come
+        text=True,
+        timeout=budget + 300,
+    )
     if out.returncode != 0:
-        raise SystemExit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"phase {phase} failed:\n{(out.stderr or '')[-3000:]}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -248,6 +349,11 @@ def main() -> None:
         f"on past {CHECKS:,} checks)",
     )
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--alloc",
+        action="store_true",
+        help="print the console's allocator figures every 5 s (alloc_mb) to stderr",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ports", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -256,7 +362,7 @@ def main() -> None:
     if args.child:
         ports = [int(p) for p in args.ports.split(",")]
         result = asyncio.run(
-            child(args.child, ports, args.budget, args.sim_hours, args.checks, fast)
+            child(args.child, ports, args.budget, args.sim_hours, args.checks, fast, args.alloc)
         )
         print(json.dumps(result))
         return
@@ -269,7 +375,9 @@ def main() -> None:
     with LatencyServers(4, 5.0) as ports:
         for _ in range(args.runs):
             for phase in phases:
-                r = run_child(phase, ports, args.budget, args.sim_hours, args.checks, fast)
+                r = run_child(
+                    phase, ports, args.budget, args.sim_hours, args.checks, fast, args.alloc
+                )
                 results[phase].append(r)
                 pts = r["samples"]
                 assert isinstance(pts, list)
@@ -286,33 +394,41 @@ def main() -> None:
         f"`python bench/shift_memory.py --budget {args.budget:g} --checks {args.checks}"
         f"{' --fast-warmup' if fast else ''}` — {args.checks:,} HTTP checks, "
         f"one probe of each = {PERIOD:g} simulated seconds (the poller's loops run back to "
-        "back; time is counted in probes). Each phase in a fresh process; RSS from "
-        f"/proc/self/status, plus its probe workers', every 0.5 s. Warm-up = until the history rings are full "
+        "back; time is counted in probes). Each phase in a fresh process; every 0.5 s, RSS "
+        "(/proc/PID/status) and PSS (/proc/PID/smaps_rollup) of the console's process and "
+        "of its probe workers (its children), summed: the target is checked on the RSS sum, "
+        "as before; PSS counts pages the processes share (libpython, ...) once. Warm-up = until the history rings are full "
         f"({HISTORY} probes of each check, {WARMUP_H * 60:.0f} simulated minutes) and "
         f"{SETTLE_S:g} s of real time. "
         f"{loads[0]} at start, {loads[-1]} at end.",
         "",
-        "| phase | simulated hours reached | probes | RSS after warm-up | RSS at end | "
-        "peak | slope after warm-up | RSS at 12 h (extrapolated if not reached) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| phase | simulated hours reached | probes | RSS after warm-up | RSS at end "
+        "(console + workers) | PSS at end (console + workers) | peak RSS | slope after "
+        "warm-up, RSS (PSS) | RSS at 12 h (PSS; extrapolated if not reached) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     verdicts = []
     for phase in phases:
         r = results[phase][-1]
-        raw = [(float(h), float(m), float(t)) for h, m, t in r["samples"]]  # type: ignore[union-attr]
-        pts = [(h, m) for h, m, _ in raw]
-        settled = [(h, m) for h, m, t in raw if h >= WARMUP_H and t >= SETTLE_S]
-        after = settled or [p for p in pts if p[0] >= WARMUP_H] or pts[len(pts) // 2 :]
+        raw = [tuple(map(float, x)) for x in r["samples"]]  # type: ignore[union-attr]
+        pts = [(x[0], x[1]) for x in raw]
+        settled = [x for x in raw if x[0] >= WARMUP_H and x[2] >= SETTLE_S]
+        after = settled or [x for x in raw if x[0] >= WARMUP_H] or raw[len(raw) // 2 :]
         warm = after[0][1]
-        end_h, end = pts[-1]
-        rate = slope(after)
-        at12 = end if end_h >= args.sim_hours else end + max(0.0, rate) * (12 - end_h)
+        end = raw[-1]
+        end_h = end[0]
+        rate = slope([(x[0], x[1]) for x in after])
+        rate_pss = slope([(x[0], x[3]) for x in after])
+        left = 0.0 if end_h >= args.sim_hours else 12 - end_h
+        at12, pss12 = end[1] + max(0.0, rate) * left, end[3] + max(0.0, rate_pss) * left
         how = "" if end_h >= args.sim_hours else f" (extrapolated from {end_h:.2f} h)"
         peak = max(m for _, m in pts)
+        workers = f"{int(end[8])} workers" if end[8] != 1 else "1 worker"
         lines.append(
             f"| {TITLES.get(phase, phase)} | {end_h:.2f} h | {r['probes']:,} | {warm:.0f} MB "
-            f"(at {after[0][0]:.2f} h) | {end:.0f} MB | {peak:.0f} MB | {rate:+.2f} MB/h | "
-            f"{at12:.0f} MB{how} |"
+            f"(at {after[0][0]:.2f} h) | {end[1]:.0f} MB ({end[4]:.0f} + {end[6]:.0f} in "
+            f"{workers}) | {end[3]:.0f} MB ({end[5]:.0f} + {end[7]:.0f}) | {peak:.0f} MB | "
+            f"{rate:+.2f} ({rate_pss:+.2f}) MB/h | {at12:.0f} MB ({pss12:.0f} MB){how} |"
         )
         verdicts.append((phase, at12, peak))
     lines += [

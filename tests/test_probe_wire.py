@@ -273,7 +273,7 @@ def test_a_cached_body_reading_is_the_same_and_never_shared_mutably() -> None:
 
     from oncall_console.backends.base import BackendContext
     from oncall_console.backends.http import HttpBackend
-    from oncall_console.backends.http.health import _Fetch, _read_body, _read_small_body
+    from oncall_console.backends.http.judge import _Fetch, _read_body, _read_small_body
     from oncall_console.backends.http.options import HttpCheckParams
     from oncall_console.backends.http.probe import ProbeResponse
 

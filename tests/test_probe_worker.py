@@ -122,6 +122,36 @@ async def test_a_hung_endpoint_times_out_per_check(server: LocalServer) -> None:
         await e.stop()
 
 
+CONSOLE_ONLY = {"pydantic", "pydantic_core", "httpx", "httpcore", "anyio", "textual", "rich"}
+
+
+async def test_the_worker_imports_only_what_probing_needs(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Each worker is a fresh interpreter, and what it imports it holds all shift long:
+    # pydantic, httpx and the UI stay in the console (#14: 65 MB a worker at 10,000 checks).
+    from oncall_console.backends.http import pool
+
+    env = pool.worker_env
+    monkeypatch.setattr(pool, "worker_env", lambda: {**env(), "PYTHONPROFILEIMPORTTIME": "1"})
+    checks = {
+        "pair": {"url": server.url("/live"), "ready_url": server.url("/ready")},
+        "deps": {"url": server.url("/degraded")},
+    }
+    e = engine(checks, 1)
+    try:
+        await e.poll_once()
+        assert worker_pids(e)
+        deps = e.checks["deps"].last
+        assert deps is not None and deps.substatuses  # probed and judged in the worker
+    finally:
+        await e.stop()
+    lines = capfd.readouterr().err.splitlines()
+    imported = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:")}
+    assert "h11" in imported  # the worker's imports are the ones read here
+    assert sorted({name.split(".")[0] for name in imported} & CONSOLE_ONLY) == []
+
+
 PARENT = """
 import asyncio, sys
 from oncall_console.config import from_dict
@@ -208,3 +238,19 @@ def test_auto_starts_a_worker_from_1000_checks_and_one_more_per_5000_up_to_the_c
     ]  # fmt: skip
     monkeypatch.setattr(pool, "_cpus", lambda: 1)
     assert probes._worker_count(10_000) == 1
+
+
+def test_the_worker_s_plain_parameters_carry_every_check_parameter() -> None:
+    # a parameter added to HttpCheckParams and not to ProbeParams would be lost in the worker
+    from dataclasses import fields
+
+    from oncall_console.backends.http.judge import ProbeParams
+    from oncall_console.backends.http.options import HttpCheckParams
+
+    assert [f.name for f in fields(ProbeParams)] == list(HttpCheckParams.model_fields)
+    params = HttpCheckParams(url="http://h/x", ready_url="http://h/r", degraded_status=[429])
+    plain = ProbeParams.of(params)
+    assert plain.expect_status == (200, 204) and plain.degraded_status == (429,)
+    assert {f.name: getattr(plain, f.name) for f in fields(plain)} == {
+        k: tuple(v) if isinstance(v, list) else v for k, v in params.model_dump().items()
+    }

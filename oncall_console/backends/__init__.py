@@ -1,16 +1,18 @@
 """Backend plugins, discovered through the ``oncall_console.backends`` entry points.
 
 Listing the installed types imports none of them; only a type that config uses
-is imported, when it is used.
+is imported, when it is used. importlib.metadata too is imported when asked: the http
+probe worker imports this package and never lists plugins (~5 MB of RSS).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from oncall_console.backends.base import Backend
 
 GROUP = "oncall_console.backends"
@@ -32,6 +34,8 @@ class BrokenBackend(ImportError):
 @cache
 def available() -> dict[str, EntryPoint]:
     """Installed backend types by name, without importing any of them."""
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 

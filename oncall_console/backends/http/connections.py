@@ -8,6 +8,7 @@ NO_PROXY, ...) covers, read as httpx reads those variables.
 from __future__ import annotations
 
 import contextlib
+import os
 import ssl
 import sys
 import urllib.request
@@ -17,8 +18,9 @@ import httpx
 from pydantic import BaseModel
 
 from oncall_console.backends.base import Backend, BackendContext
+from oncall_console.backends.http.judge import SetupError
 from oncall_console.backends.http.options import HttpOptions
-from oncall_console.backends.http.probe import ProbeClient
+from oncall_console.backends.http.probe import ProbeClient, tls_context
 from oncall_console.secrets import SecretMissing, reference, resolve
 
 
@@ -34,10 +36,6 @@ def _remember_missing_sniffio() -> None:
 
 
 _remember_missing_sniffio()
-
-
-class SetupError(Exception):
-    """The client cannot be built (a bad ca_file): every probe says so."""
 
 
 class HttpConnections(Backend):
@@ -85,13 +83,27 @@ class HttpConnections(Backend):
         if self._tls is None:
             opts = self.options
             try:
-                if opts.verify_tls and opts.ca_file:
-                    self._tls = ssl.create_default_context(cafile=opts.ca_file)
-                else:  # httpx's own defaults: certifi, or SSL_CERT_FILE / SSL_CERT_DIR
-                    self._tls = httpx.create_ssl_context(verify=opts.verify_tls)
+                self._tls = tls_context(opts.verify_tls, *self._cas())
             except (OSError, ssl.SSLError) as exc:
                 raise SetupError(f"TLS: cannot load ca_file {opts.ca_file}: {exc}") from exc
         return self._tls
+
+    def _cas(self) -> tuple[str | None, str | None]:
+        """(cafile, capath) to verify with: ``ca_file``, else httpx's defaults:
+        SSL_CERT_FILE, SSL_CERT_DIR, certifi's bundle (the probe worker gets these)."""
+        if self.options.ca_file:
+            return self.options.ca_file, None
+        if os.environ.get("SSL_CERT_FILE"):
+            return os.environ["SSL_CERT_FILE"], None
+        if os.environ.get("SSL_CERT_DIR"):
+            return None, os.environ["SSL_CERT_DIR"]
+        import certifi  # httpx's own dependency
+
+        return certifi.where(), None
+
+    def _probe_headers(self) -> dict[str, str]:
+        opts = self.options
+        return {"User-Agent": opts.user_agent, "Accept": "*/*", **opts.headers}
 
     def _probe_client(self) -> ProbeClient:
         """The lean client that carries probes (built on first use, synchronously, so
@@ -100,7 +112,7 @@ class HttpConnections(Backend):
             opts = self.options
             self._probes = ProbeClient(
                 tls=self._tls_context(),
-                headers={"User-Agent": opts.user_agent, "Accept": "*/*", **opts.headers},
+                headers=self._probe_headers(),
                 max_connections=opts.max_connections,
                 max_body_bytes=opts.max_body_bytes,
             )

@@ -24,12 +24,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from oncall_console.backends.base import Backend
 from oncall_console.backends.http.connections import HttpConnections, SetupError
 from oncall_console.backends.http.frames import Frames
+from oncall_console.backends.http.judge import ProbeParams
+from oncall_console.backends.http.probe import Origin, origin_of
+from oncall_console.backends.http.worker import WorkerSetup
 from oncall_console.model import CheckResult, CheckSpec, Status, SubStatus
 
 AUTO_MIN_CHECKS = 1000
@@ -46,7 +50,7 @@ FLUSH_SECONDS = 0.002
 console's loops ask for a probe or two per loop tick, and each message costs a wake-up
 of the other process (~30 us of the sender's CPU)."""
 _ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
-_ENV_KEPT += ("SSL_CERT_FILE", "SSL_CERT_DIR")  # where httpx's TLS context finds its CAs
+"""(Where the CAs are, SSL_CERT_FILE or SSL_CERT_DIR included, comes in WorkerSetup.)"""
 _ROOT = str(Path(__file__).resolve().parents[3])
 """The folder holding this ``oncall_console``: the worker imports the same code."""
 
@@ -68,9 +72,9 @@ def worker_env() -> dict[str, str]:
 class ProbeWorker:
     """One worker process and its pipe."""
 
-    def __init__(self, name: str, options: dict[str, Any], token: str | None) -> None:
+    def __init__(self, name: str, setup: WorkerSetup, token: str | None) -> None:
         self.name = name
-        self.options = options
+        self.setup = setup
         self.token = token
         self.proc: subprocess.Popen[bytes] | None = None
         self.frames: Frames | None = None
@@ -110,7 +114,7 @@ class ProbeWorker:
         _, self.frames = await loop.create_unix_connection(
             lambda: Frames(self._on_message, self._lost), sock=mine
         )
-        self.frames.send(("setup", self.name, self.options, self.token, WORKER_CONCURRENCY))
+        self.frames.send(("setup", self.setup, self.token, WORKER_CONCURRENCY))
 
     def submit(self, specs: Sequence[tuple[int, CheckSpec]], deliver: Deliver) -> None:
         """Ask for these checks (``(i, spec)``: ``deliver(i, ...)`` gets each result); sent
@@ -141,7 +145,7 @@ class ProbeWorker:
         if self.frames is None:
             return
         if new:
-            self.frames.send(("specs", new))
+            self.frames.send(("specs", *_plain(new)))
         if batch:
             self.frames.send(("probe", batch))
 
@@ -221,6 +225,22 @@ class ProbeWorker:
         self._fail_all()
 
 
+def _plain(
+    specs: list[tuple[int, CheckSpec]],
+) -> tuple[list[tuple[int, CheckSpec]], dict[str, Origin]]:
+    """The checks as the worker takes them: parameters as plain data, and each URL's
+    origin parsed here (the worker imports neither pydantic nor httpx)."""
+    plain, origins = [], {}
+    for wid, spec in specs:
+        params = ProbeParams.of(spec.params)
+        plain.append((wid, replace(spec, params=params)))
+        for url in (params.url, params.ready_url):
+            if url is not None and url not in origins:
+                with contextlib.suppress(Exception):  # the worker says it is not a URL
+                    origins[url] = origin_of(url)
+    return plain, origins
+
+
 @functools.cache
 def _cpus() -> int:
     """Asked once: ``_worker_count`` runs for every scheduled probe."""
@@ -295,13 +315,25 @@ class BatchProbes(HttpConnections):
             self._workers = keep
             raise OSError("the probe worker cannot start here")
         while len(keep) < count:
-            w = ProbeWorker(self.name, self.options.model_dump(), self._token)
+            w = ProbeWorker(self.name, self._worker_setup(), self._token)
             w.clock = self.context.clock
             self._workers = keep  # a start that fails leaves only live ones behind
             await w.start()
             keep.append(w)
         self._workers = keep
         return keep
+
+    def _worker_setup(self) -> WorkerSetup:
+        opts = self.options
+        cafile, capath = self._cas()
+        return WorkerSetup(
+            headers=self._probe_headers(),
+            max_connections=opts.max_connections,
+            max_body_bytes=opts.max_body_bytes,
+            verify_tls=opts.verify_tls,
+            cafile=cafile,
+            capath=capath,
+        )
 
     @property
     def worker_pids(self) -> list[int]:

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import h11
-import httpx
 
 from oncall_console.backends.http import wire
 
@@ -52,7 +51,11 @@ class Origin:
 
 @lru_cache(maxsize=65_536)
 def origin_of(url: str) -> Origin:
-    """Where to connect and what to ask for (httpx's parser: the same URLs as config)."""
+    """Where to connect and what to ask for (httpx's parser: the same URLs as config).
+    Imported here, not above: the probe worker gets its origins from the console
+    (:class:`ProbeClient`'s ``origins``) and runs without httpx."""
+    import httpx
+
     u = httpx.URL(url)
     scheme = u.scheme
     if scheme not in ("http", "https") or not u.host:
@@ -64,6 +67,17 @@ def origin_of(url: str) -> Origin:
     if port != default:
         host_header += f":{port}"
     return Origin(scheme, raw_host, port, u.raw_path or b"/", host_header.encode("ascii"))
+
+
+def tls_context(verify: bool, cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """One context for every connection, as httpx builds it (``create_ssl_context``): the
+    default one on these CAs or, not verifying, one that checks nothing."""
+    if not verify:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 @dataclass(slots=True)
@@ -341,9 +355,13 @@ class ProbeClient:
         max_connections: int,
         max_body_bytes: int,
         fast_path: bool = True,
+        origins: Callable[[str], Origin] = origin_of,
     ) -> None:
         self._fast_path = fast_path
         """False: every exchange through h11 (the tests' reference)."""
+        self._origin_of = origins
+        """A URL's origin: parsed here, or (the probe worker) looked up in what the
+        console parsed."""
         self._tls = tls
         self._headers = _encode(headers)
         self._merged: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
@@ -362,7 +380,7 @@ class ProbeClient:
         """One exchange; OSError / ssl.SSLError / ProbeError when it fails."""
         if self._closed:
             raise ProbeError("the client is closed")
-        origin = origin_of(url)
+        origin = self._origin_of(url)
         extra = self._headers
         if headers:
             key = tuple(headers.items())

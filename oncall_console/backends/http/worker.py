@@ -4,15 +4,20 @@ At 10,000 checks one core is not enough for the probes and the console (a probe 
 ~0.1 ms of CPU in the console's process: the lean client, the judging, the poller's
 tasks and the event loop around them). The engine hands a big ``http`` backend's
 cycle to this process (``pool.py`` starts it and talks to it; ``[poller] workers``
-says when): it runs the SAME probe code (``health.py``, ``probe.py``, ``wire.py``) on
+says when): it runs the SAME probe code (``judge.py``, ``probe.py``, ``wire.py``) on
 its own event loop (uvloop when installed: its transports and timers are C), with a
 concurrency of its own, and sends results back as plain tuples, a batch every 2 ms.
+
+It imports only what probing needs: no pydantic, no httpx, no UI (a test checks). Each
+worker is a fresh interpreter that holds what it imported all shift; the console sends
+what it validated and parsed as plain data (:class:`WorkerSetup`, ``ProbeParams``, each
+URL's ``Origin``).
 
 The pipe is a socketpair whose end is passed as a file descriptor; every message is
 a 4-byte length and a pickle (both ends are this package, started by this package):
 
-- parent -> worker: ``("setup", name, options, token, limit)``, ``("specs", [(id,
-  CheckSpec), ...])``, ``("probe", [id, ...])``;
+- parent -> worker: ``("setup", WorkerSetup, token, limit)``, ``("specs", [(id,
+  CheckSpec with ProbeParams), ...], {url: Origin})``, ``("probe", [id, ...])``;
 - worker -> parent: ``("results", [(id, status, summary, latency_ms, details,
   substatuses, error) | (id, None, error), ...])``.
 
@@ -32,17 +37,88 @@ import gc
 import os
 import signal
 import socket
+import ssl
 import sys
+import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from oncall_console.backends.http.frames import Frames
+from oncall_console.backends.http.judge import CheckProbe, SetupError
+from oncall_console.backends.http.probe import Origin, ProbeClient, ProbeError, tls_context
+from oncall_console.errors import describe
 
 FLUSH_SECONDS = 0.002
 """Results wait this long to go back as one message (pool.py says why)."""
 
+
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """What the worker's client needs of the backend's validated options."""
+
+    headers: Mapping[str, str]
+    """Every probe's headers (User-Agent, Accept, the configured ones)."""
+    max_connections: int
+    """Probes in flight at once to one origin."""
+    max_body_bytes: int
+    verify_tls: bool
+    cafile: str | None
+    capath: str | None
+    """Where the CAs come from, as the console chose (connections.py)."""
+
+
 # --- the worker's side --------------------------------------------------------------------
+
+
+class _Probes(CheckProbe):
+    """judge.py's probing on the worker's own client, with the URLs the console parsed."""
+
+    def __init__(self, setup: WorkerSetup, token: str | None, limit: int) -> None:
+        self.setup = setup
+        self._token = token
+        self.limit = limit
+        self.origins: dict[str, Origin] = {}
+        self.client: ProbeClient | None = None
+        self.error: str | None = None
+
+    def _probe_client(self) -> ProbeClient:
+        if self.error is not None:
+            raise SetupError(self.error)
+        if self.client is None:
+            s = self.setup
+            try:
+                tls = tls_context(s.verify_tls, s.cafile, s.capath)
+            except (OSError, ssl.SSLError) as exc:
+                self.error = f"TLS: cannot load ca_file {s.cafile}: {exc}"
+                raise SetupError(self.error) from exc
+            # the client's slots are the worker's own concurrency; max_connections bounds
+            # each origin here (pump)
+            self.client = ProbeClient(
+                tls=tls,
+                headers=s.headers,
+                max_connections=self.limit,
+                max_body_bytes=s.max_body_bytes,
+                origins=self.origin,
+            )
+        return self.client
+
+    def origin(self, url: str) -> Origin:
+        found = self.origins.get(url)
+        if found is None:  # the console could not parse it (config validation did)
+            raise ProbeError(f"not an http(s) URL: {url}")
+        return found
+
+    def _now(self) -> float:
+        return time.time()  # days left on a certificate (each result is stamped by pool.py)
+
+    def _body_cap(self) -> int:
+        return self.setup.max_body_bytes
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
 
 
 class _Worker:
@@ -53,7 +129,7 @@ class _Worker:
     def __init__(self, frames_done: asyncio.Future[None]) -> None:
         self.frames: Frames | None = None
         self.done = frames_done
-        self.backend: Any = None
+        self.probes: _Probes | None = None
         self.specs: dict[int, Any] = {}
         self.origin_of: dict[int, tuple[str, str, int]] = {}
         self.queues: dict[tuple[str, str, int], deque[int]] = {}
@@ -76,32 +152,18 @@ class _Worker:
                 q.append(i)
             self.pump()
         elif kind == "specs":
-            from oncall_console.backends.http.probe import ProbeError, origin_of
-
+            assert self.probes is not None  # setup comes first
+            self.probes.origins.update(message[2])
             for i, spec in message[1]:
                 self.specs[i] = spec
-                try:
-                    o = origin_of(spec.params.url)
-                    self.origin_of[i] = (o.scheme, o.host, o.port)
-                except (ProbeError, ValueError, AttributeError, TypeError):
-                    self.origin_of[i] = ("", "", 0)  # probe() says what is wrong
+                o = self.probes.origins.get(spec.params.url)
+                self.origin_of[i] = (o.scheme, o.host, o.port) if o else ("", "", 0)
         elif kind == "setup":
             self.setup(*message[1:])
 
-    def setup(self, name: str, options: dict[str, Any], token: str | None, limit: int) -> None:
-        from oncall_console.backends.base import BackendContext
-        from oncall_console.backends.http.backend import HttpBackend
-        from oncall_console.backends.http.options import HttpOptions
-
-        opts = HttpOptions.model_validate(options)
-        context = BackendContext(executor=ThreadPoolExecutor(1, thread_name_prefix="probe-io"))
-        # the client's slots are the worker's own concurrency; max_connections bounds each
-        # origin here (pump)
-        client_opts = opts.model_copy(update={"max_connections": limit})
-        backend = HttpBackend(name, client_opts, context)
+    def setup(self, setup: WorkerSetup, token: str | None, limit: int) -> None:
         # the parent read the token (from its environment or file); nothing is read here
-        backend._token, backend._token_error, backend._token_read = token, None, True
-        self.backend = backend
+        self.probes = _Probes(setup, token, limit)
         # What a probe allocates (futures, a task's frames, responses, result tuples) is
         # freed by reference counting; the cyclic collector's young pass every 700
         # allocations was ~10-15 % of the worker's CPU at 10,000 checks. The set-up's
@@ -110,7 +172,7 @@ class _Worker:
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
         self.limit = limit
-        self.per_origin = opts.max_connections
+        self.per_origin = setup.max_connections
 
     def pump(self) -> None:
         """Start lanes while there is room: per origin up to ``per_origin``, in all up to
@@ -143,14 +205,13 @@ class _Worker:
             self.pump()  # room for another origin's queue
 
     async def probe(self, i: int) -> None:
-        from oncall_console.errors import describe
-
         spec = self.specs[i]
         out: tuple[Any, ...]
         try:
-            # no timeout of its own: each request of the probe has the check's (health.py);
+            # no timeout of its own: each request of the probe has the check's (judge.py);
             # the console's backstop is that timeout plus engine/batch.py's QUEUE_GRACE
-            r = await self.backend.probe(spec)
+            assert self.probes is not None
+            r = await self.probes.probe_with(spec, spec.params)
             subs = tuple((s.name, s.status.value, s.detail) for s in r.substatuses)
             out = (i, r.status.value, r.summary, r.latency_ms, r.details, subs, r.error)
         except Exception as exc:  # as the poller does: one clean line
@@ -182,9 +243,9 @@ async def _serve(fd: int) -> None:
     worker.frames = frames
     loop.add_signal_handler(signal.SIGTERM, lambda: worker.lost(None))
     await done  # the parent closed its end (or died): nothing more to do
-    if worker.backend is not None:
+    if worker.probes is not None:
         with contextlib.suppress(Exception):
-            await worker.backend.close()
+            await worker.probes.aclose()
 
 
 def die_with_parent(parent: int) -> None:
