@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,6 +14,8 @@ from oncall_console.cli.common import (
 )
 
 if TYPE_CHECKING:
+    import argparse
+
     from oncall_console.cli.firstpoll import Job
     from oncall_console.config import LoadedConfig
     from oncall_console.configfile import Sketch

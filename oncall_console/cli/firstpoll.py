@@ -139,8 +139,8 @@ class FirstPoll:
 # --- the earliest fork: before argparse and the CLI's imports --------------------------
 
 _early: dict[str, Any] = {}
-_RUN_VALUES = {"-c": "config", "--config": "config", "--theme": None}
-_DEMO_VALUES = {"--seed": "seed", "--speed": "speed", "--theme": None}
+_RUN_VALUES = {"-c": "config", "--config": "config", "--theme": "theme"}
+_DEMO_VALUES = {"--seed": "seed", "--speed": "speed", "--theme": "theme"}
 
 
 def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
@@ -158,6 +158,7 @@ def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
         word = words.pop(0)
         name, eq, value = word.partition("=")
         if word == "--read-only":
+            found["read_only"] = "yes"
             continue
         if name not in values or (name == "-c" and eq):
             return None
@@ -165,8 +166,7 @@ def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
             if not words or words[0].startswith("-"):
                 return None
             value = words.pop(0)
-        if values[name]:
-            found[values[name]] = value
+        found[values[name]] = value
     return command, found
 
 
