@@ -4,17 +4,13 @@ backend's models give, or nothing."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 from oncall_console.backends.http.options import HttpCheckParams, HttpOptions
 from oncall_console.backends.http.probe import origin_of
 from oncall_console.backends.http.sketch import lean_options, lean_params, plain_origin
 from tests.support.httpserver import serve
+from tests.support.sketchrun import sketch_in_fresh_process
 
 
 @pytest.mark.parametrize(
@@ -108,23 +104,8 @@ def test_the_first_poll_probes_plain_http_checks_without_pydantic_or_httpx(tmp_p
                 "down": {"backend": "web", "url": server.url("/500"), "timeout": 2},
             },
         }
-        code = textwrap.dedent(
-            f"""
-            import asyncio, json, sys
-            from oncall_console.engine.prefetch import read_sketch, sketch_results
-            found = []
-            groups, settings = read_sketch(json.loads({json.dumps(json.dumps(data))}))
-            asyncio.run(sketch_results(groups, settings, {str(tmp_path)!r}, found.append))
-            heavy = sorted(m for m in ("pydantic", "httpx", "textual") if m in sys.modules)
-            print(json.dumps({{"heavy": heavy,
-                               "found": sorted((e.spec.name, e.result.summary) for e in found)}}))
-            """
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-        )
-    report = json.loads(out.stdout)
-    assert report["heavy"] == []
-    assert [name for name, _ in report["found"]] == ["api", "down"]
-    summaries = dict(report["found"])
+        heavy, found = sketch_in_fresh_process(data, str(tmp_path))
+    assert heavy == []
+    assert sorted(e.spec.name for e in found) == ["api", "down"]
+    summaries = {e.spec.name: e.result.summary for e in found}
     assert summaries["api"].startswith("200") and "500" in summaries["down"]

@@ -295,7 +295,7 @@ def probe_sketch(
         import copy
 
         from oncall_console.configfile import apply_env
-        from oncall_console.engine.prefetch import OWN_PROCESS, preload, read_sketch
+        from oncall_console.engine.prefetch import OWN_PROCESS, PLAIN, preload, read_sketch
 
         data = copy.deepcopy(document())
         apply_env(data, os.environ if env is None else env)  # as the config does
@@ -303,10 +303,8 @@ def probe_sketch(
         batches = [[g for g in groups if g.kind not in OWN_PROCESS]]
         batches += [[g] for g in groups if g.kind in OWN_PROCESS]
         batches = [b for b in batches if b]
-        if len(batches) > 1:  # what every process needs, imported once before the forks
-            preload()
-        children = []
-        for batch in batches[1:]:
+
+        def fork(batch: list[Any]) -> int | None:
             with contextlib.suppress(OSError):
                 pid = os.fork()
                 if pid == 0:
@@ -319,14 +317,25 @@ def probe_sketch(
                         pass
                     finally:
                         os._exit(code)
-                children.append(pid)
+                return pid
+            return None
+
+        # A backend with a plain reading (prefetch.PLAIN) needs no pydantic: its process
+        # is forked before the preload, which the test stack's PostgreSQL row waited for.
+        others = batches[1:]
+        children = [fork(b) for b in others if b[0].kind in PLAIN]
+        full = [b for b in others if b[0].kind not in PLAIN]
+        if full:  # what every other process needs, imported once before their forks
+            preload()
+        children += [fork(b) for b in full]
         try:
             if batches:
                 _run_sketch(batches[0], settings, path, emit, groups[0])
         finally:
             for pid in children:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                if pid is not None:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
 
     return job
 

@@ -101,6 +101,12 @@ def lean_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+def plain_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """:func:`lean_options`, unless a proxy variable is set (probes may then go through
+    httpx: the full path decides)."""
+    return None if proxied() else lean_options(raw)
+
+
 def _plain_header(value: str) -> bool:
     return value.isascii() and value.isprintable() and value == value.strip()
 
