@@ -18,7 +18,7 @@ models before the first probe could start): :func:`read_sketch` takes from the T
 only what a probe needs (the backend's table, the check's), and each backend's own
 ``Options`` and ``CheckParams`` models validate those, as the full config does. What the
 sketch cannot read plainly is left out (that check is probed by the engine instead).
-Plain ``http`` and ``postgres`` backends and checks skip even those models (:data:`PLAIN`):
+Plain ``demo``, ``http`` and ``postgres`` backends and checks skip even those models (:data:`PLAIN`):
 each one's ``sketch`` module reads them into the dicts the models would dump and probes
 them with the backend's own probing code, no pydantic (nor, for http, httpx) imported:
 ~200 ms less before the first probe (http), ~100 ms (postgres).
@@ -217,6 +217,7 @@ def _validated(cls: type[Backend], table: dict[str, Any]) -> Any:
 
 
 PLAIN = {
+    "demo": "oncall_console.backends.demo.sketch",
     "http": "oncall_console.backends.http.sketch",
     "postgres": "oncall_console.backends.postgres.sketch",
 }
