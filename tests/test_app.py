@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 from rich.text import Text
+from textual.color import Color
 
 from oncall_console.model import CheckResult, Status
 from oncall_console.ui.screens.actions import ActionPicker, ConfirmAction
@@ -159,14 +161,19 @@ async def test_the_detail_view_shows_a_backends_table_as_plain_text():
         assert "SELECT [bold]pg_sleep[/](90)" in text and "\x1b" not in text
 
 
-async def test_a_theme_change_recolours_the_tables():
-    app = demo_app(at=90)
+@pytest.mark.parametrize("start", ["oncall-dark", "textual-dark"])
+async def test_a_theme_change_recolours_the_tables(start):
+    # textual-dark is Textual's own default: setting it at start-up changes nothing, so
+    # the first refresh the console sees is this change (ui/app.py refresh_css).
+    app = demo_app(at=90, theme=start)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         app.theme = "oncall-high-contrast"
         await pilot.pause()
         glyph = app.screen.query_one(HealthTable).get_cell("prediction-service", "st")
         assert glyph.style.color.name.lower() == app.theme_variables["status-down"].lower()
+        # and the stylesheet itself was applied again (its $background)
+        assert app.screen.styles.background == Color.parse(app.theme_variables["background"])
 
 
 async def test_declaring_an_incident_from_an_alert_with_i():

@@ -259,3 +259,52 @@ def test_the_console_refuses_a_keys_clash_too_rather_than_lose_a_key(tmp_path):
     out = run("run", "--config", str(path))  # no terminal: validated before anything runs
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"error: {path}:8:1: keys.quit: 'r' is already the key of 'refresh'" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["demo"],
+        ["run"],
+        ["-c", "a.toml"],
+        ["run", "-c", "a.toml", "--read-only", "--theme", "oncall-light"],
+        ["run", "--config=a.toml", "--theme=x", "--theme", "y"],
+        ["run", "--config="],
+        ["demo", "--seed", "3", "--speed=2.5", "--read-only"],
+        ["demo", "--seed=07", "--theme", "oncall-dark"],
+        ["demo", "--speed", "nan"],
+    ],
+)
+def test_plain_console_arguments_are_read_as_argparse_reads_them(argv):
+    """cli.main reads a plain run/demo argument list without argparse (issue #14: ~10 ms
+    of the first frame): it must give what argparse gives, attribute for attribute."""
+    from oncall_console.cli import build_parser, console_args
+
+    fast = console_args(list(argv))
+    words = argv if argv[:1] in (["run"], ["demo"]) else ["run", *argv]
+    expected = vars(build_parser().parse_args(words))
+    assert fast is not None
+    got = vars(fast)
+    if expected.get("speed") != expected.get("speed"):  # nan
+        assert got["speed"] != got["speed"]
+        got, expected = dict(got, speed=0), dict(expected, speed=0)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--seed", "x"],  # argparse's error message, exit 2
+        ["demo", "--seed"],
+        ["run", "--conf", "a.toml"],  # an abbreviation
+        ["status"],
+        ["--version"],
+        ["run", "-h"],
+        ["demo", "--seed", "-3"],
+    ],
+)
+def test_anything_else_goes_to_argparse(argv):
+    from oncall_console.cli import console_args
+
+    assert console_args(list(argv)) is None

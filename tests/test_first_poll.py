@@ -303,7 +303,10 @@ def test_a_config_the_schema_refuses_stops_located_though_the_sketch_probed(tmp_
     [
         ([], ("run", {})),
         (["-c", "a.toml"], ("run", {"config": "a.toml"})),
-        (["run", "--config=a.toml", "--read-only", "--theme", "x"], ("run", {"config": "a.toml"})),
+        (
+            ["run", "--config=a.toml", "--read-only", "--theme", "x"],
+            ("run", {"config": "a.toml", "read_only": "yes", "theme": "x"}),
+        ),
         (["demo", "--seed", "3", "--speed=2"], ("demo", {"seed": "3", "speed": "2"})),
         (["status", "-c", "a.toml"], None),  # not the console
         (["run", "--conf", "a.toml"], None),  # an abbreviation: argparse's to read

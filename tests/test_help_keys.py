@@ -143,6 +143,30 @@ async def test_the_reason_takes_the_free_width_of_a_wide_terminal():
         assert summary.get_render_width(table) + others >= table.scrollable_content_region.width - 2
 
 
+async def test_the_first_frame_at_80x24_is_drawn_with_the_columns_it_keeps(monkeypatch):
+    """Fitted only on Resize (delivered after the frame is drawn), the first frame at
+    80x24 showed the wide table, a latency column and the reason cut, and the next
+    frame the compact one."""
+    from textual.screen import Screen
+
+    from oncall_console.ui.widgets.health import HealthTable
+
+    drawn: list[bool] = []
+    draw = Screen._compositor_refresh
+
+    def first_draw(screen: Screen) -> None:
+        if not drawn and screen.query(HealthTable):
+            drawn.append(screen.query_one(HealthTable).compact)
+        draw(screen)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", first_draw)
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.dashboard.query_one(HealthTable).compact
+    assert drawn == [True]
+
+
 async def test_the_handoff_notes_take_every_key_survive_a_crash_and_saves_never_overwrite(
     tmp_path, monkeypatch
 ):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import os
 import sys
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from oncall_console import __version__
+
+if TYPE_CHECKING:
+    import argparse
+
 from oncall_console.cli.common import (
     EXIT_DEGRADED,
     EXIT_DOWN,
@@ -63,6 +67,8 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="oncall-console",
         description="The terminal console for the engineer on call.",
@@ -263,7 +269,35 @@ def main(argv: list[str] | None = None) -> int:
         close_early()
 
 
+def console_args(argv: list[str]) -> SimpleNamespace | None:
+    """What argparse gives for an argument list that plainly opens the console (``run``
+    or ``demo``, read as the first poll's fork reads them), without argparse: its import,
+    the parser of every command and ``serve``'s options were ~10 ms of the first frame
+    (issue #14). None for anything else; tests/test_cli.py compares the two."""
+    from oncall_console.cli.firstpoll import _early_args
+
+    parsed = _early_args(argv)
+    if parsed is None:
+        return None
+    command, found = parsed
+    common = {"read_only": "read_only" in found, "theme": found.get("theme")}
+    try:
+        if command == "demo":
+            seed, speed = int(found.get("seed", "7")), float(found.get("speed", "1.0"))
+            return SimpleNamespace(command=command, seed=seed, speed=speed, **common)
+    except ValueError:
+        return None  # argparse says what is wrong with it
+    return SimpleNamespace(command=command, config=found.get("config"), **common)
+
+
 def _main(argv: list[str]) -> int:
+    args: Any = console_args(argv)
+    if args is None:
+        args = _parse(argv)
+    return _run(args)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
     parser = build_parser()
     commands = {
         "run",
@@ -283,7 +317,10 @@ def _main(argv: list[str]) -> int:
     }
     if not any(a in commands for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv.insert(0, "run")  # plain `oncall-console [--config F]` opens the console
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def _run(args: Any) -> int:
     command = args.command
     where = {
         "run": "console.cmd_run",

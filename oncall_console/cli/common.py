@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,7 +53,11 @@ def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if value <= 0:
+        import argparse
+
         raise argparse.ArgumentTypeError("must be more than 0 seconds")
     return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,6 +14,8 @@ from oncall_console.cli.common import (
 )
 
 if TYPE_CHECKING:
+    import argparse
+
     from oncall_console.cli.firstpoll import Job
     from oncall_console.config import LoadedConfig
     from oncall_console.configfile import Sketch
@@ -74,11 +75,16 @@ def _open_console(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from oncall_console.cli.firstpoll import early_document
     from oncall_console.configfile import Sketch, discover, parse, read_text
 
     path = discover(args.config)
-    text = read_text(path)  # a missing file or bad TOML stops us before anything is drawn
-    data = parse(text, str(path))
+    early = early_document(str(path))  # read by the first poll's fork, before argparse
+    if early is not None:
+        text, data = early
+    else:
+        text = read_text(path)  # a missing file or bad TOML stops us before anything is drawn
+        data = parse(text, str(path))
     sketch = Sketch.of(data)
 
     def load() -> LoadedConfig:

@@ -139,8 +139,8 @@ class FirstPoll:
 # --- the earliest fork: before argparse and the CLI's imports --------------------------
 
 _early: dict[str, Any] = {}
-_RUN_VALUES = {"-c": "config", "--config": "config", "--theme": None}
-_DEMO_VALUES = {"--seed": "seed", "--speed": "speed", "--theme": None}
+_RUN_VALUES = {"-c": "config", "--config": "config", "--theme": "theme"}
+_DEMO_VALUES = {"--seed": "seed", "--speed": "speed", "--theme": "theme"}
 
 
 def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
@@ -158,6 +158,7 @@ def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
         word = words.pop(0)
         name, eq, value = word.partition("=")
         if word == "--read-only":
+            found["read_only"] = "yes"
             continue
         if name not in values or (name == "-c" and eq):
             return None
@@ -165,8 +166,7 @@ def _early_args(argv: list[str]) -> tuple[str, dict[str, str]] | None:
             if not words or words[0].startswith("-"):
                 return None
             value = words.pop(0)
-        if values[name]:
-            found[values[name]] = value
+        found[values[name]] = value
     return command, found
 
 
@@ -200,9 +200,11 @@ def _start_early(argv: list[str]) -> None:
 
         path = discover(found.get("config"))
         try:
-            data = parse(read_text(path), str(path))
+            text = read_text(path)
+            data = parse(text, str(path))
         except ConfigError:
             return  # the command says so, located
+        _early["document"] = (str(path), text, data)
         if Sketch.of(data).checks > FIRST_POLL_MAX:
             return
         key = ("run", str(path))
@@ -221,6 +223,14 @@ def take_early(*key: Any) -> FirstPoll | None:
         return found[1]
     found[1].close()
     return None
+
+
+def early_document(path: str) -> tuple[str, dict[str, Any]] | None:
+    """(text, TOML document) of ``path`` as :func:`start_early` read it, once: the
+    command validates the very text the child probes, and does not read and parse it
+    again (200 checks: ~10 ms before Textual's import)."""
+    found = _early.pop("document", None)
+    return (found[1], found[2]) if found is not None and found[0] == path else None
 
 
 def close_early() -> None:
@@ -285,7 +295,7 @@ def probe_sketch(
         import copy
 
         from oncall_console.configfile import apply_env
-        from oncall_console.engine.prefetch import OWN_PROCESS, preload, read_sketch
+        from oncall_console.engine.prefetch import OWN_PROCESS, PLAIN, preload, read_sketch
 
         data = copy.deepcopy(document())
         apply_env(data, os.environ if env is None else env)  # as the config does
@@ -293,10 +303,8 @@ def probe_sketch(
         batches = [[g for g in groups if g.kind not in OWN_PROCESS]]
         batches += [[g] for g in groups if g.kind in OWN_PROCESS]
         batches = [b for b in batches if b]
-        if len(batches) > 1:  # what every process needs, imported once before the forks
-            preload()
-        children = []
-        for batch in batches[1:]:
+
+        def fork(batch: list[Any]) -> int | None:
             with contextlib.suppress(OSError):
                 pid = os.fork()
                 if pid == 0:
@@ -309,14 +317,25 @@ def probe_sketch(
                         pass
                     finally:
                         os._exit(code)
-                children.append(pid)
+                return pid
+            return None
+
+        # A backend with a plain reading (prefetch.PLAIN) needs no pydantic: its process
+        # is forked before the preload, which the test stack's PostgreSQL row waited for.
+        others = batches[1:]
+        children = [fork(b) for b in others if b[0].kind in PLAIN]
+        full = [b for b in others if b[0].kind not in PLAIN]
+        if full:  # what every other process needs, imported once before their forks
+            preload()
+        children += [fork(b) for b in full]
         try:
             if batches:
                 _run_sketch(batches[0], settings, path, emit, groups[0])
         finally:
             for pid in children:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                if pid is not None:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
 
     return job
 

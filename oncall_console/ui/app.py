@@ -138,7 +138,21 @@ class OncallApp(App[None]):
         self._sync_pending = False
         self._first_sync_done = False
         self._loading = False
+        # Textual's watcher queues a parse of the whole stylesheet (see refresh_css); it
+        # runs only if the theme is not Textual's default already.
+        self._theme_parse_pending = wanted != self.theme
         self.theme = wanted
+
+    def refresh_css(self, animate: bool = True) -> None:
+        # The theme set in __init__ queues a refresh that re-parses the whole stylesheet
+        # before anything has been parsed or drawn (~6 ms of the first frame, issue #14);
+        # the first parse only needs the theme's variables. Later refreshes (a theme
+        # change, ctrl+t) re-parse as Textual does.
+        if self._theme_parse_pending:
+            self._theme_parse_pending = False
+            self.stylesheet.set_variables(self.get_css_variables())
+            return
+        super().refresh_css(animate)
 
     @property
     def oncall(self) -> OnCall:
@@ -187,6 +201,7 @@ class OncallApp(App[None]):
             self.dashboard.show_first(results)
 
     def on_ready(self, _event: events.Ready) -> None:
+        self._theme_parse_pending = False  # drawn: a theme change re-parses from now on
         # The CLI turns the collector off for start-up; freeze_heap turns it back on.
         # Whatever happens to start-up, it is on again within a few intervals.
         self.set_timer(FREEZE_AFTER * 4, gc.enable)

@@ -17,6 +17,7 @@ from oncall_console.backends.base import Backend, BackendContext, Capability, St
 from oncall_console.backends.demo import inspect as closer
 from oncall_console.backends.demo.silences import DemoSilences, SilenceError, silence_specs
 from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
+from oncall_console.backends.demo.sketch import probe_result
 from oncall_console.model import (
     ActionInvalid,
     ActionRequest,
@@ -34,7 +35,6 @@ from oncall_console.model import (
     Silence,
     SliReading,
     SliSpec,
-    Status,
 )
 
 HISTORY_POINTS = 60
@@ -118,21 +118,8 @@ class DemoBackend(Backend):
         return self._simulation
 
     async def probe(self, check: CheckSpec) -> CheckResult:
-        now = self.context.clock()
         target = getattr(check.params, "target", None) or check.name
-        try:
-            status, summary, ms, details, subs = self.simulation.check(target, now)
-        except SimulationError as exc:
-            return CheckResult(check.name, Status.UNKNOWN, str(exc), at=now, error=str(exc))
-        return CheckResult(
-            check=check.name,
-            status=status,
-            summary=summary,
-            latency_ms=ms,
-            at=now,
-            details=details,
-            substatuses=subs,
-        )
+        return probe_result(self.simulation, check, target, self.context.clock())
 
     async def query_sli(self, sli: SliSpec) -> list[SliReading]:
         now, sim = self.context.clock(), self.simulation

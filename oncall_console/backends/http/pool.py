@@ -84,6 +84,13 @@ class ProbeWorker:
         self._ids: dict[str, tuple[CheckSpec, int]] = {}
         self._next = 0
         self._waiting: dict[int, list[tuple[Deliver, int, CheckSpec, float]]] = {}
+        """Who waits for each check's next answer (asks before it is sent share it)."""
+        self._sent: set[int] = set()
+        """Checks whose probe has gone to the worker and not yet come back."""
+        self._again: dict[int, list[tuple[Deliver, int, CheckSpec, float]]] = {}
+        """Asks that came after the check's probe was sent: the answer to a request that
+        left before them is not theirs (an action's verification would read the state
+        from before the action), so the check is probed again once it is back."""
         self._batch: list[int] = []
         self._new: list[tuple[int, CheckSpec]] = []
         self._flush_soon = False
@@ -127,6 +134,9 @@ class ProbeWorker:
                 self._next += 1
                 self._new.append((known[1], spec))
             wid = known[1]
+            if wid in self._sent:
+                self._again.setdefault(wid, []).append((deliver, i, spec, now))
+                continue
             waiting = self._waiting.get(wid)
             if waiting is None:
                 waiting = self._waiting[wid] = []
@@ -134,7 +144,11 @@ class ProbeWorker:
             waiting.append((deliver, i, spec, now))
         if self.dead:
             self._fail_all()
-        elif not self._flush_soon:
+        else:
+            self._flush_later()
+
+    def _flush_later(self) -> None:
+        if not self._flush_soon:
             self._flush_soon = True
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush)
 
@@ -147,6 +161,7 @@ class ProbeWorker:
         if new:
             self.frames.send(("specs", *_plain(new)))
         if batch:
+            self._sent.update(batch)
             self.frames.send(("probe", batch))
 
     def _on_message(self, message: Any) -> None:
@@ -156,7 +171,9 @@ class ProbeWorker:
         clock = self.clock()
         waiting = self._waiting
         for item in message[1]:
+            self._sent.discard(item[0])
             who = waiting.pop(item[0], None)
+            self._ask_again(item[0])
             if not who:
                 continue
             spec = who[0][2]
@@ -179,6 +196,13 @@ class ProbeWorker:
             for deliver, i, _, _ in who:
                 deliver(i, result)
 
+    def _ask_again(self, wid: int) -> None:
+        again = self._again.pop(wid, None)
+        if again:
+            self._waiting[wid] = again
+            self._batch.append(wid)
+            self._flush_later()
+
     def _lost(self, exc: Exception | None) -> None:
         self.dead = True
         self.frames = None
@@ -197,6 +221,9 @@ class ProbeWorker:
         if self.proc is not None and (code := self.proc.poll()) is not None:
             how = f" (signal {-code})" if code < 0 else f" (exit code {code})"
         waiting, self._waiting = self._waiting, {}
+        for wid, who in self._again.items():
+            waiting.setdefault(wid, []).extend(who)
+        self._again, self._sent = {}, set()
         self._batch, self._new = [], []
         died = ProbeWorkerDied(f"probe worker died{how}")
         for who in waiting.values():

@@ -8,12 +8,14 @@ our own included: every one of them holds a slot), any long-running session
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oncall_console.backends.postgres.options import PostgresCheckParams
 from oncall_console.durations import format_age
 from oncall_console.model import DetailTable, Status
 from oncall_console.text import clean
+
+if TYPE_CHECKING:
+    from oncall_console.backends.postgres.options import PostgresCheckParams
 
 STATES = ("active", "idle", "idle in transaction", "idle in transaction (aborted)")
 LONG_ROWS = 50  # rows of the long-running table; the count covers them all

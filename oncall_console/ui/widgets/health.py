@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 from textual.coordinate import Coordinate
+from textual.geometry import Size
 from textual.widgets.data_table import ColumnKey
 
 from oncall_console.durations import format_age
@@ -78,6 +79,18 @@ class HealthTable(KeyedTable):
 
     def on_resize(self) -> None:
         self._fit_reason()
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual's layout pass sets each widget's size, then draws the frame, then
+        # delivers Resize: fitted only in on_resize, the first frame at 80x24 showed the
+        # wide table (a latency column, the reason cut to 're') and the next one the
+        # compact one. Fitted here, the frame is drawn with the columns it will keep.
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.is_mounted:
+            self._fit_reason()
+        return changed
 
     def _fit_reason(self) -> None:
         """The reason column takes what the others leave (it said 're' at 80x24). On a
