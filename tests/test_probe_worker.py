@@ -271,6 +271,30 @@ def test_auto_starts_a_worker_from_1000_checks_and_one_more_per_5000_up_to_the_c
     assert probes._worker_count(10_000) == 1
 
 
+async def test_a_scheduled_probe_of_one_check_keeps_the_workers_the_backend_needs(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto: the worker count follows the backend's checks, not a batch's. A one-check
+    probe (every scheduled probe, every re-probe) asked for one worker and stopped the
+    second one the first cycle had started."""
+    from oncall_console.backends.http import pool
+
+    monkeypatch.setattr(pool, "AUTO_MIN_CHECKS", 1)
+    monkeypatch.setattr(pool, "AUTO_CHECKS_PER_WORKER", 2)
+    monkeypatch.setattr(pool, "_cpus", lambda: 2)
+    e = engine({f"ok{i}": {"url": server.url("/healthy")} for i in range(4)}, 0)
+    e.backends["web"].context.workers = "auto"  # type: ignore[attr-defined]
+    try:
+        await e.poll_once()
+        started = worker_pids(e)
+        assert len(started) == 2
+        result = await e.reprobe("ok0")
+        assert result is not None and result.status.value == "ok"
+        assert worker_pids(e) == started
+    finally:
+        await e.stop()
+
+
 def test_the_worker_s_plain_parameters_carry_every_check_parameter() -> None:
     # a parameter added to HttpCheckParams and not to ProbeParams would be lost in the worker
     from dataclasses import fields

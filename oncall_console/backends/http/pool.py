@@ -295,6 +295,8 @@ class BatchProbes(HttpConnections):
     _workers: list[ProbeWorker] | None = None
     _starting: asyncio.Lock | None = None
     _workers_broken = False
+    _checks = 0
+    """The backend's checks, as the poller last said (``probes_in_batches``)."""
 
     def _worker_count(self, checks: int) -> int:
         wanted = self.context.workers
@@ -305,6 +307,7 @@ class BatchProbes(HttpConnections):
         return int(wanted)
 
     def probes_in_batches(self, checks: int) -> bool:
+        self._checks = checks  # the backend's, which the worker count follows
         if self._worker_count(checks) <= 0 or self._workers_broken:
             return False
         if not self._token_read or self._token_error:
@@ -317,7 +320,11 @@ class BatchProbes(HttpConnections):
 
     async def probe_batch(self, checks: Sequence[CheckSpec], deliver: Deliver) -> None:
         try:
-            workers = await self._running_workers(self._worker_count(len(checks)) or 1)
+            # As many workers as the backend's checks call for, not this batch's: a
+            # scheduled probe of one check stopped the second worker the first cycle
+            # started (and the next cycle started it again).
+            count = self._worker_count(max(self._checks, len(checks)))
+            workers = await self._running_workers(count or 1)
         except OSError:
             # no process to be had (limits, no memory): probed here, as without workers
             await Backend.probe_batch(self, checks, deliver)
