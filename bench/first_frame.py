@@ -55,10 +55,27 @@ NOTES = [
     "stops the console with the same located lines and exit code 2, after the terminal is "
     "restored. Also: config models no longer read their field docstrings at import "
     "(~8 ms), backend option models build their schema when first validated (~4 ms).",
-    "- Previous session: the first poll moved to a child process forked before Textual is imported (cli/firstpoll.py); first real result demo 3.09× -> 1.76×, 200 HTTP checks 4.11× -> 2.78×, test stack 5.55× -> 3.76×.",
-    "- This session (the *at ec41896* rows are the start of it): the fork comes before argparse (`cli.main` reads a plain `run`/`demo` argument list itself, ~55 ms after launch instead of ~100); the child reads a sketch of the TOML (`engine/prefetch.py`, each backend's own options and check models, no config schema) instead of the pydantic config (~160 ms); PostgreSQL, Redis and Kubernetes probe from processes of their own, so their client libraries' imports (~150 ms each) run side by side; each result carries a fingerprint of what it probed and the engine seeds only those the validated config agrees with; results that arrive before the dashboard is composed are in its first frame.",
-    "- Where the rest goes (a trace with timestamps in each process, load 2.4, ms after launch): test stack: fork 55, the PostgreSQL result sent 365, first frame 391, the row on screen 435; 200 HTTP checks: first frame 493, first row 615. The child spends ~150-230 ms of CPU before its first probe (Python and asyncio, the model, the backend's module and its options model) while the parent imports Textual on the other core; tmux and the 5 ms capture loop take their share. Still missing: under 1.5× of a ~200 ms bare app means a probe answered and painted ~100 ms after the first frame's own imports begin; that needs a first probe that imports next to nothing (no asyncio, no backend module) and a frame that can paint before Textual's whole import.",
-    "- The first frame is where it was within the noise of one run (1.52/1.58/1.47× -> 1.46/1.59/1.55×), with the child processes sharing the two cores with it.",
+    "- Earlier sessions: the first poll moved to a child process forked before Textual is "
+    "imported (cli/firstpoll.py), then before argparse; the child read a sketch of the TOML "
+    "through each backend's own models; postgres, redis and kubernetes probed from processes "
+    "of their own; results that came before the dashboard was composed are in its first "
+    "frame. At ec41896 -> 346c21e: first real result demo 1.99× -> 1.73×, 200 HTTP checks "
+    "2.69× -> 2.30×, test stack 3.98× -> 2.48×.",
+    "- This session (the *at 346c21e* rows are its start). Where the time went (a timeline "
+    "of marks in each process and cProfile of the parent up to Textual's Ready): the child "
+    "spent 250 ms of imports (pydantic, httpx, the backend's models) before a 5 ms HTTP "
+    "probe, ~220 ms (pydantic, then psycopg) before the PostgreSQL one and ~250 ms before "
+    "reading the demo's in-process simulation; the parent spent ~35-55 ms before Textual's "
+    "import (argparse and its 14 commands, the TOML parsed twice) and parsed its whole "
+    "stylesheet twice (the theme set in `__init__`).",
+    "- Fixed: plain `demo`, `http` and `postgres` configs are read and probed by each "
+    "backend's `sketch.py` without pydantic (or httpx), into the dicts the models would dump "
+    "(the fingerprint the engine checks; tests keep them equal), with the backends' own "
+    "probing code; a postgres process is forked before the pydantic preload the others "
+    "share. Child's first result (loaded machine): HTTP 255 -> 115 ms, demo ~320 -> ~100 ms "
+    "after its job started. The parent reads a plain `run`/`demo` argument list without "
+    "argparse (~10 ms), parses the TOML once (~4-8 ms on 200 checks), skips the stylesheet's "
+    "re-parse (~6 ms) and imports the actions' and inspections' models after the frame.",
 ]
 HELLO = "textual hello-world"
 STACK = "oncall-console, test stack"
