@@ -341,3 +341,32 @@ async def test_past_sort_always_rows_the_worst_first_order_moves_once_a_second(m
         assert table.worst() == "prediction-service"  # not looked for again yet
         table.sync(states, now, app.theme_variables, full=True)
         assert table.worst() == "redis"
+
+
+async def test_rows_of_equal_status_stand_as_configured_whatever_order_results_came_in():
+    """Worst first, then as configured: rows that came as their results did (the
+    changed checks first; with probe workers, in any order) are put back in the
+    config's order by the next full sync. At 10,000 checks svc-3099 stood above
+    svc-0000."""
+    from oncall_console.ui.widgets.health import HealthTable
+
+    app = demo_app(at=10)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.dashboard.query_one(HealthTable)
+        states = list(app.engine.checks.values())
+        now = app.clock()
+        table.clear()
+        table._cells.clear()
+        table._order.clear()
+        table._versions.clear()
+        table._name_cells.clear()
+        table._states.clear()
+        table.sync(
+            list(reversed(states)), now, app.theme_variables, full=False, changed=reversed(states)
+        )
+        table.sync(states, now, app.theme_variables, full=True)
+        shown = [row.key.value for row in table.ordered_rows]
+        configured = {s.spec.name: i for i, s in enumerate(states)}
+        ranks = {s.spec.name: -s.status(now).rank for s in states}
+        assert shown == sorted(shown, key=lambda n: (ranks[n], configured[n]))

@@ -49,9 +49,10 @@ class HealthTable(KeyedTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._cells: dict[str, tuple[object, ...]] = {}
         self._versions: dict[str, int] = {}  # check -> CheckState.version drawn
-        self._arrived = 0
+        self._arrived = 1 << 40  # rows not yet placed by a full sync stand after the rest
         self._order: dict[str, int] = {}
-        """Each check's place in the order they came in (ties keep it). A dict, not a
+        """Each check's place among equals: as configured once a full sync has seen it
+        (until then, in the order it came). A dict, not a
         list: ``name in list`` on every row of every sync was quadratic, ~50 million
         comparisons a second with 10,000 checks (the console could not answer keys)."""
         self._query = ""
@@ -208,10 +209,16 @@ class HealthTable(KeyedTable):
         moved = False
         versions = self._versions
         cells = self._cells
-        for state in todo:
+        order = self._order
+        for index, state in enumerate(todo):
             name = state.spec.name
             if full or changed is None:
                 seen.add(name)
+                # Rows come as their results do; among equals they stand as configured
+                # (the engine's order), which the full sync gives.
+                if order.get(name, index) != index:
+                    moved = True
+                order[name] = index
             old = cells.get(name)
             if old is None:  # a new row: a few hundred a sync, the rest a moment later
                 if added >= ADD_PER_SYNC or name in self._pending:
@@ -276,7 +283,7 @@ class HealthTable(KeyedTable):
         old: tuple[object, ...] | None,
     ) -> bool:
         """One check's row made current; True when the order may have changed."""
-        if name not in self._order:
+        if name not in self._order:  # until a full sync says where it is configured
             self._order[name] = self._arrived = self._arrived + 1
         self._states[name] = state
         last = state.last
