@@ -126,8 +126,13 @@ def measure(
     # Not from the repo root: ``-m`` puts the cwd first on sys.path, ahead of PYTHONPATH,
     # and --before would measure the working tree twice.
     with PtyApp(argv, env=env, cwd=str(config.parent)) as app:
-        app.wait_text(warm.decode(), timeout=90)
-        time.sleep(1.0)
+        warmed = app.wait_text(warm.decode(), timeout=90)
+        # Steady state: the first configured rows are drawn with their results. While
+        # 10,000 rows get their first result the unanswered ones sort above the answered
+        # (unknown is worse than OK), so the two rows the cursor keys move between were
+        # not yet the top two and every key counted as lost.
+        app.wait_frame(lambda d: rows[1].encode() in d, after=warmed.end, timeout=90)
+        time.sleep(2.0)
         spy = None
         if profile is not None:
             spy = subprocess.Popen(
