@@ -8,7 +8,6 @@ NO_PROXY, ...) covers, read as httpx reads those variables.
 from __future__ import annotations
 
 import contextlib
-import os
 import ssl
 import sys
 import urllib.request
@@ -20,7 +19,12 @@ from pydantic import BaseModel
 from oncall_console.backends.base import Backend, BackendContext
 from oncall_console.backends.http.judge import SetupError
 from oncall_console.backends.http.options import HttpOptions
-from oncall_console.backends.http.probe import ProbeClient, tls_context
+from oncall_console.backends.http.probe import (
+    ProbeClient,
+    default_cas,
+    probe_headers,
+    tls_context,
+)
 from oncall_console.secrets import SecretMissing, reference, resolve
 
 
@@ -93,17 +97,10 @@ class HttpConnections(Backend):
         SSL_CERT_FILE, SSL_CERT_DIR, certifi's bundle (the probe worker gets these)."""
         if self.options.ca_file:
             return self.options.ca_file, None
-        if os.environ.get("SSL_CERT_FILE"):
-            return os.environ["SSL_CERT_FILE"], None
-        if os.environ.get("SSL_CERT_DIR"):
-            return None, os.environ["SSL_CERT_DIR"]
-        import certifi  # httpx's own dependency
-
-        return certifi.where(), None
+        return default_cas()
 
     def _probe_headers(self) -> dict[str, str]:
-        opts = self.options
-        return {"User-Agent": opts.user_agent, "Accept": "*/*", **opts.headers}
+        return probe_headers(self.options.user_agent, self.options.headers)
 
     def _probe_client(self) -> ProbeClient:
         """The lean client that carries probes (built on first use, synchronously, so

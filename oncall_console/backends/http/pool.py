@@ -373,16 +373,7 @@ class BatchProbes(HttpConnections):
         return keep
 
     def _worker_setup(self) -> WorkerSetup:
-        opts = self.options
-        cafile, capath = self._cas()
-        return WorkerSetup(
-            headers=self._probe_headers(),
-            max_connections=opts.max_connections,
-            max_body_bytes=opts.max_body_bytes,
-            verify_tls=opts.verify_tls,
-            cafile=cafile,
-            capath=capath,
-        )
+        return WorkerSetup.of(self.options, self._cas())
 
     @property
     def worker_pids(self) -> list[int]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -67,6 +68,23 @@ def origin_of(url: str) -> Origin:
     if port != default:
         host_header += f":{port}"
     return Origin(scheme, raw_host, port, u.raw_path or b"/", host_header.encode("ascii"))
+
+
+def default_cas() -> tuple[str | None, str | None]:
+    """(cafile, capath) without a ``ca_file``, as httpx chooses them: SSL_CERT_FILE,
+    SSL_CERT_DIR, certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return os.environ["SSL_CERT_FILE"], None
+    if os.environ.get("SSL_CERT_DIR"):
+        return None, os.environ["SSL_CERT_DIR"]
+    import certifi  # httpx's own dependency
+
+    return certifi.where(), None
+
+
+def probe_headers(user_agent: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Every probe's headers: the User-Agent, Accept, the configured ones."""
+    return {"User-Agent": user_agent, "Accept": "*/*", **headers}
 
 
 def tls_context(verify: bool, cafile: str | None, capath: str | None) -> ssl.SSLContext:

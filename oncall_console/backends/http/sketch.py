@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from oncall_console.backends.http.judge import ProbeParams
-from oncall_console.backends.http.probe import Origin
+from oncall_console.backends.http.probe import Origin, default_cas
 
 OPTION_DEFAULTS: dict[str, Any] = {
     "verify_tls": True,
@@ -129,30 +129,13 @@ def lean_params(raw: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def setup_of(options: Mapping[str, Any]) -> Any:
-    """The probe worker's setup for lean ``options`` (as ``BatchProbes._worker_setup``
-    builds it from the validated ones: no ca_file here, so the default CAs)."""
+    """The probe worker's setup for lean ``options``, as the console's backend builds it
+    from the validated ones (no ca_file here: the default CAs)."""
+    from types import SimpleNamespace
+
     from oncall_console.backends.http.worker import WorkerSetup
 
-    cafile, capath = _default_cas()
-    return WorkerSetup(
-        headers={"User-Agent": options["user_agent"], "Accept": "*/*"},
-        max_connections=options["max_connections"],
-        max_body_bytes=options["max_body_bytes"],
-        verify_tls=options["verify_tls"],
-        cafile=cafile,
-        capath=capath,
-    )
-
-
-def _default_cas() -> tuple[str | None, str | None]:
-    # as HttpConnections._cas without a ca_file
-    if os.environ.get("SSL_CERT_FILE"):
-        return os.environ["SSL_CERT_FILE"], None
-    if os.environ.get("SSL_CERT_DIR"):
-        return None, os.environ["SSL_CERT_DIR"]
-    import certifi
-
-    return certifi.where(), None
+    return WorkerSetup.of(SimpleNamespace(**options), default_cas())
 
 
 async def probe_plain(

@@ -47,7 +47,13 @@ from typing import Any
 
 from oncall_console.backends.http.frames import Frames
 from oncall_console.backends.http.judge import CheckProbe, SetupError
-from oncall_console.backends.http.probe import Origin, ProbeClient, ProbeError, tls_context
+from oncall_console.backends.http.probe import (
+    Origin,
+    ProbeClient,
+    ProbeError,
+    probe_headers,
+    tls_context,
+)
 from oncall_console.errors import describe
 
 FLUSH_SECONDS = 0.002
@@ -67,6 +73,19 @@ class WorkerSetup:
     cafile: str | None
     capath: str | None
     """Where the CAs come from, as the console chose (connections.py)."""
+
+    @classmethod
+    def of(cls, options: Any, cas: tuple[str | None, str | None]) -> WorkerSetup:
+        """From the backend's options, read by attribute (the validated model, or the
+        first poll's plain reading), and the CAs chosen for them."""
+        return cls(
+            headers=probe_headers(options.user_agent, options.headers),
+            max_connections=options.max_connections,
+            max_body_bytes=options.max_body_bytes,
+            verify_tls=options.verify_tls,
+            cafile=cas[0],
+            capath=cas[1],
+        )
 
 
 # --- the worker's side --------------------------------------------------------------------
