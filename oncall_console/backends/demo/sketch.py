@@ -13,11 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
+from oncall_console.backends.shared.plain import number
 from oncall_console.model import CheckResult, CheckSpec, Status
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if type(value) in (int, float) else None
 
 
 def lean_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -26,9 +23,9 @@ def lean_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     for key, value in raw.items():
         if key == "seed" and type(value) is int:
             out[key] = value
-        elif key == "speed" and (n := _number(value)) is not None and n > 0:
+        elif key == "speed" and (n := number(value)) is not None and n > 0:
             out[key] = n
-        elif key == "start" and (value is None or _number(value) is not None):
+        elif key == "start" and (value is None or number(value) is not None):
             out[key] = None if value is None else float(value)
         else:
             return None

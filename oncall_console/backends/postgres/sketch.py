@@ -23,6 +23,7 @@ from typing import Any
 
 from oncall_console import secrets
 from oncall_console.backends.postgres.probe import PostgresProbe
+from oncall_console.backends.shared.plain import number
 
 OPTION_DEFAULTS: dict[str, Any] = {
     "dsn": "",
@@ -44,10 +45,6 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "database": None,
 }
 """``PostgresCheckParams().model_dump()``, in its field order."""
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if type(value) in (int, float) else None
 
 
 def _int(value: Any, low: int, high: int) -> int | None:
@@ -76,7 +73,7 @@ def lean_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
         elif key == "pool_size":
             read = _int(value, 2, 20)
         elif key == "connect_timeout":
-            n = _number(value)
+            n = number(value)
             read = n if n is not None and 0 < n <= 300 else None
         elif key == "statement_timeout_ms":
             read = _int(value, 10, 3_600_000)
@@ -104,7 +101,7 @@ def lean_params(raw: Mapping[str, Any]) -> dict[str, Any] | None:
                 return None
             out[key] = value
             continue
-        n = _number(value)
+        n = number(value)
         if n is None:
             return None
         share = key in ("pool_warning", "pool_critical")
