@@ -78,16 +78,14 @@ class HealthTable(KeyedTable):
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    def on_resize(self) -> None:
-        self._fit_reason()
-
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
     ) -> bool:
         # Textual's layout pass sets each widget's size, then draws the frame, then
-        # delivers Resize: fitted only in on_resize, the first frame at 80x24 showed the
-        # wide table (a latency column, the reason cut to 're') and the next one the
-        # compact one. Fitted here, the frame is drawn with the columns it will keep.
+        # delivers Resize: fitted on Resize, the first frame at 80x24 showed the wide
+        # table (a latency column, the reason cut to 're') and the next one the compact
+        # one. Fitted here (and only here: every Resize follows such a change), the
+        # frame is drawn with the columns it will keep.
         changed = super()._size_updated(size, virtual_size, container_size, layout)
         if changed and self.is_mounted:
             self._fit_reason()
