@@ -115,9 +115,8 @@ def lean_params(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def plain_options(raw: Mapping[str, Any]) -> dict[str, Any] | None:
-    """:func:`lean_options`, where this process can use them (always, for postgres)."""
-    return lean_options(raw)
+plain_options = lean_options
+"""What the first poll reads (for postgres, whatever the environment: the lean reading)."""
 
 
 class _Plain(PostgresProbe):
