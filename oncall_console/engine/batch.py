@@ -36,8 +36,10 @@ async def probe_batch(
     clock: Callable[[], float],
     on_result: Callable[[CheckResult], None],
     on_change: Callable[[], None],
+    done: Callable[[int], None] = lambda _i: None,
 ) -> None:
-    """Probe ``states`` through ``backend.probe_batch``; return when each has a result."""
+    """Probe ``states`` through ``backend.probe_batch``; return when each has a result.
+    ``done(i)`` is called as ``states[i]``'s result is recorded (the schedule's cue)."""
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
     secrets = backend.secrets()
@@ -49,6 +51,7 @@ async def probe_batch(
         if state is None:
             return  # timed out already, or delivered twice
         record(state, outcome, started, secrets, clock, on_result, on_change)
+        done(i)
         if not pending and not all_done.done():
             all_done.set_result(None)
 

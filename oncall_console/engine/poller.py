@@ -1,11 +1,13 @@
 """The asyncio poller: every check on its own interval, never overlapping itself.
 
-Each check, SLI and feed gets one task that probes, records, then sleeps until its
-next slot, so a slow probe delays only its own next poll. Slots are spread over the
-interval (each loop has its own phase), so 1,000 checks at 5 s are 200 probes a
-second rather than 1,000 at once every 5 s, which kept the event loop busy for a
-second and keys waited behind it (issue #6, benchmark 3). A semaphore bounds how
-many probes are in flight across everything.
+Each check polls, records, then waits for its next slot, so a slow probe delays only
+its own next poll. Slots are spread over the interval (each check, SLI and feed has its
+own phase), so 1,000 checks at 5 s are 200 probes a second rather than 1,000 at once
+every 5 s, which kept the event loop busy for a second and keys waited behind it (issue
+#6, benchmark 3). The checks' slots are kept by one schedule (engine/schedule.py: one
+task, not one per check); each SLI and feed has a loop of its own. A semaphore bounds
+how many probes are in flight across everything but batched backends, which bound
+their own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TypeVar
 
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.batch import probe_batch, probe_one
+from oncall_console.engine.schedule import Schedule
 from oncall_console.engine.state import CheckState, FeedState, SliState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
@@ -47,7 +50,9 @@ class Poller:
         self.on_change = on_change
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: dict[str, _Wake] = {}
+        self._wake: dict[str, _Wake] = {}  # the SLIs' and feeds' loops
+        self._schedule: Schedule | None = None  # the checks'
+        self._probing: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.cycles = 0
         self.gate: Callable[[], bool] = lambda: True
@@ -155,33 +160,88 @@ class Poller:
 
     def start(self) -> None:
         self._stopping = False
+        states = list(self.checks.values())
         loops: list[tuple[str, Callable[[], Awaitable[object]], float]] = [
-            *(
-                (f"check:{k}", partial(self._scheduled_probe, s), s.spec.interval)
-                for k, s in self.checks.items()
-            ),
             *(
                 (f"sli:{k}", partial(self.poll_sli, s), s.spec.interval)
                 for k, s in self.slis.items()
             ),
             *((f"feed:{k}", partial(self.poll_feed, f), f.interval) for k, f in self.feeds.items()),
         ]
+        schedule = self._schedule = Schedule(
+            [s.spec.name for s in states],
+            [s.spec.interval for s in states],
+            partial(self._launch, states),
+        )
         epoch = time.monotonic()
         now = self.clock()
-        for i, (key, once, interval) in enumerate(loops):
+        total = len(states) + len(loops)
+        for i, state in enumerate(states):
             # A check seeded by the first poll (engine/prefetch.py) has a fresh result:
             # its first probe here waits out the interval, so a start probes once.
-            state = self.checks.get(key[6:]) if key.startswith("check:") else None
+            interval = state.spec.interval
             first = 0.0
-            if state is not None and state.last is not None:
+            if state.last is not None:
                 first = min(interval, max(0.0, interval - (now - state.last.at)))
-            self._spawn(key, once, interval, epoch + interval * i / len(loops), first)
+            schedule.plan(i, epoch + interval * i / total, first)
+        self._tasks.append(asyncio.create_task(schedule.run(), name="poll checks"))
+        for j, (key, once, interval) in enumerate(loops, start=len(states)):
+            self._spawn(key, once, interval, epoch + interval * j / total)
 
-    async def _scheduled_probe(self, state: CheckState) -> None:
-        name = state.spec.name
-        if self.gate() or name in self._forced:
-            self._forced.discard(name)
-            await self.probe_check(state)
+    def _launch(self, states: list[CheckState], due: list[int]) -> None:
+        """Probe the checks ``due`` now (the schedule's indexes into ``states``): those
+        of a batched backend as one batch, the others each on its own; each is
+        rescheduled as its poll ends. A check the gate holds back (another console
+        probes it) skips this slot."""
+        schedule = self._schedule
+        groups: dict[str, list[int]] = {}
+        for i in due:
+            spec = states[i].spec
+            if self.gate() or spec.name in self._forced:
+                self._forced.discard(spec.name)
+                groups.setdefault(spec.backend, []).append(i)
+            else:
+                schedule.done(i)
+        for name, indexes in groups.items():
+            task = asyncio.create_task(
+                self._probe_due(self.backends[name], states, indexes, schedule),
+                name=f"poll {name} ({len(indexes)})",
+            )
+            self._probing.add(task)
+            task.add_done_callback(self._probing.discard)
+
+    async def _probe_due(
+        self, backend: Backend, states: list[CheckState], due: list[int], schedule: Schedule
+    ) -> None:
+        ended: set[int] = set()
+
+        def end(i: int) -> None:
+            ended.add(i)
+            schedule.done(i)
+
+        try:
+            if self._batched(backend):
+                group = [states[i] for i in due]
+
+                def ended_k(k: int) -> None:  # group[k] is states[due[k]]
+                    end(due[k])
+
+                await probe_batch(
+                    backend, group, self.clock, self.on_result, self.on_change, ended_k
+                )
+            else:
+
+                async def one(i: int) -> None:
+                    try:
+                        await self.probe_check(states[i])
+                    finally:
+                        end(i)
+
+                await asyncio.gather(*(one(i) for i in due))
+        finally:
+            for i in due:  # whatever went wrong above, no check stops polling
+                if i not in ended:
+                    schedule.done(i)
 
     def _spawn(
         self,
@@ -212,15 +272,18 @@ class Poller:
         self._tasks.append(asyncio.create_task(loop(), name=f"poll {key}"))
 
     def wake_all(self) -> None:
-        """Poll everything now (each loop still never overlaps itself)."""
+        """Poll everything now (each check still never overlaps itself)."""
         self._forced.update(self.checks)
+        if self._schedule is not None:
+            self._schedule.wake_all()
         for ev in self._wake.values():
             ev.set()
 
     def wake_check(self, name: str) -> None:
-        if ev := self._wake.get(f"check:{name}"):
-            self._forced.add(name)
-            ev.set()
+        """Poll this check now, unless its poll is out (as ``wake_all``)."""
+        if self._schedule is not None and name in self.checks:
+            self._forced.add(name)  # through the gate, now or (in flight) at its next slot
+            self._schedule.wake(name)
 
     async def stop(self) -> None:
         """Cancel every loop and wait until they have all ended."""
@@ -229,7 +292,10 @@ class Poller:
         # returned, so quitting hung). Each loop also checks _stopping; stragglers are
         # cancelled again.
         self._stopping = True
-        pending: set[asyncio.Task[None]] = set(self._tasks)
+        if self._schedule is not None:
+            self._schedule.stopped = True
+            self._schedule = None
+        pending: set[asyncio.Task[None]] = {*self._tasks, *self._probing}
         self._tasks.clear()
         while pending:
             for t in pending:
