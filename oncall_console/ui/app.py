@@ -46,9 +46,9 @@ FIRST_POLL_WAIT = 0.5
 """Seconds after the first frame the config's validation waits, at most, for the first
 poll's child to finish (its results are painted meanwhile)."""
 FREEZE_AFTER = 3.0
+"""Seconds after start-up (first results painted) when the start-up heap is frozen."""
 GC_THRESHOLDS = (50_000, 20, 100)
 """The cyclic collector's thresholds once the start-up heap is frozen (see freeze_heap)."""
-"""Seconds after start-up (first results painted) when the start-up heap is frozen."""
 
 
 class OncallApp(App[None]):
