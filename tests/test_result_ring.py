@@ -100,3 +100,28 @@ def test_the_detail_view_lists_the_last_twelve_results_newest_first():
     recent = text.split("recent results", 1)[1]
     shown = [w for w in recent.split() if w.startswith("result-")]
     assert shown == [f"result-{k:02d}" for k in range(29, 17, -1)]
+
+
+def test_a_ring_of_ever_changing_texts_keeps_only_the_texts_of_its_slots():
+    # Each slot names its text by a byte (two from 256 slots); a text no slot names any
+    # more is dropped and its number used again, or a check whose summary changes on
+    # every probe (a connection count) would keep every text of the shift.
+    for size in (1, 3, 256, 300):
+        ring = new_check_state(spec(), size).history
+        made = [
+            CheckResult("api", Status.OK, f"{k} connections", float(k), at=NOW + k)
+            for k in range(size * 3 + 1)
+        ]
+        for r in made:
+            ring.append(r)
+        assert list(ring) == made[-size:]
+        assert sum(t is not None for t in ring._texts) == size
+        assert len(ring._texts) <= size + 1
+
+
+def test_a_steady_check_keeps_one_text_however_long_the_shift():
+    ring = new_check_state(spec(), 120).history
+    for k in range(1000):
+        ring.append(probe("api", k))
+    assert [t is not None for t in ring._texts] == [True]
+    assert ring[-1] == probe("api", 999) and ring[0] == probe("api", 880)
