@@ -37,8 +37,9 @@ async def test_a_partial_sync_looks_only_at_checks_with_a_new_result() -> None:
     app = TableApp()
     async with app.run_test() as pilot:
         table = app.query_one(HealthTable)
-        looked = table.sync(states, NOW, app.theme_variables)
-        assert len(looked) == 50 and table.row_count == 50
+        table.sync(states, NOW, app.theme_variables)
+        await pilot.pause()  # the rows past the first screen come once it is painted
+        assert table.row_count == 50
         # A new result for one check: only it is looked at, and its row changes.
         states[7].record(
             CheckResult(check="svc-7", status=Status.DOWN, summary="503 x", at=NOW + 1)
@@ -207,6 +208,7 @@ async def test_a_filter_that_hides_most_rows_builds_the_table_again_in_order() -
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.query_one(HealthTable)
         table.sync(states, NOW, app.theme_variables)
+        await pilot.pause()  # the rows past the first screen come once it is painted
         table.move_cursor(row=table.get_row_index("svc-010"))
         calls: list[str] = []
         table.remove_row = calls.append  # type: ignore[method-assign]  # one by one: not used
@@ -235,7 +237,7 @@ async def test_a_large_start_adds_rows_in_batches() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.query_one(HealthTable)
         table.sync(states, NOW, app.theme_variables)
-        assert table.row_count == ADD_PER_SYNC
+        assert table.row_count == 24  # a screenful before the first paint, then batches
         await pilot.press("down")
         assert table.cursor_row == 1
         for _ in range(50):
@@ -264,3 +266,23 @@ async def test_the_cursor_stays_on_the_worst_row_until_the_engineer_moves_it() -
         states[20].record(CheckResult(check="svc-20", status=Status.DOWN, summary="x", at=NOW))
         table.sync(states, NOW, app.theme_variables)
         assert table.selected_key == "svc-00"
+
+
+async def test_the_first_frame_composes_a_screenful_worst_first_and_the_rest_follow() -> None:
+    """200 rows composed before the first paint held the first result back ~25 ms
+    (#14, point 1). The first frame gets the rows a screen shows, chosen as the sort
+    places them, so nothing moves when the rest come right after it."""
+    states = [state(f"svc-{i:03d}") for i in range(200)]
+    states[150].record(CheckResult(check="svc-150", status=Status.DOWN, summary="x", at=NOW))
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW, app.theme_variables)
+        first = [r.key.value for r in table.ordered_rows]
+        assert first == ["svc-150", *(f"svc-{i:03d}" for i in range(23))]
+        for _ in range(50):
+            if table.row_count == 200:
+                break
+            await pilot.pause(0.02)
+        settled = [r.key.value for r in table.ordered_rows]
+        assert len(settled) == 200 and settled[:24] == first
