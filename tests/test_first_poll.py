@@ -353,3 +353,28 @@ async def test_first_results_that_came_before_the_frame_are_in_it():
     finally:  # the app quits with the config still loading; the worker is let go
         go.set()
         poll.close()
+
+
+def test_once_the_first_rows_process_is_forked_the_rest_yields(tmp_path, monkeypatch):
+    """The first poll's preload (pydantic) ran at full priority beside the console's
+    Textual import, though the first row's process (PostgreSQL) was already forked."""
+    from oncall_console.cli import firstpoll
+    from oncall_console.engine import prefetch
+
+    seen = tmp_path / "niceness"
+    monkeypatch.setattr(prefetch, "preload", lambda: seen.write_text(str(os.nice(0))))
+    document = {
+        "backends": {
+            "pg": {"type": "postgres", "dsn": "postgresql://127.0.0.1:9/x?connect_timeout=1"},
+            "cache": {"type": "redis", "url": "redis://127.0.0.1:9/0"},
+        },
+        "checks": {"db": {"backend": "pg"}, "kv": {"backend": "cache"}},
+    }
+    poll = firstpoll.FirstPoll.start(firstpoll.probe_sketch(lambda: document, tmp_path / "c.toml"))
+    assert poll is not None
+    try:
+        _until("the preload", seen.exists)
+        _until("its niceness written", lambda: seen.read_text() != "")
+        assert int(seen.read_text()) >= firstpoll.LATER_NICE > os.nice(0)
+    finally:
+        poll.close()
