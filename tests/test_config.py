@@ -214,3 +214,10 @@ def test_an_interval_given_is_the_interval_used():
     text = '[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "http://x/"\n'
     loaded = loads(text + 'interval = "250ms"\n', env={})
     assert loaded.checks[0].interval == 0.25
+
+
+def test_the_loaded_config_keeps_specs_not_the_raw_check_and_sli_models():
+    # 10,000 checks kept ~9.5 MB of CheckConfig models nothing read after loading (#14).
+    loaded = load(ROOT / "config.example.toml", env={})
+    assert loaded.checks and loaded.slis
+    assert loaded.config.checks == {} and loaded.config.slis == {}
