@@ -167,3 +167,8 @@ def test_a_steady_check_keeps_half_its_times_in_the_ring_table_over_a_long_shift
     assert [bits(r.at) for r in ring] == [bits(r.at) for r in made[-120:]]
     assert list(ring) == made[-120:]
     assert sys.getsizeof(ring._buf) < 120 * 15 + 100  # 14 bytes a result, not 18
+
+
+def test_a_check_state_has_slots_not_a_dict():
+    # One per check, 10,000 of them: a __dict__ each was ~50 bytes more (#14, point 3).
+    assert not hasattr(new_check_state(spec(), 3), "__dict__")
