@@ -172,3 +172,13 @@ def test_a_steady_check_keeps_half_its_times_in_the_ring_table_over_a_long_shift
 def test_a_check_state_has_slots_not_a_dict():
     # One per check, 10,000 of them: a __dict__ each was ~50 bytes more (#14, point 3).
     assert not hasattr(new_check_state(spec(), 3), "__dict__")
+
+
+def test_a_steady_check_keeps_one_result_object_its_last():
+    # The run's text is its newest result, the one CheckState.last holds: not a second
+    # object (its floats included) per check beside it (~150 bytes, #14 point 3).
+    state = new_check_state(spec(), 120)
+    for k in range(300):
+        state.record(probe("api", k))
+    assert state.history._texts == [state.last] and state.history._texts[0] is state.last
+    assert state.history[0] == probe("api", 180)

@@ -6,7 +6,8 @@ alone (#14, point 3: RSS <= 250 MB). Here a result is one record in the ring's o
 bytearray: 4 bytes of time, 8 of latency, 1 of status and one byte (two from 256
 results) naming which of the ring's texts it carries: the results that carry text
 (summary, details, dependencies, error, tables) are kept once each, a run of results
-whose text does not change sharing one, so a steady check keeps one object, not 120.
+whose text does not change sharing one, so a steady check keeps one object, not 120:
+the newest of the run (the check's ``last``, so not one more beside it).
 (An 8-byte reference per result was 7.8 MB more at 10,000 checks.)
 
 Times are kept exactly, in halves: a time's low 32 bits in its record, its high 32 bits
@@ -88,7 +89,9 @@ class ResultRing:
         i, record, buf = self._next, self._record, self._buf
         texts, uses = self._texts, self._uses
         k = record.unpack_from(buf, (i - 1) % self.maxlen * record.size)[3] if self._len else -1
-        if k < 0 or not same_text(texts[k], result):  # type: ignore[arg-type]
+        if k >= 0 and same_text(texts[k], result):  # type: ignore[arg-type]
+            texts[k] = result  # the newest of the run stands for it: CheckState.last is it
+        else:
             k = texts.index(None) if None in texts else len(texts)
             if k == len(texts):
                 texts.append(result)
