@@ -53,8 +53,8 @@ async def test_a_partial_sync_looks_only_at_checks_with_a_new_result() -> None:
         await pilot.pause()
 
 
-async def test_rows_share_their_equal_glyph_latency_and_age_cells() -> None:
-    # 10,000 rows kept three Text objects each (~290 bytes) that were equal across
+async def test_rows_share_their_equal_glyph_latency_age_and_reason_cells() -> None:
+    # 10,000 rows kept four Text objects each (~290 bytes) that were equal across
     # rows (#14, point 3); each row still shows its own values.
     states = [state(f"svc-{i}") for i in range(20)]
     app = TableApp()
@@ -62,7 +62,7 @@ async def test_rows_share_their_equal_glyph_latency_and_age_cells() -> None:
         table = app.query_one(HealthTable)
         table.sync(states, NOW + 3, app.theme_variables)
         rows = [table.get_row(s.spec.name) for s in states]
-        for col in (0, 2, 3):
+        for col in (0, 2, 3, 4):
             assert len({id(row[col]) for row in rows}) == 1, col
         assert len({id(row[1]) for row in rows}) == 20  # the sort knows rows by these
         states[7].record(
@@ -72,6 +72,7 @@ async def test_rows_share_their_equal_glyph_latency_and_age_cells() -> None:
         down, ok = table.get_row("svc-7"), table.get_row("svc-8")
         assert down[0] is not ok[0] and str(down[0]) == Status.DOWN.glyph
         assert (str(down[2]), str(ok[2])) == ("9ms", "4ms") and str(ok[0]) == Status.OK.glyph
+        assert (str(down[4]), str(ok[4])) == ("x", "200 OK")
         await pilot.pause()
 
 

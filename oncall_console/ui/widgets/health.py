@@ -72,11 +72,11 @@ class HealthTable(KeyedTable):
         self._chosen = False  # the engineer moved the cursor: it follows its check
         self._placing = False
         self._name_cells: dict[str, Text] = {}
-        self._texts: dict[tuple[object, ...], Text] = {}
-        """Cells equal across rows (glyph, latency, age) as one Text each, not one a row
-        (a Text is ~290 bytes: 10,000 rows kept ~30,000 equal ones, #14 point 3). The
-        table only draws a cell's Text; nothing changes one once made."""
         """Each row's name cell, the object the table holds (the sort knows rows by it)."""
+        self._texts: dict[tuple[object, ...], Text] = {}
+        """Cells equal across rows (glyph, latency, age, reason) as one Text each, not one a
+        row (a Text is ~290 bytes: 10,000 rows kept ~40,000 equal ones, #14 point 3). The
+        table only draws a cell's Text; nothing changes one once made."""
         self._now = 0.0
         self.compact = False
 
@@ -434,12 +434,17 @@ class HealthTable(KeyedTable):
         status, label, lat, age, summary = facts
         style = status_style(variables, status)  # type: ignore[arg-type]
         texts = {} if texts is None else texts
+        marked = style if status.rank >= 1 else ""  # type: ignore[attr-defined]
         return (
             _shared(texts, ("glyph", status, style), lambda: status_glyph(status, variables)),  # type: ignore[arg-type]
             plain(label, 40),
             _right(texts, str(lat)),
             _right(texts, str(age)),
-            Text(plain(summary, 120).plain, style=style if status.rank >= 1 else "", no_wrap=True),  # type: ignore[attr-defined]
+            _shared(
+                texts,
+                ("reason", str(summary), marked),
+                lambda: Text(plain(summary, 120).plain, style=marked, no_wrap=True),
+            ),
         )
 
 
