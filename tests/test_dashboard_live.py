@@ -65,6 +65,8 @@ async def test_rows_share_their_equal_glyph_latency_age_and_reason_cells() -> No
         for col in (0, 2, 3, 4):
             assert len({id(row[col]) for row in rows}) == 1, col
         assert len({id(row[1]) for row in rows}) == 20  # the sort knows rows by these
+        facts = [table._cells[s.spec.name] for s in states]
+        assert len({id(f[2]) for f in facts}) == len({id(f[3]) for f in facts}) == 1
         states[7].record(
             CheckResult(check="svc-7", status=Status.DOWN, summary="x", latency_ms=9, at=NOW + 3)
         )
