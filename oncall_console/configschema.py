@@ -340,6 +340,8 @@ class LoadedConfig:
     backend_options: dict[str, tuple[str, BaseModel]] = field(default_factory=dict)
     """Backend name -> (type, its validated options)."""
     checks: list[CheckSpec] = field(default_factory=list)
+    """The checks, validated. ``config.checks`` and ``config.slis`` are emptied once these
+    are built (their models are not kept: ~950 bytes a check)."""
     slis: list[SliSpec] = field(default_factory=list)
 
     @property

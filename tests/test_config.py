@@ -214,3 +214,25 @@ def test_an_interval_given_is_the_interval_used():
     text = '[backends.web]\ntype = "http"\n[checks.api]\nbackend = "web"\nurl = "http://x/"\n'
     loaded = loads(text + 'interval = "250ms"\n', env={})
     assert loaded.checks[0].interval == 0.25
+
+
+def test_the_loaded_config_keeps_specs_not_the_raw_check_and_sli_models():
+    # 10,000 checks kept ~9.5 MB of CheckConfig models nothing read after loading (#14).
+    loaded = load(ROOT / "config.example.toml", env={})
+    assert loaded.checks and loaded.slis
+    assert loaded.config.checks == {} and loaded.config.slis == {}
+
+
+def test_checks_params_share_equal_field_sets_and_lists_and_stay_apart_when_copied():
+    # 10,000 HTTP checks each kept its own set of fields given and default lists (#14).
+    text = '[backends.web]\ntype = "http"\n'
+    for name in ("a", "b", "c"):
+        text += f'[checks.{name}]\nbackend = "web"\nurl = "http://x/{name}"\n'
+    loaded = loads(text + "expect_status = [200]\n", env={})
+    a, b, c = (spec.params for spec in loaded.checks)
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__ == {"url"}
+    assert a.expect_status is b.expect_status == [200, 204]
+    assert c.expect_status == [200] and c.model_fields_set == {"url", "expect_status"}
+    copied = a.model_copy(update={"method": "HEAD"})
+    assert copied.model_fields_set == {"url", "method"} and b.model_fields_set == {"url"}
+    assert a == type(a).model_validate({"url": "http://x/a"})

@@ -54,6 +54,31 @@ async def test_a_partial_sync_looks_only_at_checks_with_a_new_result() -> None:
         await pilot.pause()
 
 
+async def test_rows_share_their_equal_glyph_latency_age_and_reason_cells() -> None:
+    # 10,000 rows kept four Text objects each (~290 bytes) that were equal across
+    # rows (#14, point 3); each row still shows its own values.
+    states = [state(f"svc-{i}") for i in range(20)]
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(HealthTable)
+        table.sync(states, NOW + 3, app.theme_variables)
+        rows = [table.get_row(s.spec.name) for s in states]
+        for col in (0, 2, 3, 4):
+            assert len({id(row[col]) for row in rows}) == 1, col
+        assert len({id(row[1]) for row in rows}) == 20  # the sort knows rows by these
+        facts = [table._cells[s.spec.name] for s in states]
+        assert len({id(f[2]) for f in facts}) == len({id(f[3]) for f in facts}) == 1
+        states[7].record(
+            CheckResult(check="svc-7", status=Status.DOWN, summary="x", latency_ms=9, at=NOW + 3)
+        )
+        table.sync(states, NOW + 4, app.theme_variables)
+        down, ok = table.get_row("svc-7"), table.get_row("svc-8")
+        assert down[0] is not ok[0] and str(down[0]) == Status.DOWN.glyph
+        assert (str(down[2]), str(ok[2])) == ("9ms", "4ms") and str(ok[0]) == Status.OK.glyph
+        assert (str(down[4]), str(ok[4])) == ("x", "200 OK")
+        await pilot.pause()
+
+
 async def test_the_header_gets_worse_at_once_and_better_on_the_full_sync() -> None:
     from oncall_console.ui.widgets.header import ConsoleHeader
     from tests.support.demoapp import demo_app, settle

@@ -4,8 +4,12 @@ recorded, in the fields its readers use: the detail view's recent results)."""
 from __future__ import annotations
 
 import gc
+import random
+import struct
+import sys
 import tracemalloc
 from collections import deque
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,3 +129,56 @@ def test_a_steady_check_keeps_one_text_however_long_the_shift():
         ring.append(probe("api", k))
     assert [t is not None for t in ring._texts] == [True]
     assert ring[-1] == probe("api", 999) and ring[0] == probe("api", 880)
+
+
+def bits(x: float) -> bytes:
+    """The double's bits, but for the sign of a zero (== does not tell -0.0 from 0.0, and
+    the ring gives back the result it kept when the one asked for is equal to it)."""
+    return struct.pack("<d", x + 0.0)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(
+    st.lists(st.floats(allow_nan=False) | st.sampled_from([0.0, NOW, NOW + 1e-6]), max_size=80),
+    st.integers(min_value=1, max_value=40),
+)
+def test_every_time_comes_back_to_the_bit_however_far_apart_the_times(times, size):
+    # A ring keeps a time's high half once in a table of 16 (then whole times): any
+    # doubles, past 16 far-apart ones in one ring too, come back bit for bit.
+    ring = new_check_state(spec(), size).history
+    made = [CheckResult("api", Status.OK, "200 OK", 5.0, at=t) for t in times]
+    for r in made:
+        ring.append(r)
+    assert [bits(r.at) for r in ring] == [bits(r.at) for r in made[-size:]]
+    assert list(ring) == made[-size:]
+
+
+def test_a_steady_check_keeps_half_its_times_in_the_ring_table_over_a_long_shift():
+    # Probed every 15 s for 12 hours, with jitter: the ring's 120 times span 30 minutes,
+    # two or three high halves (1,024 s each), so the ring never falls back to 8-byte times.
+    rnd = random.Random(14)
+    ring = new_check_state(spec(), 120).history
+    made = [probe("api", 0)]
+    for k in range(12 * 240):
+        r = replace(probe("api", k), at=NOW + 15 * k + rnd.random(), latency_ms=rnd.random())
+        made.append(r)
+        ring.append(r)
+    assert ring._highs is not None and len(ring._highs) <= 2 * 3
+    assert [bits(r.at) for r in ring] == [bits(r.at) for r in made[-120:]]
+    assert list(ring) == made[-120:]
+    assert sys.getsizeof(ring._buf) < 120 * 15 + 100  # 14 bytes a result, not 18
+
+
+def test_a_check_state_has_slots_not_a_dict():
+    # One per check, 10,000 of them: a __dict__ each was ~50 bytes more (#14, point 3).
+    assert not hasattr(new_check_state(spec(), 3), "__dict__")
+
+
+def test_a_steady_check_keeps_one_result_object_its_last():
+    # The run's text is its newest result, the one CheckState.last holds: not a second
+    # object (its floats included) per check beside it (~150 bytes, #14 point 3).
+    state = new_check_state(spec(), 120)
+    for k in range(300):
+        state.record(probe("api", k))
+    assert state.history._texts == [state.last] and state.history._texts[0] is state.last
+    assert state.history[0] == probe("api", 180)

@@ -19,7 +19,7 @@ from oncall_console.model import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckState:
     """One check: its recent results (a ring buffer) and when it was last good.
 
