@@ -76,6 +76,13 @@ NOTES = [
     "after its job started. The parent reads a plain `run`/`demo` argument list without "
     "argparse (~10 ms), parses the TOML once (~4-8 ms on 200 checks), skips the stylesheet's "
     "re-parse (~6 ms) and imports the actions' and inspections' models after the frame.",
+    "- The fourth #14 session (before = 868fa4a in the table above): until the first frame "
+    "is painted the health table takes only a screenful of rows, chosen as its sort places "
+    "them (its sync before the paint: 200 rows 9.7 -> 2.3 ms); the first poll's own process "
+    "yields (nice 19) once the first row's process is forked, before its pydantic preload, "
+    "and so does every process that probes no backend of the first check (was 5). Still "
+    "over 1.5x: 200 checks by 0.01x (3 ms: the TOML parse of 200 checks is 3.4 ms, the "
+    "unpickling of their 200 first results 2.8 ms), the test stack by 0.07x.",
 ]
 HELLO = "textual hello-world"
 STACK = "oncall-console, test stack"

@@ -96,6 +96,23 @@ FIXED = [
     "back at load 2.5-4.3 (`--budget 120 --checks 10000 --phases http+ui`, then `http`, "
     "`--no-write`): with the app 286 MB (console 221 + worker 65) -> 264 MB (220 + 44; "
     "without the poller change), engine + http 238 MB (173 + 66) -> 207 MB (165 + 42).",
+    "- Fixed, the fourth #14 session: the checks share one schedule instead of a task "
+    "each (`engine/schedule.py`); DataTable's render caches hold three screens of rows, "
+    "not 1,000 rows and 10,000 cells (they filled for minutes: the creep under the app); "
+    "the history rings are packed records (a time's low half, with a table of high "
+    "halves) naming their text by a byte, a run of equal texts kept as the check's last "
+    "result; the raw `[checks]` / `[slis]` models are let go after validation and the "
+    "params share equal field sets and lists; the health table's equal cells are one "
+    "Text. Before (868fa4a) -> after, this command (`--budget 240 --checks 10000 --phases "
+    "http,http+ui`), the before run 37 min earlier (RSS does not follow the load; it was "
+    "~3 then, ~1.5 after): engine + http 246 MB (170 + 76 in 2 workers) -> 182 MB (104 + "
+    "78); with the app 303 MB (227 + 76) -> 207 MB (129 + 78); PSS with the app 272 -> "
+    "177 MB.",
+    "- The table's 12 h figure with the app comes from 0.6 simulated hours, whose last "
+    "half rose 1.5 MB. A longer run right after (`--budget 600 --checks 10000 --phases "
+    "http+ui --no-write --alloc`): 207 MB (129 + 78) at 1.23 h, slope +1.13 MB/h over its "
+    "last half, **219 MB at 12 h** (225 MB along the whole slope); the console's RSS "
+    "128.4 MB at 0.4 h, 129.0 MB at 1.09 h, Python's blocks flat at ~55.7 MB.",
 ]
 TITLES = {
     "http": "engine + http backend (loopback, 5 ms)",
