@@ -13,7 +13,6 @@ their own.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -21,7 +20,7 @@ from typing import TypeVar
 
 from oncall_console.backends.base import Backend, Capability
 from oncall_console.engine.batch import probe_batch, probe_one
-from oncall_console.engine.schedule import Schedule
+from oncall_console.engine.schedule import Schedule, Wake, next_slot
 from oncall_console.engine.state import CheckState, FeedState, SliState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
@@ -50,7 +49,7 @@ class Poller:
         self.on_change = on_change
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: dict[str, _Wake] = {}  # the SLIs' and feeds' loops
+        self._wake: dict[str, Wake] = {}  # the SLIs' and feeds' loops
         self._schedule: Schedule | None = None  # the checks'
         self._probing: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -252,9 +251,8 @@ class Poller:
         first: float = 0.0,
     ) -> None:
         """Poll now (or after ``first`` seconds, unless woken), then at ``phase + k *
-        interval``: the next slot at least half an interval after the last poll started
-        (so a wake-up does not poll twice)."""
-        wake = self._wake[key] = _Wake()
+        interval`` (``next_slot``, as the checks' schedule)."""
+        wake = self._wake[key] = Wake()
 
         async def loop() -> None:
             if first > 0:
@@ -262,9 +260,7 @@ class Poller:
             while not self._stopping:
                 started = time.monotonic()
                 await once()
-                now = time.monotonic()
-                slots = math.ceil((started + interval / 2 - phase) / interval)
-                rest = max(phase + slots * interval, now) - now
+                rest = next_slot(started, interval, phase) - time.monotonic()
                 wake.clear()
                 if rest > 0:
                     await wake.sleep(rest)
@@ -305,44 +301,3 @@ class Poller:
     @property
     def running(self) -> bool:
         return bool(self._tasks)
-
-
-class _Wake:
-    """A loop's wake-up: set by ``r`` (or a re-probe), slept on between polls.
-
-    One loop sleeps on it at a time, so a future and a timer do, as asyncio.sleep does.
-    An asyncio.Event (its deque alone is 760 bytes) under asyncio.timeout took 2,880
-    bytes a sleeping loop, its task included, this 1,470 (tracemalloc, 10,000 loops): 14
-    MB less at 10,000 checks. (Never wait_for: on Python 3.11 it wraps the wait in a task
-    of its own, a tenth of the console's CPU at 10,000 checks.)"""
-
-    __slots__ = ("_set", "_waiter")
-
-    def __init__(self) -> None:
-        self._set = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def set(self) -> None:
-        self._set = True
-        _done(self._waiter)
-
-    def clear(self) -> None:
-        self._set = False
-
-    async def sleep(self, seconds: float) -> None:
-        """Until set (or already set) or ``seconds`` have passed."""
-        if self._set:
-            return
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(seconds, _done, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-
-def _done(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
