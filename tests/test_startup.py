@@ -17,8 +17,10 @@ from oncall_console.configfile import Sketch
 from oncall_console.ui.app import OncallApp
 from oncall_console.ui.screens.actions import ActionPicker
 from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
+from oncall_console.ui.widgets.watchbar import WatchBar
 from tests.support.demoapp import EPOCH, FixedClock
 
 SIZE = (120, 40)
@@ -80,6 +82,43 @@ async def test_the_frame_is_painted_while_the_config_loads_then_the_dashboard_go
         await pilot.press("a")
         await pilot.pause()
         assert isinstance(app.screen, ActionPicker)
+
+
+async def test_the_hidden_widgets_come_after_the_first_frame_and_work_once_live(monkeypatch):
+    """The two filter lines and the verification bar are not in the first frame (issue
+    #14: their styles and mounting were ~10 ms of it); they are mounted right after it,
+    before the engine arrives, and / filters the Health panel as ever."""
+    composed: list[int] = []
+    on_mount = Dashboard.on_mount
+
+    def counting(self):
+        composed.append(len(self.query(AlertFilter)) + len(self.query(WatchBar)))
+        on_mount(self)
+
+    monkeypatch.setattr(Dashboard, "on_mount", counting)
+    go, load = held_demo()
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert composed == [0]  # the first frame's widgets, as composed
+        await wait_for(
+            pilot,
+            lambda: len(screen.query(AlertFilter)) == 2 and len(screen.query(WatchBar)) == 1,
+            "the hidden widgets mounted after the frame",
+        )
+        box = screen.query_one("#health-filter", AlertFilter)
+        assert box.parent is screen.query_one("#health-panel") and not box.display
+        go.set()
+        await wait_for(pilot, lambda: app.ready, "the engine was built")
+        table = screen.query_one(HealthTable)
+        await wait_for(pilot, lambda: table.row_count == 11, "rows")
+        await pilot.press("1", "/", "r", "e", "d", "i", "s")
+        await wait_for(pilot, lambda: table.row_count < 11, "the filter narrowed the rows")
+        assert box.value == "redis" and box.display
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 11, "escape cleared the filter")
+        assert not box.display and screen.focused is table
+        assert len(screen.query(AlertFilter)) == 2  # mounted once
 
 
 async def test_a_refused_config_ends_the_app_with_its_located_error():

@@ -16,14 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
-from oncall_console.ui.screens.alert_keys import AlertPanelKeys
-from oncall_console.ui.widgets.alert_filter import AlertFilter
+from oncall_console.ui.screens.panel_filters import PanelFilters
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 from oncall_console.ui.widgets.health import HealthTable
@@ -46,7 +45,7 @@ def _starting(count: int, what: str) -> str:
     return f"starting {count} {what}{'' if count == 1 else 's'}…"
 
 
-class Dashboard(AlertPanelKeys):
+class Dashboard(PanelFilters):
     BINDINGS = [
         HELP,  # first: the footer is cut from the right at 80 columns
         Binding(
@@ -184,18 +183,16 @@ class Dashboard(AlertPanelKeys):
         self._first_early: list[Any] | None = []  # results before on_mount; None after
 
     def compose(self) -> ComposeResult:
+        # With an engine everything is composed now; from a sketch the widgets the first
+        # frame does not show wait until it is painted (see _mount_deferred).
+        now = self._oncall is not None
         yield ConsoleHeader(id="header")
         with Horizontal(id="top"):
             with Vertical(id="health-panel", classes="panel") as health:
                 health.border_title = "Health"
-                table = HealthTable(id="health")
-                yield AlertFilter(
-                    on_change=self._health_filtered,
-                    placeholder="filter checks: name or reason (esc clears)",
-                    back_to="#health",
-                    id="health-filter",
-                )
-                yield table
+                if now:
+                    yield self._health_filter()
+                yield HealthTable(id="health")
             with VerticalScroll(id="slis", classes="panel", can_focus=True) as slis:
                 slis.border_title = "SLIs"
                 if self._oncall is not None:
@@ -204,13 +201,11 @@ class Dashboard(AlertPanelKeys):
             alerts.border_title = ALERTS_TITLE
             alerts.border_subtitle = "z silence · Z silences"
             table = AlertsTable(counted=self._alerts_counted, id="alerts")
-            yield AlertFilter(
-                on_change=lambda text: table.set_filter(text, self.app.clock()),
-                back_to="#alerts",
-                id="alerts-filter",
-            )
+            if now:
+                yield self._alerts_filter(table)
             yield table
-        yield WatchBar()
+        if now:
+            yield WatchBar()
         yield Footer()
 
     @staticmethod
@@ -247,10 +242,12 @@ class Dashboard(AlertPanelKeys):
         self.sync()
         early, self._first_early = self._first_early or [], None
         self.show_first(early)  # results that came before the frame are in it
+        self.call_after_refresh(self._mount_deferred)
 
     async def attach(self, oncall: OnCall) -> None:
         """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
         self._oncall = oncall
+        await self._mount_deferred()  # before the engine's first sync shows a watch
         self._subtitle("#health-panel", "")
         await self.query_one("#slis").mount_all(self._sli_cards(oncall))
         self._slis_titled()
@@ -364,13 +361,6 @@ class Dashboard(AlertPanelKeys):
 
     # --- actions ----------------------------------------------------------------------------
 
-    def _typed_into_field(self, char: str) -> bool:
-        """A priority key typed in a filter or a field is text: inserted there."""
-        if isinstance(self.focused, Input):
-            self.focused.insert_text_at_cursor(char)
-            return True
-        return False
-
     def action_focus_panel(self, which: str, char: str = "") -> None:
         if char and self._typed_into_field(char):
             return
@@ -476,26 +466,6 @@ class Dashboard(AlertPanelKeys):
     def action_shift(self, moment: str) -> None:
         self.post_message(OpenChecklist(moment))
 
-    # --- the alerts filter ------------------------------------------------------------------
-
-    def action_filter_alerts(self) -> None:
-        """/ filters the focused panel: Health (by name or reason), else the alerts."""
-        if self._typed_into_field("/"):
-            return
-        if isinstance(self.focused, HealthTable):
-            self.query_one("#health-filter", AlertFilter).open()
-        else:
-            self.query_one("#alerts-filter", AlertFilter).open()
-
-    def _health_filtered(self, text: str) -> None:
-        table = self.query_one(HealthTable)
-        table.set_filter(text)
-        if self._oncall is not None:
-            self.sync(force=True)
-        panel = self.query_one("#health-panel")
-        shown, total = table.row_count, len(self.oncall.checks()) if self._oncall else 0
-        panel.border_title = filter_title("Health", shown, total, text.strip())
-
     def action_worst(self) -> None:
         """w: to the worst check (the header names it)."""
         table = self.query_one(HealthTable)
@@ -506,7 +476,7 @@ class Dashboard(AlertPanelKeys):
             if table.status_of(worst) is Status.OK:  # nothing is wrong: the filter stays
                 return
             # The filter hides the failing check: cleared, so w always gets there.
-            self.query_one("#health-filter", AlertFilter).action_close()
+            self._clear_health_filter()
         self.set_focus(table)
         table.select(worst)
 
@@ -527,15 +497,6 @@ class Dashboard(AlertPanelKeys):
         panel = self.query_one("#slis")
         panel.border_title = f"SLIs · last {range_label(self._sli_range)}"
         panel.border_subtitle = "[ ] range"
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
-            target = HealthTable if event.input.id == "health-filter" else AlertsTable
-            self.set_focus(self.query_one(target))
-
-    def on_alert_filter_closed(self, event: AlertFilter.Closed) -> None:
-        target = HealthTable if event.filter_id == "health-filter" else AlertsTable
-        self.set_focus(self.query_one(target))
 
     def _alerts_counted(self, matched: int, total: int, query: str) -> None:
         panel = self.query_one("#alerts-panel")
