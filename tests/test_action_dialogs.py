@@ -31,7 +31,8 @@ from oncall_console.ui.screens.actions import FOCUS_MARK, ActionPicker, ConfirmA
 from tests.support.demoapp import demo_app, settle
 from tests.support.terminal import Terminal
 
-CSS = Path(__file__).resolve().parent.parent / "oncall_console" / "ui" / "console.tcss"
+UI = Path(__file__).resolve().parent.parent / "oncall_console" / "ui"
+CSS = [str(UI / "console.tcss"), str(UI / "screens.tcss")]
 
 # A PostgreSQL-like action with one parameter of each kind the form draws differently.
 SPEC = ActionSpec(
@@ -91,7 +92,7 @@ class Policy:
 class FormApp(App[None]):
     """The form alone over an empty screen, with the console's stylesheet."""
 
-    CSS_PATH = str(CSS)
+    CSS_PATH = CSS
 
     def __init__(self, values: dict[str, Any] | None = None) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ from oncall_console.configfile import Sketch
 from oncall_console.ui.app import OncallApp
 from oncall_console.ui.screens.actions import ActionPicker
 from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.screens.help import HelpScreen
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard
@@ -109,7 +110,7 @@ async def test_the_hidden_widgets_come_after_the_first_frame_and_work_once_live(
         box = screen.query_one("#health-filter", AlertFilter)
         assert box.parent is screen.query_one("#health-panel") and not box.display
         go.set()
-        await wait_for(pilot, lambda: app.ready, "the engine was built")
+        await wait_for(pilot, lambda: app.live, "the engine was started")
         table = screen.query_one(HealthTable)
         await wait_for(pilot, lambda: table.row_count == 11, "rows")
         await pilot.press("1", "/", "r", "e", "d", "i", "s")
@@ -119,6 +120,32 @@ async def test_the_hidden_widgets_come_after_the_first_frame_and_work_once_live(
         await wait_for(pilot, lambda: table.row_count == 11, "escape cleared the filter")
         assert not box.display and screen.focused is table
         assert len(screen.query(AlertFilter)) == 2  # mounted once
+
+
+async def test_the_other_screens_look_is_read_after_the_first_frame_before_they_open():
+    """screens.tcss (dialogs, runbook, handoff, incident) is not parsed for the first
+    frame (issue #14); the first screen pushed finds it there, as does the engine."""
+
+    def read(app: OncallApp) -> bool:
+        return any(path == str(OncallApp.SCREENS_CSS) for path, _ in app.stylesheet.source)
+
+    go, load = held_demo()
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not read(app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help opened")
+        assert read(app)
+        go.set()
+        await wait_for(pilot, lambda: app.live, "the engine was started")
+    go, load = held_demo()
+    app = starting_app(load)
+    async with app.run_test(size=SIZE) as pilot:
+        go.set()
+        await wait_for(pilot, lambda: app.ready, "the engine was built")
+        assert read(app)
+        await wait_for(pilot, lambda: app.live, "the engine was started")
 
 
 async def test_a_refused_config_ends_the_app_with_its_located_error():

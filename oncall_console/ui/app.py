@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from textual import events, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -28,6 +28,7 @@ from oncall_console.ui import partial
 from oncall_console.ui.firstpoll import FirstPollReader, FirstResults
 from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.screens.dashboard import Dashboard
+from oncall_console.ui.styles import LazyStylesheet
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ GC_THRESHOLDS = (50_000, 20, 100)
 """The cyclic collector's thresholds once the start-up heap is frozen (see freeze_heap)."""
 
 
-class OncallApp(App[None]):
-    CSS_PATH = ["console.tcss", "warroom.tcss"]
+class OncallApp(LazyStylesheet):
+    CSS_PATH = ["console.tcss", "screens.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -99,6 +100,7 @@ class OncallApp(App[None]):
         shown as they come and given to the engine."""
         # The wall's look is read for the wall only: the console's first frame skips it.
         super().__init__(css_path=self.CSS_PATH if mode == "war-room" else "console.tcss")
+        self._screens_css = mode == "war-room"
         if (engine is None) == (load is None or sketch is None):
             raise ValueError("give an engine, or a sketch and a load function")
         if engine is None and mode == "war-room":
@@ -138,21 +140,12 @@ class OncallApp(App[None]):
         self._sync_pending = False
         self._first_sync_done = False
         self._loading = False
+        self.live = False
+        """True once the engine is started and the main screen shows it (after ready)."""
         # Textual's watcher queues a parse of the whole stylesheet (see refresh_css); it
         # runs only if the theme is not Textual's default already.
         self._theme_parse_pending = wanted != self.theme
         self.theme = wanted
-
-    def refresh_css(self, animate: bool = True) -> None:
-        # The theme set in __init__ queues a refresh that re-parses the whole stylesheet
-        # before anything has been parsed or drawn (~6 ms of the first frame, issue #14);
-        # the first parse only needs the theme's variables. Later refreshes (a theme
-        # change, ctrl+t) re-parse as Textual does.
-        if self._theme_parse_pending:
-            self._theme_parse_pending = False
-            self.stylesheet.set_variables(self.get_css_variables())
-            return
-        super().refresh_css(animate)
 
     @property
     def oncall(self) -> OnCall:
@@ -250,6 +243,7 @@ class OncallApp(App[None]):
     async def _start(self) -> None:
         """Start the engine and keep the main screen current (the engine is there now)."""
         oncall = self.oncall
+        self.screens_css()
         if oncall.settings.keys:
             from oncall_console.ui.keyalias import expand
 
@@ -287,6 +281,7 @@ class OncallApp(App[None]):
         else:
             await oncall.poll_once()
         self.main_screen.sync(force=True)
+        self.live = True
         if not self.is_headless:  # tests run many apps in one process: not theirs to freeze
             self.set_timer(FREEZE_AFTER, self.freeze_heap)
 
