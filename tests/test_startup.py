@@ -143,9 +143,8 @@ async def test_the_other_screens_look_is_read_after_the_first_frame_before_they_
     app = starting_app(load)
     async with app.run_test(size=SIZE) as pilot:
         go.set()
-        await wait_for(pilot, lambda: app.ready, "the engine was built")
-        assert read(app)
         await wait_for(pilot, lambda: app.live, "the engine was started")
+        assert read(app)
 
 
 async def test_a_refused_config_ends_the_app_with_its_located_error():
