@@ -4,6 +4,7 @@ config still stops it with one located line and exit code 2, the terminal left c
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import threading
@@ -215,6 +216,34 @@ def test_the_first_frame_imports_no_pydantic_and_no_engine():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_first_polls_records_are_read_with_what_the_frame_imported():
+    """A record of the first poll (``Early``) is unpickled by calling its classes, from
+    modules the first frame has imported already: not the engine's prefetch module
+    (hashlib, thread pools: ~3 ms), nor ``_dataclass_setstate`` per object (issue #14)."""
+    code = (
+        "import pickle, sys, oncall_console.cli, oncall_console.ui.app;"
+        "data = sys.stdin.buffer.read();"
+        "early = pickle.loads(data);"
+        "print(early.spec.name, early.result.summary, early.result.details, early.target,"
+        " 'oncall_console.engine.prefetch' in sys.modules)"
+    )
+    from oncall_console.engine.prefetch import Early
+    from oncall_console.model import CheckResult, CheckSpec, Status
+
+    early = Early(
+        CheckSpec("api", "web", 15.0, 5.0, title="API"),
+        CheckResult("api", Status.OK, "200 OK", 4.5, 1.0, {"via": "lb-1"}),
+        "f00d",
+    )
+    data = pickle.dumps(early, protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"_dataclass_setstate" not in data and b"prefetch" not in data
+    assert pickle.loads(data) == early
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=data, capture_output=True, check=True
+    ).stdout.decode()
+    assert out.split() == ["api", "200", "OK", "{'via':", "'lb-1'}", "f00d", "False"]
 
 
 # --- the command on a real terminal ------------------------------------------------------

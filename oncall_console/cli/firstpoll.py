@@ -11,7 +11,8 @@ alarm after :data:`DEADLINE` seconds whatever it is waiting for, and the parent 
 and reaps it by PID once its engine is running or when the console ends. It has no
 terminal (stdin, stdout and stderr are /dev/null) and ends with ``os._exit``: nothing
 of the parent's (atexit handlers, buffered output) runs twice. What crosses the pipe is
-pickled ``Early`` records, read only from the child this process forked.
+pickled ``model.Early`` records (each unpickled by calling its classes), read only from
+the child this process forked.
 
 ``ONCALL_FIRST_POLL=0`` turns it off (the console then starts as before).
 

@@ -41,23 +41,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oncall_console.durations import parse_duration
-from oncall_console.model import CheckResult, CheckSpec
+from oncall_console.model import CheckResult, CheckSpec, Early
 
 if TYPE_CHECKING:
     from oncall_console.backends.base import Backend
     from oncall_console.config import LoadedConfig
-
-
-@dataclass(frozen=True, slots=True)
-class Early:
-    """One check's first result, from the first poll: the spec without its backend
-    options (``params`` is None: the frame needs the name, the label and the interval)."""
-
-    spec: CheckSpec
-    result: CheckResult
-    target: str = ""
-    """:func:`fingerprint` of what was probed: the engine compares it with the validated
-    config's before it takes the result."""
 
 
 def _plain(spec: CheckSpec) -> CheckSpec:

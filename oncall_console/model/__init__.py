@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from oncall_console.model.health import CheckResult, DetailTable, Status, SubStatus
     from oncall_console.model.inspect import Inspection, InspectView
     from oncall_console.model.sli import Direction, SliReading, Thresholds
-    from oncall_console.model.specs import CheckSpec, SliSpec, SloSpec
+    from oncall_console.model.specs import CheckSpec, Early, SliSpec, SloSpec
 
 _WHERE = {
     "ActionInvalid": "actions",
@@ -44,6 +44,7 @@ _WHERE = {
     "CheckSpec": "specs",
     "Confirm": "actions",
     "DetailTable": "health",
+    "Early": "specs",
     "Direction": "sli",
     "Incident": "alerts",
     "IncidentStatus": "alerts",
@@ -74,6 +75,7 @@ __all__ = [
     "Confirm",
     "DetailTable",
     "Direction",
+    "Early",
     "Incident",
     "IncidentStatus",
     "InspectView",

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from oncall_console.secrets import needs_redaction, redact
+
+_T = TypeVar("_T")
+
+
+def by_fields(cls: type[_T]) -> type[_T]:
+    """Pickled as the class and its fields in order, unpickled by calling the class: a
+    frozen, slotted dataclass otherwise goes through ``_dataclass_setstate``, which
+    looks its fields up again for every object (the first poll's records, issue #14)."""
+    get = attrgetter(*(f.name for f in fields(cls)))  # type: ignore[arg-type]
+
+    def __reduce__(self: Any) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, get(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    return cls
 
 
 class Status(enum.Enum):
@@ -90,6 +107,7 @@ class DetailTable:
     rows: tuple[tuple[str, ...], ...] = ()
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """What one probe of one check found."""

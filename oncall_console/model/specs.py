@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from oncall_console.model.health import CheckResult, by_fields
 from oncall_console.model.sli import Thresholds
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class CheckSpec:
     """One health check: which backend probes it, how often, with what parameters."""
@@ -25,6 +27,21 @@ class CheckSpec:
     @property
     def label(self) -> str:
         return self.title or self.name
+
+
+@by_fields
+@dataclass(frozen=True, slots=True)
+class Early:
+    """One check's first result, from the first poll (``engine/prefetch.py``): the spec
+    without its backend options (``params`` is None: the frame needs the name, the label
+    and the interval). In the model, not in the engine, so that the console reads the first
+    poll's records with the modules its first frame has already imported."""
+
+    spec: CheckSpec
+    result: CheckResult
+    target: str = ""
+    """``prefetch.fingerprint`` of what was probed: the engine compares it with the
+    validated config's before it takes the result."""
 
 
 @dataclass(frozen=True, slots=True)

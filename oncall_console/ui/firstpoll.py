@@ -15,7 +15,7 @@ PAUSE = 0.03
 
 class FirstResults(Protocol):
     """A first poll running elsewhere: a file descriptor to watch, the results
-    (``engine.api.Early``) it has now, and whether it is done."""
+    (``model.Early``) it has now, and whether it is done."""
 
     done: bool
 
