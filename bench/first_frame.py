@@ -83,6 +83,19 @@ NOTES = [
     "and so does every process that probes no backend of the first check (was 5). Still "
     "over 1.5x: 200 checks by 0.01x (3 ms: the TOML parse of 200 checks is 3.4 ms, the "
     "unpickling of their 200 first results 2.8 ms), the test stack by 0.07x.",
+    "- The fifth #14 session (before = 079989e). Where the parent's time went beyond the bare "
+    "app's (py-spy at 1 kHz, 6 launches each, 200 checks): App.run to the frame ~120 ms "
+    "sampled against ~35 (layout and render ~23, compose and its styles ~17, mounting ~12), "
+    "Textual's widget modules ~40 more, our modules ~47 (about a quarter of it dataclasses' "
+    "methods compiled at import), the first poll's records ~19. Cut: the two filter inputs "
+    "and the verification bar (hidden) are mounted after the frame; the other screens' "
+    "look (220 of console.tcss's 303 lines) moved to screens.tcss, parsed before the first "
+    "of them opens; the first poll's records unpickle by calling their classes, from the "
+    "model (not the engine's prefetch module). Python function calls from launch to the "
+    "frame (cProfile): 200 checks ~760k -> ~680k, test stack ~615k -> ~550k. Launched "
+    "with the first poll off, the 200-check frame came ~50 ms sooner, ~28 ms of it the "
+    "parent's own CPU (reading and showing the results): the rest is the children's "
+    "probing on a machine shared with the tmux poller and the stack.",
 ]
 HELLO = "textual hello-world"
 STACK = "oncall-console, test stack"
