@@ -212,7 +212,8 @@ def test_the_first_frame_imports_no_pydantic_and_no_engine():
     code = (
         "import sys, oncall_console.cli, oncall_console.ui.app;"
         "print(sorted(m for m in ('pydantic', 'oncall_console.config', "
-        "'oncall_console.engine.core', 'oncall_console.backends.base') if m in sys.modules))"
+        "'oncall_console.engine.core', 'oncall_console.backends.base', "
+        "'oncall_console.model.alerts') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from oncall_console.engine.changes import ChangeLog
 from oncall_console.engine.ring import ResultRing
-from oncall_console.model import (
-    Alert,
-    CheckResult,
-    CheckSpec,
-    Incident,
-    Silence,
-    SliReading,
-    SliSpec,
-    Status,
-)
+from oncall_console.model import CheckResult, CheckSpec, SliReading, SliSpec, Status
+
+if TYPE_CHECKING:  # the alerts' model: not imported for the first frame (issue #14)
+    from oncall_console.model import Alert, Incident, Silence
 
 
 @dataclass(slots=True)

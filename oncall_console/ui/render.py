@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
 from oncall_console.fmt import latency, number
-from oncall_console.model import DetailTable, Severity, Status
+from oncall_console.model import DetailTable, Status
 from oncall_console.text import clean
+
+if TYPE_CHECKING:  # the alerts' model waits for the first alert (issue #14)
+    from oncall_console.model import Severity
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -48,6 +51,8 @@ def status_word(status: Status, variables: Mapping[str, str]) -> Text:
 
 
 def severity_text(severity: Severity, variables: Mapping[str, str]) -> Text:
+    from oncall_console.model.alerts import Severity
+
     style = colour(variables, f"sev{int(severity)}")
     if severity <= Severity.SEV2:
         style += Style(bold=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from oncall_console.durations import format_age
-from oncall_console.model import Alert, Incident, IncidentStatus, Severity
 from oncall_console.text import clean
 from oncall_console.ui.render import colour, plain, severity_text
 from oncall_console.ui.widgets.tables import KeyedTable
+
+if TYPE_CHECKING:  # imported when alerts come, not for the first frame (issue #14)
+    from oncall_console.model import Alert, Incident
 
 # "What" comes last but one: at 80 columns it is the one that gets cut, not the state.
 COLUMNS = (
@@ -220,6 +222,8 @@ class AlertsTable(KeyedTable):
         the same alerts and incidents come back (a tick, a poll that changed nothing)."""
         # Open incidents only: an alert that fires again after its incident was resolved
         # is news, on a row of its own.
+        from oncall_console.model.alerts import IncidentStatus
+
         owner = {
             fp: i.id
             for i in reversed(incidents)
@@ -268,6 +272,8 @@ class AlertsTable(KeyedTable):
 
     @staticmethod
     def _make_cells(facts: tuple[object, ...], variables: Mapping[str, str]) -> tuple[Text, ...]:
+        from oncall_console.model.alerts import Severity
+
         sev, age, state, what, source = facts
         if isinstance(sev, Severity):
             sev_cell = severity_text(sev, variables)
