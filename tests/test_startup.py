@@ -4,6 +4,7 @@ config still stops it with one located line and exit code 2, the terminal left c
 
 from __future__ import annotations
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -189,6 +190,13 @@ def test_the_sketch_reads_the_look_and_counts_leniently_with_environment_overrid
     assert (sketch.checks, sketch.slis) == (2, 1)
     assert "ONCALL_CONSOLE__THEME" not in str(data)  # the document itself is untouched
     assert data["console"]["theme"] == 5
+    # An override that adds a check is counted, on a copy; without one nothing is copied
+    # (issue #14: the copy of 200 checks was ~2 ms, twice) and the document is the same.
+    before = copy.deepcopy(data)
+    added = Sketch.of(data, env={"ONCALL_CHECKS__CACHE__BACKEND": '"redis"'})
+    assert added.checks == 3 and data == before
+    plain = Sketch.of(data, env={"ONCALL_CONSOLE_CONFIG": "/etc/x.toml", "HOME": "/root"})
+    assert (plain.checks, plain.theme) == (2, Sketch().theme) and data == before
 
 
 def test_the_sketch_defaults_are_the_config_defaults():
