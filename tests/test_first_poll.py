@@ -378,3 +378,32 @@ def test_once_the_first_rows_process_is_forked_the_rest_yields(tmp_path, monkeyp
         assert int(seen.read_text()) >= firstpoll.LATER_NICE > os.nice(0)
     finally:
         poll.close()
+
+
+def test_a_process_yields_once_it_has_sent_its_first_result():
+    """The first row's process went on probing every other check at full priority beside
+    the console's first frame; once its first result is sent it yields (nice 19)."""
+    from oncall_console.cli import firstpoll
+    from oncall_console.model import CheckResult, CheckSpec, Early, Status
+
+    def job(emit):  # type: ignore[no-untyped-def]
+        for name in ("first", "second"):
+            niceness = str(os.nice(0))  # as this process is when it sends this result
+            result = CheckResult(name, Status.OK, niceness)
+            emit(Early(CheckSpec(name, "web", 15.0, 5.0), result, "t"))
+
+    poll = firstpoll.FirstPoll.start(job)
+    assert poll is not None
+    got: list[Early] = []
+
+    def both() -> bool:
+        got.extend(poll.drain())
+        return len(got) >= 2 or poll.done
+
+    try:
+        _until("both results", both)
+    finally:
+        poll.close()
+    assert [e.spec.name for e in got] == ["first", "second"]
+    before, after = (int(e.result.summary) for e in got)
+    assert before == os.nice(0) < firstpoll.LATER_NICE <= after
