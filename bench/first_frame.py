@@ -96,7 +96,16 @@ NOTES = [
     "frame (cProfile): 200 checks ~760k -> ~680k, test stack ~615k -> ~550k. Launched "
     "with the first poll off, the 200-check frame came ~50 ms sooner, ~28 ms of it the "
     "parent's own CPU (reading and showing the results): the rest is the children's "
-    "probing on a machine shared with the tmux poller and the stack.",
+    "probing on a machine shared with the tmux poller and the stack. Also: every first-poll "
+    "process yields (nice 19) once it has sent its first result.",
+    "- What the fifth session's figures say: this host (AMD EPYC; the earlier sessions' was "
+    "an Intel Xeon) is much noisier: the bare app's launches range 197-348 ms, not 187-205, "
+    "and with the capture-pane observer the same tree measured 1.37x, 1.48x and 1.66x for "
+    "the demo in three runs of the session. That observer spawns a tmux client every 5 ms, "
+    "~40 % of one of the two CPUs, while the console starts on both (its first poll on the "
+    "second) and the bare app on one (the fourth session's last run, on the Intel host, quieter: 1.45x, 1.51x, 1.57x). With the streamed observer (same runs, no client "
+    "spawned) every case is under 1.5x, before and after this session's changes; with "
+    "capture-pane none of the console's is in this run.",
 ]
 HELLO = "textual hello-world"
 STACK = "oncall-console, test stack"
@@ -114,6 +123,8 @@ class Case:
     results: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     """First real result with no bytecode cache (a fresh, empty cache each launch)."""
+    streamed: list[float] = field(default_factory=list)
+    """First real result seen in the pane's output stream (``launch_streamed``)."""
 
 
 def write_200_checks(folder: Path, ports: list[int]) -> Path:
@@ -166,6 +177,56 @@ def launch(case: Case, pycache: Path, timeout: float = 20.0) -> tuple[float, flo
         subprocess.run([*tmux, "kill-server"], capture_output=True)
 
 
+def launch_streamed(case: Case, pycache: Path, timeout: float = 20.0) -> float:
+    """Seconds from launch to the result marker in the bytes the pane receives (tmux
+    ``pipe-pane`` into a file this process reads every 2 ms). The ``capture-pane`` loop
+    of :func:`launch` spawns a tmux client every 5 ms, ~40 % of one of this machine's
+    two CPUs: a lighter observer beside it. The command waits for a key (``read``) so
+    that the pipe is in place before its first byte."""
+    tmux = ["tmux", "-L", f"fs{time.monotonic_ns()}", "-f", "/dev/null"]
+    cmd = " ".join(f"'{a}'" for a in case.argv)
+    env = ["-e", f"PYTHONPYCACHEPREFIX={pycache}", "-e", "PYTHONDONTWRITEBYTECODE="]
+    marker = case.result.encode()
+    with tempfile.NamedTemporaryFile(suffix=".out") as out:
+        subprocess.run(
+            [
+                *tmux,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-c",
+                str(case.cwd),
+                *env,
+                f"read go; exec {cmd}",
+            ],
+            check=True,
+        )
+        try:
+            subprocess.run([*tmux, "pipe-pane", "-o", f"cat >> {out.name}"], check=True)
+            start = time.perf_counter()
+            subprocess.run([*tmux, "send-keys", "Enter"], check=True)
+            seen = b""
+            with open(out.name, "rb") as stream:
+                while time.perf_counter() - start < timeout:
+                    seen = seen[-len(marker) :] + stream.read()
+                    if marker in seen:
+                        return time.perf_counter() - start
+                    time.sleep(0.002)
+            raise TimeoutError(f"{case.result!r} never streamed")
+        finally:
+            subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def _when() -> str:
+    """When and on what CPU (the sandbox's host changes between sessions)."""
+    from report import _cpu
+
+    return f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_cpu()}"
+
+
 def _ms(times: list[float]) -> str:
     return f"{statistics.median(times) * 1000:.0f} ms"
 
@@ -194,6 +255,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--before", metavar="REV", help="also run the console at REV")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="also time each case with a lighter observer (tmux pipe-pane, no polling client)",
+    )
     parser.add_argument(
         "--no-stack", action="store_true", help="skip the test-stack case (needs its servers)"
     )
@@ -244,15 +310,18 @@ def main() -> None:
                 case.results.append(result)
                 # Cold: no bytecode cache at all (a fresh install's very first start).
                 case.cold.append(launch(case, Path(tmp) / f"cold-{run}-{id(case)}")[1])
+                if args.stream:
+                    case.streamed.append(launch_streamed(case, pycache))
     loads.append(load())
     base = statistics.median(cases[HELLO].results)
     lines = [
         "## 1. First frame",
         "",
         f"`python bench/first_frame.py --runs {args.runs}"
-        f"{f' --before {args.before}' if args.before else ''}` — launch to the console's first "
+        f"{f' --before {args.before}' if args.before else ''}"
+        f"{' --stream' if args.stream else ''}` — launch to the console's first "
         "frame and to its first real result, in a real 120×40 pty (tmux, `capture-pane` every "
-        f"5 ms), interleaved run by run. {loads[0]} at start, {loads[-1]} at end.",
+        f"5 ms), interleaved run by run. {_when()}; {loads[0]} at start, {loads[-1]} at end.",
         "",
         "| app | first frame (median) | ratio to bare app | first real result (median, "
         "min–max) | ratio to bare app | cold start: first real result (ratio to bare app "
@@ -295,6 +364,26 @@ def main() -> None:
                 f"{_x(now.frames, base)}); first real result {_ms(then.results)} -> "
                 f"{_ms(now.results)} ({_x(then.results, base)} -> {_x(now.results, base)}); "
                 f"cold {_ms(then.cold)} -> {_ms(now.cold)}."
+            )
+    if args.stream:
+        stream_base = statistics.median(cases[HELLO].streamed)
+        lines += [
+            "",
+            "The same runs, a lighter observer (`--stream`): each case launched once more per "
+            "run, its first real result timed in the bytes the pane receives (tmux "
+            "`pipe-pane` into a file read every 2 ms), no tmux client spawned while it "
+            "starts. The `capture-pane` loop above spawns one every 5 ms, ~40 % of one of "
+            "this machine's two CPUs (measured on an idle pane): the console starts on two "
+            "cores (the first poll on the second), the bare app on one.",
+            "",
+            "| app | first real result, streamed (median, min–max) | ratio to bare app |",
+            "| --- | ---: | ---: |",
+        ]
+        for name, case in cases.items():
+            streamed = statistics.median(case.streamed)
+            lines.append(
+                f"| {name} | {streamed * 1000:.0f} ms ({min(case.streamed) * 1000:.0f}–"
+                f"{max(case.streamed) * 1000:.0f}) | {streamed / stream_base:.2f}× |"
             )
     lines += ["", *NOTES]
     write_fragment(__file__, lines, write=not args.no_write)

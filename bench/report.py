@@ -74,6 +74,9 @@ def machine() -> str:
             f"- CPU: {_cpu()}, {os.cpu_count()} cores; memory {_memory()}",
             f"- OS: {platform.platform()}",
             f"- Python {platform.python_version()}, Textual {textual.__version__}",
+            "- This is when the file was assembled. Sections are re-run one at a time, and "
+            "the host under this sandbox is not always the same kind: a section that names "
+            "its own date and CPU ran then and there.",
             "",
         ]
     )
