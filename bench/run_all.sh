@@ -18,7 +18,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
-"$PY" bench/first_frame.py          # 1. first frame: demo and 200 checks vs a bare Textual app
+"$PY" bench/first_frame.py --stream # 1. first frame: demo and 200 checks vs a bare Textual app
 "$PY" bench/poll_cycle.py           # 2. 100 / 1,000 / 10,000 http checks vs a curl loop
 "$PY" bench/keypress_load.py        # 3. key -> frame under 1,000 checks and a hung backend
 "$PY" bench/terminal_bytes.py       # 4. bytes/s to the terminal vs htop and btop

@@ -209,12 +209,15 @@ def inline_secrets(data: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
 # --- environment overrides ------------------------------------------------------------
 
 
+def _overrides(env: Mapping[str, str]) -> list[str]:
+    """The variables of ``env`` that override a config key (``ONCALL_A__B``), sorted."""
+    return sorted(var for var in env if var.startswith(ENV_PREFIX) and "__" in var)
+
+
 def apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
     """``ONCALL_CONSOLE__READ_ONLY=true`` sets ``console.read_only``. Returns key -> var."""
     applied: dict[str, str] = {}
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or "__" not in var:
-            continue
+    for var in _overrides(env):
         parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
         if not all(parts):
             continue
@@ -363,7 +366,7 @@ class Sketch:
         """The sketch of a config document, environment overrides applied (to a copy)."""
         env = os.environ if env is None else env
         doc: Mapping[str, Any] = data
-        if any(var.startswith(ENV_PREFIX) and "__" in var for var in env):
+        if _overrides(env):
             # Copied only when an override applies: the copy of 200 checks' tables was
             # ~2 ms, twice, before the first frame (issue #14). Nothing here writes doc.
             doc = copy.deepcopy(dict(data))

@@ -253,8 +253,6 @@ def _child(job: Job, fd: int, parent: int) -> None:
 
     gc.disable()  # seconds to live, no cycles worth collecting: imports go ~7 % faster
 
-    sent: list[bool] = []
-
     def emit(early: Any) -> None:
         data = pickle.dumps(early, protocol=pickle.HIGHEST_PROTOCOL)
         if _HEADER.size + len(data) > select.PIPE_BUF:  # the details stay for the engine
@@ -265,9 +263,9 @@ def _child(job: Job, fd: int, parent: int) -> None:
             if _HEADER.size + len(data) > select.PIPE_BUF:
                 return  # not atomic: the engine probes this one itself
         os.write(fd, _HEADER.pack(len(data)) + data)  # <= PIPE_BUF: whole or not at all
-        if not sent:  # the first row's result is on its way: the frame comes first now
-            sent.append(True)
-            _nice_to(LATER_NICE)
+        # A result is on its way (the first row's, in that row's process): the frame
+        # comes first now. After the first, a no-op (one getpriority call).
+        _nice_to(LATER_NICE)
 
     job(emit)
 

@@ -100,7 +100,6 @@ class OncallApp(LazyStylesheet):
         shown as they come and given to the engine."""
         # The wall's look is read for the wall only: the console's first frame skips it.
         super().__init__(css_path=self.CSS_PATH if mode == "war-room" else "console.tcss")
-        self._screens_css = mode == "war-room"
         if (engine is None) == (load is None or sketch is None):
             raise ValueError("give an engine, or a sketch and a load function")
         if engine is None and mode == "war-room":

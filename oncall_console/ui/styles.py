@@ -14,8 +14,6 @@ class LazyStylesheet(App[None]):
     """Every screen's look but the dashboard's: parsed after the first frame (see
     :meth:`screens_css`); the wall reads it with the rest."""
 
-    _screens_css = False
-    """screens.tcss is in the stylesheet (the app sets it at once for the wall)."""
     _theme_parse_pending = False
     """The theme set in the app's ``__init__`` queued a re-parse (see refresh_css)."""
 
@@ -25,9 +23,8 @@ class LazyStylesheet(App[None]):
         frame's parse (issue #14). Parsed alone (the rest comes from the parse cache)
         and applied to nothing now: its selectors name only those screens' widgets,
         which get their styles when they mount."""
-        if self._screens_css:
+        if self.stylesheet.has_source(str(self.SCREENS_CSS)):  # read already (the wall's)
             return
-        self._screens_css = True
         self.stylesheet.read(self.SCREENS_CSS)
         self.stylesheet.parse()
 
