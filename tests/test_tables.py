@@ -171,3 +171,36 @@ async def test_render_caches_hold_a_few_screens_not_a_thousand_rows():
         await pilot.resize_terminal(40, 60)  # a taller screen: the caches grow with it
         await pilot.pause()
         assert table._line_cache.maxsize > small
+
+
+class FixedTableApp(App[None]):
+    """One table of fixed size, as the console's panels are: a row coming in resizes
+    nothing, so no resize event redraws it."""
+
+    CSS = "KeyedTable { height: 1fr; width: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        table = KeyedTable(cursor_type="row")
+        table.add_column("Sev", key="sev")
+        table.add_column("What", key="what")
+        yield table
+
+
+def line_text(table: KeyedTable, y: int) -> str:
+    return "".join(segment.text for segment in table.render_line(y))
+
+
+async def test_a_row_painted_before_it_was_measured_is_drawn_again_at_its_widths():
+    # DataTable measures new rows when its queue is idle. A paint in between (a loaded
+    # CI run) cached the row cut at the header's widths, and a fixed-size table showed
+    # "SEV  Dis…" for as long as the alert fired: the test looking for DiskUsageHigh
+    # never saw it.
+    app = FixedTableApp()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(KeyedTable)
+        await pilot.pause()
+        table.add_row(Text("SEV4"), Text("DiskUsageHigh: postgres volume"), key="a")
+        assert "DiskUsageHigh" not in line_text(table, 1)  # painted before the idle
+        await pilot.pause()
+        assert [c.content_width for c in table.ordered_columns] == [4, 30]
+        assert "SEV4  DiskUsageHigh: postgres volume" in line_text(table, 1)

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from oncall_console.model.rules import AlertRule, RuleSet
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, oncall_of
+from oncall_console.ui.widgets.tables import KeyedTable
 
 _STATE_ORDER = {"firing": 0, "pending": 1, "inactive": 2, "": 3}
 COLUMNS = ("STATE", "SEV", "ALERT", "THRESHOLD", "FOR", "GROUP")
@@ -85,7 +86,7 @@ class RulesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("reading the alerting rules…", id="rules-head")
-        table: DataTable[Text] = DataTable(id="rules-table", cursor_type="row", zebra_stripes=True)
+        table = KeyedTable(id="rules-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "Alerting rules"
         yield table
         with VerticalScroll(id="rules-detail", classes="panel"):

@@ -74,6 +74,26 @@ class KeyedTable(DataTable[Text]):
         if rows > self._line_cache.maxsize:
             self._cache_rows(rows)
 
+    _widths: tuple[int, ...] = ()
+    """The column widths rows were last measured at (see ``_update_dimensions``)."""
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        """DataTable measures new rows when its queue is idle, and keeps each rendered
+        row under a key that leaves the column widths out. A paint that came between
+        ``add_row`` and that idle cached rows cut at the header's widths, and a table of
+        fixed size (ours: no resize follows) drew them so until the row changed: an
+        alert read "Dis…" for as long as it fired (a CI run, issue #14). When the widths
+        move, rows are drawn again."""
+        super()._update_dimensions(new_rows)
+        widths = (
+            self._row_label_column_width,
+            *(column.get_render_width(self) for column in self.columns.values()),
+        )
+        if widths != self._widths:
+            self._widths = widths
+            self._update_count += 1  # in every render cache's key
+            self.refresh()
+
     def add_row(
         self,
         *cells: CellType,
