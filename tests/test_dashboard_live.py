@@ -311,3 +311,31 @@ async def test_the_first_frame_composes_a_screenful_worst_first_and_the_rest_fol
             await pilot.pause(0.02)
         settled = [r.key.value for r in table.ordered_rows]
         assert len(settled) == 200 and settled[:24] == first
+
+
+async def test_a_second_that_changes_no_title_repaints_no_panel() -> None:
+    # Every full sync (once a second) set the Health panel's "probed by" subtitle, to ""
+    # when no bus shares probes; Textual repaints a widget whole, border and rows, on any
+    # title assignment: ~8 KB a second to a terminal over SSH (no tmux to diff it).
+    from tests.support.demoapp import demo_app, settle
+
+    app = demo_app(at=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panels = list(app.screen.query(".panel"))
+        assert len(panels) >= 3
+        repaints: list[str] = []
+        for panel in panels:
+            whole = panel.refresh
+
+            def counting(*regions, _whole=whole, _id=panel.id, **kwargs):
+                if not regions:
+                    repaints.append(_id)
+                return _whole(*regions, **kwargs)
+
+            panel.refresh = counting  # type: ignore[method-assign]
+        clock = app.fixed_clock  # type: ignore[attr-defined]
+        for _ in range(3):
+            clock.advance(1)
+            app.dashboard.sync()
+        assert repaints == []

@@ -22,6 +22,7 @@ from oncall_console.configfile import Sketch
 from oncall_console.model import Status
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunAction
+from oncall_console.ui.partial import set_border
 from oncall_console.ui.screens.panel_filters import PanelFilters
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
@@ -282,7 +283,7 @@ class Dashboard(PanelFilters):
             self._subtitle("#health-panel", f"{len(states)} of {self.sketch.checks} checks in")
 
     def _subtitle(self, panel: str, text: str) -> None:
-        self.query_one(panel).border_subtitle = text
+        set_border(self.query_one(panel), subtitle=text)
 
     def _show_engine(self) -> None:
         # Looked up once: a DOM query on every 50 ms sync was ~6 % of the console's core.
@@ -339,7 +340,7 @@ class Dashboard(PanelFilters):
             if full:  # shared probes: whose results these are (a console id: plain text)
                 by = oncall.probed_by()
                 by_text = Content(clean(f"probed by {by}", limit=60)) if by else ""
-                self.query_one("#health-panel").border_subtitle = by_text
+                set_border(self.query_one("#health-panel"), subtitle=by_text)
             for card in cards:
                 card.sync(now)
             alerts.sync(
@@ -495,12 +496,11 @@ class Dashboard(PanelFilters):
         from oncall_console.ui.widgets.sparkline import range_label
 
         panel = self.query_one("#slis")
-        panel.border_title = f"SLIs · last {range_label(self._sli_range)}"
-        panel.border_subtitle = "[ ] range"
+        set_border(panel, title=f"SLIs · last {range_label(self._sli_range)}", subtitle="[ ] range")
 
     def _alerts_counted(self, matched: int, total: int, query: str) -> None:
         panel = self.query_one("#alerts-panel")
-        panel.border_title = filter_title(ALERTS_TITLE, matched, total, query)
+        set_border(panel, title=filter_title(ALERTS_TITLE, matched, total, query))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if self._oncall is not None:  # enter on a first-frame row: no engine yet (crashed)

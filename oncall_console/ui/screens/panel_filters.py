@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.widget import MountError
 from textual.widgets import Footer, Input
 
+from oncall_console.ui.partial import set_border
 from oncall_console.ui.screens.alert_keys import AlertPanelKeys
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
@@ -102,7 +103,7 @@ class PanelFilters(AlertPanelKeys):
             self.sync(force=True)
         panel = self.query_one("#health-panel")
         shown, total = table.row_count, len(self.oncall.checks()) if self._oncall else 0
-        panel.border_title = filter_title("Health", shown, total, text.strip())
+        set_border(panel, title=filter_title("Health", shown, total, text.strip()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, AlertFilter):  # enter keeps the filter and walks the rows
