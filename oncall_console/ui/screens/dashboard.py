@@ -185,7 +185,7 @@ class Dashboard(PanelFilters):
 
     def compose(self) -> ComposeResult:
         # With an engine everything is composed now; from a sketch the widgets the first
-        # frame does not show wait until it is painted (see _mount_deferred).
+        # frame does not show wait for the engine or for / (see _mount_deferred).
         now = self._oncall is not None
         yield ConsoleHeader(id="header")
         with Horizontal(id="top"):
@@ -205,8 +205,9 @@ class Dashboard(PanelFilters):
             if now:
                 yield self._alerts_filter(table)
             yield table
-        if now:
-            yield WatchBar()
+        # Composed even from a sketch (one hidden Static): mounted later into the screen
+        # itself, it made Textual repaint the whole screen once more.
+        yield WatchBar()
         yield Footer()
 
     @staticmethod
@@ -243,16 +244,20 @@ class Dashboard(PanelFilters):
         self.sync()
         early, self._first_early = self._first_early or [], None
         self.show_first(early)  # results that came before the frame are in it
-        self.call_after_refresh(self._mount_deferred)
 
     async def attach(self, oncall: OnCall) -> None:
-        """The engine is built: the frame stays, the SLI cards come in, the rows go live."""
+        """The engine is built: the frame stays, the SLI cards come in, the rows go live.
+
+        The filter lines the first frame left out are mounted here, in one batch with
+        the SLI cards: mounted on their own right after the first frame, their panels
+        went down a slow SSH link once more (~10 KB at 120x40)."""
         self._oncall = oncall
-        await self._mount_deferred()  # before the engine's first sync shows a watch
-        self._subtitle("#health-panel", "")
-        await self.query_one("#slis").mount_all(self._sli_cards(oncall))
-        self._slis_titled()
-        self._show_engine()
+        with self.app.batch_update():
+            await self._mount_deferred()
+            self._subtitle("#health-panel", "")
+            await self.query_one("#slis").mount_all(self._sli_cards(oncall))
+            self._slis_titled()
+            self._show_engine()
         self.refresh_bindings()
 
     def show_first(self, results: list[Any]) -> None:

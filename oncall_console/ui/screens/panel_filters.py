@@ -3,8 +3,8 @@ alerts) and the widgets its first frame leaves out.
 
 A mixin of :class:`~oncall_console.ui.screens.dashboard.Dashboard`: it uses the
 dashboard's ``oncall``, ``sync`` and ``_alerts_counted``. From a sketch (the console
-still starting) the two filter lines and the verification bar are mounted once the
-first frame is painted, not composed with it (issue #14).
+still starting) the two filter lines are not composed with the first frame (issue
+#14): they are mounted into their panels when the engine is attached.
 """
 
 from __future__ import annotations
@@ -13,21 +13,20 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from textual.widget import MountError
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from oncall_console.ui.partial import set_border
 from oncall_console.ui.screens.alert_keys import AlertPanelKeys
 from oncall_console.ui.widgets.alert_filter import AlertFilter
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
 from oncall_console.ui.widgets.health import HealthTable
-from oncall_console.ui.widgets.watchbar import WatchBar
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import OnCall
 
 
 class PanelFilters(AlertPanelKeys):
-    """``/`` and its two filter lines; the widgets mounted after the first frame."""
+    """``/`` and its two filter lines, mounted after the first frame."""
 
     _oncall: OnCall | None
     _deferred: asyncio.Event | None = None
@@ -49,10 +48,10 @@ class PanelFilters(AlertPanelKeys):
         )
 
     async def _mount_deferred(self) -> None:
-        """The two filter lines and the verification bar, hidden until used, mounted
-        once the first frame is painted: their styles, composition and mounting were
-        ~10 ms of the first frame (two Inputs; issue #14). Idempotent; a caller that
-        comes while they are being mounted waits for them."""
+        """The two filter lines, hidden until used, mounted with the engine, not in the
+        first frame: their styles, composition and mounting were ~10 ms of it (issue
+        #14). Each goes into its panel, so Textual repaints that panel, not the whole
+        screen. Idempotent; a caller that comes while they are being mounted waits."""
         if self._deferred is not None:
             await self._deferred.wait()
             return
@@ -72,8 +71,6 @@ class PanelFilters(AlertPanelKeys):
         if not self.query("#alerts-filter"):
             table = self.query_one(AlertsTable)
             await self.query_one("#alerts-panel").mount(self._alerts_filter(table), before=table)
-        if not self.query(WatchBar):
-            await self.mount(WatchBar(), before=self.query_one(Footer))
 
     def _typed_into_field(self, char: str) -> bool:
         """A priority key typed in a filter or a field is text: inserted there."""
@@ -86,7 +83,7 @@ class PanelFilters(AlertPanelKeys):
         """/ filters the focused panel: Health (by name or reason), else the alerts."""
         if self._typed_into_field("/"):
             return
-        await self._mount_deferred()  # "/" in the first frame's instant
+        await self._mount_deferred()  # "/" while attach() is still mounting them
         if isinstance(self.focused, HealthTable):
             self.query_one("#health-filter", AlertFilter).open()
         else:
