@@ -106,6 +106,16 @@ NOTES = [
     "second) and the bare app on one (the fourth session's last run, on the Intel host, quieter: 1.45x, 1.51x, 1.57x). With the streamed observer (same runs, no client "
     "spawned) every case is under 1.5x, before and after this session's changes; with "
     "capture-pane none of the console's is in this run.",
+    "- The sixth #14 session (before = 95980e6) changed what start-up sends, not its "
+    "first frame: the verification bar (one hidden Static) is composed with the frame "
+    "again (mounted into the screen after it, it made Textual repaint every cell once "
+    "more), the filter lines are mounted with the engine, and the tables draw rows again "
+    "when a column widens after a paint. Where the 200-check frame's time goes, marked in "
+    "one process (ms after the interpreter's start, 4 launches): our modules and the TOML "
+    "before Textual ~24, Textual's import to ~145 (the bare app's: ~150-220 on this "
+    "host), the dashboard's modules ~20, App.__init__ ~5, compose to mount ~20, the first "
+    "render ~19 (a screenful of rows and borders; the bare app's ~1.5). What is left is "
+    "drawing a full screen of data, spread over Textual's styles, compositor and strips.",
 ]
 HELLO = "textual hello-world"
 STACK = "oncall-console, test stack"
