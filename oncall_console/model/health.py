@@ -80,6 +80,7 @@ _RANK = {
 }
 for _status, _level in _RANK.items():
     _status._level = _level
+del _status, _level
 
 _GLYPH = {
     Status.OK: "✓",

@@ -186,7 +186,7 @@ class Dashboard(PanelFilters):
 
     def compose(self) -> ComposeResult:
         # With an engine everything is composed now; from a sketch the widgets the first
-        # frame does not show wait for the engine or for / (see _mount_deferred).
+        # frame does not show wait for the engine (see _mount_deferred).
         now = self._oncall is not None
         yield ConsoleHeader(id="header")
         with Horizontal(id="top"):
