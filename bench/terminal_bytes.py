@@ -17,6 +17,7 @@ also runs our two cases from another checkout (its directory first on ``sys.path
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import shutil
 import statistics
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,16 +62,12 @@ def loopback_config(ports: list[int], path: Path) -> Path:
     return path
 
 
-def measure(
-    argv: list[str],
-    env: dict[str, str],
-    warmup: float,
-    seconds: float,
-    tmp: Path,
-    cwd: Path | None = None,
-) -> tuple[float, float]:
-    """(bytes written in the first ``STARTUP`` s, bytes per second over ``seconds`` after
-    ``warmup``)."""
+@contextlib.contextmanager
+def piped(
+    argv: list[str], env: dict[str, str], tmp: Path, cwd: Path | None
+) -> Iterator[tuple[list[str], Callable[[], int], float]]:
+    """The app in a 120x40 pane of its own tmux server, everything it writes piped into
+    a file from its launch: (the tmux command, the file's size now, the launch time)."""
     sock = f"tb{time.monotonic_ns()}"
     tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
     envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
@@ -80,20 +78,34 @@ def measure(
     launched = time.perf_counter() + LEAD
     try:
         subprocess.run([*tmux, "pipe-pane", "-o", f"cat >> {shlex.quote(str(out))}"], check=True)
+        yield tmux, lambda: out.stat().st_size if out.exists() else 0, launched
+    finally:
+        subprocess.run([*tmux, "pipe-pane"], capture_output=True)  # stop piping
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
 
-        def size() -> int:
-            return out.stat().st_size if out.exists() else 0
 
-        time.sleep(max(0.0, launched + STARTUP - time.perf_counter()))
+def wait_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.perf_counter()))
+
+
+def measure(
+    argv: list[str],
+    env: dict[str, str],
+    warmup: float,
+    seconds: float,
+    tmp: Path,
+    cwd: Path | None = None,
+) -> tuple[float, float]:
+    """(bytes written in the first ``STARTUP`` s, bytes per second over ``seconds`` after
+    ``warmup``)."""
+    with piped(argv, env, tmp, cwd) as (_, size, launched):
+        wait_until(launched + STARTUP)
         startup = size()
-        time.sleep(max(0.0, launched + warmup - time.perf_counter()))
+        wait_until(launched + warmup)
         before, start = size(), time.perf_counter()
         time.sleep(seconds)
         after, elapsed = size(), time.perf_counter() - start
         return float(startup), (after - before) / elapsed
-    finally:
-        subprocess.run([*tmux, "pipe-pane"], capture_output=True)  # stop piping
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
 
 
 def dialog(
@@ -101,24 +113,12 @@ def dialog(
 ) -> float:
     """Bytes written from ``a`` (the actions dialog of the selected row) until it has
     settled (``DIALOG_SETTLE`` s), after ``warmup``."""
-    sock = f"td{time.monotonic_ns()}"
-    tmux = ["tmux", "-L", sock, "-f", "/dev/null"]
-    envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    out = tmp / f"{sock}.bytes"
-    where = ["-c", str(cwd)] if cwd else []
-    cmd = f"exec env {envs} {shlex.join(argv)}"
-    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "40", *where, cmd], check=True)
-    try:
-        time.sleep(warmup)
-        subprocess.run([*tmux, "pipe-pane", "-o", f"cat >> {shlex.quote(str(out))}"], check=True)
-        time.sleep(0.3)
-        before = out.stat().st_size if out.exists() else 0
+    with piped(argv, env, tmp, cwd) as (tmux, size, launched):
+        wait_until(launched + warmup)
+        before = size()
         subprocess.run([*tmux, "send-keys", "a"], check=True)
         time.sleep(DIALOG_SETTLE)
-        return float((out.stat().st_size if out.exists() else 0) - before)
-    finally:
-        subprocess.run([*tmux, "pipe-pane"], capture_output=True)
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        return float(size() - before)
 
 
 def main() -> None:
