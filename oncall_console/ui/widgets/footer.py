@@ -23,13 +23,12 @@ class Footer(TextualFooter):
     _stale = False
     """Bindings changed while the screen was underneath."""
 
-    # Textual calls the base class's on_mount / on_unmount itself (each class's handler
-    # in the MRO): calling them here too subscribed the footer twice to its screen's
-    # bindings, and every change composed the keys twice.
     def on_mount(self) -> None:
+        super().on_mount()
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
+        super().on_unmount()
         self.app.screen_change_signal.unsubscribe(self)
 
     def bindings_changed(self, screen: Screen) -> None:
