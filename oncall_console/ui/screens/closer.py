@@ -23,14 +23,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from oncall_console.engine.api import InspectRefused
 from oncall_console.model import Inspection, InspectView
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, oncall_of
 from oncall_console.ui.render import detail_table
-from oncall_console.ui.widgets.footer import Footer
 
 REFRESH = 2.0
 """Seconds between two looks while the screen is open and not paused."""

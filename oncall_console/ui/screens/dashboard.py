@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Footer
 
 from oncall_console.configfile import Sketch
 from oncall_console.model import Status
@@ -25,7 +25,6 @@ from oncall_console.ui.messages import HELP, OpenChecklist, OpenRunbook, RunActi
 from oncall_console.ui.partial import set_border
 from oncall_console.ui.screens.panel_filters import PanelFilters
 from oncall_console.ui.widgets.alerts import AlertsTable, filter_title
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 from oncall_console.ui.widgets.health import HealthTable
 from oncall_console.ui.widgets.sli import SliCard

@@ -13,13 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static, TextArea
+from textual.widgets import Footer, Static, TextArea
 
 from oncall_console.engine.api import shift_scope
 from oncall_console.engine.handoff import HandoffOptions, build_report
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, OpenChecklist, oncall_of
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.watchbar import WatchBar
 
 

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from oncall_console.incidents import IncidentError
 from oncall_console.incidents.comms import duration, severity_label
@@ -32,7 +32,6 @@ from oncall_console.ui.messages import HELP, OpenRunbook, oncall_of
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt, YesNoPrompt
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.tables import KeyedTable
 from oncall_console.ui.widgets.watchbar import WatchBar
 

@@ -14,12 +14,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from oncall_console.model.rules import AlertRule, RuleSet
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, oncall_of
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.tables import KeyedTable
 
 _STATE_ORDER = {"firing": 0, "pending": 1, "inactive": 2, "": 3}

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oncall_console.durations import format_age
@@ -44,7 +44,6 @@ from oncall_console.ui.messages import HELP, ActionFinished, RunAction, StepRef,
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import detail_table
 from oncall_console.ui.screens.incident import PRESENCE_EVERY, announce_presence, present_on
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.tables import VimOptionList
 from oncall_console.ui.widgets.watchbar import WatchBar
 

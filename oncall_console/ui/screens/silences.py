@@ -12,12 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from oncall_console.durations import format_age
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, ActionFinished, RunAction, oncall_of
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.tables import KeyedTable
 
 if TYPE_CHECKING:

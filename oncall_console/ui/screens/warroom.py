@@ -19,7 +19,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState, SliState
@@ -27,7 +27,6 @@ from oncall_console.fmt import number
 from oncall_console.model import Alert, Direction, Incident, IncidentStatus, SliReading, Status
 from oncall_console.ui.render import colour, plain, severity_text, status_style, status_word
 from oncall_console.ui.widgets.bigstat import BigStat
-from oncall_console.ui.widgets.footer import Footer
 from oncall_console.ui.widgets.header import ConsoleHeader, format_clock
 
 if TYPE_CHECKING:
