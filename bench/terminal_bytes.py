@@ -249,10 +249,10 @@ NOTES = [
     "after the first frame, made Textual repaint every cell once more; it is composed with "
     "the frame now, and the filter lines are mounted with the engine, in one batch with "
     "the SLI cards. A dialog: under a modal screen Textual repaints every cell for any "
-    "change of the screen beneath, and the dashboard's footer composed its keys again "
-    "for each binding update (focus leaving, q's label): four whole screens to open the "
-    "actions dialog; the console's footer (`ui/widgets/footer.py`) waits while its "
-    "screen is underneath.",
+    "change of the screen beneath, and the dashboard's footer composes its keys again as "
+    'the dialog comes (so that q reads "Back"): four whole screens to open the actions '
+    'dialog. A footer kept quiet underneath halved that (58 KB) but left "q Quit" '
+    "under the dialog; it was taken back, so the two trees send the same here.",
 ]
 
 
