@@ -6,7 +6,9 @@ instead of probing again. The child never outlives the console."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -407,3 +409,150 @@ def test_a_process_yields_once_it_has_sent_its_first_result():
     assert [e.spec.name for e in got] == ["first", "second"]
     before, after = (int(e.result.summary) for e in got)
     assert before == os.nice(0) < firstpoll.LATER_NICE <= after
+
+
+@contextlib.contextmanager
+def _silent_listener():  # type: ignore[no-untyped-def]
+    """A TCP port that accepts connections and never says a word (a hung PostgreSQL)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def _drain_until(poll, got, condition):  # type: ignore[no-untyped-def]
+    def seen() -> bool:
+        got.extend(poll.drain())
+        return condition() or poll.done
+
+    _until("the first poll's results", seen)
+
+
+def test_the_other_backends_wait_for_the_frame(tmp_path, monkeypatch):
+    """The first check's backend is probed at once; the others, whose imports and probes
+    took CPU from the console's first frame, wait until the parent says it is painted.
+    The first row here hangs (a PostgreSQL that never answers, 2 s to time out): the
+    HTTP check, probed beside it before, must not be probed until ``go``."""
+    from oncall_console.cli import firstpoll
+
+    monkeypatch.setattr(firstpoll, "FRAME_WAIT", 60.0)  # inherited by the fork
+    with serve() as server, _silent_listener() as port:
+        document = {
+            "backends": {
+                "pg": {"type": "postgres", "dsn": f"postgresql://u@127.0.0.1:{port}/x"},
+                "web": {"type": "http"},
+            },
+            "checks": {
+                "db": {"backend": "pg", "timeout": 2},
+                "api": {"backend": "web", "url": server.url("/healthy")},
+            },
+        }
+        poll = firstpoll.FirstPoll.start(firstpoll.probe_sketch(lambda: document, tmp_path / "c"))
+        assert poll is not None
+        got: list = []
+        try:
+            _drain_until(poll, got, lambda: any(e.spec.name == "db" for e in got))
+            assert server.requests == []  # ~2 s after the fork, still waiting
+            poll.go()
+            _drain_until(poll, got, lambda: any(e.spec.name == "api" for e in got))
+        finally:
+            poll.close()
+        assert [r["path"] for r in server.requests] == ["/healthy"]
+
+
+def test_the_first_backends_checks_below_the_fold_wait_for_the_frame(tmp_path, monkeypatch):
+    """200 checks on one backend were all probed, answered, sent and read beside the
+    frame, which shows a screenful: the rest now wait for it, or for FRAME_WAIT."""
+
+    with serve() as server:
+        poll = _http_poll(monkeypatch, tmp_path, server, checks=6, rows=3, frame_wait=60.0)
+        got: list = []
+        try:
+            _drain_until(poll, got, lambda: len(got) >= 3)
+            assert sorted(e.spec.name for e in got) == ["c0", "c1", "c2"]
+            assert len(server.requests) == 3  # the other three were not even sent
+            poll.go()
+            _drain_until(poll, got, lambda: len(got) >= 6)
+        finally:
+            poll.close()
+        assert sorted(e.spec.name for e in got) == [f"c{i}" for i in range(6)]
+
+
+def test_without_a_word_from_the_parent_the_rest_comes_after_frame_wait(tmp_path, monkeypatch):
+    """A console whose frame never comes (or a parent that forgot to say so) must still
+    get every first result: the wait ends FRAME_WAIT after the fork."""
+
+    with serve() as server:
+        poll = _http_poll(monkeypatch, tmp_path, server, checks=3, rows=1, frame_wait=0.3)
+        got: list = []
+        try:
+            _drain_until(poll, got, lambda: len(got) >= 3)
+        finally:
+            poll.close()
+    assert sorted(e.spec.name for e in got) == ["c0", "c1", "c2"]
+
+
+def _http_poll(monkeypatch, tmp_path, server, *, checks, rows, frame_wait):  # type: ignore[no-untyped-def]
+    """A first poll of ``checks`` HTTP checks on ``server``, forked with a terminal of
+    ``rows`` lines (the child's screenful) and ``frame_wait`` seconds of waiting."""
+    from oncall_console.cli import firstpoll
+
+    def no_terminal(fd: int = 1) -> os.terminal_size:
+        raise OSError("not a terminal")
+
+    monkeypatch.setattr(firstpoll, "FRAME_WAIT", frame_wait)  # inherited by the fork
+    monkeypatch.setattr(firstpoll, "_screen_rows", rows)
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal)
+    table = {
+        f"c{i}": {"backend": "web", "url": server.url(f"/healthy?n={i}")} for i in range(checks)
+    }
+    document = {"backends": {"web": {"type": "http"}}, "checks": table}
+    poll = firstpoll.FirstPoll.start(firstpoll.probe_sketch(lambda: document, tmp_path / "c"))
+    assert poll is not None
+    return poll
+
+
+async def test_the_console_says_when_its_first_frame_is_painted():
+    """The app's side of the wait: on Ready (the first frame is on the terminal) it lets
+    the rest of the first poll go."""
+    import threading
+
+    from oncall_console.cli.common import demo_config, demo_sketch
+    from oncall_console.ui.app import OncallApp
+
+    read_end, write_end = os.pipe()
+
+    class Source:  # a first poll that has sent nothing yet
+        done = False
+        went = 0
+
+        def fileno(self) -> int:
+            return read_end
+
+        def drain(self) -> list:
+            return []
+
+        def go(self) -> None:
+            Source.went += 1
+
+        def close(self) -> None:
+            pass
+
+    hold = threading.Event()
+
+    def load():  # type: ignore[no-untyped-def]
+        assert hold.wait(20), "the test never let the config load"
+        return demo_config(7, 1.0)
+
+    app = OncallApp(sketch=demo_sketch(), load=load, first_poll=Source())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert Source.went == 1
+    finally:
+        hold.set()
+        os.close(read_end)
+        os.close(write_end)

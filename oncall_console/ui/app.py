@@ -204,6 +204,8 @@ class OncallApp(LazyStylesheet):
         # GIL) would hold back the painting of every result that arrives meanwhile.
         if not self.ready:
             first = self._first
+            if first is not None:
+                first.frame_painted()
             if first is not None and first.running:
                 first.on_done = self._begin_load
                 self.set_timer(FIRST_POLL_WAIT, self._begin_load)

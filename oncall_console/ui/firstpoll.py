@@ -23,6 +23,8 @@ class FirstResults(Protocol):
 
     def drain(self) -> list[Any]: ...
 
+    def go(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -68,6 +70,13 @@ class FirstPollReader:
         if self._source is not None:
             with contextlib.suppress(OSError, ValueError, RuntimeError):
                 asyncio.get_running_loop().add_reader(self._source.fileno(), self._readable)
+
+    def frame_painted(self) -> None:
+        """The first frame is on the terminal: the rest of the first poll may start (it
+        waited so as not to take CPU from the frame)."""
+        if self._source is not None:
+            with contextlib.suppress(OSError):
+                self._source.go()
 
     def take(self) -> list[Any]:
         """Everything read so far and what the pipe holds now; the child is stopped."""
