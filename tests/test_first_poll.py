@@ -466,7 +466,6 @@ def test_the_other_backends_wait_for_the_frame(tmp_path, monkeypatch):
 def test_the_first_backends_checks_below_the_fold_wait_for_the_frame(tmp_path, monkeypatch):
     """200 checks on one backend were all probed, answered, sent and read beside the
     frame, which shows a screenful: the rest now wait for it, or for FRAME_WAIT."""
-
     with serve() as server:
         poll = _http_poll(monkeypatch, tmp_path, server, checks=6, rows=3, frame_wait=60.0)
         got: list = []

@@ -64,6 +64,19 @@ class KeyedTable(DataTable[Text]):
         super().__init__(*args, **kwargs)
         self._cache_rows(64)
 
+    def add_column(
+        self,
+        label: TextType,
+        *,
+        width: int | None = None,
+        key: str | None = None,
+        default: CellType | None = None,
+    ) -> ColumnKey:
+        """A column whose label is plain text: DataTable reads a str as Rich markup, and
+        that reading loaded Rich's 3,600 emoji codes before the first frame (~3 ms)."""
+        text = Text(label) if isinstance(label, str) else label
+        return super().add_column(text, width=width, key=key, default=default)
+
     def _cache_rows(self, rows: int) -> None:
         for cache in (self._row_render_cache, self._row_renderable_cache, self._line_cache):
             cache.maxsize = rows
