@@ -32,13 +32,14 @@ def _since_process_start() -> float:
 
 
 T0 = time.perf_counter() - _since_process_start()
-MARKS: list[tuple[float, str]] = []
+MARKS: list[tuple[float, float, str]] = []
 
 
 def mark(what: str) -> None:
     thread = threading.current_thread()
     where = "" if thread is threading.main_thread() else f"  [thread {thread.name}]"
-    MARKS.append(((time.perf_counter() - T0) * 1000, what + where))
+    cpu = time.process_time() * 1000  # this process's CPU, all its threads
+    MARKS.append(((time.perf_counter() - T0) * 1000, cpu, what + where))
 
 
 def wrap(cls: Any, name: str, what: str, after: Any = None) -> None:
@@ -107,6 +108,10 @@ class _Terminal:
 
     def write(self, text: str) -> int:
         n = self._file.write(text)
+        if len(text) > 1000:  # a frame (Textual writes each in one piece)
+            self._writes = getattr(self, "_writes", 0) + 1
+            if self._writes <= 4:
+                mark(f"terminal write {self._writes}: {len(text)} chars")
         if not self._seen and FRAME in text:
             self._seen = True
             mark(f"first frame written to the terminal ({FRAME!r})")
@@ -155,6 +160,7 @@ def main() -> int:
             return out
 
         dashboard.Dashboard.sync = traced_sync
+        wrap(dashboard.Dashboard, "show_first", "first poll's results shown")
 
     def app_hooks(app: ModuleType) -> None:
         wrap(app.OncallApp, "__init__", "OncallApp built (themes)")
@@ -173,6 +179,10 @@ def main() -> int:
                     lambda m: wrap(m, "from_dict", "config validated"),
                 ),
                 "textual.app": ("", None),
+                "textual.screen": (
+                    "",
+                    lambda m: wrap(m.Screen, "_refresh_layout", "screen layout"),
+                ),
                 "textual.drivers._writer_thread": ("", _writer_hooks),
                 "oncall_console.ui.app": ("textual, the dashboard", app_hooks),
                 "oncall_console.engine.core": ("", _engine_hooks),
@@ -196,8 +206,9 @@ def main() -> int:
 
     code = cli.main(sys.argv[1:])
     mark("app exited")
-    width = max(len(w) for _, w in MARKS)
-    lines = [f"{t:8.0f} ms  {w:<{width}}" for t, w in MARKS]
+    width = max(len(w) for _, _, w in MARKS)
+    lines = ["    wall   cpu (this process)"]
+    lines += [f"{t:8.0f} {c:5.0f} ms  {w:<{width}}" for t, c, w in MARKS]
     out = Path("/tmp/oncall-startup-trace.txt")
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
