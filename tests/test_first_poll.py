@@ -18,6 +18,7 @@ import pytest
 from bench._pty import PtyApp
 from oncall_console.config import from_dict
 from oncall_console.engine.api import OnCall, first_results
+from tests.support import procs
 from tests.support.httpserver import serve
 from tests.support.stack_server import StackError, wait_until
 
@@ -55,37 +56,16 @@ def _probe_worker(pid: int) -> bool:
         return False
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_console_probes_once_at_start_shows_it_and_leaves_no_child(tmp_path):
     with serve() as server:
         config = _config(tmp_path, server.url("/healthy"))
         argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(config)]
         with PtyApp(argv, env=SIZE) as term:
-            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            children = _until("the first poll's child", lambda: procs.children(term.proc.pid))
             _until("the result painted", lambda: b"200 OK" in term.raw)
             # The engine is built once the SLI panel stops saying what is starting and
             # the health panel's "1 of 1 checks in" is gone: from then on it polls.
-            _until("the engine attached", lambda: not any(_alive(c) for c in children))
+            _until("the engine attached", lambda: not any(procs.alive(c) for c in children))
             _until("the engine's store is open", lambda: (tmp_path / "s.sqlite3").exists())
 
             # A manual refresh still probes at once. Its key does nothing until the engine
@@ -102,7 +82,7 @@ def test_a_console_probes_once_at_start_shows_it_and_leaves_no_child(tmp_path):
     # One probe for the first result (the child's), one for the refresh: the engine,
     # seeded, did not probe again on start (interval 3600 s).
     assert paths == ["/healthy", "/healthy"]
-    assert not any(_alive(c) for c in children)
+    assert not any(procs.alive(c) for c in children)
 
 
 def test_turned_off_the_console_starts_as_before(tmp_path):
@@ -111,7 +91,7 @@ def test_turned_off_the_console_starts_as_before(tmp_path):
         argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(config)]
         with PtyApp(argv, env={**SIZE, "ONCALL_FIRST_POLL": "0"}) as term:
             _until("the result painted", lambda: b"200 OK" in term.raw)
-            assert _children(term.proc.pid) == []
+            assert procs.children(term.proc.pid) == []
             term.write(b"q")
             assert term.proc.wait(10) == 0
     assert len(server.requests) == 1
@@ -128,11 +108,11 @@ def test_the_child_dies_with_a_console_that_is_killed(tmp_path):
         )
         argv = [sys.executable, "-m", "oncall_console", "run", "-c", str(path)]
         with PtyApp(argv, env=SIZE) as term:
-            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            children = _until("the first poll's child", lambda: procs.children(term.proc.pid))
             _until("the hung probe sent", lambda: server.requests)
             term.proc.kill()
             term.proc.wait(10)
-            _until("the child gone with it", lambda: not any(_alive(c) for c in children))
+            _until("the child gone with it", lambda: not any(procs.alive(c) for c in children))
 
 
 async def test_seeded_checks_wait_their_interval_the_others_probe_at_once(tmp_path):
@@ -196,7 +176,7 @@ def test_a_config_of_many_checks_starts_without_the_child(tmp_path):
             _until("a result painted", lambda: b"200 OK" in term.raw)
             # a probe worker (backends/http/worker.py: 1,000 checks and more) is not the
             # first poll's child
-            assert [p for p in _children(term.proc.pid) if not _probe_worker(p)] == []
+            assert [p for p in procs.children(term.proc.pid) if not _probe_worker(p)] == []
             term.write(b"q")
             assert term.proc.wait(10) == 0
 
@@ -271,9 +251,9 @@ def test_a_secret_reference_is_resolved_by_the_child_and_never_shown(tmp_path, s
         )
         env = {**SIZE, "FIRST_POLL_TOKEN": token}
         with PtyApp(_argv(path), env=env, cwd=tmp_path) as term:
-            children = _until("the first poll's child", lambda: _children(term.proc.pid))
+            children = _until("the first poll's child", lambda: procs.children(term.proc.pid))
             _until("the result painted", lambda: b"200 OK" in term.raw)
-            _until("the engine attached", lambda: not any(_alive(c) for c in children))
+            _until("the engine attached", lambda: not any(procs.alive(c) for c in children))
             _until("the engine's store is open", lambda: (tmp_path / "s.sqlite3").exists())
             term.write(b"q")
             assert term.proc.wait(10) == 0
@@ -339,7 +319,7 @@ async def test_first_results_that_came_before_the_frame_are_in_it():
 
     poll = FirstPoll.start(probe_demo(7, 1.0))
     assert poll is not None
-    _until("the child has sent everything", lambda: not _alive(poll.pid))
+    _until("the child has sent everything", lambda: not procs.alive(poll.pid))
     go = threading.Event()
 
     def load():  # type: ignore[no-untyped-def]

@@ -8,10 +8,7 @@ with the config's error for the CLI to print (issue #6: first frame).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
-import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,7 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from oncall_console.configfile import ConfigError, Sketch, default_path
-from oncall_console.ui import partial
+from oncall_console.ui import partial, terminal
 from oncall_console.ui.firstpoll import FirstPollReader, FirstResults
 from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
 from oncall_console.ui.screens.dashboard import Dashboard
@@ -32,6 +29,8 @@ from oncall_console.ui.styles import LazyStylesheet
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from oncall_console.config import LoadedConfig
     from oncall_console.engine import Engine
     from oncall_console.engine.api import OnCall
@@ -170,6 +169,9 @@ class OncallApp(LazyStylesheet):
         """The screen the app starts on and the tick keeps current."""
         return self.war_room if self.war_room is not None else self.dashboard
 
+    def get_driver_class(self) -> type[Driver]:
+        return terminal.tolerant(super().get_driver_class())  # a terminal that goes away
+
     def get_default_screen(self) -> Screen[None]:
         return self.main_screen
 
@@ -183,6 +185,8 @@ class OncallApp(LazyStylesheet):
         return True
 
     async def on_mount(self) -> None:
+        if not self.is_headless:  # a dropped SSH session, a closed pane: leave cleanly
+            terminal.watch(self)
         if self.ready:
             await self._start()
         elif self._first is not None:
@@ -253,11 +257,6 @@ class OncallApp(LazyStylesheet):
             self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
         if self.poll:
             oncall.subscribe(self._engine_changed)
-        if not self.is_headless:  # SIGTERM (a dropped SSH session): leave cleanly
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGTERM, lambda: self.exit(return_code=143)
-                )
         await oncall.start(poll=self.poll)
         if oncall.store_error:
             self.notify(
