@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path += [str(ROOT / "bench")]
+from _pty import kill_tmux  # noqa: E402
+
 PY = sys.executable
 TARGET = 1.5  # first frame at most this many times the bare app's
 FRAME = "Incidents & alerts"  # a panel title: the console's own layout is painted
@@ -184,7 +186,7 @@ def launch(case: Case, pycache: Path, timeout: float = 20.0) -> tuple[float, flo
             time.sleep(0.005)
         raise TimeoutError(f"{case.result!r} never appeared")
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        kill_tmux(tmux)  # and wait for the console to be gone
 
 
 def launch_streamed(case: Case, pycache: Path, timeout: float = 20.0) -> float:
@@ -227,7 +229,7 @@ def launch_streamed(case: Case, pycache: Path, timeout: float = 20.0) -> float:
                     time.sleep(0.002)
             raise TimeoutError(f"{case.result!r} never streamed")
         finally:
-            subprocess.run([*tmux, "kill-server"], capture_output=True)
+            kill_tmux(tmux)  # and wait for the console to be gone
 
 
 def _when() -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from _pty import machine, publish  # noqa: E402
+from _pty import kill_tmux, machine, publish  # noqa: E402
 from latency_server import LatencyServers  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "terminal_bytes.md"
@@ -81,7 +81,7 @@ def piped(
         yield tmux, lambda: out.stat().st_size if out.exists() else 0, launched
     finally:
         subprocess.run([*tmux, "pipe-pane"], capture_output=True)  # stop piping
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        kill_tmux(tmux)  # and wait for the console to be gone
 
 
 def wait_until(moment: float) -> None:
