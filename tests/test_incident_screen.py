@@ -363,3 +363,27 @@ async def test_an_entry_of_another_day_says_which_day():
         table.clear()
         screen._fill_timeline()
         assert str(table.get_row_at(0)[0]).startswith("Jan 15 ")  # the fixed clock's day
+
+
+async def test_a_live_screen_is_synced_only_while_its_widgets_are_all_there():
+    """A teammate's note came while an incident screen was being composed (or taken
+    down): the app's repaint of the live screen on top found its head but not its
+    timeline, and the console ended with NoMatches (CI, two consoles on one store).
+    A sync then waits for the screen's own first one (on mount) or does nothing."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(100, 30)) as pilot:
+        first = await declare(pilot)
+        incident = first.incident_id
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "back on the dashboard")
+        second = IncidentScreen(incident)
+        mounting = app.push_screen(second)  # on the stack, not composed yet
+        app.tick()  # what an engine change does: the live screen on top repaints
+        second.sync(force=True)
+        await mounting
+        await wait_for(pilot, lambda: second.record is not None, "loaded")
+        assert second.query_one(DataTable).row_count > 0  # its own first sync came
+        await app.pop_screen()
+        second.sync(force=True)  # its 1 s timer, once the screen is taken down
+        first.sync(force=True)
+        assert app.screen is app.main_screen

@@ -28,7 +28,7 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
-from oncall_console.ui.messages import HELP, OpenRunbook, oncall_of
+from oncall_console.ui.messages import HELP, OpenRunbook, oncall_of, whole
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt, YesNoPrompt
@@ -195,6 +195,8 @@ class IncidentScreen(Screen[None]):
         self._row_keys: list[str] = []
         self.runbook_progress = ""
         self._seen: tuple[Any, ...] = ()
+        self.composed = False
+        """Its widgets are all there (see ``messages.whole``)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="incident-head")
@@ -217,6 +219,7 @@ class IncidentScreen(Screen[None]):
         return not (action in _WRITES and oncall_of(self).settings.read_only)
 
     async def on_mount(self) -> None:
+        self.composed = True
         self.query_one(DataTable).focus()
         await self.reload()
         announce_presence(oncall_of(self), self.incident_id, "incident")
@@ -267,6 +270,8 @@ class IncidentScreen(Screen[None]):
 
     def sync(self, force: bool = False) -> None:
         """Repaint what changed: the clocks every second, the rest when the record does."""
+        if not whole(self):
+            return
         cached = self.service.cached(self.incident_id)
         if cached is not None and (self.record is None or cached.revision != self.record.revision):
             self.record = cached

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 
 from oncall_console.durations import format_age
 from oncall_console.text import clean
-from oncall_console.ui.messages import HELP, ActionFinished, RunAction, oncall_of
+from oncall_console.ui.messages import HELP, ActionFinished, RunAction, oncall_of, whole
 from oncall_console.ui.widgets.tables import KeyedTable
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class SilencesScreen(Screen[None]):
         super().__init__()
         self._shown: tuple[Silence, ...] = ()
         self._seen: tuple[object, ...] | None = None
+        self.composed = False
+        """Its widgets are all there (see ``messages.whole``)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="silences-panel", classes="panel") as panel:
@@ -102,6 +104,7 @@ class SilencesScreen(Screen[None]):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.composed = True
         self.query_one(KeyedTable).focus()
         self.sync()
 
@@ -109,6 +112,8 @@ class SilencesScreen(Screen[None]):
         return not (action == "expire" and oncall_of(self).settings.read_only)
 
     def sync(self, force: bool = False) -> None:
+        if not whole(self):
+            return
         now = self.app.clock()  # type: ignore[attr-defined]
         silences = tuple(oncall_of(self).silences())
         seen = (silences, int(now) // 5)
