@@ -29,6 +29,7 @@ from oncall_console.model import ActionResult, ActionSpec, Outcome, ParamSpec, S
 from oncall_console.model.params import validate_param
 from oncall_console.text import clean
 from oncall_console.ui.render import FOCUS_MARK, status_word
+from oncall_console.ui.widgets.steady import SteadyInput
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import ActionPlan
@@ -70,7 +71,7 @@ class InOrder(_WidgetBase):
         await super()._on_key(event)
 
 
-class FieldInput(InOrder, Input):
+class FieldInput(InOrder, SteadyInput):
     """A one-line field whose editing keys apply in the order they were typed."""
 
 

@@ -30,6 +30,7 @@ from oncall_console.model import Inspection, InspectView
 from oncall_console.text import clean
 from oncall_console.ui.messages import HELP, oncall_of
 from oncall_console.ui.render import detail_table
+from oncall_console.ui.widgets.steady import SteadyInput
 
 REFRESH = 2.0
 """Seconds between two looks while the screen is open and not paused."""
@@ -110,7 +111,7 @@ class CloserScreen(Screen[None]):
         with VerticalScroll(id="closer-body") as body:
             body.can_focus = True
             yield Static(id="closer-content")
-        yield Input(placeholder="search: lines containing…", id="closer-search")
+        yield SteadyInput(placeholder="search: lines containing…", id="closer-search")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -97,6 +97,7 @@ class HandoffScreen(Screen[None]):
             box.border_title = "Shift handoff"
             yield Static(id="handoff-text")
         notes = TextArea(id="handoff-notes", soft_wrap=True)
+        notes.cursor_blink = False  # a blink repaints the whole field (widgets/steady.py)
         notes.border_title = "Notes for the next person (ctrl+r to put them in)"
         yield notes
         yield WatchBar()

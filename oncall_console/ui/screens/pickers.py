@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 from oncall_console.model import ActionSpec
 from oncall_console.text import clean
 from oncall_console.ui.render import FOCUS_MARK
+from oncall_console.ui.widgets.steady import SteadyInput
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import RunbookChoice
@@ -44,7 +45,7 @@ class RunbookPicker(ModalScreen["Runbook | str | None"]):
         with Vertical(id="picker-box") as box:
             box.border_title = Content(clean(self.title_text, limit=70))
             box.border_subtitle = "type to search · enter open · esc cancel"
-            yield Input(placeholder="search runbooks by title", id="runbook-search")
+            yield SteadyInput(placeholder="search runbooks by title", id="runbook-search")
             yield OptionList(id="runbook-options")
 
     def on_mount(self) -> None:

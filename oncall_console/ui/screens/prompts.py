@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from oncall_console.text import clean
+from oncall_console.ui.widgets.steady import SteadyInput
 
 
 class ChoicePrompt(ModalScreen[str | None]):
@@ -65,7 +66,7 @@ class TextPrompt(ModalScreen[str | None]):
             box.border_title = Content(clean(self.title_text, limit=60))
             box.border_subtitle = "enter save · esc cancel"
             yield Label(Text(self.label))
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield SteadyInput(value=self.value, placeholder=self.placeholder, id="prompt-input")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Input
+
+from oncall_console.ui.widgets.steady import SteadyInput
 
 
-class AlertFilter(Input):
+class AlertFilter(SteadyInput):
     """A one-line filter over the alerts panel, hidden until ``/`` opens it."""
 
     BINDINGS = [
