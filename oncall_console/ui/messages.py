@@ -31,19 +31,6 @@ def oncall_of(node: MessagePump) -> OnCall:
     return node.app.oncall  # type: ignore[attr-defined, no-any-return]
 
 
-def whole(screen: Any) -> bool:
-    """Whether a live screen's widgets are all there, for its ``sync``: it has been
-    composed (its ``on_mount`` sets ``composed``) and is still on the app's stack (once
-    popped, its widgets are being taken down). An engine change repainted the screen on
-    top while it was still being composed, and a console ended with NoMatches."""
-    if not getattr(screen, "composed", False):
-        return False
-    try:
-        return screen in screen.app.screen_stack
-    except Exception:  # no app any more
-        return False
-
-
 @dataclass(frozen=True)
 class StepRef:
     """A runbook step an action was started from: ticked when the action succeeds."""

@@ -18,7 +18,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from oncall_console.incidents import IncidentError
@@ -28,9 +27,10 @@ from oncall_console.incidents.steps import Prompt, clock, next_steps
 from oncall_console.model import IncidentStatus, Severity
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.text import clean
-from oncall_console.ui.messages import HELP, OpenRunbook, oncall_of, whole
+from oncall_console.ui.messages import HELP, OpenRunbook, oncall_of
 from oncall_console.ui.render import notify_error
 from oncall_console.ui.screens.detail import DetailScreen
+from oncall_console.ui.screens.live import LiveScreen
 from oncall_console.ui.screens.prompts import ChoicePrompt, TextPrompt, YesNoPrompt
 from oncall_console.ui.widgets.tables import KeyedTable
 from oncall_console.ui.widgets.watchbar import WatchBar
@@ -139,11 +139,8 @@ async def acknowledge(screen: Any, incident_id: str) -> bool:
     return True
 
 
-class IncidentScreen(Screen[None]):
+class IncidentScreen(LiveScreen):
     """One stored incident. Esc goes back to the dashboard."""
-
-    LIVE = True
-    """The app repaints it on engine changes, like the dashboard."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="incident.back"),
@@ -195,8 +192,6 @@ class IncidentScreen(Screen[None]):
         self._row_keys: list[str] = []
         self.runbook_progress = ""
         self._seen: tuple[Any, ...] = ()
-        self.composed = False
-        """Its widgets are all there (see ``messages.whole``)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="incident-head")
@@ -270,7 +265,7 @@ class IncidentScreen(Screen[None]):
 
     def sync(self, force: bool = False) -> None:
         """Repaint what changed: the clocks every second, the rest when the record does."""
-        if not whole(self):
+        if not self.whole:
             return
         cached = self.service.cached(self.incident_id)
         if cached is not None and (self.record is None or cached.revision != self.record.revision):

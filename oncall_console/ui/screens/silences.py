@@ -11,12 +11,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from oncall_console.durations import format_age
 from oncall_console.text import clean
-from oncall_console.ui.messages import HELP, ActionFinished, RunAction, oncall_of, whole
+from oncall_console.ui.messages import HELP, ActionFinished, RunAction, oncall_of
+from oncall_console.ui.screens.live import LiveScreen
 from oncall_console.ui.widgets.tables import KeyedTable
 
 if TYPE_CHECKING:
@@ -64,10 +64,9 @@ def _spec(oncall: OnCall, backend: str, action: str) -> Any:
     return next((s for b, s in oncall.actions_for(backend) if s.id == action), None)
 
 
-class SilencesScreen(Screen[None]):
+class SilencesScreen(LiveScreen):
     """The silences every source holds now; X expires the selected one (asks)."""
 
-    LIVE = True
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="silences.back"),
         HELP,
@@ -84,8 +83,6 @@ class SilencesScreen(Screen[None]):
         super().__init__()
         self._shown: tuple[Silence, ...] = ()
         self._seen: tuple[object, ...] | None = None
-        self.composed = False
-        """Its widgets are all there (see ``messages.whole``)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="silences-panel", classes="panel") as panel:
@@ -112,7 +109,7 @@ class SilencesScreen(Screen[None]):
         return not (action == "expire" and oncall_of(self).settings.read_only)
 
     def sync(self, force: bool = False) -> None:
-        if not whole(self):
+        if not self.whole:
             return
         now = self.app.clock()  # type: ignore[attr-defined]
         silences = tuple(oncall_of(self).silences())
