@@ -206,20 +206,29 @@ def kill_tmux(tmux: Sequence[str], timeout: float = 10.0) -> None:
     tree = _descendants(int(pane)) if pane.isdigit() else []
     subprocess.run([*tmux, "kill-server"], capture_output=True)
     deadline = time.monotonic() + timeout
-    while any(_running(pid) for pid in tree) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it, from /proc."""
-    parents: dict[int, list[int]] = {}
+def _parents() -> dict[int, list[int]]:
+    """PPID -> the PIDs of its children (zombies included), from one look at /proc."""
+    found: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                found.setdefault(int(fields[1]), []).append(int(entry.name))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """PIDs of the processes whose parent is ``pid`` (zombies included)."""
+    return _parents().get(pid, [])
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    parents = _parents()
     found, todo = [], [pid]
     while todo:
         found.append(todo.pop())
@@ -227,8 +236,15 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _running(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name, or None if it is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bench import _pty as procs
 from bench._pty import PtyApp
 from oncall_console.config import from_dict
 from oncall_console.engine.api import OnCall, first_results
-from tests.support import procs
 from tests.support.httpserver import serve
 from tests.support.stack_server import StackError, wait_until
 

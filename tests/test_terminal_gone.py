@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import _pty as procs
 from bench._pty import PtyApp
 from oncall_console.ui import terminal
-from tests.support import procs
 from tests.support.httpserver import serve
 from tests.support.stack_server import wait_until
 

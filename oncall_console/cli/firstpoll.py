@@ -464,7 +464,7 @@ def _screenful(batch: list[Any], first: Any) -> tuple[list[Any], list[Any]]:
     rows = _screen_rows
     head = replace(first, checks=first.checks[:rows])
     rest = [replace(first, checks=first.checks[rows:])] if len(first.checks) > rows else []
-    return [head], rest + [g for g in batch if g is not first and g != first]
+    return [head], rest + [g for g in batch if g != first]
 
 
 def _nice_to(level: int) -> None:
