@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,35 @@ def test_a_closed_pty_is_hung_up_and_an_open_one_is_not():
         if master >= 0:
             os.close(master)
     assert terminal.hung_up(slave)  # closed: not a terminal at all
+
+
+def test_a_hangup_as_linux_sends_it_leaves(tmp_path):
+    """When a terminal hangs up, Linux sends its session's leader SIGHUP, then SIGCONT.
+    Textual takes any SIGCONT for the end of a Ctrl+Z and starts its terminal threads
+    again: one started once the console had stopped reading input read the dead terminal
+    for ever, and the console, its work done, never exited, at ~95 % of a core (found
+    after a benchmark's ``tmux kill-server``). SIGCONTs keep coming here until it is gone."""
+    with serve() as server, _console(tmp_path, server.url("/hang")) as term:
+        _running(term)
+        term.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while term.proc.poll() is None and time.monotonic() < deadline:
+            term.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.002)  # a stream of them, through every step of the exit
+        assert term.proc.wait(10) == terminal.HUNG_UP
+
+
+def test_a_stop_and_a_continue_still_suspend_and_resume(tmp_path):
+    """What SIGCONT is for: after a SIGTSTP (``kill -TSTP``; Ctrl+Z in a shell) the console
+    gives the terminal back and stops; on SIGCONT (``fg``) it takes the terminal again and
+    answers keys."""
+    with serve() as server, _console(tmp_path, server.url("/healthy")) as term:
+        _running(term)
+        term.proc.send_signal(signal.SIGTSTP)
+        wait_until("stopped", lambda: (procs._stat(term.proc.pid) or ["?"])[0] == "T", 30, 0.01)
+        before = term.total_bytes
+        term.proc.send_signal(signal.SIGCONT)
+        wait_until("the terminal taken again", lambda: term.total_bytes > before, 30, 0.01)
+        term.wait_text("Incidents & alerts", 30)
+        term.write(b"q")
+        assert term.proc.wait(30) == 0

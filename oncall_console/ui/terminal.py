@@ -10,7 +10,9 @@ closed by a process that was not its session's: a harness, a multiplexer killed 
 left the console running on a dead terminal, ~35 % of a core spent reading its EOF.
 Worse, Textual's writer thread died on the first write that failed (EIO), its queue of
 30 writes filled, and the console froze on the next write, before anything could see
-that the terminal was gone: :func:`tolerant` keeps that thread alive.
+that the terminal was gone: :func:`tolerant` keeps that thread alive. And the SIGCONT
+Linux sends after a hangup's SIGHUP made Textual start its terminal threads again,
+during the exit: :func:`tolerant` resumes only after a stop of its own (Ctrl+Z).
 """
 
 from __future__ import annotations
@@ -64,11 +66,29 @@ def tolerant(driver: type[Driver]) -> type[Driver]:
     """``driver`` whose terminal file shrugs off a failed write (see the top)."""
 
     class Tolerant(driver):  # type: ignore[valid-type,misc]
+        _stopped = False
+        """This process stopped itself (Ctrl+Z): the next SIGCONT is the ``fg``."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             file = getattr(self, "_file", None)  # what LinuxDriver's writer thread writes to
             if file is not None:
                 self._file = _GoneFile(file)
+
+        def _sigtstp_application(self, *args: Any) -> None:
+            self._stopped = True  # before: the SIGCONT may be handled inside this call
+            super()._sigtstp_application(*args)
+
+        def _sigcont_application(self, *args: Any) -> None:
+            """Textual takes every SIGCONT for the end of a Ctrl+Z and enters its terminal
+            mode again, threads and all. Linux sends one right after a hangup's SIGHUP:
+            handled during the console's exit, it left an input thread reading the dead
+            terminal for ever (the process never ended, at ~95 % of a core), or threw
+            tracebacks from the interpreter's shutdown. Only a stop of our own resumes."""
+            if not self._stopped:
+                return
+            self._stopped = False
+            super()._sigcont_application(*args)
 
     Tolerant.__name__ = Tolerant.__qualname__ = f"Tolerant{driver.__name__}"
     return Tolerant
