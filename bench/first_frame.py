@@ -3,6 +3,9 @@
 own layout is painted ("first frame": the panels' titles are on screen) and until it
 shows a real result ("first real result": a probe answered and painted). Medians of
 several runs, our app next to a bare Textual app measured in the same run, interleaved.
+The screen is read with ``capture-pane`` every 5 ms through one tmux control-mode client
+(``_pty.TmuxControl``); ``--spawn`` adds the earlier observer (a tmux client spawned per
+look, ~40 % of a CPU) and ``--stream`` one that reads the pane's bytes.
 
 Cases: the bare hello-world; ``oncall-console demo`` (result marker: a ready count the
 simulation computed); ``oncall-console run`` on a config of 200 HTTP checks against
@@ -14,7 +17,7 @@ Python's bytecode cache is warm for every case, as after any install (one untime
 run per case first, into a cache of the benchmark's own): a sandbox that sets
 PYTHONDONTWRITEBYTECODE would otherwise recompile our modules on every launch.
 
-    .venv/bin/python bench/first_frame.py [--runs 7] [--before REV]
+    .venv/bin/python bench/first_frame.py [--runs 7] [--before REV] [--stream] [--spawn]
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path += [str(ROOT / "bench")]
-from _pty import kill_tmux  # noqa: E402
+from _pty import TmuxControl, kill_tmux  # noqa: E402
 
 PY = sys.executable
 TARGET = 1.5  # first frame at most this many times the bare app's
@@ -155,6 +158,8 @@ class Case:
     results: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     """First real result with no bytecode cache (a fresh, empty cache each launch)."""
+    spawned: list[float] = field(default_factory=list)
+    """First real result seen by the earlier sessions' observer (``launch(spawn=True)``)."""
     streamed: list[float] = field(default_factory=list)
     """First real result seen in the pane's output stream (``launch_streamed``)."""
 
@@ -182,22 +187,30 @@ def write_200_checks(folder: Path, ports: list[int]) -> Path:
     return path
 
 
-def launch(case: Case, pycache: Path, timeout: float = 20.0) -> tuple[float, float]:
-    """Seconds from launch to the frame marker and to the result marker."""
+def launch(
+    case: Case, pycache: Path, timeout: float = 20.0, spawn: bool = False
+) -> tuple[float, float]:
+    """Seconds from launch to the frame marker and to the result marker, read off the
+    screen (``capture-pane``) every 5 ms through one tmux control-mode client
+    (``_pty.TmuxControl``), started with its tmux server before the clock. ``spawn``:
+    the observer of the sessions before the eighth: a ``tmux capture-pane`` client
+    spawned for every look, ~40 % of one of this machine's two CPUs."""
     tmux = ["tmux", "-L", f"ff{time.monotonic_ns()}", "-f", "/dev/null"]  # a server per run
     cmd = " ".join(f"'{a}'" for a in case.argv)
     env = ["-e", f"PYTHONPYCACHEPREFIX={pycache}", "-e", "PYTHONDONTWRITEBYTECODE="]
-    start = time.perf_counter()
-    subprocess.run(
-        [*tmux, "new-session", "-d", "-x", "120", "-y", "40", "-c", str(case.cwd), *env, cmd],
-        check=True,
-    )
+    observer = None if spawn else TmuxControl(tmux)
+    size = ["-x", "120", "-y", "40", "-s", "app", "-c", str(case.cwd)]
     frame_at: float | None = None
     try:
+        start = time.perf_counter()
+        subprocess.run([*tmux, "new-session", "-d", *size, *env, cmd], check=True)
         while time.perf_counter() - start < timeout:
-            screen = subprocess.run(
-                [*tmux, "capture-pane", "-p"], capture_output=True, text=True
-            ).stdout
+            if observer is None:
+                screen = subprocess.run(
+                    [*tmux, "capture-pane", "-p", "-t", "app"], capture_output=True, text=True
+                ).stdout
+            else:
+                screen = observer.command("capture-pane -p -t app").decode(errors="replace")
             now = time.perf_counter() - start
             if frame_at is None and case.frame is not None and case.frame in screen:
                 frame_at = now
@@ -206,7 +219,9 @@ def launch(case: Case, pycache: Path, timeout: float = 20.0) -> tuple[float, flo
             time.sleep(0.005)
         raise TimeoutError(f"{case.result!r} never appeared")
     finally:
-        kill_tmux(tmux)  # and wait for the console to be gone
+        kill_tmux(tmux, target="app")  # and wait for the console to be gone
+        if observer is not None:
+            observer.close()
 
 
 def launch_streamed(case: Case, pycache: Path, timeout: float = 20.0) -> float:
@@ -293,6 +308,11 @@ def main() -> None:
         help="also time each case with a lighter observer (tmux pipe-pane, no polling client)",
     )
     parser.add_argument(
+        "--spawn",
+        action="store_true",
+        help="also time each case with the earlier observer (a tmux client spawned per look)",
+    )
+    parser.add_argument(
         "--no-stack", action="store_true", help="skip the test-stack case (needs its servers)"
     )
     args = parser.parse_args()
@@ -344,6 +364,8 @@ def main() -> None:
                 case.cold.append(launch(case, Path(tmp) / f"cold-{run}-{id(case)}")[1])
                 if args.stream:
                     case.streamed.append(launch_streamed(case, pycache))
+                if args.spawn:
+                    case.spawned.append(launch(case, pycache, spawn=True)[1])
     loads.append(load())
     base = statistics.median(cases[HELLO].results)
     lines = [
@@ -351,9 +373,11 @@ def main() -> None:
         "",
         f"`python bench/first_frame.py --runs {args.runs}"
         f"{f' --before {args.before}' if args.before else ''}"
-        f"{' --stream' if args.stream else ''}` — launch to the console's first "
-        "frame and to its first real result, in a real 120×40 pty (tmux, `capture-pane` every "
-        f"5 ms), interleaved run by run. {_when()}; {loads[0]} at start, {loads[-1]} at end.",
+        f"{' --stream' if args.stream else ''}{' --spawn' if args.spawn else ''}` — launch to "
+        "the console's first frame and to its first real result, in a real 120×40 pty (tmux; "
+        "its screen read with `capture-pane` every 5 ms through one control-mode client, "
+        f"`tmux -C`), interleaved run by run. {_when()}; {loads[0]} at start, {loads[-1]} at "
+        "end.",
         "",
         "| app | first frame (median) | ratio to bare app | first real result (median, "
         "min–max) | ratio to bare app | cold start: first real result (ratio to bare app "
@@ -397,25 +421,40 @@ def main() -> None:
                 f"{_ms(now.results)} ({_x(then.results, base)} -> {_x(now.results, base)}); "
                 f"cold {_ms(then.cold)} -> {_ms(now.cold)}."
             )
-    if args.stream:
-        stream_base = statistics.median(cases[HELLO].streamed)
+    extra = [
+        (
+            args.stream,
+            "streamed",
+            "The same runs, a lighter observer still (`--stream`): each case launched once "
+            "more per run, its first real result timed in the bytes the pane receives (tmux "
+            "`pipe-pane` into a file read every 2 ms).",
+        ),
+        (
+            args.spawn,
+            "spawned",
+            "The same runs, the observer of the sessions before the eighth (`--spawn`): each "
+            "case launched once more per run, its screen read by a `tmux capture-pane` client "
+            "spawned every 5 ms, ~40 % of one of this machine's two CPUs (measured on an idle "
+            "pane), taken from the console, which starts on two cores (its first poll on the "
+            "second), more than from the bare app, which starts on one.",
+        ),
+    ]
+    for wanted, attr, text in extra:
+        if not wanted:
+            continue
+        extra_base = statistics.median(getattr(cases[HELLO], attr))
         lines += [
             "",
-            "The same runs, a lighter observer (`--stream`): each case launched once more per "
-            "run, its first real result timed in the bytes the pane receives (tmux "
-            "`pipe-pane` into a file read every 2 ms), no tmux client spawned while it "
-            "starts. The `capture-pane` loop above spawns one every 5 ms, ~40 % of one of "
-            "this machine's two CPUs (measured on an idle pane): the console starts on two "
-            "cores (the first poll on the second), the bare app on one.",
+            text,
             "",
-            "| app | first real result, streamed (median, min–max) | ratio to bare app |",
+            f"| app | first real result, {attr} (median, min–max) | ratio to bare app |",
             "| --- | ---: | ---: |",
         ]
         for name, case in cases.items():
-            streamed = statistics.median(case.streamed)
+            times = getattr(case, attr)
             lines.append(
-                f"| {name} | {streamed * 1000:.0f} ms ({min(case.streamed) * 1000:.0f}–"
-                f"{max(case.streamed) * 1000:.0f}) | {streamed / stream_base:.2f}× |"
+                f"| {name} | {statistics.median(times) * 1000:.0f} ms ({min(times) * 1000:.0f}–"
+                f"{max(times) * 1000:.0f}) | {statistics.median(times) / extra_base:.2f}× |"
             )
     lines += ["", *NOTES]
     write_fragment(__file__, lines, write=not args.no_write)

@@ -108,11 +108,12 @@ FIXED = [
     "~3 then, ~1.5 after): engine + http 246 MB (170 + 76 in 2 workers) -> 182 MB (104 + "
     "78); with the app 303 MB (227 + 76) -> 207 MB (129 + 78); PSS with the app 272 -> "
     "177 MB.",
-    "- The table's 12 h figure with the app comes from 0.6 simulated hours, whose last "
-    "half rose 1.5 MB. A longer run right after (`--budget 600 --checks 10000 --phases "
-    "http+ui --no-write --alloc`): 207 MB (129 + 78) at 1.23 h, slope +1.13 MB/h over its "
-    "last half, **219 MB at 12 h** (225 MB along the whole slope); the console's RSS "
-    "128.4 MB at 0.4 h, 129.0 MB at 1.09 h, Python's blocks flat at ~55.7 MB.",
+    "- The eighth #14 session re-ran this section at `--budget 900` (the table): the "
+    "run before it (`--budget 240`) reached 0.59 simulated hours with the app, and a line "
+    "through its last half (+8.4 MB/h, 1.5 MB over 0.3 h) made 207 MB into 303 MB at "
+    "12 h. A run at `--budget 600` that session gave 219 MB at 12 h (1.23 h reached); this "
+    "one 222 MB from 0.85 h. With the app the poll loops run ~3.4 simulated hours an hour, so a real "
+    "12 simulated hours would take ~3.5 h of this machine: not done.",
 ]
 TITLES = {
     "http": "engine + http backend (loopback, 5 ms)",
