@@ -13,7 +13,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate
+from textual._compositor import ChopsUpdate, LayoutUpdate
+from textual.geometry import Region
 from textual.strip import Strip
 
 from oncall_console.ui import partial
@@ -119,3 +120,72 @@ def test_installed_by_the_app() -> None:
     if not partial.install():
         pytest.fail("Textual's ChopsUpdate changed shape: review oncall_console/ui/partial.py")
     assert ChopsUpdate.render_segments is partial.render_segments
+    assert LayoutUpdate.render_segments is partial.layout_segments
+
+
+# --- whole-screen frames: only the lines the terminal does not show already ----------
+
+LAYOUT_ORIGINAL = partial.textual_layout_segments or LayoutUpdate.render_segments
+
+
+def whole(update: ChopsUpdate) -> LayoutUpdate:
+    """A whole-screen frame of the lines an update's chops make."""
+    lines = [[s for s in line.values() if s is not None] for line in update.chops]
+    return LayoutUpdate(lines, Region(0, 0, WIDTH, HEIGHT))
+
+
+def screen_after(writes: list[str]) -> list[list[tuple[str, str, str, bool, bool]]]:
+    return replay("".join(writes[:-1]), writes[-1])
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.lists(st.tuples(st.sampled_from(["whole", "again", "part"]), updates()), max_size=6))
+def test_whole_frames_leave_the_screen_as_textuals_own(steps: list[tuple[str, ChopsUpdate]]):
+    """Whole frames, the same frame again, partial updates between them, in any order:
+    after each, the terminal shows what it shows after Textual's whole frames. (Both
+    sides write the partial updates the same way, ours: the test above compares those.)"""
+    partial.forget(CONSOLE)
+    theirs: list[str] = []
+    ours: list[str] = []
+    last: LayoutUpdate | None = None
+    for kind, update in steps:
+        if kind == "part":
+            written = partial.render_segments(update, CONSOLE)  # also forgets its lines
+            theirs.append(written)
+            ours.append(written)
+        else:
+            frame = last if kind == "again" and last is not None else whole(update)
+            theirs.append(LAYOUT_ORIGINAL(frame, CONSOLE))
+            ours.append(partial.layout_segments(frame, CONSOLE))
+            last = frame
+        assert screen_after(ours) == screen_after(theirs)
+
+
+def test_the_same_frame_again_writes_nothing_and_a_forgotten_one_all() -> None:
+    line = [Strip([Segment("Incidents & alerts", Style(bold=True))], 18)]
+    frame = LayoutUpdate([line] * HEIGHT, Region(0, 0, WIDTH, HEIGHT))
+    partial.forget(CONSOLE)
+    first = partial.layout_segments(frame, CONSOLE)
+    assert first.count("Incidents") == HEIGHT
+    assert partial.layout_segments(frame, CONSOLE) == ""  # the terminal shows it already
+    partial.forget(CONSOLE)  # ctrl+l, a resize, a resume
+    assert partial.layout_segments(frame, CONSOLE) == first
+    bigger = LayoutUpdate([line] * HEIGHT, Region(0, 0, WIDTH + 1, HEIGHT))
+    assert partial.layout_segments(bigger, CONSOLE).count("Incidents") == HEIGHT
+
+
+def test_a_partial_update_makes_its_lines_be_written_again() -> None:
+    line = [Strip([Segment("x" * WIDTH)], WIDTH)]
+    frame = LayoutUpdate([line] * HEIGHT, Region(0, 0, WIDTH, HEIGHT))
+    partial.forget(CONSOLE)
+    partial.layout_segments(frame, CONSOLE)
+    chops = [{0: Strip([Segment("y" * WIDTH)], WIDTH)} for _ in range(HEIGHT)]
+    partial.render_segments(ChopsUpdate(chops, [(2, 0, 5)], [[WIDTH]] * HEIGHT), CONSOLE)
+    again = partial.layout_segments(frame, CONSOLE)
+    assert again.startswith("\x1b[3;1H") and again.count("x" * WIDTH) == 1

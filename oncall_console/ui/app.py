@@ -77,6 +77,9 @@ class OncallApp(LazyStylesheet):
         ),
         # ctrl+t, not t: t is "take command" on the incident screen (one meaning per key).
         Binding("ctrl+t", "cycle_theme", "Theme", id="theme", show=False, tooltip="Next theme"),
+        Binding(
+            "ctrl+l", "redraw", "Redraw", id="redraw", show=False, tooltip="Paint it all again"
+        ),
     ]
 
     def __init__(
@@ -381,6 +384,7 @@ class OncallApp(LazyStylesheet):
     def on_resize(self, event: events.Resize) -> None:
         """Below 80x24 the panels do not fit: say so once, instead of a header that
         scrolls away without a word."""
+        partial.forget(self.console)  # the terminal may have redrawn or reflowed its lines
         width, height = event.size
         small = width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]
         if small and not getattr(self, "_told_small", False):
@@ -506,6 +510,11 @@ class OncallApp(LazyStylesheet):
         from oncall_console.ui.screens.runbook import RunbookScreen
 
         self.push_screen(RunbookScreen(runbook, "shift"))
+
+    def action_redraw(self) -> None:
+        """As in less, vim or top: for a terminal something else wrote on."""
+        partial.forget(self.console)
+        self.screen.refresh()
 
     def action_cycle_theme(self) -> None:
         order = self.theme_order or [self.theme]

@@ -90,6 +90,12 @@ def tolerant(driver: type[Driver]) -> type[Driver]:
             self._stopped = False
             super()._sigcont_application(*args)
 
+        def resume_application_mode(self) -> None:
+            from oncall_console.ui import partial
+
+            partial.forget(self._app.console)  # the terminal was another program's meanwhile
+            super().resume_application_mode()
+
     Tolerant.__name__ = Tolerant.__qualname__ = f"Tolerant{driver.__name__}"
     return Tolerant
 
