@@ -41,7 +41,8 @@ def cells(draw: st.DrawFn, chars: st.SearchStrategy[str] = PRINTABLE) -> Text:
         end = draw(st.integers(start, len(plain)))
         spans.append(Span(start, end, draw(STYLES)))
     return Text(
-        plain,
+        plain
+        + draw(st.sampled_from(["", "", " ", "  "])),  # trailing spaces (a line break made plain)
         style=draw(STYLES),
         justify=draw(st.sampled_from([None, "default", "left", "right", "center", "full"])),
         overflow=draw(st.sampled_from([None, "fold", "crop", "ellipsis"])),
@@ -67,6 +68,8 @@ def rendered(segments: list[Segment]) -> str:
 @example(Text("界界", justify="center"), 6, 1, Style(), Style())
 @example(Text("界界界", overflow="ellipsis"), 6, 1, Style(), Style())
 @example(Text("connections at 96 % of max", style="red"), 20, 1, Style(), Style())
+@example(Text("disk full on db-1 ", overflow="ellipsis"), 19, 1, Style(), Style())
+@example(Text("cafe\u0301 ", spans=[Span(0, 6, Style(reverse=True))]), 7, 1, Style(), Style())
 def test_a_cell_drawn_the_short_way_is_drawn_as_rich_draws_it(
     cell: Text, width: int, padding: int, pre: Style, post: Style
 ) -> None:
@@ -82,7 +85,8 @@ def test_the_usual_cells_take_the_short_way() -> None:
     usual = (Text("svc-001", style="red"), Text("12 ms", justify="right"), Text(""))
     for cell in (*usual, Text("a reason longer than its column", overflow="ellipsis")):
         assert cell_line(CONSOLE, cell, 20, 1, Style(), Style()) is not None
-    for cell in (Text("a\nb"), Text("a\tb"), Text("x" * 30, overflow="ignore"), "plain str"):
+    odd = (Text("a b", no_wrap=False), Text("ab", end="xy"), Text("x" * 30, overflow="ignore"))
+    for cell in (Text("a\nb"), Text("a\tb"), *odd, "plain str"):
         assert cell_line(CONSOLE, cell, 20, 1, Style(), Style()) is None
 
 

@@ -179,9 +179,9 @@ class OncallApp(LazyStylesheet):
         return self.main_screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # On the wall the app answers to quit only; the screen has its own three keys.
+        # On the wall the app answers to quit and redraw; the screen has its own keys.
         if self.war_room is not None:
-            return action == "quit"
+            return action in ("quit", "redraw")
         if action == "back_or_quit":  # one q, labelled for where the engineer is
             on_main = self.screen is self.main_screen or len(self.screen_stack) <= 1
             return on_main if parameters == () else not on_main

@@ -87,8 +87,12 @@ def tolerant(driver: type[Driver]) -> type[Driver]:
             tracebacks from the interpreter's shutdown. Only a stop of our own resumes."""
             if not self._stopped:
                 return
-            self._stopped = False
             super()._sigcont_application(*args)
+            # A `bg` resumes nothing (Textual stops again in the background): the `fg`
+            # after it must still count. App.suspend() resumes on its own.
+            thread = getattr(self, "_key_thread", None)
+            resumed = thread is not None and thread.is_alive()
+            self._stopped = bool(getattr(self, "_auto_restart", True)) and not resumed
 
         def resume_application_mode(self) -> None:
             from oncall_console.ui import partial

@@ -49,8 +49,8 @@ def cell_line(
     pre_style, post_style), width, height=1, no_wrap)`` would make, or None where that
     is not known to be so (the caller then takes Rich's way). ``justify`` is the
     console options' own, and ``overflow`` (None in Textual's)."""
-    if type(cell) is not Text:
-        return None
+    if type(cell) is not Text or cell.no_wrap is False or cell.end not in ("", "\n"):
+        return None  # another renderable; a cell that asks to wrap; an end Rich would draw
     plain = cell.plain
     inner = width - 2 * padding
     if inner < 1 or not plain.isprintable():
@@ -70,8 +70,7 @@ def cell_line(
         style = console.get_style(cell.style, default=_NULL) if cell.style else None
         segments = [Segment(plain, style)]
     else:  # Text.wrap's steps for one line that is not wrapped
-        line = cell.copy()
-        line.rstrip_end(inner)
+        line = cell.copy()  # (Text.wrap strips trailing spaces only where it wraps)
         lines = Lines([line])
         if how != "default":
             lines.justify(console, inner, justify=how, overflow=fold)  # type: ignore[arg-type]
