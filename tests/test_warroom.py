@@ -185,7 +185,7 @@ async def test_keys_that_act_on_the_console_do_nothing_on_the_wall():
         assert app.theme == theme
         assert not app._notifications
         enabled = {key for key, b in app.screen.active_bindings.items() if b.enabled}
-        assert enabled <= {"left", "right", "p", "q", "ctrl+q", "ctrl+c", "super+c"}
+        assert enabled <= {"left", "right", "p", "q", "ctrl+q", "ctrl+l", "ctrl+c", "super+c"}
 
         # Read-only at the runner, not only by missing keys.
         assert app.engine.read_only
@@ -276,3 +276,13 @@ async def test_a_card_shows_the_step_the_policy_says_is_due():
         tick(app, 16 * 60)
         await pilot.pause()
         assert "▶ Engage secondary on-call (PagerDuty)" in screen_text(app)
+
+
+async def test_q_leaves_the_wall():
+    """q was a dead key on the wall: the app allowed only "quit", and q is back_or_quit."""
+    app = war_room_app(at=90)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_war_room(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app._exit

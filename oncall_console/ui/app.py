@@ -48,6 +48,7 @@ poll's child to finish (its results are painted meanwhile)."""
 FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
 GC_THRESHOLDS = (50_000, 20, 100)
+WALL_KEYS = {"quit", "back_or_quit", "quit_asking", "redraw"}
 """The cyclic collector's thresholds once the start-up heap is frozen (see freeze_heap)."""
 
 
@@ -179,9 +180,9 @@ class OncallApp(LazyStylesheet):
         return self.main_screen
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # On the wall the app answers to quit and redraw; the screen has its own keys.
-        if self.war_room is not None:
-            return action in ("quit", "redraw")
+        # On the wall the app answers to q, ctrl+q and ctrl+l; the screen has its own keys.
+        if self.war_room is not None and action not in WALL_KEYS:
+            return False
         if action == "back_or_quit":  # one q, labelled for where the engineer is
             on_main = self.screen is self.main_screen or len(self.screen_stack) <= 1
             return on_main if parameters == () else not on_main
