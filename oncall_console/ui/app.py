@@ -513,7 +513,6 @@ class OncallApp(LazyStylesheet):
         self.push_screen(RunbookScreen(runbook, "shift"))
 
     def action_redraw(self) -> None:
-        """As in less, vim or top: for a terminal something else wrote on."""
         partial.forget(self.console)
         self.screen.refresh()
 
