@@ -8,12 +8,14 @@ import inspect
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
+from textual.renderables.styled import Styled
 from textual.widgets import DataTable
 
-from oncall_console.ui.widgets.cells import cell_line, rich_line
+from oncall_console.ui.widgets.cells import cell_line
 
 CONSOLE = Console(width=120, height=40, color_system="truecolor", force_terminal=True)
 
@@ -48,6 +50,22 @@ def cells(draw: st.DrawFn, chars: st.SearchStrategy[str] = PRINTABLE) -> Text:
         overflow=draw(st.sampled_from([None, "fold", "crop", "ellipsis"])),
         spans=spans,
     )
+
+
+def rich_line(
+    console: Console,
+    cell: object,
+    width: int,
+    padding: int,
+    pre_style: Style,
+    post_style: Style,
+) -> list[Segment]:
+    """Rich's way, as DataTable draws a one-line cell (for the tests' comparison)."""
+    options = console.options.update_dimensions(width, 1).update(no_wrap=True)
+    lines = console.render_lines(
+        Styled(Padding(cell, (0, padding)), pre_style=pre_style, post_style=post_style), options
+    )
+    return lines[0]
 
 
 def rendered(segments: list[Segment]) -> str:
