@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "oncall_console.paths",
             "oncall_console.secrets",
             "oncall_console.errors",
+            "oncall_console.tasks",
         ),
     ),
     ("model", ("oncall_console.model",)),

@@ -47,6 +47,7 @@ from oncall_console.model import (
 )
 from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
 from oncall_console.store.audit import AuditEntry, AuditLog, StoreAuditLog, append_verification
+from oncall_console.tasks import stop_tasks
 
 COOL_DOWN = 600.0
 """Seconds after an action within which running it again on the same target asks
@@ -299,18 +300,12 @@ class Engine:
         await self.poller.poll_once()
 
     async def stop(self) -> None:
-        running = [t for t in self._running if t is not None and t is not asyncio.current_task()]
-        for task in running:  # stopped mid-action: the command stops, the lock goes
-            task.cancel()
-        if running:
-            await asyncio.wait(running, timeout=10)
+        # Mid-action: the command stops; one cancel, so its audit result and lock release run.
+        await stop_tasks(self._running, within=10, again=None)
         await self.verifier.stop()
         await self.poller.stop()
-        if self._incident_task is not None:
-            self._incident_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._incident_task
-            self._incident_task = None
+        await stop_tasks([self._incident_task, self._resync_task])  # reads: nothing lost
+        self._incident_task = self._resync_task = None
         await self.sharing.stop()  # the lease given back: another console takes over now
         await self.bus.close()  # sends what was posted (bounded), then disconnects
         if self._store_open:

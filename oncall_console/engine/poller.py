@@ -25,6 +25,7 @@ from oncall_console.engine.state import CheckState, FeedState, SliState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
 from oncall_console.model.health import redacted
+from oncall_console.tasks import stop_tasks
 
 T = TypeVar("T")
 
@@ -293,10 +294,7 @@ class Poller:
             self._schedule = None
         pending: set[asyncio.Task[None]] = {*self._tasks, *self._probing}
         self._tasks.clear()
-        while pending:
-            for t in pending:
-                t.cancel()
-            _, pending = await asyncio.wait(pending, timeout=0.5)
+        await stop_tasks(pending, within=10)
 
     @property
     def running(self) -> bool:

@@ -37,6 +37,7 @@ from typing import Any
 from oncall_console.bus.base import BusUnavailable, Event
 from oncall_console.model import CheckResult, Status
 from oncall_console.model.health import DetailTable, SubStatus
+from oncall_console.tasks import stop_tasks
 
 LEASE = "lease:probes"
 KIND = "result"
@@ -63,6 +64,7 @@ class ProbeSharing:
         self.received = 0
         self.malformed = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         if self.enabled:
             engine.poller.gate = self.polls
             engine.poller.on_result = self.publish
@@ -80,23 +82,22 @@ class ProbeSharing:
 
     def start(self) -> None:
         if self.enabled and self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._loop(), name="lease")
 
     async def stop(self) -> None:
         """Stop taking the lease; give it back when held (another console takes over at
         its next try, not after the TTL)."""
+        self._stopping = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks([task])
         if self.role == "leader":
             with contextlib.suppress(Exception):
                 await self.bus.release_lock(LEASE, self.console)
         self.role, self.holder = "alone", ""
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:  # a lost cancel costs one turn (see oncall_console.tasks)
             await self.tick()
             await asyncio.sleep(self.renew)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.model import Alert, AlertState, Status
+from oncall_console.tasks import stop_tasks
 
 WELL = (Status.OK, Status.DEGRADED)
 """A check or SLI that is OK or WARN has recovered; CRIT, DOWN, STALE or UNKNOWN has not."""
@@ -233,10 +234,7 @@ class Verifier:
             self.judge_all()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_tasks([self._task])
         for task in list(self._pending):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 2)
