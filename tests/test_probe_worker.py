@@ -157,7 +157,7 @@ CONSOLE_ONLY = {"pydantic", "pydantic_core", "httpx", "httpcore", "anyio", "text
 
 
 async def test_the_worker_imports_only_what_probing_needs(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each worker is a fresh interpreter, and what it imports it holds all shift long:
     # pydantic, httpx and the UI stay in the console (#14: 65 MB a worker at 10,000 checks).
@@ -175,9 +175,11 @@ async def test_the_worker_imports_only_what_probing_needs(
         assert worker_pids(e)
         deps = e.checks["deps"].last
         assert deps is not None and deps.substatuses  # probed and judged in the worker
+        (worker,) = e.backends["web"]._workers  # type: ignore[attr-defined]
+        worker.stderr.seek(0)  # its stderr: a file of its own (never the terminal)
+        lines = worker.stderr.read().decode().splitlines()
     finally:
         await e.stop()
-    lines = capfd.readouterr().err.splitlines()
     imported = {ln.rsplit("|", 1)[1].strip() for ln in lines if ln.startswith("import time:")}
     assert "h11" in imported  # the worker's imports are the ones read here
     assert sorted({name.split(".")[0] for name in imported} & CONSOLE_ONLY) == []
@@ -235,8 +237,10 @@ def _alive(pid: int) -> bool:
 
 
 async def test_a_worker_that_cannot_start_says_so_then_the_console_probes(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """Why it died is on the check's line; nothing the worker writes reaches the terminal
+    (the console's screen would keep it until those cells change)."""
     from oncall_console.backends.http import pool
 
     monkeypatch.setattr(pool, "WORKER_MODULE", "oncall_console.no_such_module")
@@ -245,6 +249,8 @@ async def test_a_worker_that_cannot_start_says_so_then_the_console_probes(
         await e.poll_once()
         first = e.checks["a"].last
         assert first is not None and "probe worker died (exit code 1)" in first.summary
+        assert "No module named oncall_console.no_such_module" in first.summary
+        assert "no_such_module" not in capfd.readouterr().err
         await e.poll_once()
         again = e.checks["a"].last
         assert again is not None and again.status.value == "ok"

@@ -22,11 +22,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from oncall_console.backends.base import Backend
 from oncall_console.backends.http.connections import HttpConnections, SetupError
@@ -77,6 +78,9 @@ class ProbeWorker:
         self.setup = setup
         self.token = token
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
+        """What the worker writes to stderr: a file of its own, never the terminal (the
+        console's screen would keep it); its last line says why a worker died."""
         self.frames: Frames | None = None
         self.dead = False
         self.answered = False
@@ -102,6 +106,7 @@ class ProbeWorker:
 
     async def start(self) -> None:
         mine, theirs = socket.socketpair()
+        self.stderr = tempfile.TemporaryFile(prefix="oncall-probe-worker-")  # noqa: SIM115 (closed in stop)
         try:
             self.proc = subprocess.Popen(
                 [
@@ -114,6 +119,8 @@ class ProbeWorker:
                 pass_fds=(theirs.fileno(),),
                 env=worker_env(),
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.stderr,
             )
         finally:
             theirs.close()
@@ -220,6 +227,8 @@ class ProbeWorker:
         how = ""
         if self.proc is not None and (code := self.proc.poll()) is not None:
             how = f" (signal {-code})" if code < 0 else f" (exit code {code})"
+        if last := self.last_words():
+            how += f": {last}"
         waiting, self._waiting = self._waiting, {}
         for wid, who in self._again.items():
             waiting.setdefault(wid, []).extend(who)
@@ -229,6 +238,19 @@ class ProbeWorker:
         for who in waiting.values():
             for deliver, i, _, _ in who:
                 deliver(i, died)
+
+    def last_words(self) -> str:
+        """The last line the worker wrote to its stderr (at most 200 characters)."""
+        if self.stderr is None:
+            return ""
+        try:
+            size = self.stderr.seek(0, os.SEEK_END)
+            self.stderr.seek(max(0, size - 4096))
+            tail = self.stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+        lines = [line.strip() for line in tail.splitlines() if line.strip()]
+        return lines[-1][:200] if lines else ""
 
     async def stop(self) -> None:
         """Close the pipe, then SIGTERM the worker by its PID (SIGKILL after 2 s)."""
@@ -250,6 +272,9 @@ class ProbeWorker:
                 await asyncio.to_thread(proc.wait)
         self.dead = True
         self._fail_all()
+        stderr, self.stderr = self.stderr, None
+        if stderr is not None:
+            stderr.close()
 
 
 def _plain(
