@@ -12,6 +12,7 @@ app's own start-up has imported it, and steps run off the event loop say so.
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import os
@@ -32,14 +33,26 @@ def _since_process_start() -> float:
 
 
 T0 = time.perf_counter() - _since_process_start()
-MARKS: list[tuple[float, float, str]] = []
+MARKS: list[tuple[float, float, float, str]] = []
+GC = {"ms": 0.0, "began": 0.0}
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    """The cyclic collector's time in this process (all generations, all threads)."""
+    if phase == "start":
+        GC["began"] = time.perf_counter()
+    else:
+        GC["ms"] += (time.perf_counter() - GC["began"]) * 1000
+
+
+gc.callbacks.append(_gc_timer)
 
 
 def mark(what: str) -> None:
     thread = threading.current_thread()
     where = "" if thread is threading.main_thread() else f"  [thread {thread.name}]"
     cpu = time.process_time() * 1000  # this process's CPU, all its threads
-    MARKS.append(((time.perf_counter() - T0) * 1000, cpu, what + where))
+    MARKS.append(((time.perf_counter() - T0) * 1000, cpu, GC["ms"], what + where))
 
 
 def wrap(cls: Any, name: str, what: str, after: Any = None) -> None:
@@ -206,9 +219,9 @@ def main() -> int:
 
     code = cli.main(sys.argv[1:])
     mark("app exited")
-    width = max(len(w) for _, _, w in MARKS)
-    lines = ["    wall   cpu (this process)"]
-    lines += [f"{t:8.0f} {c:5.0f} ms  {w:<{width}}" for t, c, w in MARKS]
+    width = max(len(w) for *_, w in MARKS)
+    lines = ["    wall   cpu    gc (this process)"]
+    lines += [f"{t:8.0f} {c:5.0f} {g:5.1f} ms  {w:<{width}}" for t, c, g, w in MARKS]
     out = Path("/tmp/oncall-startup-trace.txt")
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
