@@ -114,6 +114,12 @@ FIXED = [
     "12 h. A run at `--budget 600` that session gave 219 MB at 12 h (1.23 h reached); this "
     "one 222 MB from 0.85 h. With the app the poll loops run ~3.4 simulated hours an hour, so a real "
     "12 simulated hours would take ~3.5 h of this machine: not done.",
+    "- The ninth #14 session ran the app's phase for longer: `--budget 4500 --checks 10000 "
+    "--fast-warmup --phases http+ui --no-write` reached 7.50 simulated hours (54,234,557 "
+    "probes; ~6 simulated hours an hour at load ~2.8): RSS 202 MB after warm-up (0.22 h), "
+    "208 MB at the end (console 132 + 76 in 2 workers; PSS 178 MB), peak 208 MB, slope "
+    "+0.26 MB/h over the last half (+0.51 over all): 210 MB at 12 h along it (211 MB). "
+    "Still 4.5 simulated hours short of a real 12.",
 ]
 TITLES = {
     "http": "engine + http backend (loopback, 5 ms)",
