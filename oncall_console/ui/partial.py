@@ -34,7 +34,9 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
+from rich.color import ColorSystem
+from textual.strip import Strip
 
 _installed = False
 textual_render_segments: Any = None
@@ -78,19 +80,7 @@ def render_segments(self: Any, console: Any) -> str:
                 append(move_to(at, y).segment.text)
                 append(strip.render(console))
                 continue
-            changed = _changed(row, at, cells)
-            if changed is not None:
-                d1, d2 = changed
-                w1, w2 = at + d1, at + d2
-                # Writing over one half of a wide character blanks the other half on
-                # the terminal: that cell is not known any more (written next time).
-                if w1 > 0 and row[w1] is WIDE:
-                    row[w1 - 1] = UNKNOWN
-                if w2 < len(row) and row[w2] is WIDE:
-                    row[w2] = UNKNOWN
-                append(move_to(w1, y).segment.text)
-                append(strip.crop(d1, d2).render(console))
-            row[at : at + len(cells)] = cells
+            _write_changed(append, console, y, at, strip, cells, row)
     # No line feed between lines, as Textual writes: every write starts from an absolute
     # cursor move, and a line feed where a skipped line left the cursor on the bottom row
     # would scroll the whole screen.
@@ -104,14 +94,32 @@ UNKNOWN = object()
 that is written, so it is written again)."""
 
 
+def _write_changed(
+    append: Any, console: Any, y: int, at: int, strip: Any, cells: list[object], row: list[object]
+) -> None:
+    """Write the cells of ``strip`` (at column ``at`` of line ``y``; ``cells`` are its
+    cells) that differ from ``row``, what the terminal shows; then update ``row``."""
+    from textual._compositor import Control
+
+    changed = _changed(row, at, cells)
+    if changed is not None:
+        d1, d2 = changed
+        w1, w2 = at + d1, at + d2
+        # Writing over one half of a wide character blanks the other half on the
+        # terminal: that cell is not known any more (written next time).
+        if w1 > 0 and row[w1] is WIDE:
+            row[w1 - 1] = UNKNOWN
+        if w2 < len(row) and row[w2] is WIDE:
+            row[w2] = UNKNOWN
+        append(Control.move_to(w1, y).segment.text)
+        append(strip.crop(d1, d2).render(console))
+    row[at : at + len(cells)] = cells
+
+
 def _cells(strip: Any, console: Any) -> list[object] | None:
     """What the terminal shows after ``strip`` is written: one entry per cell, a
     character with its SGR codes and link, or WIDE for a wide character's right half.
     None for what cannot be followed cell by cell (zero-width characters, controls)."""
-    from rich.cells import get_character_cell_size
-    from rich.color import ColorSystem
-    from textual.strip import Strip
-
     system = console._color_system or ColorSystem.TRUECOLOR
     out: list[object] = []
     extend = out.extend
@@ -152,12 +160,10 @@ def _changed(row: list[object], at: int, cells: list[object]) -> tuple[int, int]
     d2 = n
     while cells[d2 - 1] == row[at + d2 - 1]:
         d2 -= 1
-    if cells[d1] is WIDE:  # the left half of it is written too
+    if cells[d1] is WIDE:  # its left half is written too (_cells puts one before it)
         d1 -= 1
     if d2 < n and cells[d2] is WIDE:
         d2 += 1
-    if d1 < 0:  # a WIDE with no head: not what _cells makes; write it all
-        return 0, n
     return d1, d2
 
 
@@ -178,8 +184,6 @@ def _row(rows: dict[int, Any], y: int, console: Any) -> list[object] | None:
     row = rows.get(y)
     if row is None or isinstance(row, list):
         return row
-    from textual.strip import Strip
-
     cells = _cells(Strip.join(row), console)  # the strips a whole frame drew the line from
     if cells is None:
         rows.pop(y, None)
@@ -199,7 +203,6 @@ def layout_segments(self: Any, console: Any) -> str:
     update changed since is compared cell by cell, and only the cells that differ are
     written. Each write starts from an absolute cursor move, so nothing around it moves."""
     from textual._compositor import Control
-    from textual.strip import Strip
 
     region = self.region
     shown = _shown.get(console)
@@ -229,12 +232,7 @@ def layout_segments(self: Any, console: Any) -> str:
             whole = Strip.join(line)
             cells = _cells(whole, console)
             if cells is not None and len(cells) == len(old):
-                rows[y] = cells
-                changed = _changed(old, 0, cells)
-                if changed is not None:
-                    d1, d2 = changed
-                    append(move_to(d1, y).segment.text)
-                    append(whole.crop(d1, d2).render(console))
+                _write_changed(append, console, y, 0, whole, cells, old)
                 continue
         rows[y] = tuple(line)  # its cells made only if a partial update comes
         append(move_to(0, y).segment.text)
