@@ -315,3 +315,23 @@ def test_the_worker_s_plain_parameters_carry_every_check_parameter() -> None:
     assert {f.name: getattr(plain, f.name) for f in fields(plain)} == {
         k: tuple(v) if isinstance(v, list) else v for k, v in params.model_dump().items()
     }
+
+
+async def test_a_worker_whose_process_cannot_be_made_leaves_no_file_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failed fork (EAGAIN at the process limit, ENOMEM) raised out of start() with its
+    stderr file and socket open; the console retries every cycle, so they piled up."""
+    from oncall_console.backends.http import pool
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(pool.subprocess, "Popen", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        worker = pool.ProbeWorker("web", None, None)  # type: ignore[arg-type]
+        with pytest.raises(BlockingIOError):
+            await worker.start()
+        assert worker.stderr is None
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -122,6 +122,11 @@ class ProbeWorker:
                 stdout=subprocess.DEVNULL,
                 stderr=self.stderr,
             )
+        except BaseException:  # no worker: nothing will use these, and stop() may not come
+            self.stderr.close()
+            self.stderr = None
+            mine.close()
+            raise
         finally:
             theirs.close()
         loop = asyncio.get_running_loop()
