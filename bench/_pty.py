@@ -6,6 +6,11 @@ iTerm2, foot and recent tmux do. We answer its query, so each frame arrives as
 one bracketed block and "keypress -> frame" is the time from writing the key to
 the end of the first frame whose bytes show the key's effect, with no tmux or
 capture-pane polling in between.
+
+A frame's bytes are only what changed (ui/partial.py writes changed cells), and a
+frame drawn before Textual reads our answer has no marks at all. So "does the screen
+show X" is asked of the screen: ``wait_screen`` replays everything written, frame by
+frame, into a terminal emulator (pyte) and tests its text after each frame.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SYNC_QUERY = b"\x1b[?2026$p"
 SYNC_REPLY = b"\x1b[?2026;2$y"  # "supported, currently off"
@@ -36,6 +42,7 @@ class Frame:
     start: float  # when its first byte was read
     end: float  # when its SYNC_END was read
     data: bytes
+    upto: int = 0  # bytes of ``PtyApp.raw`` read when it ended: the screen after it
 
 
 class PtyApp:
@@ -48,7 +55,11 @@ class PtyApp:
         rows: int = 40,
         env: dict[str, str] | None = None,
         cwd: str | None = None,
+        sync_reply_after: float = 0.0,
     ) -> None:
+        """``sync_reply_after``: answer the synchronized-output query that late (seconds),
+        as a loaded machine or a slow link does: the frames drawn until Textual reads the
+        answer have no marks."""
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         full_env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
@@ -68,6 +79,14 @@ class PtyApp:
         self.total_bytes = 0
         self.raw = bytearray()  # everything, for a look when a marker never shows
         self.frames: list[Frame] = []
+        self.last_read = 0.0  # when the last chunk was read
+        self._sync_reply_after = sync_reply_after
+        self._cols, self._rows = cols, rows
+        self._screen: Any = None  # pyte's, made on the first wait_screen
+        self._stream: Any = None
+        self._fed = 0  # bytes of ``raw`` fed to it
+        self._screened = 0  # frames fed to it
+        self._state: Frame | None = None  # the frame after which it is as it is
         self._buf = b""
         self._frame_start: float | None = None
         self._cond = threading.Condition()
@@ -88,27 +107,46 @@ class PtyApp:
                 return
             now = time.perf_counter()
             if SYNC_QUERY in chunk:
-                os.write(self.master, SYNC_REPLY)
+                self._answer_sync()
             with self._cond:
+                self.last_read = now
                 self.total_bytes += len(chunk)
                 self.raw += chunk
                 self._split(chunk, now)
                 self._cond.notify_all()
+
+    def _answer_sync(self) -> None:
+        if self._sync_reply_after <= 0:
+            os.write(self.master, SYNC_REPLY)
+            return
+
+        def late() -> None:
+            with contextlib.suppress(OSError):
+                os.write(self.master, SYNC_REPLY)
+
+        timer = threading.Timer(self._sync_reply_after, late)
+        timer.daemon = True
+        timer.start()
 
     def _split(self, chunk: bytes, now: float) -> None:
         self._buf += chunk
         while True:
             if self._frame_start is None:
                 i = self._buf.find(SYNC_START)
-                if i < 0:
-                    self._buf = self._buf[-len(SYNC_START) :]
+                if i < 0:  # keep only what may be the start of a start mark
+                    n = len(SYNC_START) - 1
+                    while n and not self._buf.endswith(SYNC_START[:n]):
+                        n -= 1
+                    self._buf = self._buf[len(self._buf) - n :]
                     return
                 self._buf = self._buf[i:]
                 self._frame_start = now
             j = self._buf.find(SYNC_END)
             if j < 0:
                 return
-            self.frames.append(Frame(self._frame_start, now, self._buf[: j + len(SYNC_END)]))
+            end = j + len(SYNC_END)
+            upto = len(self.raw) - len(self._buf) + end
+            self.frames.append(Frame(self._frame_start, now, self._buf[:end], upto))
             self._buf = self._buf[j + len(SYNC_END) :]
             self._frame_start = None
 
@@ -137,9 +175,60 @@ class PtyApp:
                     raise TimeoutError("no frame showed it in time")
                 self._cond.wait(left)
 
-    def wait_text(self, text: str, timeout: float = 30.0) -> Frame:
-        needle = text.encode()
-        return self.wait_frame(lambda d: needle in d, after=0.0, timeout=timeout)
+    def screen_text(self) -> str:
+        """The screen's lines as fed so far (hold ``_cond``)."""
+        return "\n".join(self._screen.display) if self._screen is not None else ""
+
+    def _feed_to(self, upto: int) -> None:
+        if self._screen is None:
+            import pyte  # a test and bench dependency, not the console's
+
+            self._screen = pyte.Screen(self._cols, self._rows)
+            self._stream = pyte.ByteStream(self._screen)
+        if upto > self._fed:
+            self._stream.feed(bytes(self.raw[self._fed : upto]))
+            self._fed = upto
+
+    def _screens(self) -> Iterator[Frame]:
+        """Feed what was read to the screen frame by frame, yielding each state it reaches."""
+        while self._screened < len(self.frames):
+            f = self.frames[self._screened]
+            self._screened += 1
+            self._feed_to(f.upto)
+            self._state = f
+            yield f
+        if self._frame_start is None:  # bytes outside any frame: all of them, once read
+            upto = len(self.raw) - len(self._buf)  # not the part of a start mark
+            if upto > self._fed:
+                self._feed_to(upto)
+                self._state = Frame(self.last_read, self.last_read, b"", upto)
+                yield self._state
+
+    def wait_screen(
+        self, shows: Callable[[str], bool], after: float = 0.0, timeout: float = 10.0
+    ) -> Frame:
+        """The first frame ending after ``after`` once which the screen ``shows`` it.
+
+        What is on the screen, not in one frame's bytes: text a frame left alone counts.
+        Bytes written outside any frame (before Textual read our answer to its query)
+        count once read: the frame returned for them is empty, ended at ``last_read``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            state = self._state
+            if state is not None and state.end >= after and shows(self.screen_text()):
+                return state
+            while True:
+                for state in self._screens():
+                    if state.end >= after and shows(self.screen_text()):
+                        return state
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the screen did not show it in time")
+                self._cond.wait(left)
+
+    def wait_text(self, text: str, timeout: float = 30.0, after: float = 0.0) -> Frame:
+        """The first frame ending after ``after`` once which ``text`` is on the screen."""
+        return self.wait_screen(lambda screen: text in screen, after, timeout)
 
     def close(self) -> None:
         self._stop = True

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -131,7 +132,7 @@ def measure(
         # 10,000 rows get their first result the unanswered ones sort above the answered
         # (unknown is worse than OK), so the two rows the cursor keys move between were
         # not yet the top two and every key counted as lost.
-        app.wait_frame(lambda d: rows[1].encode() in d, after=warmed.end, timeout=90)
+        app.wait_text(rows[1], after=warmed.end, timeout=90)
         time.sleep(2.0)
         spy = None
         if profile is not None:
@@ -160,18 +161,17 @@ def measure(
                 time.sleep(GAP)
             app.write(b"3")  # / filters the focused panel: the alerts (untimed)
             time.sleep(0.3)
-            timed(app, b"/", lambda d: b"filter alerts: name" in d, [])
+            timed(app, b"/", lambda s: "filter alerts: name" in s, [], on_screen=True)
             time.sleep(GAP)
             for k in range(1, len(TYPED) + 1):
-                marker = f'match "{TYPED[:k]}"'.encode()
-                if not timed(app, TYPED[k - 1].encode(), lambda d, m=marker: m in d, out["filter"]):
+                marker = f'match "{TYPED[:k]}"'
+                shows = lambda s, m=marker: m in s  # noqa: E731
+                if not timed(app, TYPED[k - 1].encode(), shows, out["filter"], on_screen=True):
                     out["lost"].append(1.0)
                 measured += 1
                 time.sleep(GAP)
             # The filter closes: the dashboard's layout changes and every panel is drawn.
-            closed = timed(
-                app, ESC, lambda d: b"Incidents & alerts" in d and b"match" not in d, out["escape"]
-            )
+            closed = timed(app, ESC, _unfiltered, out["escape"], on_screen=True)
             time.sleep(GAP)
             app.write(b"1")  # back to the health table; not timed: its look barely changes
             time.sleep(0.4 if closed else 1.0)
@@ -182,11 +182,23 @@ def measure(
             spy.wait(30)
 
 
-def timed(app: PtyApp, key: bytes, shows: Callable[[bytes], bool], into: list[float]) -> bool:
-    """Write ``key``; append key -> end of the first frame that ``shows`` it. False: not seen."""
+def _unfiltered(screen: str) -> bool:
+    return "Incidents & alerts" in screen and 'match "' not in screen
+
+
+def timed(
+    app: PtyApp,
+    key: bytes,
+    shows: Callable[[Any], bool],
+    into: list[float],
+    on_screen: bool = False,
+) -> bool:
+    """Write ``key``; append key -> end of the first frame that ``shows`` it (in its bytes, or
+    ``on_screen``: the screen's text once it is drawn). False: not seen."""
     t = app.write(key)
+    wait = app.wait_screen if on_screen else app.wait_frame
     try:
-        frame = app.wait_frame(shows, after=t, timeout=5.0)
+        frame = wait(shows, after=t, timeout=5.0)
     except TimeoutError:
         return False
     into.append(frame.end - t)

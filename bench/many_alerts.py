@@ -219,15 +219,16 @@ def filter_keys(app: PtyApp, out: dict[str, list[float]]) -> None:
         app.write(b"3")  # / filters the focused panel: the alerts (untimed)
         time.sleep(0.3)
         t = app.write(b"/")
-        app.wait_frame(lambda d: b"ilter alerts: name" in d, after=t)
+        app.wait_text("ilter alerts: name", after=t, timeout=10.0)
         for k in range(1, len(TYPED) + 1):
-            marker = f'match "{TYPED[:k]}"'.encode()
             t = app.write(TYPED[k - 1].encode())
-            frame = app.wait_frame(lambda d, m=marker: m in d, after=t)
+            frame = app.wait_text(f'match "{TYPED[:k]}"', after=t, timeout=10.0)
             out["key"].append(frame.end - t)
             time.sleep(0.15)  # a fast typist: ~7 keys a second
         t = app.write(b"\x1b")
-        frame = app.wait_frame(lambda d: b"Incidents & alerts" in d and b"match" not in d, after=t)
+        frame = app.wait_screen(
+            lambda s: "Incidents & alerts" in s and 'match "' not in s, after=t, timeout=10.0
+        )
         out["escape"].append(frame.end - t)
 
 
