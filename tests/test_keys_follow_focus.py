@@ -185,7 +185,7 @@ async def test_enter_shows_the_focused_row(panel, row, title):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await focus(pilot, panel, row)
-        await pilot.press("d" if panel == "slis" else "enter")
+        await pilot.press("enter")
         # A source's incident opens in a box that also says who owns it (issue #15, 6).
         shown = SourceIncidentScreen if row.startswith("incident:") else DetailScreen
         await until(pilot, "the detail", lambda: isinstance(app.screen, shown))

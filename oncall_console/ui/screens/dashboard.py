@@ -164,6 +164,9 @@ class Dashboard(PanelFilters):
             show=False,
             tooltip="SLI sparklines reach back further (5m, 15m, 1h, 6h)",
         ),
+        # The tables open their row on enter themselves; the SLIs panel has no rows, and
+        # enter on it did nothing while d showed its detail.
+        Binding("enter", "detail", "Detail", id="slis.detail", show=False),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
