@@ -166,7 +166,14 @@ class Dashboard(PanelFilters):
         ),
         # The tables open their row on enter themselves; the SLIs panel has no rows, and
         # enter on it did nothing while d showed its detail.
-        Binding("enter", "detail", "Detail", id="slis.detail", show=False),
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            id="slis.detail",
+            show=False,
+            tooltip="SLIs panel: each SLI's thresholds, value and error budget (as d)",
+        ),
     ]
 
     def __init__(self, oncall: OnCall | None = None, *, sketch: Sketch | None = None) -> None:
