@@ -72,6 +72,8 @@ def _alert_named(app: Any, key: str, name: str) -> bool:
     ],
 )
 async def test_a_opens_the_actions_of_the_focused_rows_target(panel, row, subject):
+    """Named in the dialog's title, and only what can act on it: the demo's one backend
+    serves the deployments and the database, and offered a rollback on PostgreSQL."""
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -79,6 +81,11 @@ async def test_a_opens_the_actions_of_the_focused_rows_target(panel, row, subjec
         await pilot.press("a")
         await until(pilot, "the action picker", lambda: isinstance(app.screen, ActionPicker))
         assert app.screen.subject == subject  # named in the dialog's title
+        ids = [spec.id for _, spec in app.screen.choices]
+        database = subject.startswith("PostgreSQL")
+        assert ("rollback" in ids) is not database
+        assert ("terminate-idle" in ids) is database
+        assert "silence" in ids
 
 
 async def test_a_on_the_slis_acts_on_nothing_and_says_where_to_go():

@@ -329,6 +329,12 @@ class Backend:
         """
         return []
 
+    def applies(self, spec: ActionSpec, check: CheckSpec) -> bool:
+        """ACTIONS: whether ``spec`` can act on what ``check`` watches. The actions
+        dialog of a check's row lists only these (a backend that serves deployments and
+        a database offers no rollback on the database's row). Default: all. No IO."""
+        return True
+
     def secrets(self) -> tuple[str, ...]:
         """The secret values this backend resolved (a token, a password): the engine
         redacts them, and anything that reads as a credential, from every line of every

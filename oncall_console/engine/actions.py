@@ -22,6 +22,7 @@ from oncall_console.model import (
     ActionResult,
     ActionSpec,
     CheckResult,
+    CheckSpec,
     Confirm,
     Outcome,
 )
@@ -141,8 +142,11 @@ class ActionRunner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._holders: dict[str, str] = {}
 
-    def available(self, backend: str | None = None) -> list[tuple[str, ActionSpec]]:
-        """Actions a person may run now (in a read-only console, only read-only ones)."""
+    def available(
+        self, backend: str | None = None, check: CheckSpec | None = None
+    ) -> list[tuple[str, ActionSpec]]:
+        """Actions a person may run now (in a read-only console, only read-only ones);
+        with ``check``, those its backend says can act on what it watches."""
         found: list[tuple[str, ActionSpec]] = []
         for name, b in self.backends.items():
             if (backend is None or backend == name) and b.can(Capability.ACTIONS):
@@ -150,6 +154,7 @@ class ActionRunner:
                     (name, spec)
                     for spec in b.actions()
                     if not read_only_refusal(spec, self.read_only)
+                    and (check is None or b.applies(spec, check))
                 )
         return found
 

@@ -46,6 +46,7 @@ from oncall_console.model import (
     ActionResult,
     ActionSpec,
     Alert,
+    CheckSpec,
     DetailTable,
     Incident,
     Silence,
@@ -509,9 +510,12 @@ class OnCall:
 
     # --- the command side ----------------------------------------------------------------
 
-    def actions_for(self, backend: str | None = None) -> list[tuple[str, ActionSpec]]:
-        """Actions a person may run now (none in a read-only console but read-only ones)."""
-        return self._engine.runner.available(backend)
+    def actions_for(
+        self, backend: str | None = None, check: CheckSpec | None = None
+    ) -> list[tuple[str, ActionSpec]]:
+        """Actions a person may run now (none in a read-only console but read-only ones);
+        with ``check``, only those that can act on what it watches."""
+        return self._engine.runner.available(backend, check)
 
     def spec_for(self, backend: str, action: str) -> ActionSpec:
         """The declared action (raises ActionRefused naming what is unknown)."""

@@ -16,7 +16,12 @@ from pydantic import ConfigDict, Field, field_validator
 from oncall_console.backends.base import Backend, BackendContext, Capability, Strict
 from oncall_console.backends.demo import inspect as closer
 from oncall_console.backends.demo.silences import DemoSilences, SilenceError, silence_specs
-from oncall_console.backends.demo.simulation import TARGETS, Simulation, SimulationError
+from oncall_console.backends.demo.simulation import (
+    SERVICES,
+    TARGETS,
+    Simulation,
+    SimulationError,
+)
 from oncall_console.backends.demo.sketch import probe_result
 from oncall_console.model import (
     ActionInvalid,
@@ -76,6 +81,10 @@ class DemoSliParams(Strict):
     model_config = ConfigDict(use_attribute_docstrings=True)
     metric: Literal["latency_p99", "error_rate", "availability", "cache_hit_rate"]
     """Which simulated platform metric to read."""
+
+
+_DEPLOYMENT_ACTIONS = frozenset({"rollback", "restart", "scale"})
+_SERVICE_NAMES = frozenset(s.name for s in SERVICES)
 
 
 def _service_param(help_text: str) -> ParamSpec:
@@ -226,6 +235,14 @@ class DemoBackend(Backend):
             ),
             *silence_specs(),
         ]
+
+    def applies(self, spec: ActionSpec, check: CheckSpec) -> bool:
+        target = getattr(check.params, "target", None) or check.name
+        if spec.id in _DEPLOYMENT_ACTIONS:
+            return target in _SERVICE_NAMES
+        if spec.id == "terminate-idle":
+            return target == "postgres"
+        return True  # silences: about anything
 
     def inspect_views(self, check: CheckSpec) -> list[InspectView]:
         target = getattr(check.params, "target", None) or check.name

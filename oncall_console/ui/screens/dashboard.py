@@ -554,7 +554,7 @@ class Dashboard(PanelFilters):
                 "Actions act on a check: select one in Health (1) or an alert (3).", timeout=5
             )
             return
-        choices = oncall.actions_for(state.spec.backend)
+        choices = oncall.actions_for(state.spec.backend, state.spec)
         if not choices and oncall.settings.read_only:
             self.notify("Read-only console: actions are refused.", severity="warning")
             return
