@@ -848,3 +848,21 @@ async def test_anything_else_is_refused_in_one_line(cluster: Any, make: Any, lin
     with pytest.raises(KubectlRefused, match=why.replace("(", r"\(").replace("$", r"\$")):
         await b.diagnose("kubectl", line)
     assert obj(cluster, PODS, "prod", "api-ok")["metadata"]["name"] == "api-ok"  # untouched
+
+
+async def test_a_rows_actions_are_those_of_what_it_watches(make: Any) -> None:
+    """Cordon on a deployment's row, a rollback on the nodes' row: offered before, as
+    every action of the backend was; the runner keeps what ``applies``."""
+    b = await make()
+    r = runner(b)
+
+    def ids(**params: Any) -> set[str]:
+        spec = CheckSpec("k", "k8s", 15, 5, params=KubernetesCheckParams(**params))
+        return {s.id for _, s in r.available("k8s", spec)}
+
+    deployment_ids = {"rollout-restart", "rollout-undo", "scale", "delete-pod"}
+    assert deployment_ids <= ids(kind="deployment", name="api")
+    assert not {"cordon", "uncordon"} & ids(kind="deployment", name="api")
+    assert deployment_ids <= ids(kind="workloads", selector="tier=backend")
+    assert ids(kind="nodes") == {"cordon", "uncordon"}
+    assert {s.id for _, s in r.available("k8s")} >= deployment_ids | {"cordon"}

@@ -24,6 +24,7 @@ from oncall_console.model import (
     ActionRequest,
     ActionResult,
     ActionSpec,
+    CheckSpec,
     Confirm,
     Outcome,
     ParamSpec,
@@ -144,6 +145,12 @@ class KubernetesActions(KubernetesClient):
             ),
         ]
         return specs
+
+    def applies(self, spec: ActionSpec, check: CheckSpec) -> bool:
+        """A node's actions on a nodes check's row; a deployment's and a pod's on a
+        deployment's or workloads' row."""
+        on_nodes = getattr(check.params, "kind", "deployment") == "nodes"
+        return (spec.target_param == "node") is on_nodes
 
     def _handlers(
         self,
