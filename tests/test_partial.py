@@ -206,3 +206,18 @@ def test_after_a_partial_update_only_its_cells_are_written_back() -> None:
     same = [{0: Strip([Segment("x" * WIDTH)], WIDTH)} for _ in range(HEIGHT)]
     unchanged = ChopsUpdate(same, [(1, 0, 9)], [[WIDTH]] * HEIGHT)
     assert partial.render_segments(unchanged, CONSOLE) == ""  # the terminal shows it
+
+
+def test_a_run_of_one_style_is_written_with_its_codes_once() -> None:
+    """A sparkline comes as one segment a cell: each was written as SGR codes, the cell
+    and a reset, ~40 bytes a cell in truecolor."""
+    green = Style(color="#3fb950", bgcolor="#0e1116")
+    spark = Strip([Segment("▃", green)] * 20 + [Segment(" ok", Style(bold=True))], 23)
+    update = ChopsUpdate([{0: spark}], [(0, 0, 23)], [[23]])
+    partial.forget(CONSOLE)
+    theirs = ORIGINAL(update, CONSOLE)
+    ours = partial.render_segments(update, CONSOLE)
+    assert replay("", ours) == replay("", theirs)
+    assert ours.count("\x1b[0m") == 2 and theirs.count("\x1b[0m") == 21
+    frame = LayoutUpdate([[spark]], Region(0, 0, 23, 1))
+    assert partial.layout_segments(frame, CONSOLE).count("\x1b[0m") == 2

@@ -27,6 +27,9 @@ unknown and written next time. At start-up Textual sends the same screen three t
 over (two partial updates of every line, then a whole frame): 96 KB in the demo's first
 3 s, 28 KB now. Everything is forgotten on a resize, a resume after a stop, and on
 ctrl+l (:func:`forget`, for a terminal something else wrote on).
+
+Whatever they write, neighbouring segments of one style go out as one run (``_render``):
+Textual hands a sparkline or a dimmed line over one segment a cell.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from weakref import WeakKeyDictionary
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.color import ColorSystem
+from rich.segment import Segment
 from textual.strip import Strip
 
 _installed = False
@@ -78,7 +82,7 @@ def render_segments(self: Any, console: Any) -> str:
             if row is None or cells is None or at + len(cells) > len(row):
                 rows.pop(y, None)  # written as it comes; what the line shows is not known
                 append(move_to(at, y).segment.text)
-                append(strip.render(console))
+                append(_render(strip, console))
                 continue
             _write_changed(append, console, y, at, strip, cells, row)
     # No line feed between lines, as Textual writes: every write starts from an absolute
@@ -112,8 +116,32 @@ def _write_changed(
         if w2 < len(row) and row[w2] is WIDE:
             row[w2] = UNKNOWN
         append(Control.move_to(w1, y).segment.text)
-        append(strip.crop(d1, d2).render(console))
+        append(_render(strip.crop(d1, d2), console))
     row[at : at + len(cells)] = cells
+
+
+def _render(strip: Any, console: Any) -> str:
+    """``strip.render``, with neighbouring segments of one style written as one run:
+    Textual's cells often come one segment each (a sparkline, a dimmed screen), and each
+    segment is written as its SGR codes, its text and a reset: ~40 bytes a cell."""
+    merged: list[Segment] = []
+    last: Segment | None = None
+    count = 0
+    for segment in strip:
+        count += 1
+        if (
+            last is not None
+            and segment.style == last.style
+            and not segment.control
+            and not last.control
+        ):
+            last = merged[-1] = Segment(last.text + segment.text, last.style)
+        else:
+            merged.append(segment)
+            last = segment
+    if len(merged) == count:
+        return str(strip.render(console))
+    return str(Strip(merged, strip.cell_length).render(console))
 
 
 def _cells(strip: Any, console: Any) -> list[object] | None:
@@ -223,7 +251,7 @@ def layout_segments(self: Any, console: Any) -> str:
     rows = shown.rows
     move_to = Control.move_to
     for y, line in enumerate(self.strips):
-        text = "".join([strip.render(console) for strip in line])
+        text = "".join([_render(strip, console) for strip in line])
         if texts.get(y) == text:
             continue
         texts[y] = text
