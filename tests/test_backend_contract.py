@@ -52,6 +52,15 @@ def test_class_declares_what_it_can_do(type_name):
             )
 
 
+@pytest.mark.parametrize("type_name", TYPES)
+def test_a_backend_that_runs_diagnostics_names_their_languages(type_name):
+    """A runbook step says it cannot run before r is pressed from DIAGNOSES alone."""
+    cls = backends.load(type_name)
+    runs = cls.diagnose is not Backend.diagnose
+    assert bool(cls.DIAGNOSES) == runs, f"{type_name}: diagnose() and DIAGNOSES disagree"
+    assert cls.DIAGNOSES.issubset({"sql", "promql", "kubectl"})
+
+
 def test_a_declared_capability_without_its_methods_is_refused_when_defined():
     with pytest.raises(
         TypeError, match=r"declares actions but does not implement preview\(\), run\(\)"

@@ -371,5 +371,5 @@ async def test_without_a_kubernetes_backend_the_engine_says_so():
             clock=lambda: 0.0,
             timeout=1.0,
         )
-        with pytest.raises(DiagnosticRefused, match="no backend named 'kubernetes'"):
+        with pytest.raises(DiagnosticRefused, match="no backend named or of type 'kubernetes'"):
             await service.diagnose(ReferenceBlock("kubectl", "kubectl get pods", 3))

@@ -3,8 +3,10 @@ progress kept in the store for the next person, the escalation prompt."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from oncall_console.ui.screens.actions import ConfirmAction
@@ -88,6 +90,64 @@ async def test_the_escalation_prompt_appears_when_the_time_is_up():
         head = str(app.screen.query_one("#runbook-head", Static).render())
         assert "ESCALATE NOW" in head
         assert any(n.title == "Escalation due" for n in app._notifications)
+
+
+async def test_a_query_that_cannot_run_here_says_so_before_r_is_pressed():
+    """The demo has no PostgreSQL or Prometheus backend: the disk runbook's queries said
+    "(r to run)" and r answered with a refusal. A dead-end key, said up front now."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        runbook = app.engine.runbooks.library.get("disk-full")
+        app.push_screen(RunbookScreen(runbook, ""))
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen)
+        for step, language in (("largest databases", "sql"), ("Usage now", "promql")):
+            highlight(screen, step)
+            await pilot.pause()
+            out = Console(file=io.StringIO(), width=300, color_system=None)
+            out.print(screen.query_one("#runbook-step", Static).content)
+            shown = out.file.getvalue()
+            assert f"? {language} diagnostic  (c to copy; not run here: no " in shown, shown
+            assert "(r to run)" not in shown
+            await pilot.press("r")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            told = [n for n in app._notifications if n.title == "Cannot run this query"]
+            assert told and "c copies it" in told[-1].message
+            app.clear_notifications()
+
+
+def test_whether_a_query_can_run_is_known_without_running_it():
+    from oncall_console.backends.base import Backend
+    from oncall_console.engine.runbooks import RunbookService
+    from oncall_console.runbooks.model import PromqlBlock, ReferenceBlock, SqlBlock
+
+    class Pg(Backend):
+        TYPE = "postgres"
+        DIAGNOSES = frozenset({"sql"})
+
+    class Quiet(Backend):  # runs no diagnostic at all
+        TYPE = "redis"
+
+    service = object.__new__(RunbookService)
+    service.backends = {"pg": Pg("pg", None, None), "cache": Quiet("cache", None, None)}  # type: ignore[arg-type]
+    unavailable = service.unavailable
+    assert unavailable(SqlBlock("SELECT 1", "", 1)) == ""  # a plain ```sql: the one postgres
+    assert unavailable(SqlBlock("SELECT 1", "pg", 1)) == ""
+    assert unavailable(SqlBlock("DELETE FROM t", "pg", 1)).startswith("not run: ")
+    assert (
+        unavailable(PromqlBlock("up", 1, backend="pg"))
+        == "backend 'pg' (postgres) does not run promql"
+    )
+    assert (
+        unavailable(SqlBlock("SELECT 1", "cache", 1)) == "backend 'cache' (redis) does not run sql"
+    )
+    assert unavailable(PromqlBlock("up", 1)) == "no prometheus backend in this config"
+    assert unavailable(ReferenceBlock("kubectl", "kubectl get pods", 1)) == (
+        "no backend named or of type 'kubernetes' (configured: cache (redis), pg (postgres))"
+    )
 
 
 async def test_the_start_of_shift_checklist_is_offered_and_opens_with_s(tmp_path, monkeypatch):

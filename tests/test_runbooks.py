@@ -422,7 +422,7 @@ def test_a_broken_action_block_is_kept_as_text_and_reported(backends):
 def test_actions_the_backends_cannot_run_are_errors_on_their_lines(backends):
     path = FIXTURES / "bad-actions.md"
     problems = {p.line: p.message for p in lint_runbook(load_file(path), backends)}
-    assert "no backend named 'mysql'" in problems[line_of(path, "```action", 1)]
+    assert "no backend named or of type 'mysql'" in problems[line_of(path, "```action", 1)]
     assert "no action 'rollout-pause'" in problems[line_of(path, "```action", 2)]
     assert "rollout-restart" in problems[line_of(path, "```action", 2)]  # lists what exists
     assert "no parameter 'force'" in problems[line_of(path, "force = true")]

@@ -191,6 +191,9 @@ class Backend:
     """The model of its own keys in a ``[checks.NAME]`` (HEALTH)."""
     SliParams: ClassVar[type[BaseModel]] = NoParams
     """The model of its own keys in a ``[slis.NAME]`` (SLI)."""
+    DIAGNOSES: ClassVar[frozenset[str]] = frozenset()
+    """The languages of runbook diagnostics its :meth:`diagnose` runs (``sql``,
+    ``promql``, ``kubectl``): a step says it cannot run before ``r`` is pressed."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse a class that declares a capability without overriding its methods."""
@@ -351,9 +354,10 @@ class Backend:
     async def diagnose(self, language: str, text: str) -> DetailTable:
         """Run a read-only diagnostic from a runbook (``promql``, ``sql``) and return rows.
 
-        Only backends that understand the language implement it; the engine checks the
-        text is read-only first, and the backend must enforce it again on its side.
-        Raise NotImplementedError for a language it does not speak.
+        Only backends that understand the language implement it, and name it in
+        :attr:`DIAGNOSES`; the engine checks the text is read-only first, and the backend
+        must enforce it again on its side. Raise NotImplementedError for a language it
+        does not speak.
         """
         raise NotImplementedError(f"{self.TYPE} backends cannot run {language} diagnostics")
 

@@ -210,6 +210,9 @@ class RunbookDesk(Protocol):
 
     async def steps_since(self, since: float) -> list[StepProgress] | None: ...
 
+    def unavailable(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> str:
+        """Why the block cannot run in this config ("" when it can); no IO."""
+
     async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable: ...
 
 

@@ -238,20 +238,28 @@ class RunbookService:
                 )
         return progress
 
+    def unavailable(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> str:
+        """Why ``block`` cannot run in this config, "" when it can; no IO, so a step says
+        so before ``r`` is pressed rather than offer a key that ends in a refusal."""
+        try:
+            backend, language, _text = self._diagnostic(block)
+        except DiagnosticRefused as exc:
+            return str(exc)
+        speaks = backend.DIAGNOSES
+        if language in speaks:
+            return ""
+        if speaks or type(backend).diagnose is Backend.diagnose:
+            return f"backend {backend.name!r} ({backend.TYPE}) does not run {language}"
+        return ""  # a plugin that does not say: it is asked, and may refuse
+
     async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable:
         """A read-only diagnostic: PromQL, one read-only SQL statement, or a command a
         backend answers itself (``kubectl get pods``: the kubernetes backend reads the
         pods; no kubectl runs)."""
-        backend = self._backend_for(block)
-        if isinstance(block, SqlBlock):
-            why = read_only_problem(block.sql)
-            if why:
-                raise DiagnosticRefused(f"not run: {why}")
-            language, text = "sql", block.sql
-        elif isinstance(block, ReferenceBlock):
-            language, text = "kubectl", block.text
-        else:
-            language, text = "promql", block.query
+        why = self.unavailable(block)
+        if why:
+            raise DiagnosticRefused(why)
+        backend, language, text = self._diagnostic(block)
         timeout = self.timeout
         try:
             return await asyncio.wait_for(backend.diagnose(language, text), timeout)
@@ -259,6 +267,20 @@ class RunbookService:
             raise DiagnosticRefused(str(exc)) from None
         except Exception as exc:
             raise DiagnosticRefused(describe(exc, timeout)) from None
+
+    def _diagnostic(
+        self, block: PromqlBlock | SqlBlock | ReferenceBlock
+    ) -> tuple[Backend, str, str]:
+        """The backend, language and text ``block`` runs as; DiagnosticRefused if none."""
+        backend = self._backend_for(block)
+        if isinstance(block, SqlBlock):
+            why = read_only_problem(block.sql)
+            if why:
+                raise DiagnosticRefused(f"not run: {why}")
+            return backend, "sql", block.sql
+        if isinstance(block, ReferenceBlock):
+            return backend, "kubectl", block.text
+        return backend, "promql", block.query
 
     def _backend_for(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> Backend:
         backends = self.backends

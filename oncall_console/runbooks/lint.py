@@ -225,8 +225,5 @@ def errors(problems: Iterable[RunbookProblem]) -> list[RunbookProblem]:
 
 
 def _no_backend(name: str, backends: Mapping[str, Backend]) -> str:
-    names = ", ".join(sorted(backends)) or "none configured"
-    types = ", ".join(sorted({b.TYPE for b in backends.values()}))
-    return f"no backend named {name!r} ({names}), nor of that type" + (
-        f" ({types})" if types else ""
-    )
+    have = ", ".join(n if n == b.TYPE else f"{n} ({b.TYPE})" for n, b in sorted(backends.items()))
+    return f"no backend named or of type {name!r} (configured: {have or 'none'})"

@@ -15,6 +15,7 @@ class KubernetesBackend(KubernetesDiagnose, KubernetesActions, KubernetesInspect
     its pods' log tail."""
 
     TYPE = "kubernetes"
+    DIAGNOSES = frozenset({"kubectl"})
     DESCRIPTION = "Kubernetes deployments, workloads and nodes, with kubectl-style remediation"
     CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = KubernetesOptions

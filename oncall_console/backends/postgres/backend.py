@@ -49,6 +49,7 @@ class PostgresBackend(PostgresProbe, Backend):
     """PostgreSQL health (connections, long queries, replication, size) and remediation."""
 
     TYPE = "postgres"
+    DIAGNOSES = frozenset({"sql"})
     DESCRIPTION = "PostgreSQL: connections, long queries, replication lag, size; safe remediation"
     CAPABILITIES = frozenset({Capability.HEALTH, Capability.ACTIONS, Capability.INSPECT})
     Options = PostgresOptions

@@ -19,6 +19,7 @@ class PrometheusBackend(PrometheusSlis, PrometheusHealth, PrometheusFeed):
     its alerting rules, and its firing alerts when there is no Alertmanager."""
 
     TYPE = "prometheus"
+    DIAGNOSES = frozenset({"promql"})
     DESCRIPTION = (
         "Prometheus: PromQL SLIs, error budgets and burn rates, scrape target health,"
         " alerting rules, firing alerts"

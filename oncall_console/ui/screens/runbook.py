@@ -295,12 +295,22 @@ class RunbookScreen(Screen[None]):
         if isinstance(block, PromqlBlock | SqlBlock):
             language = "promql" if isinstance(block, PromqlBlock) else "sql"
             query = block.query if isinstance(block, PromqlBlock) else block.sql
-            head = Text(f"? {language} diagnostic  (r to run)\n", style="bold")
+            why = oncall_of(self).runbooks.unavailable(block)
+            how = f"c to copy; not run here: {why}" if why else "r to run"
+            head = Text(f"? {language} diagnostic  ({clean(how, limit=300)})\n", style="bold")
             head.append(self._command(query))
             result = self.results.get(block.line)
             return Group(head, result) if result is not None else head
         assert isinstance(block, ReferenceBlock)
-        how = "r runs it read-only" if _query_of(block) else "never run here"
+        query = _query_of(block)
+        why = oncall_of(self).runbooks.unavailable(query) if query is not None else ""
+        how = (
+            "never run here"
+            if query is None
+            else f"not run here: {clean(why, limit=300)}"
+            if why
+            else "r runs it read-only"
+        )
         text = Text(f"$ {block.language or 'command'}  (c to copy; {how})\n", style="bold")
         text.append(self._command(block.text))
         result = self.results.get(block.line)
@@ -362,6 +372,16 @@ class RunbookScreen(Screen[None]):
         if not blocks:
             self.notify("No query here.", timeout=3)
             return
+        runbooks = oncall_of(self).runbooks
+        whys = [runbooks.unavailable(b) for b in blocks]
+        if all(whys):  # the step says so already; say it where the eyes are too
+            self.notify(
+                clean(f"Not run here: {whys[0]}. c copies it.", limit=300),
+                title="Cannot run this query",
+                severity="warning",
+                timeout=6,
+                markup=False,
+            )
         for block in blocks:
             try:
                 table = await oncall_of(self).runbooks.diagnose(block)
