@@ -92,7 +92,7 @@ async def test_the_escalation_prompt_appears_when_the_time_is_up():
         assert any(n.title == "Escalation due" for n in app._notifications)
 
 
-async def test_a_query_that_cannot_run_here_says_so_before_r_is_pressed():
+async def test_a_query_or_action_that_cannot_run_here_says_so_before_its_key():
     """The demo has no PostgreSQL or Prometheus backend: the disk runbook's queries said
     "(r to run)" and r answered with a refusal. A dead-end key, said up front now."""
     app = demo_app(at=90)
@@ -117,6 +117,14 @@ async def test_a_query_that_cannot_run_here_says_so_before_r_is_pressed():
             told = [n for n in app._notifications if n.title == "Cannot run this query"]
             assert told and "c copies it" in told[-1].message
             app.clear_notifications()
+        # The same for an action: the demo has no postgres backend to VACUUM with.
+        highlight(screen, "Bloated table")
+        await pilot.pause()
+        out = Console(file=io.StringIO(), width=300, color_system=None)
+        out.print(screen.query_one("#runbook-step", Static).content)
+        shown = out.file.getvalue()
+        assert "(not run here: no backend named 'postgres')" in shown, shown
+        assert "(x to run)" not in shown
 
 
 def test_whether_a_query_can_run_is_known_without_running_it():

@@ -289,7 +289,9 @@ class RunbookScreen(Screen[None]):
         if isinstance(block, ActionBlock):
             title = block.title or block.key
             params = ", ".join(f"{k}={v}" for k, v in block.params.items())
-            text = Text(f"▶ action: {clean(title, limit=80)}  (x to run)\n", style="bold")
+            why = self._action_unavailable(block)
+            how = f"not run here: {clean(why, limit=300)}" if why else "x to run"
+            text = Text(f"▶ action: {clean(title, limit=80)}  ({how})\n", style="bold")
             text.append(clean(f"{block.key}({params})", limit=300))
             return text
         if isinstance(block, PromqlBlock | SqlBlock):
@@ -315,6 +317,17 @@ class RunbookScreen(Screen[None]):
         text.append(self._command(block.text))
         result = self.results.get(block.line)
         return Group(text, result) if result is not None else text
+
+    def _action_unavailable(self, block: ActionBlock) -> str:
+        """Why ``x`` cannot run the block's action in this console ("" when it can)."""
+        oncall = oncall_of(self)
+        if oncall.settings.read_only:
+            return "this console is read-only"
+        try:
+            oncall.spec_for(block.backend, block.action)
+        except ActionRefused as exc:
+            return str(exc)
+        return ""
 
     # --- commands ----------------------------------------------------------------------------
 
