@@ -24,6 +24,7 @@ from oncall_console.configfile import ConfigError, Sketch, default_path
 from oncall_console.ui import partial, terminal
 from oncall_console.ui.firstpoll import FirstPollReader, FirstResults
 from oncall_console.ui.messages import OpenChecklist, OpenRunbook, RunAction
+from oncall_console.ui.notices import PlainNotices
 from oncall_console.ui.screens.dashboard import Dashboard
 from oncall_console.ui.styles import LazyStylesheet
 from oncall_console.ui.themes import DEFAULT_THEME, builtin_dir, load_themes
@@ -41,18 +42,17 @@ EXIT_CONFIG = 2
 
 partial.install()  # write only the cells that changed (see ui/partial.py)
 
-
 FIRST_POLL_WAIT = 0.5
 """Seconds after the first frame the config's validation waits, at most, for the first
 poll's child to finish (its results are painted meanwhile)."""
 FREEZE_AFTER = 3.0
 """Seconds after start-up (first results painted) when the start-up heap is frozen."""
-GC_THRESHOLDS = (50_000, 20, 100)
 WALL_KEYS = {"quit", "back_or_quit", "quit_asking", "redraw"}
+GC_THRESHOLDS = (50_000, 20, 100)
 """The cyclic collector's thresholds once the start-up heap is frozen (see freeze_heap)."""
 
 
-class OncallApp(LazyStylesheet):
+class OncallApp(PlainNotices, LazyStylesheet):
     CSS_PATH = ["console.tcss", "screens.tcss", "warroom.tcss"]
     TITLE = "oncall-console"
     ENABLE_COMMAND_PALETTE = True
@@ -471,7 +471,7 @@ class OncallApp(LazyStylesheet):
         runbook = choice.sure
         if runbook is None:
             if not (choice.guesses or choice.rest or choice.link):
-                self.notify("No runbook is configured ([runbooks] paths).", timeout=6)
+                self.notify("No runbook is configured ([runbooks] dirs).", timeout=6)
                 return
             title = f"No runbook names {what}: pick one" if what else "Every runbook"
             picked = await self.push_screen_wait(RunbookPicker(title, choice))
