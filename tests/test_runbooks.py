@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oncall_console.backends.demo import demo_config_dict
-from oncall_console.config import LoadedConfig, from_dict
+from oncall_console.config import LoadedConfig, from_dict, loads
 from oncall_console.model import Alert, Severity
 from oncall_console.runbooks import (
     ActionBlock,
@@ -650,3 +650,24 @@ def test_the_builtin_folder_is_ours_in_a_checkout():
     from oncall_console.runbooks.library import builtin_dir
 
     assert builtin_dir().resolve() == RUNBOOKS.resolve()
+
+
+def test_the_team_runbooks_run_on_the_devstack_but_for_kubernetes():
+    """scripts/devstack's config names the team runbooks, to walk them on real servers:
+    every block but the kubernetes ones (no API server runs here) finds its backend."""
+    from tests.support.stack_config import dev_config_toml
+
+    text = dev_config_toml(
+        postgres_dsn="postgresql://u@127.0.0.1:5432/app",
+        redis_url="redis://127.0.0.1:6379/0",
+        prometheus_url="http://127.0.0.1:9090",
+        alertmanager_url="http://127.0.0.1:9093",
+        http_checks={},
+        runbook_dirs=[str(RUNBOOKS)],
+    )
+    loaded = loads(text, filename="config.dev.toml", env={})
+    assert [str(d) for d in loaded.config.runbooks.dirs] == [str(RUNBOOKS)]
+    problems = lint_library(RunbookLibrary.load([RUNBOOKS]), instantiate_backends(loaded))
+    assert problems, "the kubernetes blocks should be the ones left"
+    for problem in problems:
+        assert "no backend named or of type 'kubernetes'" in problem.message, problem

@@ -249,10 +249,11 @@ def write_dev_config(
     *,
     timeout: float | None = None,
     refresh: float | None = None,
+    runbook_dirs: Sequence[str] = (),
 ) -> Path:
     """Write a console config TOML that points at ``stack`` (its store beside it).
 
-    ``timeout`` and ``refresh``: see ``dev_config_toml``.
+    ``timeout``, ``refresh`` and ``runbook_dirs``: see ``dev_config_toml``.
     """
     checks = {
         "prometheus-ready": f"{stack.prometheus.url}/-/ready",
@@ -272,6 +273,7 @@ def write_dev_config(
             interval=interval,
             timeout=timeout,
             refresh=refresh,
+            runbook_dirs=runbook_dirs,
         ),
         encoding="utf-8",
     )

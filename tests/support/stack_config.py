@@ -198,11 +198,12 @@ def dev_config_toml(
     interval: float = 2.0,
     timeout: float | None = None,
     refresh: float | None = None,
+    runbook_dirs: Sequence[str] = (),
 ) -> str:
     """A console config pointing at a running stack (``http_checks``: name -> health URL).
 
     ``timeout``: of each probe (default: the interval, at most 1.5 s); ``refresh``: the
-    screen's tick (default: the console's own).
+    screen's tick (default: the console's own); ``runbook_dirs``: ``[runbooks] dirs``.
     """
     # "or vector(0)": no 5xx series at all means no errors, not no data.
     api_errors = (
@@ -327,4 +328,6 @@ def dev_config_toml(
         "critical = 900",
         "",
     ]
+    if runbook_dirs:
+        lines += ["[runbooks]", f"dirs = [{', '.join(_toml_str(d) for d in runbook_dirs)}]", ""]
     return "\n".join(lines)
