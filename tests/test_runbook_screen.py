@@ -59,6 +59,53 @@ async def test_rolling_back_from_the_runbook_runs_the_action_and_ticks_the_step(
         ]
 
 
+async def test_an_action_from_a_runbook_opened_on_an_alert_verifies_the_alerts_check(
+    tmp_path: Path,
+):
+    """Walking the devstack: the DB pool alert's runbook, x on terminate-idle, and the
+    confirm dialog said "nothing known about the target (no check is linked)": an
+    action whose parameters name no check had nothing to verify, though the alert it
+    was opened for is about one (DiskUsageHigh is postgres's in the demo)."""
+    from oncall_console.ui.widgets.alerts import AlertsTable
+    from tests.support.console import until
+    from tests.support.demoapp import select_first_alert
+
+    (tmp_path / "disk.md").write_text(
+        '+++\nid = "demo-disk"\nalerts = ["DiskUsageHigh"]\n+++\n\n# Disk\n\n'
+        "- [ ] Silence it while the volume grows\n\n```action\n"
+        'backend = "demo"\naction = "silence"\n'
+        'params = { matchers = \'alertname="DiskUsageHigh"\', comment = "growing" }\n```\n',
+        encoding="utf-8",
+    )
+
+    def first(data: dict) -> None:
+        data["runbooks"]["dirs"].insert(0, str(tmp_path))
+
+    app = demo_app(at=90, extra=first)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        select_first_alert(app)
+        table = app.screen.query_one(AlertsTable)
+        for row in range(table.row_count):  # the DiskUsageHigh alert's row
+            table.move_cursor(row=row)
+            await pilot.pause()
+            kind, item = app.dashboard.selection()
+            if kind == "alert" and item.name == "DiskUsageHigh":
+                break
+        else:
+            raise AssertionError("no DiskUsageHigh row")
+        await pilot.press("b")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunbookScreen) and screen.runbook.id == "demo-disk"
+        highlight(screen, "Silence it")
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # the form, filled from the block
+        await until(pilot, "the confirm dialog", lambda: isinstance(app.screen, ConfirmAction))
+        assert app.screen.prepared.check == "postgres"
+
+
 async def test_progress_is_kept_for_whoever_opens_the_runbook_next():
     app = demo_app(at=90)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -458,7 +458,8 @@ class OnCall:
     ) -> RunbookChoice:
         """Which runbook answers the row in front of the engineer (an incident, an alert
         by fingerprint, a check): the one to open at once, or the guesses and the rest
-        for a picker (never a dead end). A choice made before for the same scope wins."""
+        for a picker (never a dead end). A choice made before for the same scope wins.
+        Its labels name the check the row is about (``check``): its actions verify on it."""
         e = self._engine
         alerts = {a.fingerprint: a for a in e.alerts()}
         names: list[str] = []
@@ -480,6 +481,9 @@ class OnCall:
         if check:
             chosen = chosen or self._chosen.get(f"check {check}", "")
         choice = e.runbooks.choose(alerts=found_alerts, names=names, check=check)
+        about = next((s.spec.name for a in found_alerts if (s := self.check_for_alert(a))), "")
+        if about and "check" not in choice.labels:  # what the runbook's actions verify on
+            choice = replace(choice, labels={**choice.labels, "check": about})
         remembered = e.runbooks.library.get(chosen) if chosen else None
         if remembered is not None:
             return replace(choice, sure=remembered)

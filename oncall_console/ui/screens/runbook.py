@@ -428,6 +428,7 @@ class RunbookScreen(Screen[None]):
                 scope=self.scope,
                 step=StepRef(self.runbook, self.scope, step.id),
                 reply_to=self,
+                about=self.labels.get("check", ""),  # the check it was opened for: verified
             )
         )
 
