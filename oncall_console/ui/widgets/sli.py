@@ -46,6 +46,11 @@ class SliCard(Widget, can_focus=False):
             self._facts = ()
             self.sync(self.now)
 
+    def on_resize(self) -> None:
+        # A sync before the card was laid out (no width yet) fetched nothing: fetch now
+        # rather than at the next reading (which a quiet SLI may not bring for a while).
+        self._want_range(self.now)
+
     def _want_range(self, now: float) -> None:
         """Fetch the range again when it changed, or after a new reading once a bar's
         worth of time has passed (not on every poll for six hours of history)."""
