@@ -1,12 +1,15 @@
-"""Stopping the console's own tasks: cancel, and do not trust one cancel to be enough.
+"""Stopping the console's own tasks, and waiting with a time limit without losing a cancel.
 
-A cancel that lands inside a library's own waiting can be lost on Python 3.11: the task
-is marked "cancelling" and runs on (seen in the Redis client under load, about one stop
-in a hundred; the HTTP poller's loops on 1,000 checks). An ``await task`` after one
-``cancel()`` then waits for ever, and the console cannot quit. Every stop of a task the
-console owns goes through :func:`stop_tasks`: cancel again while the task runs on, and
-give up after a bound, naming what did not stop. Loops that must end also check a flag
-of their own, so a lost cancel costs one turn of the loop, not the quit.
+A cancel could be lost on Python 3.11: the task was marked "cancelling" and ran on (seen
+in the Redis client under load, about one stop in a hundred; the HTTP poller's loops on
+1,000 checks), and an ``await task`` after one ``cancel()`` waited for ever. The cause is
+``asyncio.wait_for`` before 3.12 (CPython gh-86296): when the task waiting in it is
+cancelled in the same turn of the loop as the awaited work completes, it returns the
+result and drops the cancel. The console waits with a limit through :func:`within`
+(``asyncio.timeout``, which counts cancels) and never calls ``asyncio.wait_for`` (a test
+keeps it so). Libraries may still do it; so every stop of a task the console owns goes
+through :func:`stop_tasks` (cancel again while the task runs on, give up after a bound,
+naming what did not stop), and loops that must end also check a flag of their own.
 """
 
 from __future__ import annotations
@@ -14,9 +17,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def within(work: Awaitable[T], timeout: float | None) -> T:
+    """``await work``, raising TimeoutError after ``timeout`` seconds (None: no limit).
+
+    ``asyncio.wait_for`` without its lost cancel (see the module's note): the work runs
+    in the calling task under ``asyncio.timeout``, so a cancel of the caller always ends
+    it, and a timeout cancels the work and waits for it to finish, as wait_for did."""
+    if timeout is None:
+        return await work
+    async with asyncio.timeout(max(0.0, timeout)):
+        return await work
 
 
 async def stop_tasks(

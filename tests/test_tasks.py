@@ -13,7 +13,7 @@ import pytest
 
 from oncall_console.config import from_dict
 from oncall_console.engine import Engine
-from oncall_console.tasks import stop_tasks
+from oncall_console.tasks import stop_tasks, within
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -117,3 +117,80 @@ async def test_the_lease_loop_stops_though_its_cancel_is_lost(tmp_path) -> None:
         while not task.done():  # the test's own clean-up, on a tree where the stop failed
             task.cancel()
             await asyncio.sleep(0.01)
+
+
+# --- the cause: asyncio.wait_for before 3.12 (CPython gh-86296) -----------------------
+
+
+async def _cancelled_in_the_turn_the_work_completes(wait) -> str:
+    """The caller is cancelled in the same turn of the loop as its awaited work ends (a
+    probe answering as the console quits): did the cancel reach it?"""
+
+    async def caller() -> str:
+        work = asyncio.get_running_loop().create_future()
+        me = asyncio.current_task()
+        assert me is not None
+
+        def both() -> None:
+            work.set_result("answer")
+            me.cancel()
+
+        asyncio.get_running_loop().call_soon(both)
+        await wait(work, 10)
+        return "ran on"
+
+    try:
+        return await asyncio.create_task(caller())
+    except asyncio.CancelledError:
+        return "cancelled"
+
+
+async def test_within_keeps_the_cancel_that_wait_for_drops() -> None:
+    import sys
+
+    if sys.version_info < (3, 12):  # the loss itself, so the test below can fail
+        assert await _cancelled_in_the_turn_the_work_completes(asyncio.wait_for) == "ran on"
+    assert await _cancelled_in_the_turn_the_work_completes(within) == "cancelled"
+
+
+async def test_within_times_out_and_cancels_the_work() -> None:
+    ended: list[str] = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    with pytest.raises(TimeoutError):
+        await within(slow(), 0.01)
+    assert ended == ["cancelled"]
+    assert await within(asyncio.sleep(0, "now"), None) == "now"
+    done = asyncio.get_running_loop().create_future()
+    done.set_result("done")
+    assert await within(done, -1) == "done"  # no time left, but nothing to wait for
+
+
+def test_the_console_never_calls_asyncio_wait_for() -> None:
+    """Every wait with a limit goes through tasks.within (see its module's note)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "oncall_console"
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "wait_for"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "asyncio"
+            ) or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "asyncio"
+                and any(a.name == "wait_for" for a in node.names)
+            ):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert found == [], "use oncall_console.tasks.within: " + ", ".join(found)

@@ -50,7 +50,7 @@ The rules every method keeps
   Use an async client where there is one; call a blocking library through
   :meth:`BackendContext.run_sync`, which runs it in the engine's bounded thread
   pool (``[poller] threads``) and gives up waiting after a timeout.
-- **Timeouts are the engine's.** Each call is bounded with ``asyncio.wait_for``
+- **Timeouts are the engine's.** Each call is bounded (``tasks.within``)
   and cancelled when it runs out: ``probe`` by the check's ``timeout``,
   ``query_sli`` by the SLI's, the feeds (``alerts``, ``incidents``, ``silences``)
   by ``[poller] timeout``, ``start`` by ``[poller] timeout``, ``preview`` and ``run``
@@ -101,6 +101,7 @@ from oncall_console.model import (
     SliSpec,
 )
 from oncall_console.model.rules import RuleSet
+from oncall_console.tasks import within
 
 T = TypeVar("T")
 
@@ -173,7 +174,7 @@ class BackendContext:
         """
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self.executor, fn, *args)
-        return await asyncio.wait_for(fut, timeout)
+        return await within(fut, timeout)
 
 
 class Backend:
@@ -269,7 +270,7 @@ class Backend:
 
         async def one(i: int, check: CheckSpec) -> None:
             try:
-                result = await asyncio.wait_for(self.probe(check), check.timeout)
+                result = await within(self.probe(check), check.timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

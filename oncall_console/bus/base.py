@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oncall_console.tasks import within
 from oncall_console.urls import check_redis_url  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ class Bus:
         sender = self._sender
         if sender is not None and not sender.done():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(sender), timeout)
+                await within(asyncio.shield(sender), timeout)
 
     async def _send(self) -> None:
         while self._outbox:

@@ -38,6 +38,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from oncall_console.bus.base import Bus, BusUnavailable, Event, MalformedEvent, check_redis_url
 from oncall_console.errors import describe
 from oncall_console.secrets import SecretMissing, redact, resolve
+from oncall_console.tasks import within
 from oncall_console.text import clean
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,9 @@ class RedisBus(Bus):
     async def _discard(self, conn: tuple[aioredis.Redis, PubSub]) -> None:
         client, pubsub = conn
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(pubsub.aclose(), self.timeout)
+            await within(pubsub.aclose(), self.timeout)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.aclose(), self.timeout)
+            await within(client.aclose(), self.timeout)
 
     async def _read(self, conn: tuple[aioredis.Redis, PubSub] | None) -> None:
         """The reader: listen; when the connection fails, reconnect with backoff, forever."""

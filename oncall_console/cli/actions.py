@@ -18,6 +18,7 @@ from oncall_console.cli.common import (
     demo_config,
     load_config,
 )
+from oncall_console.tasks import within
 
 if TYPE_CHECKING:
     from oncall_console.engine.api import ActionPlan, OnCall
@@ -138,7 +139,7 @@ async def _watch(oncall: OnCall, skip: bool) -> int:
     seen = ""
     while True:
         try:
-            ended = await asyncio.wait_for(oncall.wait_for_watch(watch.id), 10.0)
+            ended = await within(oncall.wait_for_watch(watch.id), 10.0)
             break
         except TimeoutError:
             current = next((w for w in oncall.watches() if w.id == watch.id), watch)

@@ -37,6 +37,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from oncall_console.tasks import within
+
 Emit = Callable[[Any], None]
 Job = Callable[[Emit], None]
 
@@ -291,7 +293,7 @@ async def frame_painted() -> None:
     except (OSError, ValueError):
         return
     try:
-        await asyncio.wait_for(painted, max(0.0, _go_deadline - time.monotonic()))
+        await within(painted, max(0.0, _go_deadline - time.monotonic()))
     except TimeoutError:
         pass
     finally:

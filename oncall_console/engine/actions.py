@@ -28,6 +28,7 @@ from oncall_console.model import (
 )
 from oncall_console.model.params import ActionRefused, validate_param
 from oncall_console.store.audit import AuditLog
+from oncall_console.tasks import within
 from oncall_console.text import clean
 
 
@@ -187,9 +188,7 @@ class ActionRunner:
         )
         target = str(params.get(spec.target_param) or request.backend)
         try:
-            preview = await asyncio.wait_for(
-                self.backends[request.backend].preview(typed), self.timeout
-            )
+            preview = await within(self.backends[request.backend].preview(typed), self.timeout)
         except TimeoutError:
             raise ActionRefused(f"preview timed out after {self.timeout:g} s") from None
         except ActionInvalid as exc:
@@ -210,7 +209,7 @@ class ActionRunner:
         """The backend's preview of the same typed request, now (for a live blast radius
         in the confirm dialog); the plan's own preview when it fails or times out."""
         try:
-            text = await asyncio.wait_for(
+            text = await within(
                 self.backends[plan.request.backend].preview(plan.request), self.timeout
             )
         except Exception:
@@ -291,7 +290,7 @@ class ActionRunner:
                 at=self.clock(),
             )
         try:
-            result = await asyncio.wait_for(self.backends[req.backend].run(req), self.timeout)
+            result = await within(self.backends[req.backend].run(req), self.timeout)
         except asyncio.CancelledError:
             # The console is being stopped (SIGTERM, SIGINT, q) while it runs: the backend
             # stops what it can (a shell command's process group is killed); the trail

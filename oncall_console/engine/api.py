@@ -54,6 +54,7 @@ from oncall_console.model import (
 )
 from oncall_console.model.inspect import Inspection, InspectView
 from oncall_console.model.rules import RuleSet
+from oncall_console.tasks import within
 
 if TYPE_CHECKING:
     from oncall_console.config import LoadedConfig
@@ -359,7 +360,7 @@ class OnCall:
         spec = state.spec
         backend = self._engine.backends[spec.backend]
         try:
-            return await asyncio.wait_for(backend.sli_range(spec, seconds, points), spec.timeout)
+            return await within(backend.sli_range(spec, seconds, points), spec.timeout)
         except NotImplementedError:
             return None
 
@@ -431,7 +432,6 @@ class OnCall:
     async def rules(self) -> list[RuleSet]:
         """The alerting rules of every backend that has some (RULES), read now; a backend
         that cannot answer is a set with its error."""
-        import asyncio
 
         from oncall_console.backends.base import Capability
         from oncall_console.errors import describe
@@ -440,7 +440,7 @@ class OnCall:
 
         async def one(name: str, backend: Any) -> RuleSet:
             try:
-                return await asyncio.wait_for(backend.rules(), timeout)  # type: ignore[no-any-return]
+                return await within(backend.rules(), timeout)  # type: ignore[no-any-return]
             except TimeoutError:
                 return RuleSet(name, errors=(f"timed out after {timeout:g} s",))
             except Exception as exc:  # one clean line, as every feed's error

@@ -47,7 +47,7 @@ from oncall_console.model import (
 )
 from oncall_console.store import AuditRecord, Store, default_sqlite_path, open_store
 from oncall_console.store.audit import AuditEntry, AuditLog, StoreAuditLog, append_verification
-from oncall_console.tasks import stop_tasks
+from oncall_console.tasks import stop_tasks, within
 
 COOL_DOWN = 600.0
 """Seconds after an action within which running it again on the same target asks
@@ -251,7 +251,7 @@ class Engine:
             self.poller.start()
         if not self._store_open:
             try:
-                await asyncio.wait_for(self.store.open(), self.loaded.config.poller.timeout * 2)
+                await within(self.store.open(), self.loaded.config.poller.timeout * 2)
                 self.unfinished = await self.store.unfinished()
                 self._store_open, self.store_error = True, ""
             except Exception as exc:  # the console still shows health; actions are refused
@@ -289,7 +289,7 @@ class Engine:
 
     async def _start_backend(self, name: str, backend: Backend) -> tuple[str, str]:
         try:
-            await asyncio.wait_for(backend.start(), self.loaded.config.poller.timeout)
+            await within(backend.start(), self.loaded.config.poller.timeout)
         except Exception as exc:
             return name, describe(exc, self.loaded.config.poller.timeout)
         return name, ""
@@ -313,7 +313,7 @@ class Engine:
                 await self.store.close()
         for b in self.backends.values():
             try:
-                await asyncio.wait_for(b.close(), 5)
+                await within(b.close(), 5)
             except Exception:
                 pass  # closing is best effort; nothing the user can act on
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -366,9 +366,7 @@ class Engine:
             self._incident_wake.clear()
             await self.sync_incidents()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._incident_wake.wait(), self.loaded.config.poller.interval
-                )
+                await within(self._incident_wake.wait(), self.loaded.config.poller.interval)
 
     async def execute(
         self, prepared: ActionPlan, answer: str, *, scope: str = "", subject: str = ""

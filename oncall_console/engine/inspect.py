@@ -7,7 +7,6 @@ audit, and a read-only console may look as much as it likes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -17,6 +16,7 @@ from oncall_console.engine.state import CheckState
 from oncall_console.errors import describe
 from oncall_console.model import Inspection, InspectView
 from oncall_console.secrets import redact
+from oncall_console.tasks import within
 from oncall_console.text import clean
 
 NOTHING = "nothing to look closer at for this check"
@@ -50,7 +50,7 @@ async def look(
         raise InspectRefused(NOTHING if not views_for(backends, state) else f"no view {view!r}")
     backend = backends[state.spec.backend]
     try:
-        found = await asyncio.wait_for(backend.inspect(state.spec, view), timeout)
+        found = await within(backend.inspect(state.spec, view), timeout)
     except Exception as exc:
         line = describe(exc, timeout, secrets=backend.secrets())
         raise InspectRefused(clean(line, limit=300)) from None

@@ -25,7 +25,7 @@ from oncall_console.engine.state import CheckState, FeedState, SliState
 from oncall_console.errors import describe
 from oncall_console.model import CheckResult, Status
 from oncall_console.model.health import redacted
-from oncall_console.tasks import stop_tasks
+from oncall_console.tasks import stop_tasks, within
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ class Poller:
 
     async def _guarded(self, call: Callable[[], Awaitable[T]], timeout: float) -> T:
         async with self._sem:
-            return await asyncio.wait_for(call(), timeout)
+            return await within(call(), timeout)
 
     async def probe_check(self, state: CheckState) -> CheckResult:
         spec = state.spec

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from oncall_console.durations import parse_duration
 from oncall_console.model import CheckResult, CheckSpec, Early
+from oncall_console.tasks import within
 
 if TYPE_CHECKING:
     from oncall_console.backends.base import Backend
@@ -305,7 +306,7 @@ async def _sketch_full(
         backend = cls(group.name, options, context)
         opened.append(backend)
         try:
-            await asyncio.wait_for(backend.start(), settings["timeout"])
+            await within(backend.start(), settings["timeout"])
         except Exception:
             return
         checks = {s.name: new_check_state(s, 1) for s in specs}
@@ -329,7 +330,7 @@ async def _sketch_full(
     finally:
         for backend in opened:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(backend.close(), 1.0)
+                await within(backend.close(), 1.0)
         executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -361,7 +362,7 @@ async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> 
 
     async def start(name: str) -> str | None:
         try:
-            await asyncio.wait_for(backends[name].start(), cfg.poller.timeout)
+            await within(backends[name].start(), cfg.poller.timeout)
         except Exception:
             return None
         return name
@@ -387,5 +388,5 @@ async def first_results(loaded: LoadedConfig, emit: Callable[[Early], None]) -> 
     finally:
         for backend in backends.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(backend.close(), 1.0)
+                await within(backend.close(), 1.0)
         executor.shutdown(wait=False, cancel_futures=True)

@@ -24,6 +24,7 @@ from oncall_console.runbooks import (
 )
 from oncall_console.runbooks.lint import read_only_problem, resolve_backend, resolve_blocks
 from oncall_console.store import AuditRecord, StepProgress
+from oncall_console.tasks import within
 
 if TYPE_CHECKING:
     from oncall_console.incidents import IncidentService
@@ -262,7 +263,7 @@ class RunbookService:
         backend, language, text = self._diagnostic(block)
         timeout = self.timeout
         try:
-            return await asyncio.wait_for(backend.diagnose(language, text), timeout)
+            return await within(backend.diagnose(language, text), timeout)
         except NotImplementedError as exc:
             raise DiagnosticRefused(str(exc)) from None
         except Exception as exc:

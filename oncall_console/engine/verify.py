@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from oncall_console.durations import format_age
 from oncall_console.engine.state import CheckState, SliState
 from oncall_console.model import Alert, AlertState, Status
-from oncall_console.tasks import stop_tasks
+from oncall_console.tasks import stop_tasks, within
 
 WELL = (Status.OK, Status.DEGRADED)
 """A check or SLI that is OK or WARN has recovered; CRIT, DOWN, STALE or UNKNOWN has not."""
@@ -237,4 +237,4 @@ class Verifier:
         await stop_tasks([self._task])
         for task in list(self._pending):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 2)
+                await within(task, 2)

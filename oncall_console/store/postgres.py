@@ -25,6 +25,7 @@ from oncall_console.store.base import (
 from oncall_console.store.faults import StoreCorrupt, StoreDenied, StoreError, StoreFull
 from oncall_console.store.incidents import IncidentRecord, TimelineRecord
 from oncall_console.store.schema import LATEST, MIGRATIONS
+from oncall_console.tasks import within
 
 COLUMNS = AUDIT_COLUMNS
 INSERT_AUDIT = (
@@ -90,7 +91,7 @@ class PostgresStore(Store):
     async def close(self) -> None:
         """Close; a hung server (or a statement stuck on it) cannot hold this up."""
         try:
-            await asyncio.wait_for(self._lock.acquire(), self.call_timeout)
+            await within(self._lock.acquire(), self.call_timeout)
         except TimeoutError:
             await self._drop()
             return
@@ -103,7 +104,7 @@ class PostgresStore(Store):
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+                await within(conn.close(), 2)
 
     async def schema_version(self) -> int:
         async with self._lock:

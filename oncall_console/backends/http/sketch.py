@@ -29,6 +29,7 @@ from typing import Any
 
 from oncall_console.backends.http.judge import ProbeParams
 from oncall_console.backends.http.probe import Origin, default_cas
+from oncall_console.tasks import within
 
 OPTION_DEFAULTS: dict[str, Any] = {
     "verify_tls": True,
@@ -164,7 +165,7 @@ async def probe_plain(
         assert origin is not None  # lean_params read it
         probes.origins[plain.url] = origin
         async with gate:
-            result = await asyncio.wait_for(probes.probe_with(spec, plain), spec.timeout + 1)
+            result = await within(probes.probe_with(spec, plain), spec.timeout + 1)
         emit(spec, result)
 
     try:
