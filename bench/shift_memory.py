@@ -120,6 +120,13 @@ FIXED = [
     "208 MB at the end (console 132 + 76 in 2 workers; PSS 178 MB), peak 208 MB, slope "
     "+0.26 MB/h over the last half (+0.51 over all): 210 MB at 12 h along it (211 MB). "
     "Still 4.5 simulated hours short of a real 12.",
+    "- The tenth #14 session ran it longer again (code of 252423c): `--budget 8700 "
+    "--checks 10000 --fast-warmup --phases http+ui --no-write` reached 10.21 simulated "
+    "hours (73,728,957 probes; ~4.2 simulated hours an hour, the machine also running "
+    "other work at load 2.1-3.2): RSS 202 MB after warm-up (0.19 h), 209 MB at the end "
+    "(console 133 + 76 in 2 workers; PSS 178 MB), peak 209 MB, slope +0.39 MB/h over the "
+    "last half (+0.41 over all): 210 MB at 12 h along it (210 MB). 1.8 simulated hours "
+    "short of a real 12.",
 ]
 TITLES = {
     "http": "engine + http backend (loopback, 5 ms)",
