@@ -24,6 +24,13 @@ def highlight(screen: RunbookScreen, text: str) -> None:
     raise AssertionError(f"no step with {text!r}")
 
 
+def step_text(screen: RunbookScreen) -> str:
+    """The step panel's text, as plain text."""
+    out = Console(file=io.StringIO(), width=300, color_system=None)
+    out.print(screen.query_one("#runbook-step", Static).content)
+    return out.file.getvalue()
+
+
 async def open_bad_deploy_runbook(pilot) -> RunbookScreen:
     await settle(pilot)
     table = pilot.app.screen.query_one(HealthTable)
@@ -153,9 +160,7 @@ async def test_a_query_or_action_that_cannot_run_here_says_so_before_its_key():
         for step, language in (("largest databases", "sql"), ("Usage now", "promql")):
             highlight(screen, step)
             await pilot.pause()
-            out = Console(file=io.StringIO(), width=300, color_system=None)
-            out.print(screen.query_one("#runbook-step", Static).content)
-            shown = out.file.getvalue()
+            shown = step_text(screen)
             assert f"? {language} diagnostic  (c to copy; not run here: no " in shown, shown
             assert "(r to run)" not in shown
             await pilot.press("r")
@@ -167,9 +172,7 @@ async def test_a_query_or_action_that_cannot_run_here_says_so_before_its_key():
         # The same for an action: the demo has no postgres backend to VACUUM with.
         highlight(screen, "Bloated table")
         await pilot.pause()
-        out = Console(file=io.StringIO(), width=300, color_system=None)
-        out.print(screen.query_one("#runbook-step", Static).content)
-        shown = out.file.getvalue()
+        shown = step_text(screen)
         assert "(not run here: no backend named 'postgres')" in shown, shown
         assert "(x to run)" not in shown
 

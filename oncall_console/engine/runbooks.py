@@ -246,21 +246,16 @@ class RunbookService:
             backend, language, _text = self._diagnostic(block)
         except DiagnosticRefused as exc:
             return str(exc)
-        speaks = backend.DIAGNOSES
-        if language in speaks:
-            return ""
-        if speaks or type(backend).diagnose is Backend.diagnose:
-            return f"backend {backend.name!r} ({backend.TYPE}) does not run {language}"
-        return ""  # a plugin that does not say: it is asked, and may refuse
+        return _not_spoken(backend, language)
 
     async def diagnose(self, block: PromqlBlock | SqlBlock | ReferenceBlock) -> DetailTable:
         """A read-only diagnostic: PromQL, one read-only SQL statement, or a command a
         backend answers itself (``kubectl get pods``: the kubernetes backend reads the
         pods; no kubectl runs)."""
-        why = self.unavailable(block)
+        backend, language, text = self._diagnostic(block)
+        why = _not_spoken(backend, language)
         if why:
             raise DiagnosticRefused(why)
-        backend, language, text = self._diagnostic(block)
         timeout = self.timeout
         try:
             return await within(backend.diagnose(language, text), timeout)
@@ -299,3 +294,14 @@ class RunbookService:
         if found is None:
             raise DiagnosticRefused(why or "no prometheus backend in this config")
         return backends[found]
+
+
+def _not_spoken(backend: Backend, language: str) -> str:
+    """Why ``backend`` will not run ``language`` ("" when it does, or may: a plugin that
+    names no languages but has a ``diagnose`` of its own is asked, and may refuse)."""
+    speaks = backend.DIAGNOSES
+    if language in speaks:
+        return ""
+    if speaks or type(backend).diagnose is Backend.diagnose:
+        return f"backend {backend.name!r} ({backend.TYPE}) does not run {language}"
+    return ""
