@@ -555,14 +555,14 @@ async def test_something_that_is_not_alertmanager_is_one_clean_line(
 async def test_stopped_alertmanager_fails_fast_then_recovers(
     stack: Stack, am: Poster, make: MakeBackend
 ) -> None:
-    backend = make(am.url, timeout=3)
+    backend = make(am.url, timeout=30)
     assert isinstance(await backend.alerts(), list)  # the pooled connection is open
     stack.alertmanager.stop()
     try:
         began = time.monotonic()
         with pytest.raises(AlertmanagerError) as info:
             await backend.alerts()
-        assert time.monotonic() - began < 2
+        assert time.monotonic() - began < 10  # refused at once, not after the 30 s timeout
         message = str(info.value)
         assert message == f"GET {am.url}/api/v2/alerts: connection refused"
         probe = await backend.probe(CheckSpec("alertmanager", "am", interval=5, timeout=3))

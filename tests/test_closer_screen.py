@@ -202,10 +202,12 @@ def test_look_closer_over_a_real_terminal_without_colour():
         for _ in range(10):  # enter once the health panel has the focus
             console.press("enter")
             try:
-                console.wait_for("a check's detail", "l look closer", 1.0)
+                console.wait_for("a check's detail", "l look closer", 5.0)
                 break
             except AssertionError:
-                continue
+                continue  # lost before the app read it (the detail binds no enter)
+        else:
+            raise AssertionError(f"the detail never opened; the screen:\n{console.screen()}")
         console.press("l")
         shown = console.wait_for(
             "the log tail", lambda s: "1 Log tail" in s and " GET " in s and "? Help" in s

@@ -325,8 +325,8 @@ async def test_a_missing_password_variable_is_down_without_connecting(
 async def test_nothing_listening_is_down_connection_refused() -> None:
     b = backend(f"postgresql://postgres@127.0.0.1:{free_port()}/app?sslmode=disable")
     began = time.monotonic()
-    result = await b.probe(spec())
-    assert time.monotonic() - began < 3
+    result = await b.probe(spec(timeout=30))
+    assert time.monotonic() - began < 10  # refused at once, not after the timeout
     assert result.status is Status.DOWN
     assert result.summary.endswith("connection refused"), result.summary
     assert "\n" not in result.summary and result.error == result.summary
@@ -745,7 +745,7 @@ async def test_a_server_that_does_not_answer_times_out_down_and_recovers(
     try:
         began = time.monotonic()
         stuck = await b.probe(spec(timeout=1))
-        assert time.monotonic() - began < 2.5
+        assert time.monotonic() - began < 8  # the 1 s timeout holds; unbounded it hangs
     finally:
         stack.postgres.resume()
     assert stuck.status is Status.DOWN and "timed out" in stuck.summary, stuck.summary
