@@ -155,10 +155,18 @@ async def test_connection_exhaustion_drill(healthy_stack: Stack, tmp_path: Path)
             assert app.screen is app.dashboard
             await until(pilot, f"{ALERT} resolved", lambda: alert_row(app) is None, 45)
 
-            trail = await app.engine.store.audit()
-            assert [(r.kind, r.action, r.outcome) for r in trail] == [
+            # The runbook was opened on the alert, so the action is verified on the alert's
+            # check: the trail ends with what the verification saw, written once it has.
+            async def trail() -> list[tuple[str, str, str]]:
+                return [(r.kind, r.action, r.outcome) for r in await app.engine.store.audit()]
+
+            deadline = time.monotonic() + 60
+            while len(await trail()) < 3 and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            assert await trail() == [
                 ("intent", "terminate-idle", "outcome unknown"),
                 ("result", "terminate-idle", "succeeded"),
+                ("verify", "terminate-idle", "recovered"),
             ]
             assert (await app.engine.store.verify_audit()).ok
     finally:
@@ -170,4 +178,4 @@ async def test_connection_exhaustion_drill(healthy_stack: Stack, tmp_path: Path)
         text=True,
         timeout=60,
     )
-    assert verify.returncode == 0 and "audit chain ok: 2 entries" in verify.stdout
+    assert verify.returncode == 0 and "audit chain ok: 3 entries" in verify.stdout
