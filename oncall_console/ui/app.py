@@ -258,7 +258,7 @@ class OncallApp(PlainNotices, LazyStylesheet):
 
             self.set_keymap(expand(oncall.settings.keys))
         for problem in self.theme_problems:
-            self.notify(problem, title="Theme", severity="warning", timeout=10, markup=False)
+            self.notify(problem, title="Theme", severity="warning", timeout=10)
         if self.poll:
             oncall.subscribe(self._engine_changed)
         await oncall.start(poll=self.poll)
@@ -268,7 +268,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                 title="Store unavailable",
                 severity="error",
                 timeout=30,
-                markup=False,
             )
         self.run_worker(self._offer_shift_checklist(), group="startup")
         for record in oncall.unfinished:
@@ -278,7 +277,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                 title="Outcome unknown",
                 severity="warning",
                 timeout=60,
-                markup=False,
             )
         if self.poll:
             self.set_interval(oncall.settings.refresh, self.tick)
@@ -326,7 +324,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                 f"Press S for the start-of-shift checklist ({found[0].title}); E at the end.",
                 title="New shift",
                 timeout=15,
-                markup=False,
             )
 
     async def on_unmount(self) -> None:
@@ -396,7 +393,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                 title="Too small",
                 severity="warning",
                 timeout=30,
-                markup=False,
             )
         elif not small:
             self._told_small = False
@@ -423,7 +419,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                         title=f"{record.id}: due (enter on it for the incident screen)",
                         severity="warning",
                         timeout=20,
-                        markup=False,
                     )
 
     # --- what screens ask for (ui/messages.py) ------------------------------------------
@@ -483,7 +478,6 @@ class OncallApp(PlainNotices, LazyStylesheet):
                     f"Copied (OSC 52): {choice.link}",
                     title="Runbook link",
                     timeout=15,
-                    markup=False,
                 )
                 return
             runbook = picked  # type: ignore[assignment]
@@ -520,7 +514,7 @@ class OncallApp(PlainNotices, LazyStylesheet):
         order = self.theme_order or [self.theme]
         nxt = order[(order.index(self.theme) + 1) % len(order)] if self.theme in order else order[0]
         self.theme = nxt
-        self.notify(f"Theme: {nxt}", timeout=2, markup=False)
+        self.notify(f"Theme: {nxt}", timeout=2)
 
     def action_help(self) -> None:
         """The console's own keys, this screen's first (ui/screens/help.py)."""

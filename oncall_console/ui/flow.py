@@ -32,7 +32,6 @@ async def run_action_flow(app: App[Any], ask: RunAction) -> ActionResult | None:
             title=f"{result.request.action} · {ask.subject}",
             severity="information" if ok else "error",
             timeout=10,
-            markup=False,
         )
         if ok and ask.step is not None:
             step = ask.step
@@ -52,7 +51,7 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
     backend, spec, values = ask.backend, ask.spec, dict(ask.values)
     if spec is None:
         if not ask.choices:
-            app.notify(f"No actions for {ask.subject}.", severity="warning", markup=False)
+            app.notify(f"No actions for {ask.subject}.", severity="warning")
             return None
         picked = await app.push_screen_wait(ActionPicker(ask.subject, ask.choices))
         if picked is None:
@@ -110,6 +109,5 @@ async def _flow(app: App[Any], ask: RunAction) -> ActionResult | None:
             "at the bottom says how it goes, on every screen.",
             title="Verification",
             timeout=8,
-            markup=False,
         )
     return result

@@ -90,9 +90,7 @@ def sparkline(values: Iterable[float], width: int, include: Iterable[float | Non
 
 def notify_error(widget: Any, title: str, exc: BaseException) -> None:
     """A refusal or failure told in one clean line (its text may be remote: no markup)."""
-    widget.notify(
-        clean(str(exc), limit=300), title=title, severity="error", timeout=8, markup=False
-    )
+    widget.notify(clean(str(exc), limit=300), title=title, severity="error", timeout=8)
 
 
 def detail_table(table: DetailTable) -> Table:

@@ -39,7 +39,7 @@ class AlertPanelKeys(Screen[None]):
         declare: its group's later alerts attach to it."""
         kind, row = self.selection()
         if kind == "incident":
-            self.notify(f"{row.id} is already declared: enter opens it.", timeout=5, markup=False)
+            self.notify(f"{row.id} is already declared: enter opens it.", timeout=5)
             return
         if kind != "alert":
             self.notify(
@@ -70,9 +70,7 @@ class AlertPanelKeys(Screen[None]):
             notify_error(self, "Not declared", exc)
             return
         await oncall.incidents.refresh()
-        self.notify(
-            f"{incident.id} declared ({incident.title})", title="Incident", timeout=6, markup=False
-        )
+        self.notify(f"{incident.id} declared ({incident.title})", title="Incident", timeout=6)
         self.sync(force=True)
         from oncall_console.ui.screens.incident import IncidentScreen
 
@@ -124,7 +122,7 @@ class AlertPanelKeys(Screen[None]):
         subject = f"alert {row.name} ×{len(alerts)}" if group else f"alert {row.name}"
         ask = silence_ask(self.oncall, alerts, subject)
         if isinstance(ask, str):
-            self.notify(ask, timeout=6, markup=False)
+            self.notify(ask, timeout=6)
             return
         ask.reply_to = self
         self.post_message(ask)

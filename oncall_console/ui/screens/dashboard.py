@@ -546,7 +546,6 @@ class Dashboard(PanelFilters):
                     f"{what} names no check this console watches (by its service, deployment "
                     "or job labels): select the check in Health (1) and press a.",
                     timeout=8,
-                    markup=False,
                 )
                 return
         else:

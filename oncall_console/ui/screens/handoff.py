@@ -142,7 +142,6 @@ class HandoffScreen(Screen[None]):
                 f"ctrl+g walks the end-of-shift checklist ({done}/{len(found[0].steps)} done).",
                 title="Before you hand over",
                 timeout=10,
-                markup=False,
             )
 
     def action_end_of_shift(self) -> None:
@@ -172,11 +171,9 @@ class HandoffScreen(Screen[None]):
                 self.report,
             )
         except OSError as exc:
-            self.notify(
-                f"not written: {clean(exc.strerror or str(exc))}", severity="error", markup=False
-            )
+            self.notify(f"not written: {clean(exc.strerror or str(exc))}", severity="error")
             return
-        self.notify(f"Written to {path}", timeout=6, markup=False)
+        self.notify(f"Written to {path}", timeout=6)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.report)

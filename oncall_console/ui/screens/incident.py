@@ -114,7 +114,6 @@ async def apply_change(node: Any, change: Any) -> bool:
             title="Store",
             severity="error",
             timeout=10,
-            markup=False,
         )
         return False
     return True
@@ -129,13 +128,11 @@ async def acknowledge(screen: Any, incident_id: str) -> bool:
         )
     )
     if not yes:
-        screen.notify(f"{incident_id} not acknowledged.", timeout=3, markup=False)
+        screen.notify(f"{incident_id} not acknowledged.", timeout=3)
         return False
     if not await apply_change(screen, oncall_of(screen).incidents.acknowledge(incident_id)):
         return False
-    screen.notify(
-        f"Acknowledged {incident_id}: the response clock stopped.", timeout=5, markup=False
-    )
+    screen.notify(f"Acknowledged {incident_id}: the response clock stopped.", timeout=5)
     return True
 
 
@@ -243,7 +240,7 @@ class IncidentScreen(LiveScreen):
             if timeline is None:
                 timeline = await self.service.timeline(self.incident_id)
         except Exception as exc:
-            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            self.notify(clean(str(exc), limit=200), severity="error")
             return
         self.record, self.timeline = record, list(timeline)
         self.runbook_progress = await self._runbook_progress(record)
@@ -335,7 +332,6 @@ class IncidentScreen(LiveScreen):
                     title=f"{self.incident_id}: due",
                     severity="warning",
                     timeout=20,
-                    markup=False,
                 )
 
     def _fill_timeline(self) -> None:
@@ -392,7 +388,7 @@ class IncidentScreen(LiveScreen):
             return False
         await self.reload()
         if done:
-            self.notify(done, timeout=5, markup=False)
+            self.notify(done, timeout=5)
         return True
 
     @work(exclusive=True, group="incident")

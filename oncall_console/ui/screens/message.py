@@ -70,7 +70,7 @@ class MessageScreen(ModalScreen[None]):
         try:
             self.kind, self.text = await oncall_of(self).incidents.message(self.incident_id, kind)
         except Exception as exc:
-            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            self.notify(clean(str(exc), limit=200), severity="error")
             return
         self.query_one("#message-box").border_title = Content(
             f"{self.kind} message · {clean(self.incident_id, limit=40)}"
@@ -94,9 +94,9 @@ class MessageScreen(ModalScreen[None]):
         try:
             await oncall_of(self).incidents.posted(self.incident_id, self.kind)
         except Exception as exc:
-            self.notify(clean(str(exc), limit=200), severity="error", markup=False)
+            self.notify(clean(str(exc), limit=200), severity="error")
             return
-        self.notify(f"{self.kind} message recorded as posted.", timeout=4, markup=False)
+        self.notify(f"{self.kind} message recorded as posted.", timeout=4)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("posted", "post") and oncall_of(self).settings.read_only:
@@ -128,7 +128,6 @@ class MessageScreen(ModalScreen[None]):
                 title="Not posted",
                 severity="error",
                 timeout=8,
-                markup=False,
             )
             return
         values = message_values(

@@ -189,7 +189,6 @@ class RunbookScreen(Screen[None]):
                         title="Escalation due",
                         severity="warning",
                         timeout=30,
-                        markup=False,
                     )
         progress = f"{done}/{len(rb.steps)} done" if rb.steps else "no steps: read it"
         head.append(
@@ -342,9 +341,7 @@ class RunbookScreen(Screen[None]):
                 self.runbook, self.scope, step.id, done
             )
         except Exception as exc:
-            self.notify(
-                f"progress not saved: {clean(str(exc), limit=200)}", severity="error", markup=False
-            )
+            self.notify(f"progress not saved: {clean(str(exc), limit=200)}", severity="error")
             return
         self._fill()
 
@@ -365,9 +362,7 @@ class RunbookScreen(Screen[None]):
         self.app.copy_to_clipboard(filled)  # OSC 52: works over SSH in most terminals
         which = f" {n + 1} of {len(texts)}" if len(texts) > 1 else ""
         still = f"; fill in {', '.join(dict.fromkeys(todo))}" if todo else ""
-        self.notify(
-            clean(f"Copied command{which} (OSC 52){still}.", limit=200), timeout=4, markup=False
-        )
+        self.notify(clean(f"Copied command{which} (OSC 52){still}.", limit=200), timeout=4)
 
     @work(exclusive=True, group="diagnostic")
     async def action_diagnose(self) -> None:
@@ -393,7 +388,6 @@ class RunbookScreen(Screen[None]):
                 title="Cannot run this query",
                 severity="warning",
                 timeout=6,
-                markup=False,
             )
         for block in blocks:
             try:

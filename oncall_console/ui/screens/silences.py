@@ -145,7 +145,7 @@ class SilencesScreen(LiveScreen):
         oncall = oncall_of(self)
         spec = _spec(oncall, silence.source, "expire-silence")
         if spec is None:
-            self.notify(f"{silence.source} cannot expire silences here.", timeout=5, markup=False)
+            self.notify(f"{silence.source} cannot expire silences here.", timeout=5)
             return
         what = clean(", ".join(silence.matchers), limit=80)
         self.post_message(

@@ -91,7 +91,6 @@ async def take_over(screen: Screen[object], incident: Incident, source: str) -> 
             f"{name} has no alert firing here to declare from: work it in "
             f"{clean(source or 'its source', limit=40)}.",
             timeout=8,
-            markup=False,
         )
         return None
     me = oncall.settings.operator
@@ -106,7 +105,7 @@ async def take_over(screen: Screen[object], incident: Incident, source: str) -> 
         )
     )
     if not yes:
-        screen.notify(f"{name} not taken over: nothing changed.", timeout=4, markup=False)
+        screen.notify(f"{name} not taken over: nothing changed.", timeout=4)
         return None
     desk = oncall.incidents
     try:
@@ -124,6 +123,5 @@ async def take_over(screen: Screen[object], incident: Incident, source: str) -> 
         f"Took over {name} as {record.id}: {me} has command (tell {there}).",
         title="Incident",
         timeout=8,
-        markup=False,
     )
     return record.id
