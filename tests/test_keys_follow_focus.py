@@ -197,3 +197,21 @@ async def test_enter_shows_the_focused_row(panel, row, title):
         shown = SourceIncidentScreen if row.startswith("incident:") else DetailScreen
         await until(pilot, "the detail", lambda: isinstance(app.screen, shown))
         assert app.screen.title_text == title
+
+
+async def test_the_focused_panel_shows_by_shape_not_only_by_colour():
+    """NO_COLOR turned the focused border's $primary into a grey two steps from the
+    others': which panel a key acts on must show without colour. Its title is reversed,
+    and no other panel's is."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        panels = ["#health-panel", "#slis", "#alerts-panel"]
+        for key, panel in zip("123", panels, strict=True):
+            await pilot.press(key)
+            widget = app.dashboard.query_one(panel)
+            await until(pilot, f"{key} focuses {panel}", lambda w=widget: w.has_focus_within)
+            reversed_titles = [
+                p for p in panels if app.dashboard.query_one(p).styles.border_title_style.reverse
+            ]
+            assert reversed_titles == [panel]
