@@ -91,6 +91,48 @@ async def test_an_action_that_does_not_help_is_not_recovered_and_says_what_next(
         assert "next: escalate" in detail
 
 
+async def test_a_recovery_after_a_later_action_names_it_in_the_earlier_ones_outcome():
+    """Walked on the devstack: BGSAVE, then CONFIG SET maxmemory; memory fell and both
+    said "recovered", the snapshot "in 1m", as if it had freed memory. The earlier
+    action's outcome now names the later one; the later one's is its own."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        oncall, engine, clock = app.oncall, app.engine, app.fixed_clock
+        request = oncall.request("demo", "restart", {"service": "prediction-service"})
+        restart = await oncall.prepare(request, about="prediction-service")
+        await oncall.execute(restart, "y")
+        (first,) = oncall.watches()
+        for _ in range(5):  # the restart does not help
+            clock.advance(1.0)
+            await engine.poll_once()
+        assert not engine.verifier.watches[first.id].done
+        await oncall.execute(await rollback_plan(oncall), "y")
+        second = next(w for w in oncall.watches() if w.id != first.id)
+        ended = await poll_until(engine, clock, second.id)
+        assert ended.state == "recovered"
+        assert ended.detail.startswith("recovered in ") and "after" not in ended.detail
+        earlier = await poll_until(engine, clock, first.id)
+        assert earlier.state == "recovered"
+        assert earlier.detail.startswith("recovered in ")
+        assert earlier.detail.endswith("after demo.rollback ran"), earlier.detail
+
+
+def test_only_watches_on_the_same_things_overlap():
+    from oncall_console.engine.verify import Watch
+
+    def watch(check: str = "", slis: tuple[str, ...] = (), alerts: tuple[str, ...] = ()):
+        return Watch(1, "b.a", "t", "s", check, slis, alerts, 0.0, 300.0)
+
+    assert watch("api").overlaps(watch("api"))
+    assert watch(slis=("latency",)).overlaps(watch("db", slis=("latency", "errors")))
+    assert watch(alerts=("Down",)).overlaps(watch(alerts=("Down",)))
+    assert not watch("api").overlaps(watch("db"))
+    assert not watch().overlaps(watch())  # no check named on either: nothing in common
+    later = replace(watch(), later=(("b.x", 10.0), ("b.y", 20.0), ("b.x", 25.0)))
+    assert later.recovered(30.0) == "recovered in 30s, 5s after b.x (and 1 other action) ran"
+
+
 async def test_the_bar_shows_the_watch_on_every_screen():
     from oncall_console.ui.widgets.watchbar import WatchBar
 

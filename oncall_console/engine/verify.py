@@ -4,7 +4,8 @@ One re-probe right after a rollback says "still DOWN, rolling out", which is tru
 useless. A :class:`Watch` follows what the action is about (its check, the SLIs it
 moves, the alerts about it) until all of them look well again or the action's
 ``watch_for`` deadline passes, then says so once: "recovered in 37 s" or "not
-recovered after 5 min — next: …". The outcome goes to the audit trail (an entry of
+recovered after 5 min — next: …"; a recovery after a later action on the same things
+names it ("…, 1s after cache.config-set ran"). The outcome goes to the audit trail (an entry of
 kind ``verify`` chained after the action's result), to the incident's timeline when
 the action ran in an incident's scope, and so to the handoff.
 
@@ -54,6 +55,28 @@ class Watch:
     detail: str = ""
     """What is still wrong (while watching), or the outcome in words."""
     waiting_on: tuple[str, ...] = field(default=())
+    later: tuple[tuple[str, float], ...] = field(default=())
+    """Actions run on the same things while this one was watched: ``(action, started)``.
+    A recovery after them is not this action's alone, and its outcome says so."""
+
+    def overlaps(self, other: Watch) -> bool:
+        """Whether the two follow any of the same check, SLIs or alerts."""
+        return bool(
+            (self.check and self.check == other.check)
+            or set(self.slis) & set(other.slis)
+            or set(self.alerts) & set(other.alerts)
+        )
+
+    def recovered(self, now: float) -> str:
+        """The outcome in words, naming the latest action run on the same things since:
+        "recovered in 1m, 1s after cache.config-set" (a snapshot did not free memory)."""
+        took = f"recovered in {format_age(max(1.0, now - self.started))}"
+        if not self.later:
+            return took
+        action, at = self.later[-1]
+        others = len({a for a, _ in self.later[:-1]} - {action})
+        more = f" (and {others} other action{'s' if others > 1 else ''})" if others else ""
+        return f"{took}, {format_age(max(1.0, now - at))} after {action}{more} ran"
 
     @property
     def done(self) -> bool:
@@ -158,6 +181,10 @@ class Verifier:
             scope=scope,
             audit_id=audit_id,
         )
+        for other in list(self.watches.values()):
+            if not other.done and other.overlaps(watch):
+                later = (*other.later, (action, now))
+                self.watches[other.id] = replace(other, later=later)
         self.watches[watch.id] = watch
         self._ended[watch.id] = asyncio.Event()
         self._on_change()
@@ -205,8 +232,7 @@ class Verifier:
                 now,
             )
             if not waiting:
-                took = format_age(max(1.0, now - watch.started))
-                self._end(replace(watch, state="recovered", detail=f"recovered in {took}"), now)
+                self._end(replace(watch, state="recovered", detail=watch.recovered(now)), now)
             elif now >= watch.deadline:
                 after = format_age(watch.deadline - watch.started)
                 detail = f"not recovered after {after} ({'; '.join(waiting)})"
