@@ -403,6 +403,26 @@ async def test_per_series_error_ratios_follow_the_series_label(
     assert by_series["job=postgres"].burn_status is None  # no ratio for it
 
 
+async def test_a_runbook_query_names_each_series_as_prometheus_does(
+    healthy_stack: Stack, make: Make
+) -> None:
+    """Walked on the devstack: the Redis runbook's one-series query answered "value
+    0.97", without the instance it is about. Every row names its series, a lone one too;
+    label values are data (a quote or markup in them is shown as it is)."""
+    backend = make(healthy_stack.prometheus.url)
+    table = await backend.diagnose("promql", 'up{job="redis"}')
+    ((series, value),) = table.rows
+    assert series.startswith('up{instance="127.0.0.1:') and series.endswith('", job="redis"}')
+    assert value == "1"
+    table = await backend.diagnose(
+        "promql", """label_replace(vector(2), "who", "[b]x'y", "", "")"""
+    )
+    assert table.rows == (("""{who="[b]x'y"}""", "2"),)
+    table = await backend.diagnose("promql", "sum(up)")
+    assert table.rows == (("{}", "5"),)
+    assert (await backend.diagnose("promql", 'up{job="nothing"}')).rows == ()
+
+
 # --- failures ---------------------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from oncall_console.backends.prometheus.client import (
     http_error,
 )
 from oncall_console.backends.prometheus.options import PrometheusSliParams
-from oncall_console.model import DetailTable, SliReading, SliSpec, SloSpec, Thresholds
+from oncall_console.model import DetailTable, SliReading, SliSpec, SloSpec
 from oncall_console.text import clean
 
 _HISTORY_REFRESH_STEPS = 10  # a full query_range every 10 steps (5 min at the 30 s default)
@@ -78,23 +78,33 @@ class PrometheusSlis(PrometheusClient):
     # --- SLIs ------------------------------------------------------------------------------
 
     async def diagnose(self, language: str, text: str) -> DetailTable:
-        """A runbook's PromQL, evaluated now: one row per series."""
+        """A runbook's PromQL, evaluated now: one row per series, named as Prometheus
+        names it (``name{label="value", …}``), a lone series too: which instance a value
+        is about is what the engineer reads it for."""
         if language != "promql":
             return await super().diagnose(language, text)
-        spec = SliSpec(
-            name=f"diagnostic:{hash(text)}",
-            backend=self.name,
-            unit="",
-            thresholds=Thresholds(None, None, None),
-            interval=60.0,
-            timeout=self.options.timeout,
-            params=PrometheusSliParams(query=text, history="0"),
+        params = PrometheusSliParams(query=text, history="0")
+        timeout = self.options.timeout
+        fetched = await self.context.run_sync(
+            self._fetch_sli,
+            self._ensure_client(),
+            params,
+            None,
+            (),
+            False,
+            self.context.clock(),
+            time.monotonic() + timeout * DEADLINE_SHARE,
+            timeout,
+            timeout=timeout,
         )
-        readings = await self.query_sli(spec)
+        samples = sorted(
+            (_promql_name(labels), value) for labels, value in self._samples(fetched.value, "query")
+        )
         rows = tuple(
-            (clean(r.series or "value", limit=200), "—" if r.value is None else f"{r.value:.6g}")
-            for r in readings
+            (clean(name, limit=200), _number(value)) for name, value in samples[: params.max_series]
         )
+        if len(samples) > params.max_series:
+            rows += ((f"… {len(samples) - params.max_series} more series", ""),)
         return DetailTable("Result", ("series", "value"), rows)
 
     async def query_sli(self, sli: SliSpec) -> list[SliReading]:
@@ -379,6 +389,17 @@ def _finite(raw: float, scale: float) -> tuple[float | None, str | None]:
     if math.isinf(raw):
         return None, f"{'+' if raw > 0 else '-'}Inf (division by zero?)"
     return raw * scale, None
+
+
+def _promql_name(labels: Labels) -> str:
+    """A series as Prometheus writes it: ``up{instance="a:9100", job="node"}``."""
+    name = dict(labels).get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in labels if k != "__name__")
+    return f"{name}{{{rest}}}" if rest or not name else name
+
+
+def _number(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.6g}"
 
 
 def _render(labels: Labels, *, with_name: bool = False) -> str:
