@@ -177,6 +177,35 @@ async def test_a_query_or_action_that_cannot_run_here_says_so_before_its_key():
         assert "(x to run)" not in shown
 
 
+async def test_x_or_r_on_a_heading_says_where_the_actions_and_queries_are():
+    """Walked on the devstack: j landed on the heading "Relieve", x said "No action in
+    this step." and nothing of where one was."""
+    from oncall_console.runbooks.model import ActionBlock
+    from oncall_console.ui.screens.runbook import PHASE
+
+    app = demo_app(at=90)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        screen = await open_bad_deploy_runbook(pilot)
+        phase = next(
+            p
+            for p in screen.runbook.all_phases()
+            if p.level > 1 and not any(isinstance(b, ActionBlock) for b in p.parts)
+        )
+        steps = screen.query_one(OptionList)
+        steps.highlighted = next(
+            i for i, o in enumerate(steps.options) if o.id == f"{PHASE}{phase.id}"
+        )
+        await pilot.press("x")
+        await pilot.pause()
+        said = list(app._notifications)[-1].message
+        assert said == f"{phase.title} is a heading with no action; the steps marked ▶ have one."
+        highlight(screen, "Roll prediction-service back")  # a step with an action, no query
+        await pilot.press("r")
+        await pilot.pause()
+        said = list(app._notifications)[-1].message
+        assert said == "This step has no query; the steps marked ? have one."
+
+
 def test_whether_a_query_can_run_is_known_without_running_it():
     from oncall_console.backends.base import Backend
     from oncall_console.engine.runbooks import RunbookService

@@ -56,21 +56,26 @@ class RunbookScreen(Screen[None]):
         HELP,  # first: the footer is cut from the right at 80 columns
         Binding("space", "tick", "Done", id="runbook.toggle", tooltip="Tick or untick the step"),
         Binding(
-            "x", "run_action", "Run action", id="runbook.action", tooltip="Run the step's action"
+            "x",
+            "run_action",
+            "Run action",
+            id="runbook.action",
+            tooltip="Run the step's action (steps marked ▶ have one)",
         ),
         Binding(
             "r",
             "diagnose",
             "Run query",
             id="runbook.diagnose",
-            tooltip="Run the step's read-only queries (g is the first step)",
+            tooltip="Run the step's read-only queries (steps marked ? have them)",
         ),
         Binding(
             "c",
             "copy",
             "Copy",
             id="runbook.copy",
-            tooltip="Copy the selection's command, placeholders filled (OSC 52; again: the next)",
+            tooltip="Copy the selection's command (marked $ or ?), placeholders filled (OSC 52;"
+            " again: the next)",
         ),
     ]
 
@@ -212,6 +217,16 @@ class RunbookScreen(Screen[None]):
             wanted = option_id.removeprefix(PHASE)
             return next((p for p in self.runbook.all_phases() if p.id == wanted), None)
         return self.runbook.step(option_id) if option_id else None
+
+    def _none_here(self, what: str, mark: str) -> None:
+        """x or r where there is nothing to run: say where there is (a heading's steps)."""
+        chosen = self._selection()
+        here = (
+            f"{clean(chosen.title, limit=60)} is a heading with no {what}"
+            if isinstance(chosen, Phase)
+            else f"This step has no {what}"
+        )
+        self.notify(f"{here}; the steps marked {mark} have one.", timeout=4)
 
     def _blocks(self) -> list[Block]:
         """The blocks of the selected step or heading, in order."""
@@ -378,7 +393,7 @@ class RunbookScreen(Screen[None]):
             for b in blocks
         ]
         if not blocks:
-            self.notify("No query here.", timeout=3)
+            self._none_here("query", "?")
             return
         runbooks = oncall_of(self).runbooks
         whys = [runbooks.unavailable(b) for b in blocks]
@@ -402,7 +417,7 @@ class RunbookScreen(Screen[None]):
         step = self.selected()
         blocks = [b for b in (step.blocks if step else ()) if isinstance(b, ActionBlock)]
         if not blocks:
-            self.notify("No action in this step.", timeout=3)
+            self._none_here("action", "▶")
             return
         block = blocks[0]
         oncall = oncall_of(self)
