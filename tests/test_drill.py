@@ -22,6 +22,7 @@ from oncall_console.ui.app import OncallApp
 from oncall_console.ui.screens.actions import ConfirmAction, ParamsForm
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alerts import AlertsTable
+from tests.support.console import until
 from tests.support.stack import Stack, write_dev_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("stack")]
@@ -63,14 +64,6 @@ class Keys:
         self.count += len(keys)
         await self.pilot.press(*keys)
         await self.pilot.pause()
-
-
-async def until(pilot: Any, what: str, condition: Any, timeout: float = 30.0) -> None:
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        await pilot.pause(0.05)
 
 
 def alert_row(app: OncallApp) -> int | None:

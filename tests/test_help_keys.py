@@ -3,25 +3,15 @@ back from a sub-screen, vim keys move, one meaning per key."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from oncall_console.ui.screens.help import HelpScreen
+from tests.support.console import until  # by the clock: re-exported for other tests
 from tests.support.demoapp import demo_app, select_first_alert, settle
 
 
 def screen_text(app: Any) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-async def until(pilot: Any, what: str, holds: Any, timeout: float = 15.0) -> None:
-    """Wait for a condition by the clock, not by a count of pauses: a loaded host (CI
-    runs two workers on two cores) makes each pause take longer than it asks for."""
-    deadline = time.monotonic() + timeout
-    while not holds():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never within {timeout:g} s: {what}")
-        await pilot.pause(0.01)
 
 
 async def test_help_is_one_key_away_at_80x24_and_lists_the_consoles_keys_first():

@@ -19,15 +19,8 @@ from oncall_console.ui.screens.prompts import YesNoPrompt
 from oncall_console.ui.screens.runbook import RunbookScreen
 from oncall_console.ui.widgets.alerts import AlertsTable
 from oncall_console.ui.widgets.health import HealthTable
+from tests.support.console import until
 from tests.support.demoapp import demo_app, settle
-
-
-async def until(pilot: Any, what: str, holds: Any, tries: int = 200) -> None:
-    for _ in range(tries):
-        if holds():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"never happened: {what}; screen is {type(pilot.app.screen).__name__}")
 
 
 def told(app: Any) -> str:
