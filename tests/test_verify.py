@@ -129,8 +129,12 @@ def test_only_watches_on_the_same_things_overlap():
     assert watch(alerts=("Down",)).overlaps(watch(alerts=("Down",)))
     assert not watch("api").overlaps(watch("db"))
     assert not watch().overlaps(watch())  # no check named on either: nothing in common
-    later = replace(watch(), later=(("b.x", 10.0), ("b.y", 20.0), ("b.x", 25.0)))
-    assert later.recovered(30.0) == "recovered in 30s, 5s after b.x (and 1 other action) ran"
+    later = [
+        replace(watch(), action=a, started=t) for a, t in (("b.x", 10), ("b.y", 20), ("b.x", 25))
+    ]
+    assert (
+        watch().recovered(30.0, later) == "recovered in 30s, 5s after b.x (and 1 other action) ran"
+    )
 
 
 async def test_the_bar_shows_the_watch_on_every_screen():

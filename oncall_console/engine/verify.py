@@ -55,9 +55,6 @@ class Watch:
     detail: str = ""
     """What is still wrong (while watching), or the outcome in words."""
     waiting_on: tuple[str, ...] = field(default=())
-    later: tuple[tuple[str, float], ...] = field(default=())
-    """Actions run on the same things while this one was watched: ``(action, started)``.
-    A recovery after them is not this action's alone, and its outcome says so."""
 
     def overlaps(self, other: Watch) -> bool:
         """Whether the two follow any of the same check, SLIs or alerts."""
@@ -67,14 +64,15 @@ class Watch:
             or set(self.alerts) & set(other.alerts)
         )
 
-    def recovered(self, now: float) -> str:
-        """The outcome in words, naming the latest action run on the same things since:
-        "recovered in 1m, 1s after cache.config-set" (a snapshot did not free memory)."""
+    def recovered(self, now: float, later: Sequence[Watch] = ()) -> str:
+        """The outcome in words, naming the latest of the ``later`` actions (run on the
+        same things while this one was watched): "recovered in 1m, 1s after
+        cache.config-set ran" (a snapshot did not free the memory)."""
         took = f"recovered in {format_age(max(1.0, now - self.started))}"
-        if not self.later:
+        if not later:
             return took
-        action, at = self.later[-1]
-        others = len({a for a, _ in self.later[:-1]} - {action})
+        action, at = later[-1].action, later[-1].started
+        others = len({w.action for w in later[:-1]} - {action})
         more = f" (and {others} other action{'s' if others > 1 else ''})" if others else ""
         return f"{took}, {format_age(max(1.0, now - at))} after {action}{more} ran"
 
@@ -181,10 +179,6 @@ class Verifier:
             scope=scope,
             audit_id=audit_id,
         )
-        for other in list(self.watches.values()):
-            if not other.done and other.overlaps(watch):
-                later = (*other.later, (action, now))
-                self.watches[other.id] = replace(other, later=later)
         self.watches[watch.id] = watch
         self._ended[watch.id] = asyncio.Event()
         self._on_change()
@@ -232,7 +226,10 @@ class Verifier:
                 now,
             )
             if not waiting:
-                self._end(replace(watch, state="recovered", detail=watch.recovered(now)), now)
+                # Started after it, on the same things: while it was watched (it still is).
+                later = [w for w in self.watches.values() if w.id > watch.id and w.overlaps(watch)]
+                detail = watch.recovered(now, later)
+                self._end(replace(watch, state="recovered", detail=detail), now)
             elif now >= watch.deadline:
                 after = format_age(watch.deadline - watch.started)
                 detail = f"not recovered after {after} ({'; '.join(waiting)})"

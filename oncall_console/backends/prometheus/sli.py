@@ -84,19 +84,7 @@ class PrometheusSlis(PrometheusClient):
         if language != "promql":
             return await super().diagnose(language, text)
         params = PrometheusSliParams(query=text, history="0")
-        timeout = self.options.timeout
-        fetched = await self.context.run_sync(
-            self._fetch_sli,
-            self._ensure_client(),
-            params,
-            None,
-            (),
-            False,
-            self.context.clock(),
-            time.monotonic() + timeout * DEADLINE_SHARE,
-            timeout,
-            timeout=timeout,
-        )
+        fetched = await self._fetch(params, self.options.timeout, self.context.clock())
         samples = sorted(
             (_promql_name(labels), value) for labels, value in self._samples(fetched.value, "query")
         )
@@ -111,7 +99,6 @@ class PrometheusSlis(PrometheusClient):
         params = sli.params
         if not isinstance(params, PrometheusSliParams):
             params = PrometheusSliParams.model_validate(params or {})
-        client = self._ensure_client()
         now = self.context.clock()
         slo = sli.slo if params.error_ratio_query else None
         windows = slo_math.windows_of(slo) if slo is not None else ()
@@ -119,19 +106,7 @@ class PrometheusSlis(PrometheusClient):
         history_s = params.history_seconds
         refresh = max(_HISTORY_REFRESH_MIN, _HISTORY_REFRESH_STEPS * params.step_seconds)
         want_history = history_s > 0 and (cache is None or now - cache.fetched_at >= refresh)
-        deadline = time.monotonic() + sli.timeout * DEADLINE_SHARE
-        fetched = await self.context.run_sync(
-            self._fetch_sli,
-            client,
-            params,
-            slo,
-            windows,
-            want_history,
-            now,
-            deadline,
-            sli.timeout,
-            timeout=sli.timeout,
-        )
+        fetched = await self._fetch(params, sli.timeout, now, slo, windows, want_history)
         self.last_timings_ms = fetched.timings_ms
 
         samples = self._samples(fetched.value, "query")
@@ -179,6 +154,30 @@ class PrometheusSlis(PrometheusClient):
                 )
             )
         return readings
+
+    async def _fetch(
+        self,
+        params: PrometheusSliParams,
+        timeout: float,
+        at: float,
+        slo: SloSpec | None = None,
+        windows: Sequence[float] = (),
+        want_history: bool = False,
+    ) -> _Fetched:
+        """:meth:`_fetch_sli` in the pool, its requests sharing most of ``timeout``."""
+        deadline = time.monotonic() + timeout * DEADLINE_SHARE
+        return await self.context.run_sync(
+            self._fetch_sli,
+            self._ensure_client(),
+            params,
+            slo,
+            windows,
+            want_history,
+            at,
+            deadline,
+            timeout,
+            timeout=timeout,
+        )
 
     async def sli_range(
         self, sli: SliSpec, seconds: float, points: int
@@ -398,8 +397,9 @@ def _promql_name(labels: Labels) -> str:
     return f"{name}{{{rest}}}" if rest or not name else name
 
 
-def _number(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.6g}"
+def _number(raw: float) -> str:
+    value, _note = _finite(raw, 1.0)  # NaN and infinities read as no value, as in a reading
+    return "—" if value is None else f"{value:.6g}"
 
 
 def _render(labels: Labels, *, with_name: bool = False) -> str:
