@@ -165,6 +165,30 @@ async def test_the_bar_shows_the_watch_on_every_screen():
         assert "recovered in" in str(app.screen.query_one(WatchBar).render())
 
 
+async def test_three_watches_at_80x24_leave_every_panel_on_the_screen():
+    """Walked in tmux at 80x24: a restart then a rollback showed two watches, the bar
+    grew to three lines, the dashboard scrolled and its alerts panel went below the
+    screen. The minimums now leave room for the bar at its tallest, on every screen."""
+    app = demo_app(at=90)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        oncall = app.oncall
+        for action in ("restart", "rollback", "restart"):
+            request = oncall.request("demo", action, {"service": "prediction-service"})
+            await oncall.execute(await oncall.prepare(request, about="prediction-service"), "y")
+        for keys in ((), ("1", "b"), ("escape", "h")):
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+            app.tick()
+            await pilot.pause()
+            screen = app.screen
+            assert screen.max_scroll_y == 0, type(screen).__name__
+            assert all(w.region.bottom <= 24 for w in screen.children if w.display)
+        alerts = app.dashboard.query_one("#alerts-panel")
+        assert 0 < alerts.region.y and alerts.region.bottom <= 20  # above the bar
+
+
 def test_judging_wants_a_fresh_result_and_resolved_alerts():
     firing = Alert("f1", "PredictionServiceDown", Severity.SEV2, "", AlertState.ACTIVE)
     assert judge(None, [], [firing], ["PredictionServiceDown"], 0.0, 10.0) == [
